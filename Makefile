@@ -1,0 +1,40 @@
+# The two commands of README.md: `make demo` (set up + run the whole pipeline on the example)
+# and `make test` (set up + run the test suite). Everything else is a helper of those two.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+EXAMPLE := examples/data/example
+
+.PHONY: setup demo test test-fast example clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# CPU build of torch (a CUDA user: see README, "GPU").
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+$(EXAMPLE)/cams.json: $(STAMP) examples/make_example.py
+	$(BIN)/python examples/make_example.py --out $(EXAMPLE)
+
+example: $(EXAMPLE)/cams.json
+
+demo: example
+	$(BIN)/dvr fit $(EXAMPLE)/images --cameras $(EXAMPLE)/cams.json --out runs/example
+	$(BIN)/dvr export runs/example --format ply
+	$(BIN)/dvr export runs/example --format obj
+	$(BIN)/dvr render runs/example --view novel --frames 24 --video
+	$(BIN)/dvr eval runs/example --gt-mesh $(EXAMPLE)/mesh.ply --test-cameras $(EXAMPLE)/test/cams.json
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+clean:
+	rm -rf $(VENV) runs examples/data

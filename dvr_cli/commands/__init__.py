@@ -1,0 +1,1 @@
+"""One module per `dvr` command; each exposes ``register(app)``."""

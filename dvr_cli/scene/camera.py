@@ -1,0 +1,165 @@
+"""The one camera type of dvr: an OpenCV pinhole, world-to-camera.
+
+A world point X maps to pixel u ~ K (R X + t); camera axes x right, y down, z forward. The
+centre of pixel (column i, row j) is at (u, v) = (i, j). Every loader converts into this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DvrError
+
+
+@dataclass
+class Camera:
+    """OpenCV pinhole camera.
+
+    Attributes:
+        K: (3, 3) intrinsics [[fx, 0, cx], [0, fy, cy], [0, 0, 1]].
+        R: (3, 3) world-to-camera rotation.
+        t: (3,) world-to-camera translation.
+        width, height: image size in pixels.
+        dist: (5,) OpenCV distortion (k1, k2, p1, p2, k3) or None for an ideal pinhole.
+        name: the image's file name (no folder), used to match images, masks and outputs.
+    """
+
+    K: np.ndarray
+    R: np.ndarray
+    t: np.ndarray
+    width: int
+    height: int
+    dist: np.ndarray | None = None
+    name: str = ""
+
+    def __post_init__(self):
+        self.K = np.asarray(self.K, dtype=np.float64).reshape(3, 3)
+        self.R = np.asarray(self.R, dtype=np.float64).reshape(3, 3)
+        self.t = np.asarray(self.t, dtype=np.float64).reshape(3)
+        self.width, self.height = int(self.width), int(self.height)
+        if self.dist is not None:
+            d = np.zeros(5)
+            given = np.asarray(self.dist, dtype=np.float64).ravel()[:5]
+            d[: given.size] = given
+            self.dist = None if not np.any(d) else d
+
+    # ----------------------------------------------------------------- checks
+    def validate(self, source: str | Path) -> "Camera":
+        """Raise :class:`DvrError` naming ``source`` if this camera is not a valid pinhole."""
+        who = f"camera '{self.name}'" if self.name else "camera"
+        arrays = {"K": self.K, "R": self.R, "t": self.t}
+        if self.dist is not None:
+            arrays["dist"] = self.dist
+        for key, value in arrays.items():
+            if not np.all(np.isfinite(value)):
+                raise DvrError(f"{who}: {key} contains NaN or inf", source)
+        if self.K[0, 0] <= 0 or self.K[1, 1] <= 0:
+            raise DvrError(f"{who}: focal length must be positive (fx={self.K[0, 0]:g}, fy={self.K[1, 1]:g})", source)
+        if not np.allclose(self.K[2], [0, 0, 1], atol=1e-6):
+            raise DvrError(f"{who}: last row of K must be [0, 0, 1]", source)
+        if not np.allclose(self.R @ self.R.T, np.eye(3), atol=1e-4) or np.linalg.det(self.R) < 0:
+            raise DvrError(f"{who}: R is not a rotation (R R^T != I or det(R) < 0)", source)
+        if self.width <= 0 or self.height <= 0:
+            raise DvrError(f"{who}: image size must be positive ({self.width}x{self.height})", source)
+        return self
+
+    # -------------------------------------------------------------- geometry
+    @property
+    def center(self) -> np.ndarray:
+        """(3,) camera centre in world coordinates, C = -R^T t."""
+        return -self.R.T @ self.t
+
+    @property
+    def forward(self) -> np.ndarray:
+        """(3,) viewing direction (camera +z) in world coordinates."""
+        return self.R[2]
+
+    def world_to_camera(self, X: np.ndarray) -> np.ndarray:
+        """(N, 3) world points -> (N, 3) camera-frame points, R X + t."""
+        return np.asarray(X, dtype=np.float64) @ self.R.T + self.t
+
+    def project(self, X: np.ndarray, distort: bool = False) -> np.ndarray:
+        """(N, 3) world points -> (N, 2) pixel coordinates (u, v).
+
+        With ``distort`` the OpenCV distortion model is applied (pixel in the raw image);
+        otherwise the ideal pinhole (pixel in the undistorted image).
+        """
+        Xc = self.world_to_camera(X)
+        xy = Xc[:, :2] / Xc[:, 2:3]
+        if distort and self.dist is not None:
+            k1, k2, p1, p2, k3 = self.dist
+            x, y = xy[:, 0], xy[:, 1]
+            r2 = x * x + y * y
+            radial = 1 + k1 * r2 + k2 * r2**2 + k3 * r2**3
+            xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+            yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+            xy = np.stack([xd, yd], axis=1)
+        return xy @ self.K[:2, :2].T + self.K[:2, 2]
+
+    # ------------------------------------------------------------ transforms
+    def resized(self, width: int, height: int) -> "Camera":
+        """The same camera for an image resampled to ``width`` x ``height``.
+
+        Pixel centres follow OpenCV: u' = (u + 0.5) * sx - 0.5 with sx = width / self.width.
+        """
+        sx, sy = width / self.width, height / self.height
+        K = self.K.copy()
+        K[0, 0] *= sx
+        K[0, 1] *= sx
+        K[1, 1] *= sy
+        K[0, 2] = (K[0, 2] + 0.5) * sx - 0.5
+        K[1, 2] = (K[1, 2] + 0.5) * sy - 0.5
+        return replace(self, K=K, width=width, height=height)
+
+    def similarity(self, center: np.ndarray, scale: float) -> "Camera":
+        """The camera in a frame where X_new = (X - center) / scale (projection unchanged)."""
+        t = (self.R @ np.asarray(center, dtype=np.float64) + self.t) / scale
+        return replace(self, t=t)
+
+    def undistorted(self) -> "Camera":
+        """The same camera with no distortion (for images already undistorted with K kept)."""
+        return replace(self, dist=None)
+
+    # ------------------------------------------------------------------- I/O
+    def to_json(self, image: str | None = None, mask: str | None = None) -> dict:
+        """This camera as one entry of dvr's cams.json (see shared/FORMATS.md)."""
+        entry: dict = {"image": image if image is not None else self.name}
+        if mask is not None:
+            entry["mask"] = mask
+        entry.update(
+            width=self.width,
+            height=self.height,
+            K=self.K.tolist(),
+            R=self.R.tolist(),
+            t=self.t.tolist(),
+        )
+        if self.dist is not None:
+            entry["dist"] = self.dist.tolist()
+        return entry
+
+    def to_tensors(self, device=None, dtype=None) -> dict:
+        """K, R, t as torch tensors (for ray generation on ``device``)."""
+        import torch
+
+        dtype = dtype or torch.float32
+        return {k: torch.as_tensor(getattr(self, k), dtype=dtype, device=device) for k in ("K", "R", "t")}
+
+
+def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = (0, 0, 1)) -> tuple[np.ndarray, np.ndarray]:
+    """World-to-camera (R, t) of an OpenCV camera at ``eye`` looking at ``target``.
+
+    The image's up direction is as close to ``up`` as possible (camera y = down).
+    """
+    eye, target, up = (np.asarray(a, dtype=np.float64) for a in (eye, target, up))
+    z = target - eye
+    z /= np.linalg.norm(z)
+    x = np.cross(z, up)
+    if np.linalg.norm(x) < 1e-8:  # looking along up: pick any perpendicular
+        x = np.cross(z, [1.0, 0.0, 0.0] if abs(z[0]) < 0.9 else [0.0, 1.0, 0.0])
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    R = np.stack([x, y, z])
+    return R, -R @ eye
