@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DvrError
@@ -18,7 +18,7 @@ class FitConfig:
 
     # ---- field backbone: 'grid' (multi-resolution dense feature grid + tiny MLP) or 'paper'
     field: str = "grid"
-    grid_resolutions: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
+    grid_resolutions: list[int] = dataclasses.field(default_factory=lambda: [16, 32, 64, 128])
     grid_features: int = 4
     mlp_hidden: int = 64
     paper_hidden: int = 512
@@ -36,7 +36,7 @@ class FitConfig:
 
     # ---- renderer
     tau: float = 0.5
-    steps_schedule: list[list[int]] = field(default_factory=lambda: [[0, 32], [500, 64], [1200, 128]])
+    steps_schedule: list[list[int]] = dataclasses.field(default_factory=lambda: [[0, 32], [500, 64], [1200, 128]])
     n_secant: int = 8
     render_steps: int = 256
 

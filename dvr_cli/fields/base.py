@@ -2,8 +2,36 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
+
+from ..errors import DvrError
+
+
+def tau_logit(tau: float) -> float:
+    """The occupancy logit of the surface level ``tau``: log(tau / (1 - tau)) (0 for tau = 0.5)."""
+    if not 0.0 < tau < 1.0:
+        raise DvrError(f"tau must lie in (0, 1), got {tau}")
+    return math.log(tau / (1.0 - tau))
+
+
+def check_points(points: torch.Tensor, name: str = "points") -> None:
+    """Raise a clear error unless ``points`` is an (N, 3) floating tensor."""
+    if points.ndim != 2 or points.shape[1] != 3 or not points.is_floating_point():
+        raise ValueError(f"{name} must be a floating (N, 3) tensor, got {tuple(points.shape)} {points.dtype}")
+
+
+def sphere_prior_logit(points: torch.Tensor, radius: float, sharpness: float) -> torch.Tensor:
+    """Fixed analytic occupancy prior of a centred sphere: sharpness * (radius - |p|).
+
+    points: (N, 3). Returns (N,). Added to a network's logit output so that a freshly
+    initialised field already has a surface (the sphere |p| = radius at tau = 0.5) to render;
+    the network then learns the residual. |df/dp| = sharpness at the start, which keeps the
+    implicit-gradient denominator df/dp . w well away from 0.
+    """
+    return sharpness * (radius - points.norm(dim=-1))
 
 
 class Field(nn.Module):

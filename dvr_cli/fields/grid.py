@@ -1,0 +1,93 @@
+"""Fast CPU backbone: multi-resolution dense feature grids + a tiny MLP with two heads.
+
+Level l is a learnable volume V_l of shape (1, C, R_l, R_l, R_l) spanning [-1, 1]^3 (voxel
+corners on the cube's faces, align_corners=True). A point's encoding is
+    e(p) = [p, m_0 * trilerp(V_0, p), ..., m_{L-1} * trilerp(V_{L-1}, p)]   (3 + L*C,)
+where m_l in {0, 1} masks the levels not yet active (coarse-to-fine training). Then
+    h = relu(W_k ... relu(W_1 e(p))),   [o, c] = W_head h + b_head   (o scalar, c in R^3)
+    logit(p) = o + sphere_prior_logit(p, init_radius, prior_sharpness),   rgb(p) = sigmoid(c).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .base import Field, check_points, sphere_prior_logit
+
+
+class GridField(Field):
+    """Dense multi-resolution feature grids (trilinear, one grid_sample per level) + tiny MLP.
+
+    Grid features start at N(0, grid_init_std^2), so at step 0 the logit is the sphere prior up to a
+    small perturbation (the output head's weights are scaled by ``head_scale``, its bias is 0).
+    """
+
+    def __init__(self, resolutions=(16, 32, 64, 128), features: int = 4, hidden: int = 64,
+                 hidden_layers: int = 1, init_radius: float = 0.5, prior_sharpness: float = 10.0,
+                 grid_init_std: float = 1e-4, head_scale: float = 0.01):
+        super().__init__()
+        if not resolutions or min(resolutions) < 2:
+            raise ValueError(f"grid resolutions must be >= 2, got {list(resolutions)}")
+        self.resolutions = [int(r) for r in resolutions]
+        self.channels = int(features)
+        self.init_radius = float(init_radius)
+        self.prior_sharpness = float(prior_sharpness)
+        self.grids = nn.ParameterList(
+            nn.Parameter(torch.randn(1, self.channels, r, r, r) * grid_init_std) for r in self.resolutions
+        )
+        self.active_levels = len(self.resolutions)
+        layers, width = [], 3 + self.channels * len(self.resolutions)
+        for _ in range(hidden_layers):
+            layers += [nn.Linear(width, hidden), nn.ReLU()]
+            width = hidden
+        self.mlp = nn.Sequential(*layers)
+        self.head = nn.Linear(width, 4)  # [logit, r, g, b]: one GEMM for both heads
+        with torch.no_grad():
+            self.head.weight.mul_(head_scale)
+            self.head.bias.zero_()
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.resolutions)
+
+    def set_active_levels(self, n: int) -> None:
+        """Use only the ``n`` coarsest levels; finer ones contribute 0 features (and get no gradient)."""
+        if not 1 <= n <= self.n_levels:
+            raise ValueError(f"active levels must be in [1, {self.n_levels}], got {n}")
+        self.active_levels = int(n)
+
+    def encode(self, points: torch.Tensor) -> torch.Tensor:
+        """points: (N, 3) in [-1, 1]^3 -> (3 + L*C, N) encoding e(p) (zeros for inactive levels).
+
+        Feature-major (channels first) because that is grid_sample's output layout: the levels
+        concatenate without a transpose copy, and the first Linear takes the transposed view for free.
+        """
+        check_points(points)
+        n = points.shape[0]
+        # grid_sample reads the last coordinate axis as (x, y, z) -> (W, H, D); the volume is
+        # indexed [z, y, x], so V[0, :, k, j, i] is the feature at corner (x_i, y_j, z_k).
+        coords = points.view(1, n, 1, 1, 3)
+        feats = [points.t()]
+        for level, grid in enumerate(self.grids):
+            if level < self.active_levels:
+                sampled = F.grid_sample(grid, coords, mode="bilinear", padding_mode="border", align_corners=True)
+                feats.append(sampled.view(self.channels, n))
+            else:
+                feats.append(points.new_zeros(self.channels, n))
+        return torch.cat(feats, dim=0)
+
+    def _heads(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.head(self.mlp(self.encode(points).t()))
+        logits = out[:, 0] + sphere_prior_logit(points, self.init_radius, self.prior_sharpness)
+        return logits, torch.sigmoid(out[:, 1:])
+
+    def occupancy_logits(self, points: torch.Tensor) -> torch.Tensor:
+        return self._heads(points)[0]
+
+    def texture(self, points: torch.Tensor) -> torch.Tensor:
+        return self._heads(points)[1]
+
+    def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._heads(points)

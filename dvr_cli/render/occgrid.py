@@ -1,0 +1,156 @@
+"""Occupancy bit-grid over [-1, 1]^3 for empty-space skipping while marching.
+
+Cell (i, j, k) of a res^3 grid covers [-1 + i h, -1 + (i + 1) h] x ... with h = 2 / res; the
+grid is indexed bits[i, j, k] with i along x. Only cells marked True are evaluated by
+``find_surface``; the others count as outside. Both constructions are conservative: a cell is
+dropped only when no part of it can hold surface (visual hull) or when the field is clearly
+outside in it and in its neighbours (``update``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from scipy import ndimage
+from torch.nn import functional as F
+
+from ..errors import DvrError
+from ..fields.base import tau_logit
+from ..scene.camera import Camera
+from .march import LogitFn, evaluate_chunked
+
+
+def cell_centers(res: int, device=None, dtype=torch.float32) -> torch.Tensor:
+    """(res^3, 3) centres -1 + (i + 0.5) h of all cells, in bits' [i, j, k] row-major order."""
+    c = -1.0 + (torch.arange(res, device=device, dtype=dtype) + 0.5) * (2.0 / res)
+    return torch.stack(torch.meshgrid(c, c, c, indexing="ij"), dim=-1).reshape(-1, 3)
+
+
+def dilate_bits(bits: torch.Tensor, cells: int) -> torch.Tensor:
+    """(R, R, R) bool -> the same grown by ``cells`` cells in every direction (Chebyshev ball)."""
+    if cells <= 0:
+        return bits
+    grown = F.max_pool3d(bits[None, None].float(), kernel_size=2 * cells + 1, stride=1, padding=cells)
+    return grown[0, 0] > 0
+
+
+class OccupancyGrid:
+    """bits: (res, res, res) bool, True = the cell may hold surface and is evaluated."""
+
+    def __init__(self, bits: torch.Tensor):
+        if bits.ndim != 3 or len(set(bits.shape)) != 1 or bits.dtype != torch.bool:
+            raise ValueError(f"bits must be a cubic (R, R, R) bool tensor, got {tuple(bits.shape)} {bits.dtype}")
+        self.bits = bits
+
+    @property
+    def res(self) -> int:
+        return self.bits.shape[0]
+
+    @property
+    def fraction(self) -> float:
+        """Share of cells marked occupied."""
+        return float(self.bits.float().mean())
+
+    def to(self, device) -> "OccupancyGrid":
+        return OccupancyGrid(self.bits.to(device))
+
+    def occupied(self, points: torch.Tensor) -> torch.Tensor:
+        """points: (N, 3) -> (N,) bool, True where the point's cell is marked (False outside the cube).
+
+        Points up to 1e-5 beyond a face (rounding of the marching's first/last sample) use the
+        boundary cell.
+        """
+        if points.ndim != 2 or points.shape[1] != 3:
+            raise ValueError(f"points must be (N, 3), got {tuple(points.shape)}")
+        res = self.res
+        in_cube = (points.abs() <= 1.0 + 1e-5).all(dim=1)
+        idx = ((points + 1.0) * (0.5 * res)).floor().long().clamp_(0, res - 1)
+        flat = (idx[:, 0] * res + idx[:, 1]) * res + idx[:, 2]
+        return self.bits.to(points.device).reshape(-1)[flat] & in_cube
+
+    # ------------------------------------------------------------ construction
+    @classmethod
+    def full(cls, res: int = 64, device=None) -> "OccupancyGrid":
+        return cls(torch.ones(res, res, res, dtype=torch.bool, device=device))
+
+    @classmethod
+    def from_masks(cls, cameras_unit: list[Camera], masks: list[np.ndarray], res: int = 64, dilate: int = 1) -> "OccupancyGrid":
+        """Visual hull of the masks, carved conservatively.
+
+        cameras_unit: cameras in the unit frame; masks: (H, W) bool per camera (True = object).
+        A cell is kept unless some view sees its whole bounding ball (radius (sqrt(3)/2 + dilate) h,
+        i.e. ``dilate`` cells of slack for mask / calibration error) projecting outside the mask:
+        for the centre's projection x at camera-frame position (c_x, c_y, z), the ball's image lies
+        within r = f rho (z + |(c_x, c_y)|) / (z (z - rho)) pixels of x, so the view carves the cell
+        when dist(x, mask) > r + 1.5 px (pixel rounding). Views where the
+        centre projects outside the image, or lies behind / within rho of the camera, do not carve it.
+        """
+        if len(cameras_unit) != len(masks):
+            raise DvrError(f"{len(cameras_unit)} cameras but {len(masks)} masks for the occupancy grid")
+        centers = cell_centers(res, dtype=torch.float64)
+        h = 2.0 / res
+        rho = (math.sqrt(3.0) / 2.0 + dilate) * h
+        keep = torch.ones(len(centers), dtype=torch.bool)
+        for cam, mask in zip(cameras_unit, masks):
+            mask = np.asarray(mask, dtype=bool)
+            if mask.shape != (cam.height, cam.width):
+                raise DvrError(f"mask of {cam.name or 'a camera'} is {mask.shape[::-1]} (W, H), camera is "
+                               f"{cam.width}x{cam.height}")
+            # Distance (pixels) from each pixel to the nearest mask pixel; inf when the mask is empty.
+            dist = ndimage.distance_transform_edt(~mask) if mask.any() else np.full(mask.shape, np.inf)
+            dist = torch.from_numpy(np.asarray(dist, dtype=np.float64))
+            K, R, t = (torch.from_numpy(a) for a in (cam.K, cam.R, cam.t))
+            xc = centers @ R.T + t  # camera frame
+            z = xc[:, 2]
+            front = z > rho
+            uv = (xc[:, :2] / z[:, None].clamp_min(rho)) @ K[:2, :2].T + K[:2, 2]
+            u, v = uv.round().long().unbind(1)
+            seen = front & (u >= 0) & (u < cam.width) & (v >= 0) & (v < cam.height)
+            lateral = xc[:, :2].norm(dim=1)
+            radius = float(K[0, 0].maximum(K[1, 1])) * rho * (z + lateral) / (z * (z - rho)) + 1.5
+            carved = torch.zeros_like(keep)
+            carved[seen] = dist[v[seen], u[seen]] > radius[seen]
+            keep &= ~carved
+        return cls(keep.reshape(res, res, res))
+
+    @torch.no_grad()
+    def update(self, logit_fn: LogitFn, tau: float = 0.5, margin_cells: int = 2, samples_per_cell: int = 2,
+               logit_margin: float = 2.0, generator: torch.Generator | None = None,
+               dtype: torch.dtype = torch.float32) -> "OccupancyGrid":
+        """Re-derive the bits from the field (in place; returns self).
+
+        logit_fn: (P, 3) -> (P,) logits, evaluated at the centre and ``samples_per_cell - 1``
+        uniformly jittered points of every cell. A cell is kept when
+        max_samples logit > log(tau / (1 - tau)) - logit_margin, then the kept set is grown by
+        ``margin_cells`` cells so surface moving during training stays inside. The old bits are
+        not intersected in: surface the field has anywhere is never cut. Points are made on the
+        bits' device in ``dtype`` (the field's).
+        """
+        res = self.res
+        device = self.bits.device
+        centers = cell_centers(res, device=device, dtype=dtype)
+        best = evaluate_chunked(logit_fn, centers).float()
+        for _ in range(samples_per_cell - 1):
+            jitter = torch.rand(centers.shape, generator=generator, device=device, dtype=dtype) - 0.5
+            best = torch.maximum(best, evaluate_chunked(logit_fn, centers + jitter * (2.0 / res)).float())
+        keep = (best > tau_logit(tau) - logit_margin).reshape(res, res, res)
+        self.bits = dilate_bits(keep, margin_cells)
+        return self
+
+    # ------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict:
+        return {"res": self.res, "bits": self.bits.cpu()}
+
+    def load_state_dict(self, state: dict) -> None:
+        bits = state["bits"].to(torch.bool)
+        if bits.shape != (state["res"],) * 3:
+            raise DvrError(f"occupancy grid in checkpoint has shape {tuple(bits.shape)}, expected res {state['res']}")
+        self.bits = bits.to(self.bits.device)
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> "OccupancyGrid":
+        grid = cls.full(int(state["res"]))
+        grid.load_state_dict(state)
+        return grid

@@ -1,0 +1,71 @@
+"""Field backbones: sizes, shapes, sphere initialisation, coarse-to-fine masking."""
+
+import pytest
+import torch
+
+from dvr_cli.config import FitConfig
+from dvr_cli.errors import DvrError
+from dvr_cli.fields import GridField, PaperField, build_field, tau_logit
+
+CORNER = torch.tensor([[1.0, 1.0, 1.0], [-1.0, 1.0, -1.0]])
+ORIGIN = torch.zeros(1, 3)
+
+
+def n_params(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_paper_field_is_dvr_sized_and_starts_as_sphere():
+    field = build_field(FitConfig(field="paper"))
+    assert isinstance(field, PaperField)
+    assert 2_550_000 < n_params(field) < 2_700_000  # 3->512, 5 x ResnetBlockFC(512), heads 512->1+3
+    logits, rgb = field(torch.cat([ORIGIN, CORNER]))
+    assert logits.shape == (3,) and rgb.shape == (3, 3)
+    assert logits[0] > 4.0 and (logits[1:] < -10.0).all()  # 10 (0.5 - |p|) up to a small perturbation
+    surface = torch.nn.functional.normalize(torch.randn(64, 3), dim=1) * 0.5
+    assert field.occupancy_logits(surface).abs().max() < 0.2
+    assert ((rgb > 0) & (rgb < 1)).all()
+
+
+def test_grid_field_shapes_init_and_levels():
+    cfg = FitConfig(field="grid", grid_resolutions=[4, 8, 16], grid_features=3, mlp_hidden=32, init_radius=0.4)
+    field = build_field(cfg)
+    assert isinstance(field, GridField)
+    assert [tuple(g.shape) for g in field.grids] == [(1, 3, r, r, r) for r in (4, 8, 16)]
+    assert max(float(g.detach().abs().max()) for g in field.grids) < 1e-3  # small init
+    points = torch.rand(100, 3) * 2 - 1
+    assert field.encode(points).shape == (3 + 3 * 3, 100)
+    logits = field.occupancy_logits(torch.cat([ORIGIN, CORNER]))
+    assert logits[0] > 3.0 and (logits[1:] < -10.0).all()
+    assert field.occupancy_logits(torch.tensor([[0.4, 0.0, 0.0]])).abs() < 0.1
+
+    field.set_active_levels(1)
+    encoding = field.encode(points)
+    assert encoding[6:].eq(0).all() and encoding[3:6].ne(0).all()
+    field.occupancy_logits(points).sum().backward()
+    assert field.grids[0].grad.abs().sum() > 0
+    assert all(g.grad is None for g in field.grids[1:])  # masked levels are not even sampled
+    with pytest.raises(ValueError):
+        field.set_active_levels(4)
+
+
+def test_grid_trilinear_convention():
+    # Put a linear ramp in x into one level: its sampled feature must equal x at any point.
+    field = GridField(resolutions=[5], features=1, hidden=4)
+    ramp = torch.linspace(-1, 1, 5)
+    with torch.no_grad():
+        field.grids[0].copy_(ramp.view(1, 1, 1, 1, 5).expand(1, 1, 5, 5, 5))  # V[0, 0, z, y, x] = x
+    points = torch.rand(50, 3) * 2 - 1
+    assert torch.allclose(field.encode(points)[3], points[:, 0], atol=1e-6)
+
+
+def test_build_field_rejects_unknown_backbone():
+    with pytest.raises(DvrError, match="unknown field"):
+        build_field(FitConfig(field="hash"))
+
+
+def test_tau_logit():
+    assert tau_logit(0.5) == 0.0
+    assert abs(tau_logit(0.9) - 2.1972245773) < 1e-9
+    with pytest.raises(DvrError):
+        tau_logit(1.0)
