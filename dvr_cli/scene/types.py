@@ -65,6 +65,7 @@ class View:
         mask: (H, W) bool object mask (True = object), or None.
         depth: (H, W) float32 depth along the camera z axis in world units (0 = unknown), or None.
         image_path: the file the pixels came from.
+        mask_path: the file the mask came from (None: no mask, or the image's alpha).
     """
 
     camera: Camera
@@ -72,6 +73,7 @@ class View:
     mask: np.ndarray | None = None
     depth: np.ndarray | None = None
     image_path: Path | None = None
+    mask_path: Path | None = None
 
     @property
     def name(self) -> str:
