@@ -1,12 +1,110 @@
-"""`dvr fit`."""
+"""`dvr fit`: photos + cameras + masks -> a run folder holding the fitted fields."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Optional
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import DvrError
+
+_NOT_IMAGES = {"images", "image", "rgb"}
+
+
+def scene_name(images: Path) -> str:
+    """A run name for ``images``: the folder's name, or its parent's for a bare images/ folder."""
+    path = images.resolve()
+    if path.is_file():
+        path = path.parent
+    return path.parent.name if path.name.lower() in _NOT_IMAGES else path.name
+
+
+def _load_args(images: Path, cameras: Path | None, masks: Path | None, downscale: float, max_size: int | None) -> dict:
+    """How the scene was loaded, with absolute paths, for scene.json (and `dvr eval` to reload it)."""
+    images, cameras, masks = (None if p is None else str(Path(p).resolve()) for p in (images, cameras, masks))
+    return {"images": images, "cameras": cameras, "masks": masks, "downscale": downscale, "max_size": max_size}
+
+
+def _summary(console: Console, result, resumed: bool) -> None:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_row("run folder", str(result.run_dir))
+    table.add_row("iterations", f"{result.iterations}" + (" (interrupted)" if result.interrupted else ""))
+    table.add_row("time", f"{result.seconds:.1f} s" + (" (this session)" if resumed else ""))
+    for name, value in result.last_losses.items():
+        table.add_row(f"loss {name}" if name != "hit" else "rays hitting", f"{value:.4f}")
+    console.print(table)
+    if result.interrupted:
+        console.print(f"continue with: [bold]dvr fit --resume --out {result.run_dir}[/]")
+    console.print(f"next: [bold]dvr export {result.run_dir}[/]")
 
 
 def register(app: typer.Typer) -> None:
     @app.command("fit")
-    def fit() -> None:
-        """Not implemented yet."""
-        raise typer.Exit(1)
+    def fit(
+        images: Optional[Path] = typer.Argument(
+            None, help="Folder of photos, or a calibrated scene folder (from `dvr calibrate`, holding cams.json). "
+            "May be left out with --resume: the run's recorded inputs are reloaded."),
+        cameras: Optional[Path] = typer.Option(
+            None, "--cameras", "-c", help="Camera file: cams.json, cameras.npz (DTU/IDR), transforms.json or a COLMAP "
+            "model folder. Optional when IMAGES holds one."),
+        masks: Optional[Path] = typer.Option(
+            None, "--masks", "-m", help="Folder of object masks (white = object) named like the images. Default: the "
+            "camera file's masks, the images' alpha, or a masks/ folder next to the images."),
+        out: Optional[Path] = typer.Option(
+            None, "--out", "-o", help="Run folder to write. Default: runs/<scene-name>-<timestamp> (with --resume: "
+            "runs/latest)."),
+        preset: Optional[str] = typer.Option(
+            None, "--preset", help="Hyper-parameter preset: 'fast' (grid field, minutes on a CPU; default) or 'paper' "
+            "(the published DVR MLP, GPU-days)."),
+        iters: Optional[int] = typer.Option(None, "--iters", help="Number of optimisation steps (preset default)."),
+        minutes: Optional[float] = typer.Option(
+            None, "--minutes", help="Stop after this many minutes of fitting, whatever --iters says."),
+        device: Optional[str] = typer.Option(None, "--device", help="auto (CUDA when present), cpu or cuda[:i]."),
+        seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (fits are repeatable on CPU)."),
+        resume: bool = typer.Option(
+            False, "--resume", help="Continue the run in --out (default runs/latest) from its checkpoint."),
+        downscale: Optional[float] = typer.Option(
+            None, "--downscale", help="Divide the image size by this factor (>= 1) before fitting."),
+        max_size: Optional[int] = typer.Option(
+            None, "--max-size", help="Also shrink images so that the longer side is at most this many pixels."),
+        holdout: Optional[int] = typer.Option(
+            None, "--holdout", help="Keep every K-th view out of fitting, for `dvr eval` (0: fit all views)."),
+    ) -> None:
+        """Fit occupancy and texture fields to calibrated, masked photos (DVR)."""
+        from ..config import FitConfig
+        from ..fit.run import CONFIG, SCENE, default_run_dir, resolve_run_dir
+        from ..fit.trainer import fit as run_fit
+        from ..scene import load_scene
+
+        overrides = dict(iters=iters, minutes=minutes, device=device, seed=seed, downscale=downscale, holdout=holdout)
+        if resume:
+            run_dir = resolve_run_dir(out)
+            saved = FitConfig.load(run_dir / CONFIG)
+            if preset is not None and preset != saved.preset:
+                raise DvrError(f"--preset {preset}: the run was fitted with preset '{saved.preset}'", run_dir)
+            cfg = FitConfig.from_json({**saved.to_json(), **{k: v for k, v in overrides.items() if v is not None}})
+            if images is None:
+                recorded = json.loads((run_dir / SCENE).read_text()).get("inputs") or {}
+                if not recorded.get("images"):
+                    raise DvrError(f"{SCENE} does not record the images: pass IMAGES (and --cameras)", run_dir)
+                images, cameras, masks = (Path(p) if p else None for p in
+                                          (recorded["images"], recorded.get("cameras"), recorded.get("masks")))
+                max_size = recorded.get("max_size") if max_size is None else max_size
+        else:
+            if images is None:
+                raise DvrError("IMAGES is required (a folder of photos or a calibrated scene folder)")
+            cfg = FitConfig.from_preset(preset or "fast", **overrides)
+            run_dir = out if out is not None else default_run_dir(scene_name(images))
+
+        scene = load_scene(images, cameras=cameras, masks=masks, downscale=cfg.downscale, max_size=max_size)
+        scene.meta["load_args"] = _load_args(images, cameras, masks, cfg.downscale, max_size)
+        console = Console()
+        console.print(f"fitting {len(scene)} views ({scene.views[0].camera.width}x{scene.views[0].camera.height}) "
+                      f"-> [bold]{run_dir}[/] (preset {cfg.preset}, {cfg.iters} iterations"
+                      + (f", at most {cfg.minutes:g} min" if cfg.minutes else "") + ")")
+        result = run_fit(scene, cfg, run_dir, resume=resume, console=console, progress=True)
+        _summary(console, result, resume)

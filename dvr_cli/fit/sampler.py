@@ -1,0 +1,180 @@
+"""Per-step pixel sampling: which rays a fitting step looks at, and what they should see.
+
+Each step draws ``views_per_step`` training views and ``rays_per_step`` pixels among them,
+a ``mask_ray_fraction`` share inside the object masks and the rest outside. Only pixels whose
+rays cross the unit cube are candidates: the others carry no information about the field.
+All randomness comes from one CPU ``torch.Generator`` so a resumed fit draws the same rays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import DvrError
+from ..render.rays import camera_rays, intersect_cube
+from ..scene.camera import Camera
+from ..scene.types import View
+
+
+@dataclass
+class RayBatch:
+    """The rays of one step, all in the unit frame, all crossing the unit cube.
+
+    Attributes:
+        origins: (N, 3) ray origins (camera centres).
+        dirs: (N, 3) unit ray directions.
+        rgb: (N, 3) target colour of each ray's pixel, in [0, 1].
+        mask: (N,) bool, the pixel lies inside the object mask.
+        depth: (N,) target ray length in the unit frame (0 = unknown), or None when no view has depth.
+        random_points: (N, 3) a uniform random point on each ray's segment inside the cube.
+        view_index: (N,) long, index of the ray's view in the sampler's view list.
+        pixels: (N, 2) float pixel coordinates (u, v) = (column, row).
+    """
+
+    origins: torch.Tensor
+    dirs: torch.Tensor
+    rgb: torch.Tensor
+    mask: torch.Tensor
+    depth: torch.Tensor | None
+    random_points: torch.Tensor
+    view_index: torch.Tensor
+    pixels: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.origins.shape[0]
+
+
+@dataclass
+class _ViewPixels:
+    """One view's tensors, prepared once: flat images on the device, candidate pixels on CPU."""
+
+    camera: Camera  # unit frame
+    rgb: torch.Tensor  # (H*W, 3) on device
+    mask: torch.Tensor  # (H*W,) bool on device
+    depth: torch.Tensor | None  # (H*W,) camera-z depth in the unit frame (world z / scale), 0 = unknown
+    inside: torch.Tensor  # (n_in,) int32 flat indices of in-mask pixels whose rays cross the cube
+    outside: torch.Tensor  # (n_out,) int32 flat indices of out-of-mask pixels whose rays cross the cube
+
+
+def _cube_pixels(camera: Camera, device: torch.device) -> torch.Tensor:
+    """(H*W,) bool: the ray through each pixel (row-major) crosses the unit cube."""
+    origins, dirs = camera_rays(camera, None, device=device)
+    return intersect_cube(origins, dirs)[2]
+
+
+class RaySampler:
+    """Draws :class:`RayBatch` es from calibrated views (cameras already in the unit frame).
+
+    Args:
+        views: the training views (world cameras, images, masks, optional depth).
+        cameras_unit: the same cameras in the unit frame.
+        scale: world units per unit-frame unit (``Normalization.scale``), to convert depth.
+        rays_per_step, views_per_step, mask_ray_fraction: see ``FitConfig``.
+        device: where batches are returned.
+        generator: CPU generator for every random choice (its state is checkpointed).
+    """
+
+    def __init__(
+        self,
+        views: list[View],
+        cameras_unit: list[Camera],
+        scale: float,
+        rays_per_step: int,
+        views_per_step: int,
+        mask_ray_fraction: float,
+        device: torch.device,
+        generator: torch.Generator,
+    ):
+        if any(v.mask is None for v in views):
+            raise DvrError("fitting needs an object mask for every view")
+        self.device = torch.device(device)
+        self.generator = generator
+        self.rays_per_step = int(rays_per_step)
+        self.views_per_step = max(1, min(int(views_per_step), len(views)))
+        self.mask_ray_fraction = float(mask_ray_fraction)
+        self.has_depth = any(v.depth is not None for v in views)
+        self.views = [self._prepare(v, cam, scale) for v, cam in zip(views, cameras_unit)]
+        self.usable = [i for i, v in enumerate(self.views) if len(v.inside) + len(v.outside) > 0]
+        if not self.usable:
+            raise DvrError(
+                "no camera sees the object's region: every ray misses the unit cube "
+                "(check the camera convention, or the bbox / normalisation)"
+            )
+
+    def _prepare(self, view: View, camera: Camera, scale: float) -> _ViewPixels:
+        dev = self.device
+        h, w = view.image.shape[:2]
+        rgb = torch.as_tensor(view.image, dtype=torch.float32, device=dev).reshape(h * w, 3)
+        mask = torch.as_tensor(view.mask, dtype=torch.bool, device=dev).reshape(h * w)
+        depth = None
+        if view.depth is not None:
+            depth = torch.as_tensor(view.depth, dtype=torch.float32, device=dev).reshape(h * w) / scale
+        crosses = _cube_pixels(camera, dev)
+        inside = torch.nonzero(crosses & mask).flatten().to("cpu", torch.int32)
+        outside = torch.nonzero(crosses & ~mask).flatten().to("cpu", torch.int32)
+        return _ViewPixels(camera, rgb, mask, depth, inside, outside)
+
+    def _counts(self, n: int, view: _ViewPixels) -> tuple[int, int]:
+        """Split ``n`` rays of one view into (in-mask, out-of-mask) counts."""
+        n_in = round(n * self.mask_ray_fraction) if len(view.inside) else 0
+        if not len(view.outside):
+            n_in = n
+        return n_in, n - n_in
+
+    def _draw(self, candidates: torch.Tensor, n: int) -> torch.Tensor:
+        """(n,) long flat pixel indices drawn uniformly, with replacement, from ``candidates``."""
+        pick = torch.randint(len(candidates), (n,), generator=self.generator)
+        return candidates[pick].long()
+
+    def sample(self) -> RayBatch:
+        """The rays of one step (N = ``rays_per_step``)."""
+        g = self.generator
+        chosen = torch.randperm(len(self.usable), generator=g)[: self.views_per_step].tolist()
+        per_view, extra = divmod(self.rays_per_step, len(chosen))
+        parts = []
+        for k, c in enumerate(chosen):
+            vi = self.usable[c]
+            view = self.views[vi]
+            n_in, n_out = self._counts(per_view + (k < extra), view)
+            flat = torch.cat([self._draw(view.inside, n_in), self._draw(view.outside, n_out)]).to(self.device)
+            parts.append((vi, view, flat))
+        u = torch.rand(self.rays_per_step, generator=g).to(self.device)
+        return self._gather(parts, u)
+
+    def _gather(self, parts, u: torch.Tensor) -> RayBatch:
+        origins, dirs, rgb, mask, depth, index, pixels = [], [], [], [], [], [], []
+        for vi, view, flat in parts:
+            width = view.camera.width
+            pix = torch.stack([flat % width, flat // width], dim=1).float()
+            o, d = camera_rays(view.camera, pix, device=self.device)
+            origins.append(o)
+            dirs.append(d)
+            rgb.append(view.rgb[flat])
+            mask.append(view.mask[flat])
+            index.append(torch.full((len(flat),), vi, dtype=torch.long, device=self.device))
+            pixels.append(pix)
+            if self.has_depth:
+                depth.append(self._ray_depth(view, flat, d))
+        origins, dirs = torch.cat(origins), torch.cat(dirs)
+        t_near, t_far, _ = intersect_cube(origins, dirs)
+        t_near = t_near.clamp(min=0.0)  # a camera inside the cube starts its segment at the centre
+        t = t_near + u * (t_far - t_near).clamp(min=0.0)
+        return RayBatch(
+            origins=origins,
+            dirs=dirs,
+            rgb=torch.cat(rgb),
+            mask=torch.cat(mask),
+            depth=torch.cat(depth) if self.has_depth else None,
+            random_points=origins + t[:, None] * dirs,
+            view_index=torch.cat(index),
+            pixels=torch.cat(pixels),
+        )
+
+    def _ray_depth(self, view: _ViewPixels, flat: torch.Tensor, dirs: torch.Tensor) -> torch.Tensor:
+        """(n,) target ray length: unit-frame z depth / cos(angle to the optical axis); 0 = unknown."""
+        if view.depth is None:
+            return torch.zeros(len(flat), device=self.device)
+        forward = torch.as_tensor(view.camera.forward, dtype=torch.float32, device=self.device)
+        return view.depth[flat] / (dirs @ forward)

@@ -1,0 +1,63 @@
+import os
+import signal
+
+import pytest
+import torch
+
+from dvr_cli.errors import DvrError
+from dvr_cli.fit import trainer
+from dvr_cli.fit.run import load_run
+from dvr_cli.fit.sampler import RaySampler
+
+ITERS = 10  # occ grid update at 4 and 8, marching steps change at 3, coarse-to-fine level change at 2
+
+
+def _params(run_dir):
+    return load_run(run_dir, device="cpu").field.state_dict()
+
+
+def test_ctrl_c_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene, sphere, monkeypatch):
+    cfg = sphere.config(iters=ITERS)
+    straight = trainer.fit(sphere_scene, cfg, tmp_path / "straight", progress=False)
+    assert straight.iterations == ITERS and not straight.interrupted
+
+    original = RaySampler.sample
+    calls = {"n": 0}
+
+    def sample_then_ctrl_c(self):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            os.kill(os.getpid(), signal.SIGINT)  # the loop finishes this iteration, saves, returns
+        return original(self)
+
+    monkeypatch.setattr(RaySampler, "sample", sample_then_ctrl_c)
+    first = trainer.fit(sphere_scene, cfg, tmp_path / "resumed", progress=False)
+    monkeypatch.undo()
+    assert first.interrupted and first.iterations == 5
+
+    second = trainer.fit(sphere_scene, cfg, tmp_path / "resumed", resume=True, progress=False)
+    assert second.iterations == ITERS
+    a, b = _params(tmp_path / "straight"), _params(tmp_path / "resumed")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert second.last_losses == straight.last_losses
+
+
+def test_resume_with_another_config_leaves_the_run_untouched(tmp_path, sphere_scene, sphere):
+    run = tmp_path / "run"
+    trainer.fit(sphere_scene, sphere.config(iters=2), run, progress=False)
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
+    with pytest.raises(DvrError, match="config differs"):
+        trainer.fit(sphere_scene, sphere.config(iters=2, lr=0.5), run, resume=True, progress=False)
+    (run / "checkpoints" / "latest.pt").write_bytes(b"garbage")
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
+    with pytest.raises(DvrError, match="corrupt"):
+        trainer.fit(sphere_scene, sphere.config(iters=2), run, resume=True, progress=False)
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
+
+
+def test_fresh_fit_refuses_a_folder_that_holds_a_fit(tmp_path, sphere_scene, sphere):
+    trainer.fit(sphere_scene, sphere.config(iters=1), tmp_path / "run", progress=False)
+    with pytest.raises(DvrError, match="--resume"):
+        trainer.fit(sphere_scene, sphere.config(iters=1), tmp_path / "run", progress=False)
