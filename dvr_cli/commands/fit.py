@@ -23,12 +23,6 @@ def scene_name(images: Path) -> str:
     return path.parent.name if path.name.lower() in _NOT_IMAGES else path.name
 
 
-def _load_args(images: Path, cameras: Path | None, masks: Path | None, downscale: float, max_size: int | None) -> dict:
-    """How the scene was loaded, with absolute paths, for scene.json (and `dvr eval` to reload it)."""
-    images, cameras, masks = (None if p is None else str(Path(p).resolve()) for p in (images, cameras, masks))
-    return {"images": images, "cameras": cameras, "masks": masks, "downscale": downscale, "max_size": max_size}
-
-
 def _summary(console: Console, result, resumed: bool) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_row("run folder", str(result.run_dir))
@@ -101,7 +95,6 @@ def register(app: typer.Typer) -> None:
             run_dir = out if out is not None else default_run_dir(scene_name(images))
 
         scene = load_scene(images, cameras=cameras, masks=masks, downscale=cfg.downscale, max_size=max_size)
-        scene.meta["load_args"] = _load_args(images, cameras, masks, cfg.downscale, max_size)
         console = Console()
         console.print(f"fitting {len(scene)} views ({scene.views[0].camera.width}x{scene.views[0].camera.height}) "
                       f"-> [bold]{run_dir}[/] (preset {cfg.preset}, {cfg.iters} iterations"

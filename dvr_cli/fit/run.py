@@ -48,11 +48,10 @@ def holdout_split(n_views: int, every: int) -> tuple[list[int], list[int]]:
 
 def scene_info(scene: Scene, train: list[int], holdout: list[int]) -> dict:
     """The content of scene.json for ``scene`` (cameras in world units, absolute paths)."""
-    mask_paths = scene.meta.get("mask_paths") or [None] * len(scene)
     cameras = []
-    for view, mask_path in zip(scene.views, mask_paths):
+    for view in scene.views:
         image = str(Path(view.image_path).resolve()) if view.image_path else None
-        mask = str(Path(mask_path).resolve()) if mask_path else None
+        mask = str(Path(view.mask_path).resolve()) if view.mask_path else None
         cameras.append(view.camera.to_json(image, mask))
     return {
         "normalization": scene.normalization.to_json(),

@@ -139,7 +139,7 @@ def load_scene(
     Returns:
         Scene with world-unit cameras (no distortion), images (H, W, 3) float32, masks (H, W)
         bool or None, and the normalisation. ``meta``: format, cameras_file, images_dir, masks
-        (where masks came from), downscale, undistorted, bbox (2x3 world), mask_paths, load_args.
+        (where masks came from), downscale, undistorted, bbox (2x3 world), load_args.
     """
     images = Path(images)
     if not (downscale >= 1 and math.isfinite(downscale)):
@@ -179,7 +179,6 @@ def load_scene(
         "downscale": camera_set.cameras[0].width / views[0].camera.width,
         "undistorted": any(c.dist is not None for c in camera_set.cameras),
         "bbox": np.asarray(bbox).tolist(),
-        "mask_paths": [None if m is None else str(m) for m in mask_paths],
         # enough to load the same scene again (a run folder records it)
         "load_args": {
             "images": str(images.resolve()),
