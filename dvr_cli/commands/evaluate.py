@@ -1,12 +1,74 @@
-"""`dvr eval`."""
+"""`dvr eval`: geometry against a GT mesh, renders against held-out or given test views."""
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+from typing import Optional
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+
+def _fmt(value: float, unit: str = "") -> str:
+    return "inf" if value == math.inf else "-" if math.isnan(value) else f"{value:.4g}{unit}"
+
+
+def _tables(result: dict) -> list[Table]:
+    tables = []
+    if "geometry" in result:
+        g = result["geometry"]
+        table = Table(title=f"geometry vs {Path(g['gt_mesh']).name} (world units, % of GT diagonal)")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        table.add_column("% diag", justify="right")
+        for key, label in (("accuracy", "accuracy (pred->GT)"), ("completeness", "completeness (GT->pred)"),
+                           ("chamfer_l1", "Chamfer-L1"), ("threshold", "F-score threshold")):
+            table.add_row(label, _fmt(g[key]), _fmt(g[f"{key}_pct"], "%"))
+        table.add_row("F-score", _fmt(g["fscore"]), "")
+        tables.append(table)
+    if "images" in result:
+        im = result["images"]
+        table = Table(title=f"images ({len(im['views'])} views: {im['source']})")
+        metrics = list(im["mean"])
+        table.add_column("view")
+        for m in metrics:
+            table.add_column(m, justify="right")
+        for v in im["views"]:
+            table.add_row(v["name"], *(_fmt(v.get(m, math.nan)) for m in metrics))
+        table.add_row("[bold]mean[/]", *(f"[bold]{_fmt(im['mean'][m])}[/]" for m in metrics))
+        tables.append(table)
+    return tables
 
 
 def register(app: typer.Typer) -> None:
     @app.command("eval")
-    def evaluate() -> None:
-        """Not implemented yet."""
-        raise typer.Exit(1)
+    def evaluate(
+        run: Optional[Path] = typer.Argument(None, help="Run folder written by `dvr fit` (default: runs/latest)."),
+        gt_mesh: Optional[Path] = typer.Option(None, "--gt-mesh", help="Ground-truth mesh in world units "
+                                               "(Chamfer-L1, accuracy, completeness, F-score)."),
+        test_cameras: Optional[Path] = typer.Option(None, "--test-cameras", help="Camera file of test views (their "
+                                                    "images are those it names). Default: the run's held-out views."),
+        json_path: Optional[Path] = typer.Option(None, "--json", help="Write the metrics here (default RUN/eval.json)."),
+        resolution: int = typer.Option(256, "--resolution", help="Mesh extraction resolution for geometry metrics."),
+        points: int = typer.Option(100_000, "--points", help="Points sampled on each surface."),
+        steps: Optional[int] = typer.Option(None, "--steps", help="Ray-marching steps (default: the run's render_steps)."),
+        device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda[:i]."),
+    ) -> None:
+        """Measure a fitted run: mesh distances to a GT mesh, PSNR / SSIM / IoU on test views."""
+        from ..errors import DvrError
+        from ..evaluate.report import evaluate_run
+        from ..fit.run import load_run
+
+        if points < 100:
+            raise DvrError(f"--points must be at least 100 (got {points})")
+        console = Console()
+        loaded = load_run(run, device=device)
+        with console.status("evaluating ...") as status:
+            result = evaluate_run(loaded, gt_mesh, test_cameras, json_path, resolution, points, steps,
+                                  log=lambda line: console.print(line, highlight=False),
+                                  on_view=lambda done, total: status.update(f"rendering view {done}/{total} ..."))
+        for table in _tables(result):
+            console.print(table)
+        console.print(f"metrics: [bold]{result['json']}[/]")

@@ -1,12 +1,40 @@
-"""`dvr export`."""
+"""`dvr export`: a fitted run -> textured mesh (PLY / OBJ / GLB) in world units."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
+from rich.console import Console
 
 
 def register(app: typer.Typer) -> None:
     @app.command("export")
-    def export() -> None:
-        """Not implemented yet."""
-        raise typer.Exit(1)
+    def export(
+        run: Optional[Path] = typer.Argument(None, help="Run folder written by `dvr fit` (default: runs/latest)."),
+        fmt: str = typer.Option("ply", "--format", "-f", help="ply (vertex colours), obj (+ mtl + png) or glb."),
+        resolution: int = typer.Option(512, "--resolution", "-r", help="Marching-cubes grid cells per axis "
+                                       "(extracted hierarchically: only cells near the surface are evaluated)."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Mesh file (default: RUN/export/mesh.<format>)."),
+        texture: Optional[str] = typer.Option(None, "--texture", help="vertex (colour per vertex) or atlas "
+                                              "(UV-unwrapped texture image). Default: vertex for ply, atlas otherwise."),
+        simplify: Optional[int] = typer.Option(None, "--simplify", help="Decimate to about this many faces."),
+        texture_size: int = typer.Option(2048, "--texture-size", help="Atlas texture side in pixels."),
+        device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda[:i]."),
+    ) -> None:
+        """Extract the fitted surface, colour it with the texture field and write a mesh."""
+        from ..errors import DvrError
+        from ..fit.run import load_run
+        from ..mesh.export import export_mesh
+
+        if resolution < 8:
+            raise DvrError(f"--resolution must be at least 8 (got {resolution})")
+        if texture_size < 16:
+            raise DvrError(f"--texture-size must be at least 16 pixels (got {texture_size})")
+        console = Console()
+        loaded = load_run(run, device=device)
+        with console.status("extracting the surface ..."):
+            path = export_mesh(loaded, fmt.lower(), resolution, out, texture, simplify, texture_size,
+                               log=lambda line: console.print(line, highlight=False))
+        console.print(f"mesh: [bold]{path}[/]")

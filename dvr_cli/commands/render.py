@@ -1,12 +1,78 @@
-"""`dvr render`."""
+"""`dvr render`: images of a fitted run from novel (orbit), training, held-out or given cameras."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+VIEWS = ("novel", "train", "test")
+
+
+def select_cameras(run, view: str, frames: int, scale: float):
+    """World cameras for ``--view``: an orbit, the run's training or held-out views, or a camera file."""
+    from ..errors import DvrError
+    from ..render.views import orbit_cameras
+    from ..scene import Camera, load_cameras
+
+    cameras = [Camera(c["K"], c["R"], c["t"], c["width"], c["height"], name=Path(c["image"] or f"{i:04d}.png").name)
+               for i, c in enumerate(run.scene_info["cameras"])]
+    if view == "novel":
+        train = [cameras[i] for i in run.scene_info.get("train") or range(len(cameras))]
+        base = train[0]
+        return orbit_cameras(train, frames, round(base.width * scale), round(base.height * scale),
+                             center=run.normalization.center)
+    if view in ("train", "test"):
+        key = "train" if view == "train" else "holdout"
+        chosen = [cameras[i] for i in run.scene_info.get(key) or []]
+        if not chosen:
+            raise DvrError(f"--view {view}: the run has no {'held-out' if view == 'test' else 'training'} views "
+                           "(fit with --holdout K to keep some out)", run.run_dir)
+    else:
+        path = Path(view)
+        if not path.exists():
+            raise DvrError(f"--view must be {', '.join(VIEWS)} or a camera file; no such file", path)
+        chosen = [c.undistorted() for c in load_cameras(path)]
+    return [c.resized(round(c.width * scale), round(c.height * scale)) if scale != 1 else c for c in chosen]
 
 
 def register(app: typer.Typer) -> None:
     @app.command("render")
-    def render() -> None:
-        """Not implemented yet."""
-        raise typer.Exit(1)
+    def render(
+        run: Optional[Path] = typer.Argument(None, help="Run folder written by `dvr fit` (default: runs/latest)."),
+        view: str = typer.Option("novel", "--view", help="novel (orbit around the object), train, test (the run's "
+                                 "held-out views) or a camera file of any supported format."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: RUN/renders/<view>)."),
+        frames: int = typer.Option(60, "--frames", help="Frames of the novel-view orbit."),
+        what: str = typer.Option("rgb", "--what", help="Comma-separated outputs: rgb, depth, normal, mask."),
+        video: bool = typer.Option(False, "--video", help="Also write video.mp4 of the rgb frames."),
+        scale: float = typer.Option(1.0, "--resolution-scale", help="Scale the image size by this factor."),
+        transparent: bool = typer.Option(False, "--transparent", help="RGBA images, background transparent."),
+        steps: Optional[int] = typer.Option(None, "--steps", help="Ray-marching steps (default: the run's render_steps)."),
+        device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda[:i]."),
+    ) -> None:
+        """Render images (and depth, normals, masks, a video) of a fitted run."""
+        from ..errors import DvrError
+        from ..fit.run import load_run
+        from ..render.views import render_views
+
+        if not 0 < scale <= 8:
+            raise DvrError(f"--resolution-scale must be in (0, 8] (got {scale})")
+        if steps is not None and steps < 2:
+            raise DvrError(f"--steps must be at least 2 (got {steps})")
+        outputs = tuple(w.strip() for w in what.split(",") if w.strip())
+        loaded = load_run(run, device=device)
+        cameras = select_cameras(loaded, view, frames, scale)
+        name = view if view in VIEWS else Path(view).stem
+        out_dir = out if out is not None else loaded.run_dir / "renders" / name
+        console = Console()
+        with Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=console, transient=True) as progress:
+            task = progress.add_task("render", total=len(cameras))
+            files = render_views(loaded, cameras, out_dir, outputs, steps, transparent, video,
+                                 on_frame=lambda done, total: progress.update(task, completed=done))
+        console.print(f"{len(cameras)} views ({cameras[0].width}x{cameras[0].height}), {len(files)} files -> "
+                      f"[bold]{out_dir}[/]")

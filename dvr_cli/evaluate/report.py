@@ -1,0 +1,150 @@
+"""Evaluate a fitted run: geometry against a GT mesh, renders against held-out photos.
+
+Writes RUN/eval.json (or the given file) and, per evaluated view (first few), a PNG
+GT | prediction | error map in RUN/eval/.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import DvrError
+from ..mesh.export import check_writable, extract_run_surface
+from ..render.renderer import render_image
+from ..render.views import write_rgb
+from ..scene.types import View
+from .geometry import load_mesh, mesh_distances
+from .images import error_map, masked_psnr, psnr, silhouette_iou, ssim
+
+FIGURES_DIR = "eval"
+IMAGE_METRICS = ("psnr", "ssim", "masked_psnr", "iou")
+
+
+def comparison_views(run, test_cameras: str | Path | None) -> tuple[list[View], str]:
+    """The views to compare renders with, and where they come from.
+
+    ``test_cameras``: a camera file (any format) whose images are loaded with it, shrunk like
+    the run's inputs (its downscale / max size); None: the run's held-out views (none when the
+    run held none out).
+    """
+    if test_cameras is not None:
+        from ..scene import load_scene
+
+        inputs = run.scene_info.get("inputs") or {}
+        scene = load_scene(test_cameras, downscale=inputs.get("downscale") or 1.0, max_size=inputs.get("max_size"))
+        return scene.views, str(test_cameras)
+    held = run.scene_info.get("holdout") or []
+    if not held:
+        return [], "none"
+    from ..fit.run import load_run_scene
+
+    return load_run_scene(run).subset(held).views, "held-out views of the run"
+
+
+def background_of(view: View) -> np.ndarray:
+    """(3,) the photo's background colour: median outside the mask (white without a mask)."""
+    if view.mask is None or view.mask.all():
+        return np.ones(3, dtype=np.float32)
+    return np.median(view.image[~view.mask], axis=0).astype(np.float32)
+
+
+def check_view_size(view: View) -> None:
+    """DvrError naming the view unless its photo has the size its camera renders at."""
+    h, w = view.image.shape[:2]
+    if (w, h) != (view.camera.width, view.camera.height):
+        raise DvrError(f"view '{view.name}': image is {w}x{h} but the render is "
+                       f"{view.camera.width}x{view.camera.height}", view.image_path)
+
+
+def view_metrics(pred: dict, view: View) -> dict[str, float]:
+    """PSNR, SSIM, masked PSNR and silhouette IoU of one render (render_image's dict) against ``view``."""
+    out = {"psnr": psnr(pred["rgb"], view.image), "ssim": ssim(pred["rgb"], view.image)}
+    if view.mask is not None:
+        out["masked_psnr"] = masked_psnr(pred["rgb"], view.image, view.mask)
+        out["iou"] = silhouette_iou(pred["mask"], view.mask)
+    return out
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def evaluate_images(run, views: list[View], figures_dir: Path | None = None, n_figures: int = 3,
+                    n_steps: int | None = None, on_view: Callable[[int, int], None] | None = None) -> dict:
+    """Render every view's camera and compare; the first ``n_figures`` get a comparison PNG.
+
+    Returns {"views": [{name, psnr, ssim, masked_psnr?, iou?}], "mean": {metric: mean}}.
+    """
+    for view in views:
+        check_view_size(view)
+    per_view = []
+    for i, view in enumerate(views):
+        pred = render_image(run.field, run.normalization.camera_to_unit(view.camera),
+                            n_steps or run.cfg.render_steps, tau=run.cfg.tau, occ_grid=run.occ_grid,
+                            background=background_of(view), n_secant=run.cfg.n_secant)
+        per_view.append({"name": view.name, **view_metrics(pred, view)})
+        if figures_dir is not None and i < n_figures:
+            figures_dir.mkdir(parents=True, exist_ok=True)
+            panel = np.concatenate([view.image, pred["rgb"], error_map(pred["rgb"], view.image)], axis=1)
+            write_rgb(figures_dir / f"{Path(view.name).stem or i}.png", panel)
+        if on_view is not None:
+            on_view(i + 1, len(views))
+    means = {k: _mean([v[k] for v in per_view if k in v]) for k in IMAGE_METRICS if any(k in v for v in per_view)}
+    return {"views": per_view, "mean": means}
+
+
+def evaluate_geometry(run, gt_mesh: str | Path, resolution: int = 256, n_points: int = 100_000,
+                      threshold: float | None = None, log: Callable[[str], None] | None = None) -> dict:
+    """Chamfer / F-score of the run's surface (export's pipeline, cached) against ``gt_mesh``."""
+    gt = load_mesh(gt_mesh)
+    verts, faces = extract_run_surface(run, resolution, log)
+    result = mesh_distances((run.normalization.to_world(verts), faces), gt, n_points, threshold)
+    return {"gt_mesh": str(gt_mesh), "resolution": resolution, **result}
+
+
+def _json_safe(value):
+    """inf/nan -> strings, which strict JSON readers accept."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def evaluate_run(run, gt_mesh: str | Path | None = None, test_cameras: str | Path | None = None,
+                 json_path: str | Path | None = None, resolution: int = 256, n_points: int = 100_000,
+                 n_steps: int | None = None, log: Callable[[str], None] | None = None,
+                 on_view: Callable[[int, int], None] | None = None) -> dict:
+    """Geometry (with ``gt_mesh``) and image metrics (test cameras or held-out views) of ``run``.
+
+    Writes the result as JSON to ``json_path`` (default RUN/eval.json) and returns it.
+    """
+    if not hasattr(run, "field"):
+        from ..fit.run import load_run
+
+        run = load_run(run)
+    json_path = Path(json_path) if json_path is not None else run.run_dir / "eval.json"
+    check_writable(json_path)
+    if gt_mesh is not None:
+        load_mesh(gt_mesh)  # fail on a bad file before any rendering
+    views, source = comparison_views(run, test_cameras)
+    if gt_mesh is None and not views:
+        raise DvrError("nothing to evaluate: the run has no held-out views; give --gt-mesh and/or --test-cameras",
+                       run.run_dir)
+    result: dict = {"run": str(run.run_dir), "iteration": run.iteration}
+    if gt_mesh is not None:
+        result["geometry"] = evaluate_geometry(run, gt_mesh, resolution, n_points, log=log)
+    if views:
+        result["images"] = {"source": source,
+                            **evaluate_images(run, views, run.run_dir / FIGURES_DIR, n_steps=n_steps, on_view=on_view)}
+    json_path.write_text(json.dumps(_json_safe(result), indent=2))
+    result["json"] = str(json_path)
+    return result

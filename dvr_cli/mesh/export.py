@@ -1,0 +1,137 @@
+"""Fitted run -> coloured or textured mesh file in world units (what `dvr export` does)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..errors import DvrError
+from ..fields.base import tau_logit
+from .clean import keep_large_components, simplify as decimate
+from .color import field_colors, field_device
+from .mise import extract_surface
+from .texture import bake_texture, split_seams, uv_atlas
+from .writers import FORMATS, ColoredMesh, write_mesh
+
+TEXTURES = ("vertex", "atlas")
+EXPORT_DIR = "export"
+#: MISE starts from this grid (33^3 points evaluated everywhere).
+MISE_START = 32
+
+
+def default_texture(fmt: str) -> str:
+    """PLY has no standard texture: vertex colours; OBJ and GLB get an atlas."""
+    return "vertex" if fmt == "ply" else "atlas"
+
+
+def check_writable(out: Path) -> None:
+    """Raise DvrError unless ``out`` can be written (parent folders are created)."""
+    out = Path(out)
+    if out.is_dir():
+        raise DvrError("is a folder; give a file name", out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DvrError(f"cannot create the output folder ({exc.strerror or exc})", out.parent) from None
+    if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise DvrError("output is not writable", out)
+
+
+def surface_cache_path(run, resolution: int) -> Path:
+    """Where the cleaned unit-frame surface of ``run`` at ``resolution`` is cached."""
+    return run.run_dir / EXPORT_DIR / f"surface-r{resolution}.npz"
+
+
+def _cache_key(run) -> np.ndarray:
+    """What the cached surface depends on: the checkpoint file (mtime, size), iteration and tau."""
+    from ..fit.run import CHECKPOINT
+
+    checkpoint = run.run_dir / CHECKPOINT
+    stat = checkpoint.stat() if checkpoint.is_file() else None
+    return np.array([stat.st_mtime_ns if stat else -1, stat.st_size if stat else -1, run.iteration,
+                     round(run.cfg.tau * 1e9)], dtype=np.int64)
+
+
+def _no_surface_error(run) -> DvrError:
+    """Say whether the field is empty or full (checked on the coarse grid) and what to do."""
+    axis = torch.linspace(-1.0, 1.0, MISE_START + 1, device=field_device(run.field))
+    grid = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), dim=-1).reshape(-1, 3)
+    with torch.no_grad():
+        inside = (run.field.occupancy_logits(grid) > tau_logit(run.cfg.tau)).float().mean().item()
+    state = "full" if inside > 0.5 else "empty"
+    return DvrError(f"no surface: the occupancy field is {state} everywhere at tau={run.cfg.tau:g} "
+                    f"(iteration {run.iteration}); fit for more iterations", run.run_dir)
+
+
+def extract_run_surface(run, resolution: int = 512, log: Callable[[str], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The run's surface in the unit frame, small floating pieces removed: (verts (V, 3), faces (F, 3)).
+
+    Cached in RUN/export/ per resolution, valid while the checkpoint is unchanged (export and
+    eval share it). DvrError when the field has no surface.
+    """
+    cache, key = surface_cache_path(run, resolution), _cache_key(run)
+    if cache.is_file():
+        with np.load(cache) as data:
+            if np.array_equal(data["key"], key):
+                return data["verts"], data["faces"]
+    verts, faces, n_eval = extract_surface(run.field.occupancy_logits, resolution=resolution, start=MISE_START,
+                                           tau=run.cfg.tau, device=field_device(run.field))
+    if len(faces) == 0:
+        raise _no_surface_error(run)
+    verts, faces = keep_large_components(verts, faces)
+    if log:
+        log(f"surface: {len(verts)} vertices, {len(faces)} faces at {resolution}^3 "
+            f"({n_eval} points evaluated, {n_eval / (resolution + 1) ** 3:.1%} of the dense grid)")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, verts=verts, faces=faces, key=key)
+    return verts, faces
+
+
+def colored_mesh(field, verts: np.ndarray, faces: np.ndarray, texture: str, texture_size: int) -> ColoredMesh:
+    """Colour a unit-frame mesh with ``field``: per vertex, or an atlas baked at ``texture_size``^2."""
+    color_fn = lambda points: field_colors(field, points)  # noqa: E731
+    if texture == "vertex":
+        return ColoredMesh(verts, faces, colors=color_fn(verts))
+    source, faces_uv, uv = split_seams(faces, uv_atlas(verts, faces, texture_size))
+    image = bake_texture(color_fn, verts[source], faces_uv, uv, texture_size)
+    return ColoredMesh(verts[source], faces_uv, uv=uv, texture=image)
+
+
+def export_mesh(run, fmt: str = "ply", resolution: int = 512, out: str | Path | None = None,
+                texture: str | None = None, simplify: int | None = None, texture_size: int = 2048,
+                log: Callable[[str], None] | None = None) -> Path:
+    """Extract, clean, colour and write the run's surface in world units.
+
+    run: a LoadedRun (dvr_cli.fit.run.load_run) or a run folder. Default ``out``:
+    RUN/export/mesh.<fmt>. ``texture``: 'vertex' or 'atlas' (default: vertex for PLY, atlas
+    otherwise). ``simplify``: target face count (quadric decimation). Returns the mesh path.
+    """
+    if not hasattr(run, "field"):
+        from ..fit.run import load_run
+
+        run = load_run(run)
+    if fmt not in FORMATS:
+        raise DvrError(f"unknown format '{fmt}' (choose from {', '.join(FORMATS)})")
+    texture = texture or default_texture(fmt)
+    if texture not in TEXTURES:
+        raise DvrError(f"unknown texture '{texture}' (choose from {', '.join(TEXTURES)})")
+    if fmt == "ply" and texture == "atlas":
+        raise DvrError("PLY keeps vertex colours only: use --texture vertex, or --format obj/glb for an atlas")
+    if simplify is not None and simplify < 4:
+        raise DvrError(f"--simplify {simplify}: need at least 4 faces")
+    out = Path(out) if out is not None else run.run_dir / EXPORT_DIR / f"mesh.{fmt}"
+    check_writable(out)
+
+    verts, faces = extract_run_surface(run, resolution, log)
+    if simplify is not None:
+        verts, faces = decimate(verts, faces, simplify)
+    mesh = colored_mesh(run.field, verts, faces, texture, texture_size)
+    mesh.verts = run.normalization.to_world(mesh.verts)
+    written = write_mesh(mesh, out, fmt)
+    if log:
+        log(f"wrote {', '.join(str(p) for p in written)} ({len(mesh.verts)} vertices, {len(mesh.faces)} faces)")
+    return out

@@ -1,0 +1,86 @@
+"""`dvr export` through the command line, on a tiny real fit of the example scene."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from dvr_cli.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("make_example", ROOT / "examples" / "make_example.py")
+mx = sys.modules.setdefault("make_example", importlib.util.module_from_spec(_spec))
+_spec.loader.exec_module(mx)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    """runs/ex of a 4-iteration fit: the field is still about its initial sphere (a surface exists)."""
+    root = tmp_path_factory.mktemp("export")
+    example = mx.make_example(root / "scene", views=6, size=(32, 32), test_views=2, colmap_points=20)
+    assert main(["fit", str(example), "--out", str(root / "runs" / "ex"), "--iters", "4", "--device", "cpu"]) == 0
+    return root / "runs" / "ex"
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_default_run_and_output(run, monkeypatch):
+    monkeypatch.chdir(run.parent.parent)  # runs/latest -> runs/ex
+    assert main(["export", "--resolution", "32", "--device", "cpu"]) == 0
+    mesh = trimesh.load(run / "export" / "mesh.ply", process=False)
+    assert len(mesh.faces) > 500 and mesh.is_watertight
+    # World units: the mesh lies inside the run's region (the unit cube mapped to the world).
+    norm = json.loads((run / "scene.json").read_text())["normalization"]
+    offset = np.abs(np.asarray(mesh.vertices) - norm["center"]).max()
+    assert 0.2 * norm["scale"] < offset < norm["scale"]
+
+
+def test_glb_atlas(run, tmp_path):
+    out = tmp_path / "m.glb"
+    assert main(["export", str(run), "--format", "glb", "--resolution", "32", "--texture-size", "64",
+                 "--simplify", "400", "--out", str(out), "--device", "cpu"]) == 0
+    mesh = trimesh.load(out, force="mesh", process=False)
+    assert len(mesh.faces) <= 400 and mesh.visual.material.baseColorTexture.size == (64, 64)
+
+
+def test_bad_inputs_exit_2_with_one_line(run, tmp_path, capsys):
+    empty = tmp_path / "not_a_run"
+    empty.mkdir()
+    assert main(["export", str(empty)]) == 2
+    assert "no checkpoint" in _error_line(capsys)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["export", str(run), "--out", str(blocker / "m.ply"), "--device", "cpu"]) == 2
+    assert "cannot create the output folder" in _error_line(capsys)
+    assert main(["export", str(run), "--format", "stl", "--device", "cpu"]) == 2
+    assert "unknown format 'stl'" in _error_line(capsys)
+    assert main(["export", str(run), "--texture", "atlas", "--device", "cpu"]) == 2
+    assert "PLY keeps vertex colours" in _error_line(capsys)
+
+
+def test_no_surface(run, tmp_path, capsys):
+    # The same run with a negative initial sphere radius: the occupancy prior is empty everywhere.
+    copy = tmp_path / "empty_run"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("export"))
+    cfg = json.loads((copy / "config.json").read_text())
+    cfg["init_radius"] = -1.0
+    (copy / "config.json").write_text(json.dumps(cfg))
+    state = torch.load(copy / "checkpoints" / "latest.pt", weights_only=True)
+    state["config"] = json.dumps({**json.loads(state["config"]), "init_radius": -1.0})
+    torch.save(state, copy / "checkpoints" / "latest.pt")
+    assert main(["export", str(copy), "--resolution", "32", "--device", "cpu"]) == 2
+    line = _error_line(capsys)
+    assert "empty everywhere" in line and "more iterations" in line
+    assert not (copy / "export" / "mesh.ply").exists()

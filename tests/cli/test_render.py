@@ -1,0 +1,84 @@
+"""`dvr render` through the command line, on a tiny real fit of the example scene."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from dvr_cli.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("make_example", ROOT / "examples" / "make_example.py")
+mx = sys.modules.setdefault("make_example", importlib.util.module_from_spec(_spec))
+_spec.loader.exec_module(mx)
+
+FAST = ["--steps", "32", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def scene_and_run(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("render")
+    example = mx.make_example(root / "scene", views=6, size=(32, 32), test_views=2, colmap_points=20)
+    run = root / "runs" / "ex"
+    assert main(["fit", str(example), "--out", str(run), "--iters", "4", "--holdout", "3", "--device", "cpu"]) == 0
+    return example, run
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_novel_orbit_all_outputs_and_video(scene_and_run, tmp_path):
+    _, run = scene_and_run
+    out = tmp_path / "orbit"
+    assert main(["render", str(run), "--frames", "3", "--what", "rgb,depth,normal,mask", "--video",
+                 "--resolution-scale", "0.5", "--out", str(out), *FAST]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted([f"000{i}{s}" for i in range(3) for s in
+                            (".png", "_depth.png", "_depth.npy", "_normal.png", "_mask.png")] + ["video.mp4"])
+    rgb = cv2.imread(str(out / "0000.png"))
+    assert rgb.shape == (16, 16, 3)
+    mask = cv2.imread(str(out / "0000_mask.png"), cv2.IMREAD_GRAYSCALE) > 0
+    assert 0.05 < mask.mean() < 0.95  # the object is in view and centred
+    depth = np.load(out / "0000_depth.npy")
+    assert (depth[mask] > 0).all() and (depth[~mask] == 0).all()
+
+
+def test_train_and_test_views_named_like_the_images(scene_and_run):
+    _, run = scene_and_run
+    info = json.loads((run / "scene.json").read_text())
+    assert main(["render", str(run), "--view", "test", *FAST]) == 0
+    held = sorted(Path(info["cameras"][i]["image"]).stem + ".png" for i in info["holdout"])
+    assert sorted(p.name for p in (run / "renders" / "test").iterdir()) == held
+    assert main(["render", str(run), "--view", "train", "--transparent", *FAST]) == 0
+    files = list((run / "renders" / "train").iterdir())
+    assert len(files) == len(info["train"])
+    assert cv2.imread(str(files[0]), cv2.IMREAD_UNCHANGED).shape == (32, 32, 4)
+
+
+def test_camera_file_views(scene_and_run, tmp_path):
+    example, run = scene_and_run
+    cams = example / "test" / "cams.json"
+    assert main(["render", str(run), "--view", str(cams), "--out", str(tmp_path / "t"), *FAST]) == 0
+    expected = sorted(Path(c["image"]).stem + ".png" for c in json.loads(cams.read_text())["cameras"])
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == expected
+
+
+def test_bad_inputs_exit_2_with_one_line(scene_and_run, tmp_path, capsys):
+    _, run = scene_and_run
+    assert main(["render", str(run), "--view", str(tmp_path / "nope.json"), *FAST]) == 2
+    assert "no such file" in _error_line(capsys)
+    assert main(["render", str(run), "--what", "rgb,albedo", *FAST]) == 2
+    assert "choose from rgb,depth,normal,mask" in _error_line(capsys)
+    assert main(["render", str(run), "--frames", "0", *FAST]) == 2
+    assert "--frames" in _error_line(capsys)
+    assert main(["render", str(tmp_path)]) == 2
+    assert "no checkpoint" in _error_line(capsys)

@@ -1,0 +1,45 @@
+"""An analytic coloured sphere Field and a stand-in for a loaded run (for mesh tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+from dvr_cli.config import FitConfig
+from dvr_cli.fields.base import Field
+from dvr_cli.scene.types import Normalization
+
+RADIUS = 0.5
+SHARPNESS = 20.0
+NORMALIZATION = Normalization(center=np.array([0.3, -0.2, 1.0]), scale=2.0)
+
+
+def sphere_color(points: np.ndarray) -> np.ndarray:
+    """(N, 3) unit-frame points -> (N, 3) smooth RGB in [0.1, 0.9]."""
+    return (0.5 + 0.4 * np.sin(3.0 * np.asarray(points) + np.array([0.0, 1.0, 2.0]))).astype(np.float32)
+
+
+class SphereField(Field):
+    """logit = k (R - |p|), texture = sphere_color(p)."""
+
+    def __init__(self, radius: float = RADIUS):
+        super().__init__()
+        self.radius = radius
+        # The renderer takes device and dtype from the first parameter.
+        self.anchor = torch.nn.Parameter(torch.zeros(0))
+
+    def occupancy_logits(self, points: torch.Tensor) -> torch.Tensor:
+        return SHARPNESS * (self.radius - points.norm(dim=-1))
+
+    def texture(self, points: torch.Tensor) -> torch.Tensor:
+        return torch.as_tensor(sphere_color(points.cpu().numpy()), device=points.device)
+
+
+def sphere_run(run_dir: Path, radius: float = RADIUS) -> SimpleNamespace:
+    """What fit.run.load_run returns, with the analytic sphere as the field."""
+    return SimpleNamespace(cfg=FitConfig(), field=SphereField(radius), normalization=NORMALIZATION,
+                           run_dir=Path(run_dir), iteration=7, occ_grid=None, scene_info={},
+                           device=torch.device("cpu"))
