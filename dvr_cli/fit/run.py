@@ -167,8 +167,7 @@ def load_run_scene(run: LoadedRun) -> Scene:
     inputs = run.scene_info.get("inputs")
     if not inputs:
         raise DvrError(f"{SCENE} does not record how the scene was loaded", run.run_dir)
-    scene = load_scene(inputs["images"], cameras=inputs.get("cameras"), masks=inputs.get("masks"),
-                       downscale=inputs.get("downscale", 1.0), max_size=inputs.get("max_size"))
+    scene = load_scene(**inputs)
     if len(scene) != len(run.scene_info["cameras"]):
         raise DvrError(f"the scene now has {len(scene)} views, the run was fitted on {len(run.scene_info['cameras'])}",
                        inputs["images"])

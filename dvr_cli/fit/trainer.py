@@ -17,6 +17,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field as dataclass_field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -239,6 +240,7 @@ class _Fit:
         values = {name: float(value.detach()) for name, value in terms.items()}
         values["total"] = float(loss.detach())
         values["hit"] = float(out["hit"].float().mean())
+        values["march_evals"] = float(out["n_evaluated"])
         return values, n_steps
 
 
@@ -254,8 +256,11 @@ def _prepare_folder(run_dir: Path, cfg: FitConfig, resume: bool) -> dict | None:
     return None
 
 
+StepHook = Callable[[int, Field, OccupancyGrid], bool]
+
+
 def fit(scene: Scene, cfg: FitConfig, run_dir: str | Path, resume: bool = False,
-        console: Console | None = None, progress: bool = True) -> FitResult:
+        console: Console | None = None, progress: bool = True, hook: StepHook | None = None) -> FitResult:
     """Fit occupancy + texture fields to ``scene``'s views, writing the run folder ``run_dir``.
 
     Stops after ``cfg.iters`` iterations, ``cfg.minutes`` of wall clock, or Ctrl-C, and always
@@ -263,6 +268,8 @@ def fit(scene: Scene, cfg: FitConfig, run_dir: str | Path, resume: bool = False,
     equals an uninterrupted fit of the same config (bit-for-bit on CPU).
     Raises DvrError for missing / empty / full masks, cameras that do not see the unit cube, or
     a resume whose config or checkpoint does not match (the folder is then left untouched).
+    ``hook(iteration, field, occ_grid)`` runs after every step (benchmarks evaluate quality in it);
+    it returns True to stop, and its time is not counted in the budget nor in ``seconds``.
     """
     run_dir = Path(run_dir)
     check_masks(scene)
@@ -280,10 +287,10 @@ def fit(scene: Scene, cfg: FitConfig, run_dir: str | Path, resume: bool = False,
         write_json(run_dir / SCENE, scene_info(scene, train, holdout))
         (run_dir / METRICS).unlink(missing_ok=True)
     update_latest_link(run_dir)
-    return _loop(job, console, progress)
+    return _loop(job, console, progress, hook)
 
 
-def _loop(job: _Fit, console: Console | None, progress: bool) -> FitResult:
+def _loop(job: _Fit, console: Console | None, progress: bool, hook: StepHook | None) -> FitResult:
     cfg = job.cfg
     start = time.monotonic()
     deadline = start + cfg.minutes * 60 if cfg.minutes else None
@@ -310,6 +317,15 @@ def _loop(job: _Fit, console: Console | None, progress: bool) -> FitResult:
                 if now - last_preview >= cfg.preview_every_s:
                     save_preview(job.field, job.scene, job.train[0], cfg, job.iteration, job.grid, job.run_dir)
                     last_preview = time.monotonic()
+                if hook is not None:
+                    hook_start = time.monotonic()
+                    stop = hook(job.iteration, job.field, job.grid)
+                    paused = time.monotonic() - hook_start  # shift every clock past the hook's time
+                    start, window_start, last_checkpoint, last_preview = (
+                        t + paused for t in (start, window_start, last_checkpoint, last_preview))
+                    deadline = None if deadline is None else deadline + paused
+                    if stop:
+                        break
         except KeyboardInterrupt:
             interrupted = True  # a second Ctrl-C mid-step: the checkpoint keeps the last finished iteration
         interrupted = interrupted or flag["stop"]
@@ -320,5 +336,5 @@ def _loop(job: _Fit, console: Console | None, progress: bool) -> FitResult:
 
 
 def _status(values: dict[str, float], rays_per_s: float) -> str:
-    terms = " ".join(f"{k} {v:.4f}" for k, v in values.items() if k not in ("hit",))
+    terms = " ".join(f"{k} {v:.4f}" for k, v in values.items() if k not in ("hit", "march_evals"))
     return f"{terms} | hit {values.get('hit', 0):.2f} | {rays_per_s:,.0f} rays/s"

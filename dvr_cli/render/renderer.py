@@ -26,6 +26,7 @@ def render_rays(field: Field, origins: torch.Tensor, dirs: torch.Tensor, n_steps
       rgb (N, 3): t(p) where hit, 0 elsewhere; its gradient reaches the texture parameters
         directly and the occupancy parameters through d.
       hit, inside (N,) bool; t_near, t_far (N,): see ``SurfaceHits``.
+      n_evaluated: int, field evaluations the marcher made (for throughput figures).
     """
     hits = find_surface(field.occupancy_logits, origins, dirs, n_steps, tau, n_secant, occ_grid)
     depth = surface_depth(field, origins, dirs, hits, tau)
@@ -33,7 +34,7 @@ def render_rays(field: Field, origins: torch.Tensor, dirs: torch.Tensor, n_steps
     rays = hits.hit.nonzero().squeeze(1)
     rgb = points.new_zeros(points.shape).index_put((rays,), field.texture(points[rays]))
     return {"depth": depth, "points": points, "rgb": rgb, "hit": hits.hit, "inside": hits.inside,
-            "t_near": hits.t_near, "t_far": hits.t_far}
+            "t_near": hits.t_near, "t_far": hits.t_far, "n_evaluated": hits.n_evaluated}
 
 
 def render_image(field: Field, camera_unit: Camera, n_steps: int, tau: float = 0.5, chunk: int = 8192,

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import DvrError
 from .camera import Camera
+from .depth import find_depth, read_depth, resize_depth
 from .files import IMAGE_EXTS, images_folder, list_images, locate, sibling_masks_folder
 from .formats import CameraSet, read_cameras
 from .images import read_image, read_mask, resize_image, resize_mask
@@ -94,7 +95,8 @@ def _scale_factor(width: int, height: int, downscale: float, max_size: int | Non
 
 
 def _load_view(
-    camera: Camera, image_path: Path, mask_path: Path | None, downscale: float, max_size: int | None
+    camera: Camera, image_path: Path, mask_path: Path | None, downscale: float, max_size: int | None,
+    depth_path: Path | None = None, depth_scale: float = 1000.0,
 ) -> View:
     """Decode, check sizes, undistort, then resize one view."""
     image, alpha = read_image(image_path)
@@ -108,6 +110,13 @@ def _load_view(
             raise DvrError(f"mask is {mask.shape[1]}x{mask.shape[0]} but its image is {width}x{height}", mask_path)
     elif alpha is not None:
         mask = alpha > 0.5
+    depth = None
+    if depth_path is not None:
+        depth = read_depth(depth_path, depth_scale)
+        if depth.shape != (height, width):
+            raise DvrError(f"depth map is {depth.shape[1]}x{depth.shape[0]} but its image is {width}x{height}", depth_path)
+        if camera.dist is not None:
+            raise DvrError("depth maps of distorted cameras are not supported: undistort them first", depth_path)
     camera, image, mask = undistort_view(camera, image, mask)
     factor = _scale_factor(width, height, downscale, max_size)
     if factor != 1.0:
@@ -115,7 +124,19 @@ def _load_view(
         camera = camera.resized(new_w, new_h)
         image = resize_image(image, new_w, new_h)
         mask = None if mask is None else resize_mask(mask, new_w, new_h)
-    return View(camera, image.astype(np.float32, copy=False), mask, None, image_path, mask_path)
+        depth = None if depth is None else resize_depth(depth, new_w, new_h)
+    return View(camera, image.astype(np.float32, copy=False), mask, depth, image_path, mask_path)
+
+
+def _depth_paths(folder: Path, image_paths: list[Path]) -> list[Path]:
+    """The depth map of every image; DvrError naming the images that have none."""
+    if not folder.is_dir():
+        raise DvrError("depth folder does not exist", folder)
+    found = [find_depth(folder, p.name) for p in image_paths]
+    missing = [p.name for p, d in zip(image_paths, found) if d is None]
+    if missing:
+        raise DvrError(f"{len(missing)} image(s) have no depth map: {_names(missing)}", folder)
+    return found
 
 
 def load_scene(
@@ -124,6 +145,8 @@ def load_scene(
     masks: str | Path | None = None,
     downscale: float = 1.0,
     max_size: int | None = None,
+    depth: str | Path | None = None,
+    depth_scale: float = 1000.0,
 ) -> Scene:
     """Load a scene: cameras (any format), photos, masks; undistort, resize and normalise.
 
@@ -135,6 +158,8 @@ def load_scene(
             the camera file's masks, the images' alpha, or a mask/ or masks/ folder next to the images.
         downscale: divide the image size by this factor (>= 1).
         max_size: also shrink so that the longer side is at most this many pixels.
+        depth: folder of depth maps named like the images (.npy/.exr float world units, or
+            16-bit .png with ``depth_scale`` values per world unit); every view must have one.
 
     Returns:
         Scene with world-unit cameras (no distortion), images (H, W, 3) float32, masks (H, W)
@@ -160,9 +185,10 @@ def load_scene(
     camera_set = read_cameras(images if cameras is None else Path(cameras), images_dir or root)
     image_paths = _resolve_images(camera_set, images_dir, folder_error)
     mask_paths, mask_source = _mask_paths(camera_set, None if masks is None else Path(masks), images_dir)
+    depth_paths = _depth_paths(Path(depth), image_paths) if depth is not None else [None] * len(image_paths)
     views = [
-        _load_view(camera, image, mask, downscale, max_size)
-        for camera, image, mask in zip(camera_set.cameras, image_paths, mask_paths)
+        _load_view(camera, image, mask, downscale, max_size, depth_path, depth_scale)
+        for camera, image, mask, depth_path in zip(camera_set.cameras, image_paths, mask_paths, depth_paths)
     ]
     if len(views) < MIN_VIEWS:
         raise DvrError(f"only {len(views)} view(s); dvr needs at least {MIN_VIEWS}", camera_set.path)
@@ -186,6 +212,8 @@ def load_scene(
             "masks": None if masks is None else str(Path(masks).resolve()),
             "downscale": downscale,
             "max_size": max_size,
+            "depth": None if depth is None else str(Path(depth).resolve()),
+            "depth_scale": depth_scale,
         },
     }
     return Scene(views, normalization, camera_set.path, meta)

@@ -1,0 +1,240 @@
+"""Time-to-quality of the `fast` preset against the published `paper` configuration.
+
+Each preset fits the same scene for a fixed wall-clock budget in its own process (so peak
+memory is its own); every ``--eval-every`` seconds of fitting the run is paused and scored:
+Chamfer-L1 to the ground-truth mesh (% of its bbox diagonal) and masked PSNR on held-out views.
+Evaluation time is not counted in the budget. Prints a table, writes JSON and a PNG plot.
+
+    .venv/bin/python benchmarks/bench_fit.py                    # example scene, fast + paper
+    .venv/bin/python benchmarks/bench_fit.py --budget 30 --paper-budget 30 --eval-every 10   # smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_CHAMFER_PCT = 1.0  # Chamfer-L1 <= 1% of the GT bbox diagonal
+TARGET_PSNR = 25.0  # masked PSNR on held-out views, dB
+
+
+def machine() -> dict:
+    """CPU model, cores, torch threads and GPU of this machine."""
+    import torch
+
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "gpu": gpu, "python": platform.python_version()}
+
+
+def example_scene(out: Path) -> Path:
+    """The default example scene, generated once under ``out``."""
+    if not (out / "cams.json").is_file():
+        spec = importlib.util.spec_from_file_location("make_example", ROOT / "examples" / "make_example.py")
+        module = sys.modules.setdefault("make_example", importlib.util.module_from_spec(spec))
+        spec.loader.exec_module(module)
+        module.make_example(out)
+    return out
+
+
+# ------------------------------------------------------------------------------ worker
+def run_worker(args) -> None:
+    """Fit one preset with periodic quality checks; print one JSON line with the results."""
+    import numpy as np
+    import torch
+
+    from dvr_cli.config import FitConfig
+    from dvr_cli.evaluate.geometry import load_mesh, mesh_distances
+    from dvr_cli.evaluate.report import view_metrics
+    from dvr_cli.fit import fit
+    from dvr_cli.mesh.clean import keep_large_components
+    from dvr_cli.mesh.mise import extract_surface
+    from dvr_cli.render.renderer import render_image
+    from dvr_cli.runtime import setup_process
+    from dvr_cli.scene import load_scene
+
+    setup_process(args.threads)
+    scene_dir = Path(args.scene)
+    scene = load_scene(scene_dir / "images", scene_dir / "cams.json")
+    test = load_scene(scene_dir / "test" / "images", scene_dir / "test" / "cams.json")
+    gt = load_mesh(scene_dir / "mesh.ply")
+    norm = scene.normalization
+    overrides = {"minutes": args.budget / 60.0, "device": args.device, "preview_every_s": 1e9,
+                 "checkpoint_every_s": 1e9}
+    cfg = FitConfig.from_preset(args.worker, **overrides)
+    curve: list[dict] = []
+    clock = {"last": 0.0, "fit_s": 0.0, "t0": time.monotonic(), "paused": 0.0}
+
+    def score(iteration: int, field, grid) -> bool:
+        fit_s = time.monotonic() - clock["t0"] - clock["paused"]
+        if fit_s - clock["last"] < args.eval_every:
+            return False
+        t = time.monotonic()
+        clock["last"] = fit_s
+        field.eval()
+        verts, faces, _ = extract_surface(field.occupancy_logits, resolution=args.mesh_resolution, start=32,
+                                          tau=cfg.tau, device=next(field.parameters()).device)
+        chamfer = float("nan")
+        if len(faces):
+            verts, faces = keep_large_components(verts, faces)
+            chamfer = mesh_distances((norm.to_world(verts), faces), gt, n_points=args.points)["chamfer_l1_pct"]
+        views = []
+        for view in test.views:
+            pred = render_image(field, norm.camera_to_unit(view.camera), cfg.render_steps, tau=cfg.tau,
+                                occ_grid=grid, n_secant=cfg.n_secant)
+            views.append(view_metrics(pred, view))
+        field.train()
+        point = {"fit_s": round(fit_s, 2), "iteration": iteration, "chamfer_pct": chamfer,
+                 **{k: float(np.mean([v[k] for v in views])) for k in ("masked_psnr", "psnr", "ssim", "iou")}}
+        curve.append(point)
+        print(json.dumps({"progress": point}), file=sys.stderr, flush=True)
+        clock["paused"] += time.monotonic() - t
+        reached = point["chamfer_pct"] <= TARGET_CHAMFER_PCT and point["masked_psnr"] >= TARGET_PSNR
+        return reached and args.stop_at_target
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result = fit(scene, cfg, Path(tmp) / "run", progress=False, hook=score)
+        log = Path(tmp) / "run" / "metrics.jsonl"
+        metrics = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
+    fit_s = result.seconds
+    evals = float(np.mean([m["march_evals"] for m in metrics])) if metrics else 0.0
+    reached = [p for p in curve if p["chamfer_pct"] <= TARGET_CHAMFER_PCT and p["masked_psnr"] >= TARGET_PSNR]
+    out = {
+        "preset": args.worker,
+        "field": cfg.field,
+        "budget_s": args.budget,
+        "fit_s": round(fit_s, 1),
+        "iterations": result.iterations,
+        "time_to_target_s": reached[0]["fit_s"] if reached else None,
+        "best_chamfer_pct": min((p["chamfer_pct"] for p in curve), default=None),
+        "best_masked_psnr": max((p["masked_psnr"] for p in curve), default=None),
+        "rays_per_s": round(result.iterations * cfg.rays_per_step / max(fit_s, 1e-9), 1),
+        "field_evals_per_s": round(evals * result.iterations / max(fit_s, 1e-9), 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "cuda_peak_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if torch.cuda.is_available() else None,
+        "curve": curve,
+    }
+    print(json.dumps(out))
+
+
+# ------------------------------------------------------------------------------ driver
+def run_preset(args, preset: str, budget: float) -> dict:
+    cmd = [sys.executable, __file__, "--worker", preset, "--scene", str(args.scene), "--budget", str(budget),
+           "--eval-every", str(args.eval_every), "--mesh-resolution", str(args.mesh_resolution),
+           "--points", str(args.points), "--device", args.device]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    if args.stop_at_target:
+        cmd.append("--stop-at-target")
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench_fit: the {preset} worker failed (exit {proc.returncode})")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def plot(results: dict[str, dict], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, res in results.items():
+        t = [p["fit_s"] for p in res["curve"]]
+        ax1.plot(t, [p["chamfer_pct"] for p in res["curve"]], "o-", label=name)
+        ax2.plot(t, [p["masked_psnr"] for p in res["curve"]], "o-", label=name)
+    ax1.axhline(TARGET_CHAMFER_PCT, ls="--", c="gray")
+    ax2.axhline(TARGET_PSNR, ls="--", c="gray")
+    ax1.set(xlabel="fit time (s)", ylabel="Chamfer-L1 (% of GT diagonal)", yscale="log", title="geometry")
+    ax2.set(xlabel="fit time (s)", ylabel="masked PSNR, held-out views (dB)", title="appearance")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return True
+
+
+def report(results: dict[str, dict], info: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"bench_fit: {info['cpu']} ({info['cores']} cores, torch threads {info['torch_threads']})"
+                        + (f", GPU {info['gpu']}" if info["gpu"] else ""))
+    for col in ("preset", "budget s", "iters", "time to target s", "best Chamfer %", "best mPSNR dB",
+                "rays/s", "field evals/s", "peak RSS MB"):
+        table.add_column(col, justify="right")
+    for name, r in results.items():
+        ttt = f"{r['time_to_target_s']:.0f}" if r["time_to_target_s"] is not None else "not reached"
+        table.add_row(name, f"{r['budget_s']:.0f}", str(r["iterations"]), ttt, f"{r['best_chamfer_pct']:.3f}",
+                      f"{r['best_masked_psnr']:.2f}", f"{r['rays_per_s']:,.0f}", f"{r['field_evals_per_s']:,.0f}",
+                      f"{r['peak_rss_mb']:,.0f}")
+    Console().print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scene", type=Path, default=None,
+                        help="example-style scene folder (images/, cams.json, test/, mesh.ply); default: generate")
+    parser.add_argument("--presets", default="fast,paper")
+    parser.add_argument("--budget", type=float, default=180.0, help="seconds of fitting for the fast preset")
+    parser.add_argument("--paper-budget", type=float, default=360.0, help="seconds of fitting for the paper preset")
+    parser.add_argument("--eval-every", type=float, default=20.0, help="seconds of fitting between quality checks")
+    parser.add_argument("--mesh-resolution", type=int, default=128)
+    parser.add_argument("--points", type=int, default=20000, help="surface samples per side for Chamfer")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--stop-at-target", action=argparse.BooleanOptionalAction, default=True,
+                        help="stop a preset once it reaches the quality target")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "fit")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        run_worker(args)
+        return
+    args.out.mkdir(parents=True, exist_ok=True)
+    args.scene = args.scene or example_scene(ROOT / "benchmarks" / "out" / "example")
+    budgets = {"fast": args.budget, "paper": args.paper_budget}
+    results = {p: run_preset(args, p, budgets.get(p, args.budget)) for p in args.presets.split(",")}
+    info = machine()
+    summary = {"machine": info, "scene": str(args.scene), "target": {"chamfer_pct": TARGET_CHAMFER_PCT,
+               "masked_psnr": TARGET_PSNR}, "presets": results}
+    fast, paper = results.get("fast"), results.get("paper")
+    if fast and paper:
+        summary["ratio"] = {
+            "time_to_target_paper_over_fast": (paper["time_to_target_s"] / fast["time_to_target_s"]
+                                               if paper["time_to_target_s"] and fast["time_to_target_s"] else None),
+            "paper_budget_over_fast_time_to_target": (paper["budget_s"] / fast["time_to_target_s"]
+                                                      if fast["time_to_target_s"] else None),
+            "rays_per_s_fast_over_paper": fast["rays_per_s"] / max(paper["rays_per_s"], 1e-9),
+        }
+    (args.out / "bench_fit.json").write_text(json.dumps(summary, indent=2))
+    plotted = plot(results, args.out / "bench_fit.png")
+    report(results, info)
+    if "ratio" in summary:
+        print(json.dumps(summary["ratio"]))
+    print(f"wrote {args.out / 'bench_fit.json'}" + (f" and {args.out / 'bench_fit.png'}" if plotted else ""))
+
+
+if __name__ == "__main__":
+    main()
