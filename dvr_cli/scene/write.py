@@ -33,12 +33,20 @@ def _dumps(document: dict) -> str:
     return f'{{\n "cameras": [\n  {cameras}\n ],\n {rest}\n}}\n'
 
 
+def check_scene_target(out_dir: Path) -> None:
+    """DvrError unless ``out_dir`` is absent, empty, or an earlier scene folder (safe to replace)."""
+    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / CAMS_FILE).is_file())):
+        raise DvrError("exists and is not a dvr scene folder; refusing to overwrite it", out_dir)
+
+
 def _replace(tmp: Path, out_dir: Path) -> None:
     """Move the finished ``tmp`` folder to ``out_dir``, replacing an earlier scene folder there."""
     if out_dir.exists():
-        if not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / CAMS_FILE).is_file()):
+        try:
+            check_scene_target(out_dir)
+        except DvrError:
             shutil.rmtree(tmp)
-            raise DvrError("exists and is not a dvr scene folder; refusing to overwrite it", out_dir)
+            raise
         old = out_dir.with_name(out_dir.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         out_dir.rename(old)

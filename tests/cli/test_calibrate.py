@@ -35,12 +35,6 @@ def test_calibrate_dtu_layout(example_small, tmp_path, capsys):
     assert "12 views" in printed and "scale_mat" in printed
 
 
-def test_calibrate_needs_cameras_for_now(example_small, tmp_path, capsys):
-    assert main(["calibrate", str(example_small / "images"), "--out", str(tmp_path / "out")]) == 2
-    assert "not wired yet" in capsys.readouterr().err
-    assert not (tmp_path / "out").exists()
-
-
 def test_bad_input_is_one_line_and_writes_nothing(example_small, tmp_path, capsys):
     bad = tmp_path / "cams.json"
     data = json.loads((example_small / "cams.json").read_text())
