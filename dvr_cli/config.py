@@ -26,7 +26,7 @@ class FitConfig:
     init_radius: float = 0.5  # occupancy starts as a sphere of this radius (unit-cube units)
 
     # ---- optimisation
-    iters: int = 2000
+    iters: int = 1500
     minutes: float | None = None
     lr: float = 1e-2
     lr_final_ratio: float = 0.1  # exponential decay to lr * ratio at the last iteration
@@ -36,7 +36,7 @@ class FitConfig:
 
     # ---- renderer
     tau: float = 0.5
-    steps_schedule: list[list[int]] = dataclasses.field(default_factory=lambda: [[0, 32], [500, 64], [1200, 128]])
+    steps_schedule: list[list[int]] = dataclasses.field(default_factory=lambda: [[0, 32], [500, 64], [1000, 128]])
     n_secant: int = 8
     render_steps: int = 256
 

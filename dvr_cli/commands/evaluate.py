@@ -15,7 +15,8 @@ def _fmt(value: float, unit: str = "") -> str:
     return "inf" if value == math.inf else "-" if math.isnan(value) else f"{value:.4g}{unit}"
 
 
-def _tables(result: dict) -> list[Table]:
+def result_tables(result: dict) -> list[Table]:
+    """Rich tables of an evaluate_run result (geometry, then per-view image metrics)."""
     tables = []
     if "geometry" in result:
         g = result["geometry"]
@@ -69,6 +70,6 @@ def register(app: typer.Typer) -> None:
             result = evaluate_run(loaded, gt_mesh, test_cameras, json_path, resolution, points, steps,
                                   log=lambda line: console.print(line, highlight=False),
                                   on_view=lambda done, total: status.update(f"rendering view {done}/{total} ..."))
-        for table in _tables(result):
+        for table in result_tables(result):
             console.print(table)
         console.print(f"metrics: [bold]{result['json']}[/]")

@@ -29,11 +29,27 @@ def _summary(console: Console, result, resumed: bool) -> None:
     table.add_row("iterations", f"{result.iterations}" + (" (interrupted)" if result.interrupted else ""))
     table.add_row("time", f"{result.seconds:.1f} s" + (" (this session)" if resumed else ""))
     for name, value in result.last_losses.items():
+        if name == "march_evals":
+            continue
         table.add_row(f"loss {name}" if name != "hit" else "rays hitting", f"{value:.4f}")
     console.print(table)
     if result.interrupted:
         console.print(f"continue with: [bold]dvr fit --resume --out {result.run_dir}[/]")
     console.print(f"next: [bold]dvr export {result.run_dir}[/]")
+
+
+def _evaluate_holdout(console: Console, run_dir: Path, device: str) -> None:
+    """Render the held-out views and print masked PSNR / SSIM / IoU (what `dvr eval RUN` does)."""
+    from ..evaluate.report import evaluate_run
+    from ..fit.run import load_run
+    from .evaluate import result_tables
+
+    with console.status("evaluating the held-out views ...") as status:
+        result = evaluate_run(load_run(run_dir, device=device),
+                              on_view=lambda done, total: status.update(f"rendering held-out view {done}/{total} ..."))
+    for table in result_tables(result):
+        console.print(table)
+    console.print(f"metrics: [bold]{result['json']}[/]")
 
 
 def register(app: typer.Typer) -> None:
@@ -66,7 +82,14 @@ def register(app: typer.Typer) -> None:
         max_size: Optional[int] = typer.Option(
             None, "--max-size", help="Also shrink images so that the longer side is at most this many pixels."),
         holdout: Optional[int] = typer.Option(
-            None, "--holdout", help="Keep every K-th view out of fitting, for `dvr eval` (0: fit all views)."),
+            None, "--holdout", help="Keep every K-th view out of fitting and evaluate on them at the end (masked PSNR, SSIM, silhouette IoU; "
+            "again with `dvr eval RUN`). 0: fit all views."),
+        depth: Optional[Path] = typer.Option(
+            None, "--depth", help="Folder of depth maps named like the images (camera-z depth: .npy/.exr in world "
+            "units, or 16-bit .png, see --depth-scale); enables the depth loss."),
+        depth_scale: float = typer.Option(
+            1000.0, "--depth-scale", help="Values per world unit in 16-bit depth PNGs (1000: millimetres)."),
+        depth_weight: float = typer.Option(1.0, "--depth-weight", help="Weight of the depth loss when --depth is given."),
     ) -> None:
         """Fit occupancy and texture fields to calibrated, masked photos (DVR)."""
         from ..config import FitConfig
@@ -74,7 +97,8 @@ def register(app: typer.Typer) -> None:
         from ..fit.trainer import fit as run_fit
         from ..scene import load_scene
 
-        overrides = dict(iters=iters, minutes=minutes, device=device, seed=seed, downscale=downscale, holdout=holdout)
+        overrides = dict(iters=iters, minutes=minutes, device=device, seed=seed, downscale=downscale, holdout=holdout,
+                         w_depth=depth_weight if depth is not None else None)
         if resume:
             run_dir = resolve_run_dir(out)
             saved = FitConfig.load(run_dir / CONFIG)
@@ -85,19 +109,22 @@ def register(app: typer.Typer) -> None:
                 recorded = json.loads((run_dir / SCENE).read_text()).get("inputs") or {}
                 if not recorded.get("images"):
                     raise DvrError(f"{SCENE} does not record the images: pass IMAGES (and --cameras)", run_dir)
-                images, cameras, masks = (Path(p) if p else None for p in
-                                          (recorded["images"], recorded.get("cameras"), recorded.get("masks")))
-                max_size = recorded.get("max_size") if max_size is None else max_size
         else:
             if images is None:
                 raise DvrError("IMAGES is required (a folder of photos or a calibrated scene folder)")
             cfg = FitConfig.from_preset(preset or "fast", **overrides)
             run_dir = out if out is not None else default_run_dir(scene_name(images))
 
-        scene = load_scene(images, cameras=cameras, masks=masks, downscale=cfg.downscale, max_size=max_size)
+        if resume and images is None:
+            scene = load_scene(**recorded)
+        else:
+            scene = load_scene(images, cameras=cameras, masks=masks, downscale=cfg.downscale, max_size=max_size,
+                               depth=depth, depth_scale=depth_scale)
         console = Console()
         console.print(f"fitting {len(scene)} views ({scene.views[0].camera.width}x{scene.views[0].camera.height}) "
                       f"-> [bold]{run_dir}[/] (preset {cfg.preset}, {cfg.iters} iterations"
                       + (f", at most {cfg.minutes:g} min" if cfg.minutes else "") + ")")
         result = run_fit(scene, cfg, run_dir, resume=resume, console=console, progress=True)
         _summary(console, result, resume)
+        if cfg.holdout and not result.interrupted:
+            _evaluate_holdout(console, result.run_dir, cfg.device)
