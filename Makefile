@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXAMPLE := examples/data/example
 
-.PHONY: setup demo test test-fast example clean
+.PHONY: setup demo test test-fast example bench-fit bench-real clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,9 +24,10 @@ $(EXAMPLE)/cams.json: $(STAMP) examples/make_example.py
 example: $(EXAMPLE)/cams.json
 
 demo: example
+	rm -rf runs/example
 	$(BIN)/dvr fit $(EXAMPLE)/images --cameras $(EXAMPLE)/cams.json --out runs/example
 	$(BIN)/dvr export runs/example --format ply
-	$(BIN)/dvr export runs/example --format obj
+	$(BIN)/dvr export runs/example --format obj --resolution 256 --simplify 60000
 	$(BIN)/dvr render runs/example --view novel --frames 24 --video
 	$(BIN)/dvr eval runs/example --gt-mesh $(EXAMPLE)/mesh.ply --test-cameras $(EXAMPLE)/test/cams.json
 
@@ -35,6 +36,12 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+bench-fit: $(STAMP)
+	$(BIN)/python benchmarks/bench_fit.py
+
+bench-real: $(STAMP)
+	$(BIN)/python benchmarks/bench_real.py
 
 clean:
 	rm -rf $(VENV) runs examples/data

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -24,25 +22,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, machine_title, write_json  # noqa: E402  (a sibling script module)
 TARGET_CHAMFER_PCT = 1.0  # Chamfer-L1 <= 1% of the GT bbox diagonal
 TARGET_PSNR = 25.0  # masked PSNR on held-out views, dB
-
-
-def machine() -> dict:
-    """CPU model, cores, torch threads and GPU of this machine."""
-    import torch
-
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "gpu": gpu, "python": platform.python_version()}
 
 
 def example_scene(out: Path) -> Path:
@@ -83,10 +66,14 @@ def run_worker(args) -> None:
     curve: list[dict] = []
     clock = {"last": 0.0, "fit_s": 0.0, "t0": time.monotonic(), "paused": 0.0}
 
-    def score(iteration: int, field, grid) -> bool:
-        fit_s = time.monotonic() - clock["t0"] - clock["paused"]
-        if fit_s - clock["last"] < args.eval_every:
-            return False
+    def score(iteration: int, field, grid, force: bool = False) -> bool:
+        if force:  # after the fit: the time at its last step, not counting the final preview
+            fit_s = clock["fit_s"]
+        else:
+            clock["final"] = (iteration, field, grid)
+            fit_s = clock["fit_s"] = time.monotonic() - clock["t0"] - clock["paused"]
+            if fit_s - clock["last"] < args.eval_every:
+                return False
         t = time.monotonic()
         clock["last"] = fit_s
         field.eval()
@@ -98,7 +85,7 @@ def run_worker(args) -> None:
             chamfer = mesh_distances((norm.to_world(verts), faces), gt, n_points=args.points)["chamfer_l1_pct"]
         views = []
         for view in test.views:
-            pred = render_image(field, norm.camera_to_unit(view.camera), cfg.render_steps, tau=cfg.tau,
+            pred = render_image(field, norm.camera_to_unit(view.camera), args.eval_steps, tau=cfg.tau,
                                 occ_grid=grid, n_secant=cfg.n_secant)
             views.append(view_metrics(pred, view))
         field.train()
@@ -112,6 +99,8 @@ def run_worker(args) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         result = fit(scene, cfg, Path(tmp) / "run", progress=False, hook=score)
+        if not curve or curve[-1]["iteration"] != result.iterations:
+            score(*clock["final"], force=True)  # the state the budget ended on
         log = Path(tmp) / "run" / "metrics.jsonl"
         metrics = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
     fit_s = result.seconds
@@ -137,8 +126,10 @@ def run_worker(args) -> None:
 
 # ------------------------------------------------------------------------------ driver
 def run_preset(args, preset: str, budget: float) -> dict:
+    every = args.paper_eval_every if preset == "paper" else args.eval_every
     cmd = [sys.executable, __file__, "--worker", preset, "--scene", str(args.scene), "--budget", str(budget),
-           "--eval-every", str(args.eval_every), "--mesh-resolution", str(args.mesh_resolution),
+           "--eval-every", str(every), "--eval-steps", str(args.eval_steps),
+           "--mesh-resolution", str(args.mesh_resolution),
            "--points", str(args.points), "--device", args.device]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
@@ -179,17 +170,19 @@ def report(results: dict[str, dict], info: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"bench_fit: {info['cpu']} ({info['cores']} cores, torch threads {info['torch_threads']})"
-                        + (f", GPU {info['gpu']}" if info["gpu"] else ""))
+    table = Table(title=f"bench_fit: {machine_title(info)}")
     for col in ("preset", "budget s", "iters", "time to target s", "best Chamfer %", "best mPSNR dB",
                 "rays/s", "field evals/s", "peak RSS MB"):
         table.add_column(col, justify="right")
+    def fmt(value, spec: str, missing: str = "-") -> str:
+        return missing if value is None else format(value, spec)
+
     for name, r in results.items():
-        ttt = f"{r['time_to_target_s']:.0f}" if r["time_to_target_s"] is not None else "not reached"
-        table.add_row(name, f"{r['budget_s']:.0f}", str(r["iterations"]), ttt, f"{r['best_chamfer_pct']:.3f}",
-                      f"{r['best_masked_psnr']:.2f}", f"{r['rays_per_s']:,.0f}", f"{r['field_evals_per_s']:,.0f}",
-                      f"{r['peak_rss_mb']:,.0f}")
-    Console().print(table)
+        table.add_row(name, fmt(r["budget_s"], ".0f"), str(r["iterations"]),
+                      fmt(r["time_to_target_s"], ".0f", "not reached"), fmt(r["best_chamfer_pct"], ".3f"),
+                      fmt(r["best_masked_psnr"], ".2f"), fmt(r["rays_per_s"], ",.0f"),
+                      fmt(r["field_evals_per_s"], ",.0f"), fmt(r["peak_rss_mb"], ",.0f"))
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
 def main() -> None:
@@ -200,6 +193,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=180.0, help="seconds of fitting for the fast preset")
     parser.add_argument("--paper-budget", type=float, default=360.0, help="seconds of fitting for the paper preset")
     parser.add_argument("--eval-every", type=float, default=20.0, help="seconds of fitting between quality checks")
+    parser.add_argument("--paper-eval-every", type=float, default=60.0,
+                        help="the same for the paper preset (its checks are slow: a 2.6M-parameter MLP)")
+    parser.add_argument("--eval-steps", type=int, default=128, help="ray-marching steps of the test-view renders")
     parser.add_argument("--mesh-resolution", type=int, default=128)
     parser.add_argument("--points", type=int, default=20000, help="surface samples per side for Chamfer")
     parser.add_argument("--device", default="auto")
@@ -228,7 +224,7 @@ def main() -> None:
                                                       if fast["time_to_target_s"] else None),
             "rays_per_s_fast_over_paper": fast["rays_per_s"] / max(paper["rays_per_s"], 1e-9),
         }
-    (args.out / "bench_fit.json").write_text(json.dumps(summary, indent=2))
+    write_json(args.out / "bench_fit.json", summary)
     plotted = plot(results, args.out / "bench_fit.png")
     report(results, info)
     if "ratio" in summary:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import sys
@@ -13,27 +12,13 @@ from PIL import Image
 
 from dvr_cli.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("make_example", ROOT / "examples" / "make_example.py")
-mx = sys.modules.setdefault("make_example", importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(mx)
 
 FAST = ["--steps", "32", "--resolution", "32", "--points", "2000", "--device", "cpu"]
 
 
 @pytest.fixture(scope="module")
-def scene_and_run(tmp_path_factory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("eval")
-    example = mx.make_example(root / "scene", views=6, size=(32, 32), test_views=2, colmap_points=20)
-    run = root / "runs" / "ex"
-    assert main(["fit", str(example), "--out", str(run), "--iters", "4", "--holdout", "3", "--device", "cpu"]) == 0
-    return example, run
-
-
-def _error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    return err
+def scene_and_run(tiny_example, tiny_run) -> tuple[Path, Path]:
+    return tiny_example, tiny_run
 
 
 def test_geometry_and_held_out_views(scene_and_run, capsys):
@@ -61,19 +46,19 @@ def test_test_cameras_and_json(scene_and_run, tmp_path):
     assert "geometry" not in result and len(result["images"]["views"]) == 2
 
 
-def test_bad_inputs_exit_2_with_one_line(scene_and_run, tmp_path, capsys):
+def test_bad_inputs_exit_2_with_one_line(scene_and_run, tmp_path, capsys, error_line):
     example, run = scene_and_run
     bad = tmp_path / "gt.ply"
     bad.write_text("not a mesh")
     assert main(["eval", str(run), "--gt-mesh", str(bad), *FAST]) == 2
-    assert str(bad) in _error_line(capsys)
+    assert str(bad) in error_line()
     assert main(["eval", str(tmp_path), *FAST]) == 2
-    assert "no checkpoint" in _error_line(capsys)
+    assert "no checkpoint" in error_line()
     # Test images of the wrong size: the line names the view and both sizes.
     test = tmp_path / "test"
     shutil.copytree(example / "test", test)
     first = sorted((test / "images").iterdir())[0]
     Image.open(first).resize((40, 30)).save(first)
     assert main(["eval", str(run), "--test-cameras", str(test / "cams.json"), *FAST]) == 2
-    line = _error_line(capsys)
+    line = error_line()
     assert first.name in line and "40x30" in line and "32x32" in line

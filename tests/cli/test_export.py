@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,25 +13,12 @@ import trimesh
 
 from dvr_cli.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("make_example", ROOT / "examples" / "make_example.py")
-mx = sys.modules.setdefault("make_example", importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(mx)
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Path:
-    """runs/ex of a 4-iteration fit: the field is still about its initial sphere (a surface exists)."""
-    root = tmp_path_factory.mktemp("export")
-    example = mx.make_example(root / "scene", views=6, size=(32, 32), test_views=2, colmap_points=20)
-    assert main(["fit", str(example), "--out", str(root / "runs" / "ex"), "--iters", "4", "--device", "cpu"]) == 0
-    return root / "runs" / "ex"
-
-
-def _error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    return err
+def run(tiny_run) -> Path:
+    """A 4-iteration fit: the field is still about its initial sphere (a surface exists)."""
+    return tiny_run
 
 
 def test_default_run_and_output(run, monkeypatch):
@@ -55,22 +40,22 @@ def test_glb_atlas(run, tmp_path):
     assert len(mesh.faces) <= 400 and mesh.visual.material.baseColorTexture.size == (64, 64)
 
 
-def test_bad_inputs_exit_2_with_one_line(run, tmp_path, capsys):
+def test_bad_inputs_exit_2_with_one_line(run, tmp_path, capsys, error_line):
     empty = tmp_path / "not_a_run"
     empty.mkdir()
     assert main(["export", str(empty)]) == 2
-    assert "no checkpoint" in _error_line(capsys)
+    assert "no checkpoint" in error_line()
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert main(["export", str(run), "--out", str(blocker / "m.ply"), "--device", "cpu"]) == 2
-    assert "cannot create the output folder" in _error_line(capsys)
+    assert "cannot create the output folder" in error_line()
     assert main(["export", str(run), "--format", "stl", "--device", "cpu"]) == 2
-    assert "unknown format 'stl'" in _error_line(capsys)
+    assert "unknown format 'stl'" in error_line()
     assert main(["export", str(run), "--texture", "atlas", "--device", "cpu"]) == 2
-    assert "PLY keeps vertex colours" in _error_line(capsys)
+    assert "PLY keeps vertex colours" in error_line()
 
 
-def test_no_surface(run, tmp_path, capsys):
+def test_no_surface(run, tmp_path, capsys, error_line):
     # The same run with a negative initial sphere radius: the occupancy prior is empty everywhere.
     copy = tmp_path / "empty_run"
     shutil.copytree(run, copy, ignore=shutil.ignore_patterns("export"))
@@ -81,6 +66,6 @@ def test_no_surface(run, tmp_path, capsys):
     state["config"] = json.dumps({**json.loads(state["config"]), "init_radius": -1.0})
     torch.save(state, copy / "checkpoints" / "latest.pt")
     assert main(["export", str(copy), "--resolution", "32", "--device", "cpu"]) == 2
-    line = _error_line(capsys)
+    line = error_line()
     assert "empty everywhere" in line and "more iterations" in line
     assert not (copy / "export" / "mesh.ply").exists()

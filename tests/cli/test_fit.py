@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -15,27 +14,16 @@ from PIL import Image
 
 from dvr_cli.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("make_example", ROOT / "examples" / "make_example.py")
-mx = sys.modules.setdefault("make_example", importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(mx)
 
 TINY = ["--iters", "4", "--device", "cpu"]
 
 
 @pytest.fixture(scope="module")
-def example(tmp_path_factory) -> Path:
-    return mx.make_example(tmp_path_factory.mktemp("ex") / "scene", views=6, size=(32, 32), test_views=1,
-                           colmap_points=20)
+def example(tiny_example) -> Path:
+    return tiny_example
 
 
-def _error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    return err
-
-
-def test_tiny_fit_writes_the_run_folder(example, tmp_path, monkeypatch, capsys):
+def test_tiny_fit_writes_the_run_folder(example, tmp_path, monkeypatch, capsys, error_line):
     monkeypatch.chdir(tmp_path)
     assert main(["fit", str(example), "--holdout", "3", *TINY]) == 0
     runs = [p for p in (tmp_path / "runs").iterdir() if p.name != "latest"]
@@ -56,11 +44,11 @@ def test_tiny_fit_writes_the_run_folder(example, tmp_path, monkeypatch, capsys):
     # resume with no IMAGES: the recorded inputs are reloaded; more iterations is a different config
     assert main(["fit", "--resume", "--iters", "4", "--device", "cpu"]) == 0
     assert main(["fit", "--resume", "--iters", "8"]) == 2
-    line = _error_line(capsys)
+    line = error_line()
     assert "config differs" in line and "['iters']" in line
 
 
-def test_missing_masks_is_a_one_line_error(example, tmp_path, capsys):
+def test_missing_masks_is_a_one_line_error(example, tmp_path, capsys, error_line):
     bare = tmp_path / "bare"
     shutil.copytree(example / "images", bare / "images")
     cams = json.loads((example / "cams.json").read_text())
@@ -68,22 +56,22 @@ def test_missing_masks_is_a_one_line_error(example, tmp_path, capsys):
         cam.pop("mask", None)
     (bare / "cams.json").write_text(json.dumps(cams))
     assert main(["fit", str(bare / "images"), "--cameras", str(bare / "cams.json"), "--out", str(tmp_path / "r"), *TINY]) == 2
-    assert "mask" in _error_line(capsys)
+    assert "mask" in error_line()
     assert not (tmp_path / "r").exists()
 
 
 @pytest.mark.parametrize("value, word", [(0, "empty"), (255, "full")])
-def test_blank_masks_are_an_error_naming_the_folder(example, tmp_path, capsys, value, word):
+def test_blank_masks_are_an_error_naming_the_folder(example, tmp_path, capsys, value, word, error_line):
     masks = tmp_path / "masks"
     masks.mkdir()
     for path in (example / "masks").iterdir():
         Image.fromarray(np.full((32, 32), value, np.uint8)).save(masks / path.name)
     assert main(["fit", str(example), "--masks", str(masks), "--out", str(tmp_path / "r"), *TINY]) == 2
-    line = _error_line(capsys)
+    line = error_line()
     assert word in line and str(masks) in line
 
 
-def test_cameras_that_miss_the_object_region(example, tmp_path, capsys):
+def test_cameras_that_miss_the_object_region(example, tmp_path, capsys, error_line):
     cams = json.loads((example / "cams.json").read_text())
     for cam in cams["cameras"]:
         cam["R"] = (np.diag([-1.0, 1.0, -1.0]) @ np.asarray(cam["R"])).tolist()  # turned away from the object
@@ -93,13 +81,13 @@ def test_cameras_that_miss_the_object_region(example, tmp_path, capsys):
     (tmp_path / "away.json").write_text(json.dumps(cams))
     code = main(["fit", str(example / "images"), "--cameras", str(tmp_path / "away.json"), "--out", str(tmp_path / "r"), *TINY])
     assert code == 2
-    line = _error_line(capsys)
+    line = error_line()
     assert "unit cube" in line
 
 
-def test_resume_without_a_run_is_an_error(tmp_path, monkeypatch, capsys):
+def test_resume_without_a_run_is_an_error(tmp_path, monkeypatch, capsys, error_line):
     monkeypatch.chdir(tmp_path)
     assert main(["fit", "--resume"]) == 2
-    assert "runs/latest" in _error_line(capsys)
+    assert "runs/latest" in error_line()
     assert main(["fit"]) == 2
-    assert "IMAGES" in _error_line(capsys)
+    assert "IMAGES" in error_line()

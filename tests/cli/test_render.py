@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import cv2
@@ -13,27 +11,13 @@ import pytest
 
 from dvr_cli.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("make_example", ROOT / "examples" / "make_example.py")
-mx = sys.modules.setdefault("make_example", importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(mx)
 
 FAST = ["--steps", "32", "--device", "cpu"]
 
 
 @pytest.fixture(scope="module")
-def scene_and_run(tmp_path_factory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("render")
-    example = mx.make_example(root / "scene", views=6, size=(32, 32), test_views=2, colmap_points=20)
-    run = root / "runs" / "ex"
-    assert main(["fit", str(example), "--out", str(run), "--iters", "4", "--holdout", "3", "--device", "cpu"]) == 0
-    return example, run
-
-
-def _error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    return err
+def scene_and_run(tiny_example, tiny_run) -> tuple[Path, Path]:
+    return tiny_example, tiny_run
 
 
 def test_novel_orbit_all_outputs_and_video(scene_and_run, tmp_path):
@@ -72,13 +56,13 @@ def test_camera_file_views(scene_and_run, tmp_path):
     assert sorted(p.name for p in (tmp_path / "t").iterdir()) == expected
 
 
-def test_bad_inputs_exit_2_with_one_line(scene_and_run, tmp_path, capsys):
+def test_bad_inputs_exit_2_with_one_line(scene_and_run, tmp_path, capsys, error_line):
     _, run = scene_and_run
     assert main(["render", str(run), "--view", str(tmp_path / "nope.json"), *FAST]) == 2
-    assert "no such file" in _error_line(capsys)
+    assert "no such file" in error_line()
     assert main(["render", str(run), "--what", "rgb,albedo", *FAST]) == 2
-    assert "choose from rgb,depth,normal,mask" in _error_line(capsys)
+    assert "choose from rgb,depth,normal,mask" in error_line()
     assert main(["render", str(run), "--frames", "0", *FAST]) == 2
-    assert "--frames" in _error_line(capsys)
+    assert "--frames" in error_line()
     assert main(["render", str(tmp_path)]) == 2
-    assert "no checkpoint" in _error_line(capsys)
+    assert "no checkpoint" in error_line()

@@ -1,0 +1,32 @@
+"""Tiny runs of the benchmark scripts: they finish, print their table and write valid JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_bench_fit_smoke(make_example, tmp_path):
+    scene = make_example(tmp_path / "scene", views=6, size=(32, 32), test_views=1, colmap_points=20)
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_fit.py"), "--scene", str(scene), "--out", str(out),
+         "--budget", "4", "--paper-budget", "3", "--eval-every", "2", "--paper-eval-every", "2",
+         "--mesh-resolution", "32", "--points", "500", "--eval-steps", "16", "--threads", "1", "--device", "cpu"],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "bench_fit" in proc.stdout
+    result = json.loads((out / "bench_fit.json").read_text())
+    assert set(result["presets"]) == {"fast", "paper"}
+    for preset in result["presets"].values():
+        assert preset["iterations"] > 0 and preset["rays_per_s"] > 0 and preset["peak_rss_mb"] > 0
+        assert preset["curve"] and all(p["fit_s"] > 0 for p in preset["curve"])
+    assert result["machine"]["cores"] >= 1
+    assert (out / "bench_fit.png").is_file()
