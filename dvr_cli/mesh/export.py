@@ -56,12 +56,16 @@ def _cache_key(run) -> np.ndarray:
                      round(run.cfg.tau * 1e9)], dtype=np.int64)
 
 
-def _no_surface_error(run) -> DvrError:
-    """Say whether the field is empty or full (checked on the coarse grid) and what to do."""
+def _inside_fraction(run) -> float:
+    """Share of a coarse grid over the cube that the (unmasked) field marks inside."""
     axis = torch.linspace(-1.0, 1.0, MISE_START + 1, device=field_device(run.field))
     grid = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), dim=-1).reshape(-1, 3)
     with torch.no_grad():
-        inside = (run.field.occupancy_logits(grid) > tau_logit(run.cfg.tau)).float().mean().item()
+        return (run.field.occupancy_logits(grid) > tau_logit(run.cfg.tau)).float().mean().item()
+
+
+def _no_surface_error(run, inside: float) -> DvrError:
+    """Say whether the field is empty or full and what to do."""
     state = "full" if inside > 0.5 else "empty"
     return DvrError(f"no surface: the occupancy field is {state} everywhere at tau={run.cfg.tau:g} "
                     f"(iteration {run.iteration}); fit for more iterations", run.run_dir)
@@ -78,10 +82,14 @@ def extract_run_surface(run, resolution: int = 512, log: Callable[[str], None] |
         with np.load(cache) as data:
             if np.array_equal(data["key"], key):
                 return data["verts"], data["faces"]
-    verts, faces, n_eval = extract_surface(run.field.occupancy_logits, resolution=resolution, start=MISE_START,
-                                           tau=run.cfg.tau, device=field_device(run.field))
+    inside = _inside_fraction(run)
+    if inside == 1.0:  # masked by the occupancy grid, a full field would give the grid's boundary
+        raise _no_surface_error(run, inside)
+    # Extract what the renderer sees: the field inside the occupancy grid (no floaters beyond it).
+    verts, faces, n_eval = extract_surface(run.occ_grid.masked(run.field.occupancy_logits), resolution=resolution,
+                                           start=MISE_START, tau=run.cfg.tau, device=field_device(run.field))
     if len(faces) == 0:
-        raise _no_surface_error(run)
+        raise _no_surface_error(run, inside)
     verts, faces = keep_large_components(verts, faces)
     if log:
         log(f"surface: {len(verts)} vertices, {len(faces)} faces at {resolution}^3 "

@@ -37,12 +37,20 @@ def dilate_bits(bits: torch.Tensor, cells: int) -> torch.Tensor:
 
 
 class OccupancyGrid:
-    """bits: (res, res, res) bool, True = the cell may hold surface and is evaluated."""
+    """bits: (res, res, res) bool, True = the cell may hold surface and is evaluated.
 
-    def __init__(self, bits: torch.Tensor):
+    hull: the same shape, the masks' visual hull when the grid was made from masks (else None):
+    real surface lies inside it, so ``update`` never lets the bits leave it, and whatever the
+    field holds outside it (floaters in space no training ray constrains) is never rendered.
+    """
+
+    def __init__(self, bits: torch.Tensor, hull: torch.Tensor | None = None):
         if bits.ndim != 3 or len(set(bits.shape)) != 1 or bits.dtype != torch.bool:
             raise ValueError(f"bits must be a cubic (R, R, R) bool tensor, got {tuple(bits.shape)} {bits.dtype}")
+        if hull is not None and hull.shape != bits.shape:
+            raise ValueError(f"hull {tuple(hull.shape)} must match bits {tuple(bits.shape)}")
         self.bits = bits
+        self.hull = hull
 
     @property
     def res(self) -> int:
@@ -54,7 +62,7 @@ class OccupancyGrid:
         return float(self.bits.float().mean())
 
     def to(self, device) -> "OccupancyGrid":
-        return OccupancyGrid(self.bits.to(device))
+        return OccupancyGrid(self.bits.to(device), None if self.hull is None else self.hull.to(device))
 
     def occupied(self, points: torch.Tensor) -> torch.Tensor:
         """points: (N, 3) -> (N,) bool, True where the point's cell is marked (False outside the cube).
@@ -76,8 +84,13 @@ class OccupancyGrid:
         return cls(torch.ones(res, res, res, dtype=torch.bool, device=device))
 
     @classmethod
-    def from_masks(cls, cameras_unit: list[Camera], masks: list[np.ndarray], res: int = 64, dilate: int = 1) -> "OccupancyGrid":
+    def from_masks(cls, cameras_unit: list[Camera], masks: list[np.ndarray], res: int = 64, dilate: int = 1,
+                   min_seen: float = 0.5) -> "OccupancyGrid":
         """Visual hull of the masks, carved conservatively.
+
+        An object-centric capture sees the object in every view: cells inside the image of fewer
+        than ``min_seen`` of the views are dropped too (no mask can constrain them, and a field
+        left free there grows floaters that show up in novel views).
 
         cameras_unit: cameras in the unit frame; masks: (H, W) bool per camera (True = object).
         A cell is kept unless some view sees its whole bounding ball (radius (sqrt(3)/2 + dilate) h,
@@ -93,6 +106,7 @@ class OccupancyGrid:
         h = 2.0 / res
         rho = (math.sqrt(3.0) / 2.0 + dilate) * h
         keep = torch.ones(len(centers), dtype=torch.bool)
+        n_seen = torch.zeros(len(centers), dtype=torch.int32)
         for cam, mask in zip(cameras_unit, masks):
             mask = np.asarray(mask, dtype=bool)
             if mask.shape != (cam.height, cam.width):
@@ -113,7 +127,10 @@ class OccupancyGrid:
             carved = torch.zeros_like(keep)
             carved[seen] = dist[v[seen], u[seen]] > radius[seen]
             keep &= ~carved
-        return cls(keep.reshape(res, res, res))
+            n_seen += seen
+        keep &= n_seen >= min_seen * len(cameras_unit)
+        hull = keep.reshape(res, res, res)
+        return cls(hull, hull.clone())
 
     @torch.no_grad()
     def update(self, logit_fn: LogitFn, tau: float = 0.5, margin_cells: int = 2, samples_per_cell: int = 2,
@@ -125,8 +142,8 @@ class OccupancyGrid:
         uniformly jittered points of every cell. A cell is kept when
         max_samples logit > log(tau / (1 - tau)) - logit_margin, then the kept set is grown by
         ``margin_cells`` cells so surface moving during training stays inside. The old bits are
-        not intersected in: surface the field has anywhere is never cut. Points are made on the
-        bits' device in ``dtype`` (the field's).
+        not intersected in, only the visual hull (when there is one): surface the field has
+        inside the hull is never cut. Points are made on the bits' device in ``dtype`` (the field's).
         """
         res = self.res
         device = self.bits.device
@@ -137,17 +154,31 @@ class OccupancyGrid:
             best = torch.maximum(best, evaluate_chunked(logit_fn, centers + jitter * (2.0 / res)).float())
         keep = (best > tau_logit(tau) - logit_margin).reshape(res, res, res)
         self.bits = dilate_bits(keep, margin_cells)
+        if self.hull is not None:
+            self.bits &= self.hull
         return self
 
     # ------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
-        return {"res": self.res, "bits": self.bits.cpu()}
+        return {"res": self.res, "bits": self.bits.cpu(), "hull": None if self.hull is None else self.hull.cpu()}
 
     def load_state_dict(self, state: dict) -> None:
         bits = state["bits"].to(torch.bool)
         if bits.shape != (state["res"],) * 3:
             raise DvrError(f"occupancy grid in checkpoint has shape {tuple(bits.shape)}, expected res {state['res']}")
         self.bits = bits.to(self.bits.device)
+        hull = state.get("hull")
+        self.hull = None if hull is None else hull.to(torch.bool).to(self.bits.device)
+
+    def masked(self, logit_fn: LogitFn, outside: float = -10.0) -> LogitFn:
+        """``logit_fn`` with the logit set to ``outside`` (empty) in unoccupied cells, so that
+        what is extracted from the field (marching cubes) is what the renderer can see."""
+
+        def fn(points: torch.Tensor) -> torch.Tensor:
+            logits = logit_fn(points)
+            return torch.where(self.occupied(points), logits, torch.full_like(logits, outside))
+
+        return fn
 
     @classmethod
     def from_state_dict(cls, state: dict) -> "OccupancyGrid":

@@ -100,3 +100,26 @@ def test_bracket_end_in_an_empty_cell_is_evaluated():
     assert calls[1].shape[0] > 50 and not grid.occupied(calls[1]).any()
     assert torch.equal(skipped.hit, dense.hit)
     assert (skipped.depth - dense.depth).abs().max() < 1e-5
+
+
+def test_update_never_leaves_the_visual_hull():
+    cams = ring_cameras(12, size=48)
+    grid = OccupancyGrid.from_masks(cams, _sphere_masks(cams, CENTER, RADIUS), res=32, dilate=1)
+    hull = grid.hull.clone()
+    grid.update(sphere_logit_fn(CENTER, 0.9), margin_cells=2)  # a field far larger than the hull
+    assert torch.equal(grid.bits, hull)  # everything the field fills, cut back to the hull
+    assert grid.occupied(_points_in_ball(5000, CENTER, RADIUS)).all()
+    copy = OccupancyGrid.from_state_dict(grid.state_dict())
+    assert torch.equal(copy.hull, hull)
+
+
+def test_cells_seen_by_too_few_views_are_dropped():
+    cams = ring_cameras(12, size=48)
+    full = [np.ones((c.height, c.width), dtype=bool) for c in cams]
+    # Full masks carve nothing: only visibility decides. A camera ring sees the middle of the cube
+    # from every view; a cell in the image of fewer than min_seen of the views is dropped.
+    every = OccupancyGrid.from_masks(cams, full, res=16, min_seen=1.0)
+    none = OccupancyGrid.from_masks(cams, full, res=16, min_seen=0.0)
+    assert none.fraction == 1.0
+    assert every.occupied(torch.tensor([[0.0, 0.0, 0.0]])).all()
+    assert 0.0 < every.fraction < 1.0
