@@ -86,8 +86,11 @@ def extract_run_surface(run, resolution: int = 512, log: Callable[[str], None] |
     if inside == 1.0:  # masked by the occupancy grid, a full field would give the grid's boundary
         raise _no_surface_error(run, inside)
     # Extract what the renderer sees: the field inside the occupancy grid (no floaters beyond it).
-    verts, faces, n_eval = extract_surface(run.occ_grid.masked(run.field.occupancy_logits), resolution=resolution,
-                                           start=MISE_START, tau=run.cfg.tau, device=field_device(run.field))
+    logit_fn = run.field.occupancy_logits
+    if run.occ_grid is not None:
+        logit_fn = run.occ_grid.masked(logit_fn)
+    verts, faces, n_eval = extract_surface(logit_fn, resolution=resolution, start=MISE_START, tau=run.cfg.tau,
+                                           device=field_device(run.field))
     if len(faces) == 0:
         raise _no_surface_error(run, inside)
     verts, faces = keep_large_components(verts, faces)

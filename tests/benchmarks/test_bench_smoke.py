@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_bench_fit_smoke(make_example, tmp_path):
-    scene = make_example(tmp_path / "scene", views=6, size=(32, 32), test_views=1, colmap_points=20)
+    scene = make_example(tmp_path / "scene", views=6, size=(32, 32), test_views=2, colmap_points=20)
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_fit.py"), "--scene", str(scene), "--out", str(out),
