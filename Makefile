@@ -41,7 +41,7 @@ bench-fit: $(STAMP)
 	$(BIN)/python benchmarks/bench_fit.py
 
 bench-real: $(STAMP)
-	$(BIN)/python benchmarks/bench_real.py
+	$(BIN)/python benchmarks/bench_real.py --iters 8000
 
 clean:
 	rm -rf $(VENV) runs examples/data
