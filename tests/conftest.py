@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,17 +10,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
-def _make_example_module():
-    spec = importlib.util.spec_from_file_location("make_example", ROOT / "examples" / "make_example.py")
-    module = sys.modules.setdefault("make_example", importlib.util.module_from_spec(spec))
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
 def make_example():
     """The example generator's ``make_example(out, views, size, ...)`` function."""
-    return _make_example_module().make_example
+    import make_example
+
+    return make_example.make_example
 
 
 @pytest.fixture(scope="session")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import trimesh
+
+import sphere_field as sf
 
 from dvr_cli.errors import DvrError
 from dvr_cli.evaluate.report import evaluate_images, evaluate_run
@@ -18,10 +18,6 @@ from dvr_cli.render.renderer import render_image
 from dvr_cli.scene.camera import Camera, look_at
 from dvr_cli.scene.types import View
 
-_path = Path(__file__).resolve().parents[1] / "mesh" / "sphere_field.py"
-_spec = importlib.util.spec_from_file_location("sphere_field", _path)
-sf = sys.modules.setdefault("sphere_field", importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(sf)
 
 W, H = 40, 32
 

@@ -6,9 +6,7 @@ these tests pin down what the files mean independently of the code that reads th
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import cv2
@@ -16,13 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import make_example as mx
+
 from dvr_cli.runtime import open3d
 from dvr_cli.scene.camera import Camera
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("make_example", ROOT / "examples" / "make_example.py")
-mx = sys.modules.setdefault("make_example", importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(mx)
 
 VIEWS, SIZE = 8, (48, 40)
 
