@@ -28,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..config import FitConfig
 from ..errors import DvrError
 from ..fields import Field, build_field
-from ..render.normals import normals
+from ..render.normals import normals, normals_fd
 from ..render.occgrid import OccupancyGrid
 from ..render.renderer import render_image, render_rays
 from ..runtime import resolve_device
@@ -106,11 +106,12 @@ def step_losses(field: Field, batch: RayBatch, out: dict, cfg: FitConfig,
     if cfg.w_normal > 0 and hit.any():
         surface = out["points"][hit].detach()
         noise = torch.randn(surface.shape, generator=generator).to(surface.device)
-        terms["normal"] = losses.normal_loss(
-            normals(field, surface, create_graph=True),
-            normals(field, surface + cfg.normal_eps * noise, create_graph=True),
-            len(batch),
-        )
+        both = torch.cat([surface, surface + cfg.normal_eps * noise])
+        if cfg.normal_fd_step > 0:
+            n = normals_fd(field, both, cfg.normal_fd_step)
+        else:
+            n = normals(field, both, create_graph=True)
+        terms["normal"] = losses.normal_loss(*n.chunk(2), len(batch))
     if cfg.w_depth > 0 and batch.depth is not None:
         terms["depth"] = losses.depth_loss(out["depth"], batch.depth, hit & (batch.depth > 0))
     return terms
@@ -184,7 +185,7 @@ class _Fit:
         self.sampler = RaySampler(train_scene.views, cameras, scene.normalization.scale, cfg.rays_per_step,
                                   cfg.views_per_step, cfg.mask_ray_fraction, self.device, self.generator)
         self.field = build_field(cfg).to(self.device)
-        self.optimizer = torch.optim.Adam(self.field.parameters(), lr=cfg.lr)
+        self.optimizer = torch.optim.Adam(self.field.parameters(), lr=cfg.lr, fused=True)
         gamma = cfg.lr_final_ratio ** (1.0 / max(cfg.iters, 1))
         self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma)
         self.grid = OccupancyGrid.from_masks(cameras, [v.mask for v in train_scene.views], cfg.occ_grid_res)
