@@ -24,6 +24,9 @@ class FitConfig:
     paper_hidden: int = 512
     paper_blocks: int = 5
     init_radius: float = 0.5  # occupancy starts as a sphere of this radius (unit-cube units)
+    # view-dependent colour: spherical harmonics of the view direction up to this degree (0: none,
+    # as in DVR); exported meshes keep the colour averaged over directions
+    sh_degree: int = 2
 
     # ---- optimisation
     iters: int = 1500
@@ -33,6 +36,9 @@ class FitConfig:
     rays_per_step: int = 2048
     views_per_step: int = 4
     mask_ray_fraction: float = 0.5  # share of rays drawn inside the masks
+    # where a ray that found no surface gets its mask-loss probe: 'peak' (its most occupied marching
+    # sample, which grows / carves the shape where it is closest to the silhouette) or 'random' (DVR)
+    mask_probe: str = "peak"
 
     # ---- renderer
     tau: float = 0.5
@@ -122,5 +128,7 @@ PRESETS: dict[str, dict] = {
         "steps_schedule": [[0, 16], [50000, 32], [100000, 64], [200000, 128]],
         "w_normal": 0.05,
         "normal_fd_step": 0.0,
+        "mask_probe": "random",
+        "sh_degree": 0,
     },
 }

@@ -45,8 +45,10 @@ class Field(nn.Module):
         """points: (N, 3) in the unit cube -> (N,) occupancy logits."""
         raise NotImplementedError
 
-    def texture(self, points: torch.Tensor) -> torch.Tensor:
-        """points: (N, 3) -> (N, 3) RGB in [0, 1]."""
+    def texture(self, points: torch.Tensor, dirs: torch.Tensor | None = None) -> torch.Tensor:
+        """points: (N, 3) -> (N, 3) RGB in [0, 1] seen along the unit view directions ``dirs``
+        (N, 3); without ``dirs``, the colour averaged over directions (a view-independent field
+        ignores them)."""
         raise NotImplementedError
 
     def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -4,8 +4,11 @@ Level l is a learnable volume V_l of shape (1, C, R_l, R_l, R_l) spanning [-1, 1
 corners on the cube's faces, align_corners=True). A point's encoding is
     e(p) = [p, m_0 * trilerp(V_0, p), ..., m_{L-1} * trilerp(V_{L-1}, p)]   (3 + L*C,)
 where m_l in {0, 1} masks the levels not yet active (coarse-to-fine training). Then
-    h = relu(W_k ... relu(W_1 e(p))),   [o, c] = W_head h + b_head   (o scalar, c in R^3)
-    logit(p) = o + sphere_prior_logit(p, init_radius, prior_sharpness),   rgb(p) = sigmoid(c).
+    h = relu(W_k ... relu(W_1 e(p))),   [o, c, a_1..a_K] = W_head h + b_head   (o scalar, c, a_k in R^3)
+    logit(p) = o + sphere_prior_logit(p, init_radius, prior_sharpness),
+    rgb(p, w) = sigmoid(c + sum_k a_k Y_k(w))   (Y_k: real SH of degree 1..sh_degree, sh.py),
+so with sh_degree 0 the colour is view-independent (DVR), and rgb(p) = sigmoid(c) is always the
+colour averaged over viewing directions (a mesh's texture).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .base import Field, check_points, sphere_prior_logit
+from .sh import sh_directional_count, sh_rgb
 
 
 class GridField(Field):
@@ -26,7 +30,7 @@ class GridField(Field):
 
     def __init__(self, resolutions=(16, 32, 64, 128), features: int = 4, hidden: int = 64,
                  hidden_layers: int = 1, init_radius: float = 0.5, prior_sharpness: float = 10.0,
-                 grid_init_std: float = 1e-4, head_scale: float = 0.01):
+                 grid_init_std: float = 1e-4, head_scale: float = 0.01, sh_degree: int = 0):
         super().__init__()
         if not resolutions or min(resolutions) < 2:
             raise ValueError(f"grid resolutions must be >= 2, got {list(resolutions)}")
@@ -34,6 +38,8 @@ class GridField(Field):
         self.channels = int(features)
         self.init_radius = float(init_radius)
         self.prior_sharpness = float(prior_sharpness)
+        self.sh_degree = int(sh_degree)
+        self.n_sh = sh_directional_count(self.sh_degree)
         self.grids = nn.ParameterList(
             nn.Parameter(torch.randn(1, self.channels, r, r, r) * grid_init_std) for r in self.resolutions
         )
@@ -43,7 +49,8 @@ class GridField(Field):
             layers += [nn.Linear(width, hidden), nn.ReLU()]
             width = hidden
         self.mlp = nn.Sequential(*layers)
-        self.head = nn.Linear(width, 4)  # [logit, r, g, b]: one GEMM for both heads
+        # [logit, r, g, b, then 3 per directional SH term]: one GEMM for both heads
+        self.head = nn.Linear(width, 4 + 3 * self.n_sh)
         with torch.no_grad():
             self.head.weight.mul_(head_scale)
             self.head.bias.zero_()
@@ -78,16 +85,23 @@ class GridField(Field):
                 feats.append(points.new_zeros(self.channels, n))
         return torch.cat(feats, dim=0)
 
-    def _heads(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.head(self.mlp(self.encode(points).t()))
-        logits = out[:, 0] + sphere_prior_logit(points, self.init_radius, self.prior_sharpness)
-        return logits, torch.sigmoid(out[:, 1:])
+    def _hidden(self, points: torch.Tensor) -> torch.Tensor:
+        return self.mlp(self.encode(points).t())
+
+    def _logits(self, points: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        out = F.linear(hidden, self.head.weight[:1], self.head.bias[:1]).squeeze(1)  # the logit row alone
+        return out + sphere_prior_logit(points, self.init_radius, self.prior_sharpness)
+
+    def _color(self, hidden: torch.Tensor, dirs: torch.Tensor | None) -> torch.Tensor:
+        rows = slice(1, None) if dirs is not None else slice(1, 4)  # the SH rows only when they are used
+        return sh_rgb(F.linear(hidden, self.head.weight[rows], self.head.bias[rows]), dirs, self.sh_degree)
 
     def occupancy_logits(self, points: torch.Tensor) -> torch.Tensor:
-        return self._heads(points)[0]
+        return self._logits(points, self._hidden(points))
 
-    def texture(self, points: torch.Tensor) -> torch.Tensor:
-        return self._heads(points)[1]
+    def texture(self, points: torch.Tensor, dirs: torch.Tensor | None = None) -> torch.Tensor:
+        return self._color(self._hidden(points), dirs)
 
     def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._heads(points)
+        hidden = self._hidden(points)
+        return self._logits(points, hidden), self._color(hidden, None)

@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .base import Field, check_points, sphere_prior_logit
+from .sh import sh_directional_count, sh_rgb
 
 
 class ResnetBlockFC(nn.Module):
@@ -36,14 +37,15 @@ class PaperField(Field):
     """
 
     def __init__(self, hidden: int = 512, blocks: int = 5, init_radius: float = 0.5,
-                 prior_sharpness: float = 10.0, head_scale: float = 0.01):
+                 prior_sharpness: float = 10.0, head_scale: float = 0.01, sh_degree: int = 0):
         super().__init__()
         self.init_radius = float(init_radius)
         self.prior_sharpness = float(prior_sharpness)
         self.fc_p = nn.Linear(3, hidden)
         self.blocks = nn.ModuleList(ResnetBlockFC(hidden) for _ in range(blocks))
         self.occ_head = nn.Linear(hidden, 1)
-        self.rgb_head = nn.Linear(hidden, 3)
+        self.sh_degree = int(sh_degree)
+        self.rgb_head = nn.Linear(hidden, 3 + 3 * sh_directional_count(self.sh_degree))  # see sh.sh_rgb
         with torch.no_grad():
             for head in (self.occ_head, self.rgb_head):
                 head.weight.mul_(head_scale)
@@ -63,9 +65,9 @@ class PaperField(Field):
     def occupancy_logits(self, points: torch.Tensor) -> torch.Tensor:
         return self._logits(points, self.features(points))
 
-    def texture(self, points: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.rgb_head(self.features(points)))
+    def texture(self, points: torch.Tensor, dirs: torch.Tensor | None = None) -> torch.Tensor:
+        return sh_rgb(self.rgb_head(self.features(points)), dirs, self.sh_degree)
 
     def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         feats = self.features(points)
-        return self._logits(points, feats), torch.sigmoid(self.rgb_head(feats))
+        return self._logits(points, feats), sh_rgb(self.rgb_head(feats), None, self.sh_degree)

@@ -42,6 +42,7 @@ from .sampler import RayBatch, RaySampler
 LOG_EVERY = 25  # iterations between metrics.jsonl records
 COARSE_TO_FINE_SHARE = 0.4  # grid levels are switched on over this share of the iterations
 PREVIEW_SIZE = 256  # long side of preview renders, pixels
+MASK_PROBES = ("peak", "random")
 
 
 @dataclass
@@ -92,11 +93,17 @@ def step_losses(field: Field, batch: RayBatch, out: dict, cfg: FitConfig,
     """The loss terms of one step (unweighted scalars) from its rays and their render.
 
     Each ray gets one occupancy probe: its predicted surface point if it hit (detached, as in
-    DVR: the freespace term moves the field there, not the point), else its random point in
-    the cube. Out-of-mask rays push the probe empty; in-mask rays that missed push it full.
+    DVR: the freespace term moves the field there, not the point), else (``cfg.mask_probe``) its
+    most occupied marching sample ('peak') or its random point in the cube ('random', DVR's
+    choice; also the fallback of a ray with no evaluated sample). Out-of-mask rays push the probe
+    empty; in-mask rays that missed push it full.
     """
     hit, in_mask = out["hit"], batch.mask
-    probe = torch.where(hit[:, None], out["points"].detach(), batch.random_points)
+    miss_probe = batch.random_points
+    if cfg.mask_probe == "peak":
+        peak = batch.origins + out["t_peak"][:, None] * batch.dirs
+        miss_probe = torch.where(out["t_peak"].isnan()[:, None], batch.random_points, peak)
+    probe = torch.where(hit[:, None], out["points"].detach(), miss_probe)
     logits = field.occupancy_logits(probe)
     terms = {
         "rgb": losses.rgb_loss(out["rgb"], batch.rgb, hit & in_mask),
@@ -175,6 +182,8 @@ class _Fit:
 
     def __init__(self, scene: Scene, cfg: FitConfig, run_dir: Path, train: list[int]):
         self.scene, self.cfg, self.run_dir, self.train = scene, cfg, run_dir, train
+        if cfg.mask_probe not in MASK_PROBES:
+            raise DvrError(f"mask_probe must be one of {', '.join(MASK_PROBES)}, got '{cfg.mask_probe}'")
         self.device = resolve_device(cfg.device)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)

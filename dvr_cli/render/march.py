@@ -30,6 +30,8 @@ class SurfaceHits:
     hit: (N,) bool, the ray has a first outside -> inside crossing inside the cube.
     inside: (N,) bool, the ray's first sample in the cube is already inside (never a hit).
     t_near, t_far: (N,) the ray's extent in the cube (t_near = t_far = 0 for rays missing it).
+    t_peak: (N,) t of the marching sample with the largest occupancy logit: the point of the ray
+        closest to being inside, where a mask loss acts best (NaN where no sample was evaluated).
     n_evaluated: number of points passed to logit_fn (marching + secant).
     """
 
@@ -38,6 +40,7 @@ class SurfaceHits:
     inside: torch.Tensor
     t_near: torch.Tensor
     t_far: torch.Tensor
+    t_peak: torch.Tensor
     n_evaluated: int = 0
 
 
@@ -126,6 +129,9 @@ def find_surface(logit_fn: LogitFn, origins: torch.Tensor, dirs: torch.Tensor, n
     starts_in = is_in[:, 0]
     has_hit = crossing.any(dim=1) & ~starts_in
     inside[rays[starts_in]] = True
+    peak_f, peak = f.max(dim=1)
+    t_peak = torch.full_like(t_near, float("nan"))
+    t_peak[rays] = torch.where(torch.isfinite(peak_f), t.gather(1, peak[:, None]).squeeze(1), float("nan"))
 
     sel = has_hit.nonzero().squeeze(1)
     first = crossing[sel].to(torch.uint8).argmax(dim=1)  # argmax returns the first maximum
@@ -140,4 +146,4 @@ def find_surface(logit_fn: LogitFn, origins: torch.Tensor, dirs: torch.Tensor, n
         depth[rays[sel]] = secant_refine(logit_fn, o, w, t_lo, t_hi, f_lo, f_hi, n_secant, level)
         hit[rays[sel]] = True
         n_evaluated += n_secant * sel.numel()
-    return SurfaceHits(depth, hit, inside, t_near, t_far, n_evaluated)
+    return SurfaceHits(depth, hit, inside, t_near, t_far, t_peak, n_evaluated)

@@ -23,18 +23,19 @@ def render_rays(field: Field, origins: torch.Tensor, dirs: torch.Tensor, n_steps
     Returns a dict:
       depth (N,): surface distance d (0 where not hit); differentiable by the implicit gradient.
       points (N, 3): p = o + d w (the origin where not hit).
-      rgb (N, 3): t(p) where hit, 0 elsewhere; its gradient reaches the texture parameters
+      rgb (N, 3): t(p, w) where hit, 0 elsewhere; its gradient reaches the texture parameters
         directly and the occupancy parameters through d.
-      hit, inside (N,) bool; t_near, t_far (N,): see ``SurfaceHits``.
+      hit, inside (N,) bool; t_near, t_far, t_peak (N,): see ``SurfaceHits``.
       n_evaluated: int, field evaluations the marcher made (for throughput figures).
     """
     hits = find_surface(field.occupancy_logits, origins, dirs, n_steps, tau, n_secant, occ_grid)
     depth = surface_depth(field, origins, dirs, hits, tau)
     points = origins + depth[:, None] * dirs
     rays = hits.hit.nonzero().squeeze(1)
-    rgb = points.new_zeros(points.shape).index_put((rays,), field.texture(points[rays]))
+    rgb = points.new_zeros(points.shape).index_put((rays,), field.texture(points[rays], dirs[rays]))
     return {"depth": depth, "points": points, "rgb": rgb, "hit": hits.hit, "inside": hits.inside,
-            "t_near": hits.t_near, "t_far": hits.t_far, "n_evaluated": hits.n_evaluated}
+            "t_near": hits.t_near, "t_far": hits.t_far, "t_peak": hits.t_peak,
+            "n_evaluated": hits.n_evaluated}
 
 
 def render_image(field: Field, camera_unit: Camera, n_steps: int, tau: float = 0.5, chunk: int = 8192,
@@ -67,7 +68,7 @@ def render_image(field: Field, camera_unit: Camera, n_steps: int, tau: float = 0
             points = o[rays] + hits.depth[rays, None] * w[rays]
             out = rays.cpu().numpy() + start
             if rays.numel():
-                rgb[out] = field.texture(points).float().cpu().numpy()
+                rgb[out] = field.texture(points, w[rays]).float().cpu().numpy()
                 normal[out] = normals(field, points).float().cpu().numpy()
             depth[out] = hits.depth[rays].float().cpu().numpy()
             mask[out] = True
