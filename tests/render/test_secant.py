@@ -87,3 +87,18 @@ def test_float64_and_counts():
     hits = find_surface(counted, o, d, n_steps=10, n_secant=5)
     assert abs(float(hits.depth[0]) - 2.5) < 1e-12
     assert sum(calls) == hits.n_evaluated == 10 + 5
+
+
+def test_peak_sample_is_the_closest_approach_to_the_sphere():
+    # For logit = k (r - |p - c|) the most occupied point of a ray is its closest approach to c:
+    # t* = (c - o) . w, known to within half a marching step.
+    center, radius, n_steps = torch.tensor([0.1, -0.05, 0.08]), 0.3, 64
+    cam = ring_cameras(1, size=24)[0]
+    o, d = camera_rays(cam)
+    hits = find_surface(sphere_logit_fn(center, radius), o, d, n_steps=n_steps)
+    closest = ((center - o) * d).sum(1)
+    crosses = hits.t_far > hits.t_near
+    step = (hits.t_far - hits.t_near) / (n_steps - 1)
+    assert crosses.sum() > 400 and not hits.t_peak[crosses].isnan().any()
+    assert ((hits.t_peak - closest).abs()[crosses] <= 0.5 * step[crosses] + 1e-6).all()
+    assert hits.t_peak[~crosses].isnan().all()
