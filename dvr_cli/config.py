@@ -35,7 +35,8 @@ class FitConfig:
     lr_final_ratio: float = 0.1  # exponential decay to lr * ratio at the last iteration
     rays_per_step: int = 2048
     views_per_step: int = 4
-    mask_ray_fraction: float = 0.5  # share of rays drawn inside the masks
+    mask_ray_fraction: float = 0.5  # share of the other rays drawn inside the masks
+    edge_ray_fraction: float = 0.25  # share of rays drawn within 2 px of a mask's outline (0 in DVR)
     # where a ray that found no surface gets its mask-loss probe: 'peak' (its most occupied marching
     # sample, which grows / carves the shape where it is closest to the silhouette) or 'random' (DVR)
     mask_probe: str = "peak"
@@ -129,6 +130,7 @@ PRESETS: dict[str, dict] = {
         "w_normal": 0.05,
         "normal_fd_step": 0.0,
         "mask_probe": "random",
+        "edge_ray_fraction": 0.0,
         "sh_degree": 0,
     },
 }

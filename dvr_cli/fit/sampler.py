@@ -1,8 +1,10 @@
 """Per-step pixel sampling: which rays a fitting step looks at, and what they should see.
 
 Each step draws ``views_per_step`` training views and ``rays_per_step`` pixels among them,
-a ``mask_ray_fraction`` share inside the object masks and the rest outside. Only pixels whose
-rays cross the unit cube are candidates: the others carry no information about the field.
+an ``edge_ray_fraction`` share within EDGE_BAND_PX pixels of a mask's outline (where silhouette
+errors live), then of the rest a ``mask_ray_fraction`` share inside the object masks and the
+others outside. Only pixels whose rays cross the unit cube are candidates: the others carry no
+information about the field.
 All randomness comes from one CPU ``torch.Generator`` so a resumed fit draws the same rays.
 """
 
@@ -10,12 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
 import torch
 
 from ..errors import DvrError
 from ..render.rays import camera_rays, intersect_cube
 from ..scene.camera import Camera
 from ..scene.types import View
+
+EDGE_BAND_PX = 2  # edge rays come from pixels at most this far (Chebyshev) from the other side of the mask
 
 
 @dataclass
@@ -56,6 +62,14 @@ class _ViewPixels:
     depth: torch.Tensor | None  # (H*W,) camera-z depth in the unit frame (world z / scale), 0 = unknown
     inside: torch.Tensor  # (n_in,) int32 flat indices of in-mask pixels whose rays cross the cube
     outside: torch.Tensor  # (n_out,) int32 flat indices of out-of-mask pixels whose rays cross the cube
+    edge: torch.Tensor  # (n_edge,) int32 flat indices of pixels near the mask's outline whose rays cross the cube
+
+
+def edge_band(mask: np.ndarray, width: int = EDGE_BAND_PX) -> np.ndarray:
+    """(H, W) bool mask -> (H, W) bool: pixels within ``width`` px (Chebyshev) of a pixel of the other class."""
+    kernel = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
+    m = mask.astype(np.uint8)
+    return (cv2.dilate(m, kernel) > 0) & ~(cv2.erode(m, kernel, borderType=cv2.BORDER_REPLICATE) > 0)
 
 
 def _cube_pixels(camera: Camera, device: torch.device) -> torch.Tensor:
@@ -71,7 +85,7 @@ class RaySampler:
         views: the training views (world cameras, images, masks, optional depth).
         cameras_unit: the same cameras in the unit frame.
         scale: world units per unit-frame unit (``Normalization.scale``), to convert depth.
-        rays_per_step, views_per_step, mask_ray_fraction: see ``FitConfig``.
+        rays_per_step, views_per_step, mask_ray_fraction, edge_ray_fraction: see ``FitConfig``.
         device: where batches are returned.
         generator: CPU generator for every random choice (its state is checkpointed).
     """
@@ -86,6 +100,7 @@ class RaySampler:
         mask_ray_fraction: float,
         device: torch.device,
         generator: torch.Generator,
+        edge_ray_fraction: float = 0.0,
     ):
         if any(v.mask is None for v in views):
             raise DvrError("fitting needs an object mask for every view")
@@ -94,6 +109,7 @@ class RaySampler:
         self.rays_per_step = int(rays_per_step)
         self.views_per_step = max(1, min(int(views_per_step), len(views)))
         self.mask_ray_fraction = float(mask_ray_fraction)
+        self.edge_ray_fraction = float(edge_ray_fraction)
         self.has_depth = any(v.depth is not None for v in views)
         self.views = [self._prepare(v, cam, scale) for v, cam in zip(views, cameras_unit)]
         self.usable = [i for i, v in enumerate(self.views) if len(v.inside) + len(v.outside) > 0]
@@ -114,14 +130,18 @@ class RaySampler:
         crosses = _cube_pixels(camera, dev)
         inside = torch.nonzero(crosses & mask).flatten().to("cpu", torch.int32)
         outside = torch.nonzero(crosses & ~mask).flatten().to("cpu", torch.int32)
-        return _ViewPixels(camera, rgb, mask, depth, inside, outside)
+        band = torch.as_tensor(edge_band(view.mask), device=dev).reshape(h * w)
+        edge = torch.nonzero(crosses & band).flatten().to("cpu", torch.int32)
+        return _ViewPixels(camera, rgb, mask, depth, inside, outside, edge)
 
-    def _counts(self, n: int, view: _ViewPixels) -> tuple[int, int]:
-        """Split ``n`` rays of one view into (in-mask, out-of-mask) counts."""
+    def _counts(self, n: int, view: _ViewPixels) -> tuple[int, int, int]:
+        """Split ``n`` rays of one view into (near the outline, in-mask, out-of-mask) counts."""
+        n_edge = round(n * self.edge_ray_fraction) if len(view.edge) else 0
+        n -= n_edge
         n_in = round(n * self.mask_ray_fraction) if len(view.inside) else 0
         if not len(view.outside):
             n_in = n
-        return n_in, n - n_in
+        return n_edge, n_in, n - n_in
 
     def _draw(self, candidates: torch.Tensor, n: int) -> torch.Tensor:
         """(n,) long flat pixel indices drawn uniformly, with replacement, from ``candidates``."""
@@ -137,8 +157,9 @@ class RaySampler:
         for k, c in enumerate(chosen):
             vi = self.usable[c]
             view = self.views[vi]
-            n_in, n_out = self._counts(per_view + (k < extra), view)
-            flat = torch.cat([self._draw(view.inside, n_in), self._draw(view.outside, n_out)]).to(self.device)
+            n_edge, n_in, n_out = self._counts(per_view + (k < extra), view)
+            flat = torch.cat([self._draw(view.edge, n_edge), self._draw(view.inside, n_in),
+                              self._draw(view.outside, n_out)]).to(self.device)
             parts.append((vi, view, flat))
         u = torch.rand(self.rays_per_step, generator=g).to(self.device)
         return self._gather(parts, u)

@@ -192,7 +192,8 @@ class _Fit:
         train_scene = scene.subset(train)
         cameras = train_scene.unit_cameras()
         self.sampler = RaySampler(train_scene.views, cameras, scene.normalization.scale, cfg.rays_per_step,
-                                  cfg.views_per_step, cfg.mask_ray_fraction, self.device, self.generator)
+                                  cfg.views_per_step, cfg.mask_ray_fraction, self.device, self.generator,
+                                  cfg.edge_ray_fraction)
         self.field = build_field(cfg).to(self.device)
         self.optimizer = torch.optim.Adam(self.field.parameters(), lr=cfg.lr, fused=True)
         gamma = cfg.lr_final_ratio ** (1.0 / max(cfg.iters, 1))

@@ -3,14 +3,14 @@ import pytest
 import torch
 
 from dvr_cli.errors import DvrError
-from dvr_cli.fit.sampler import RaySampler
+from dvr_cli.fit.sampler import RaySampler, edge_band
 from dvr_cli.render.rays import intersect_cube
 from dvr_cli.scene.camera import Camera
 
 
-def _sampler(scene, seed=0, rays=400, views=3, fraction=0.5):
+def _sampler(scene, seed=0, rays=400, views=3, fraction=0.5, edge=0.0):
     return RaySampler(scene.views, scene.unit_cameras(), scene.normalization.scale, rays, views, fraction,
-                      torch.device("cpu"), torch.Generator().manual_seed(seed))
+                      torch.device("cpu"), torch.Generator().manual_seed(seed), edge)
 
 
 def test_share_of_rays_inside_masks_and_views_per_step(sphere_scene):
@@ -18,6 +18,27 @@ def test_share_of_rays_inside_masks_and_views_per_step(sphere_scene):
     assert len(batch) == 400
     assert batch.mask.float().mean().item() == pytest.approx(0.25, abs=0.01)  # 33/34 per view rounds
     assert len(batch.view_index.unique()) == 3
+
+
+def test_edge_band_is_the_outline_two_pixels_each_side():
+    mask = np.zeros((12, 12), bool)
+    mask[3:9, 3:9] = True  # a 6x6 square: its inner 2x2 core and everything beyond 2 px outside are not edge
+    band = edge_band(mask, 2)
+    assert band[4, 4] and band[1, 5] and band[3, 3] and band[8, 8]
+    assert not band[5, 5] and not band[0, 5] and not band[11, 11]
+    assert band.sum() == 10 * 10 - 2 * 2
+
+
+def test_edge_rays_fall_near_the_mask_outline(sphere_scene):
+    batch = _sampler(sphere_scene, rays=600, views=3, fraction=0.5, edge=0.5).sample()
+    near = []
+    for k in range(len(batch)):
+        u, v = batch.pixels[k].long().tolist()
+        near.append(bool(edge_band(sphere_scene.views[int(batch.view_index[k])].mask)[v, u]))
+    near = torch.tensor(near)
+    # each view's rays are [edge | in-mask | outside]: half of them (100 of 200) from the band
+    assert near.float().mean() >= 0.5
+    assert near.view(3, 200)[:, :100].all()
 
 
 def test_ray_targets_are_the_pixels_the_rays_pass_through(sphere_scene):
