@@ -10,7 +10,6 @@ from dvr_cli.fields import GridField
 from dvr_cli.fit.sampler import RayBatch
 from dvr_cli.fit.trainer import fit, step_losses
 from dvr_cli.render.renderer import render_rays
-from conftest import tiny_config
 
 
 def _grazing_batch(n: int = 64, gap: float = 0.6) -> RayBatch:
@@ -25,11 +24,11 @@ def _grazing_batch(n: int = 64, gap: float = 0.6) -> RayBatch:
 
 
 @pytest.mark.parametrize("probe", ["peak", "random"])
-def test_missed_in_mask_rays_push_their_probe_inside(probe):
+def test_missed_in_mask_rays_push_their_probe_inside(probe, sphere):
     torch.manual_seed(0)
     field = GridField([8, 16], features=2, hidden=16, init_radius=0.5, prior_sharpness=10.0)
     batch = _grazing_batch()
-    cfg = tiny_config(mask_probe=probe, w_normal=0.0)
+    cfg = sphere.config(mask_probe=probe, w_normal=0.0)
     out = render_rays(field, batch.origins, batch.dirs, n_steps=128)
     assert not out["hit"].any()
     terms = step_losses(field, batch, out, cfg, torch.Generator())
@@ -42,6 +41,6 @@ def test_missed_in_mask_rays_push_their_probe_inside(probe):
     assert terms["freespace"].item() == 0.0
 
 
-def test_unknown_mask_probe_is_a_clear_error(tmp_path, sphere_scene):
+def test_unknown_mask_probe_is_a_clear_error(tmp_path, sphere_scene, sphere):
     with pytest.raises(DvrError, match="mask_probe"):
-        fit(sphere_scene, tiny_config(mask_probe="closest"), tmp_path / "run", progress=False)
+        fit(sphere_scene, sphere.config(mask_probe="closest"), tmp_path / "run", progress=False)
