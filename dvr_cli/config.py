@@ -20,6 +20,10 @@ class FitConfig:
     field: str = "grid"
     grid_resolutions: list[int] = dataclasses.field(default_factory=lambda: [16, 32, 64, 128])
     grid_features: int = 4
+    # finer levels stored in hash tables of 2^hash_table_log2 rows (Instant-NGP); [] for none
+    hash_resolutions: list[int] = dataclasses.field(default_factory=lambda: [256])
+    hash_features: int = 2
+    hash_table_log2: int = 20
     mlp_hidden: int = 64
     paper_hidden: int = 512
     paper_blocks: int = 5

@@ -1,8 +1,9 @@
-"""Fast CPU backbone: multi-resolution dense feature grids + a tiny MLP with two heads.
+"""Fast CPU backbone: multi-resolution feature grids (dense, then hashed) + a tiny MLP with two heads.
 
-Level l is a learnable volume V_l of shape (1, C, R_l, R_l, R_l) spanning [-1, 1]^3 (voxel
-corners on the cube's faces, align_corners=True). A point's encoding is
-    e(p) = [p, m_0 * trilerp(V_0, p), ..., m_{L-1} * trilerp(V_{L-1}, p)]   (3 + L*C,)
+Dense level l is a learnable volume V_l of shape (1, C, R_l, R_l, R_l) spanning [-1, 1]^3 (voxel
+corners on the cube's faces, align_corners=True); the finer hashed levels store their R^3 corners'
+C_h features in a (T, C_h) table (hashgrid.py). A point's encoding is
+    e(p) = [p, m_0 * trilerp(V_0, p), ..., m_{L-1} * trilerp(V_{L-1}, p)]   (3 + sum of channels,)
 where m_l in {0, 1} masks the levels not yet active (coarse-to-fine training). Then
     h = relu(W_k ... relu(W_1 e(p))),   [o, c, a_1..a_K] = W_head h + b_head   (o scalar, c, a_k in R^3)
     logit(p) = o + sphere_prior_logit(p, init_radius, prior_sharpness),
@@ -18,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .base import Field, check_points, sphere_prior_logit
+from .hashgrid import hash_encode
 from .sh import sh_directional_count, sh_rgb
 
 
@@ -30,7 +32,8 @@ class GridField(Field):
 
     def __init__(self, resolutions=(16, 32, 64, 128), features: int = 4, hidden: int = 64,
                  hidden_layers: int = 1, init_radius: float = 0.5, prior_sharpness: float = 10.0,
-                 grid_init_std: float = 1e-4, head_scale: float = 0.01, sh_degree: int = 0):
+                 grid_init_std: float = 1e-4, head_scale: float = 0.01, sh_degree: int = 0,
+                 hash_resolutions=(), hash_features: int = 2, hash_table_log2: int = 20):
         super().__init__()
         if not resolutions or min(resolutions) < 2:
             raise ValueError(f"grid resolutions must be >= 2, got {list(resolutions)}")
@@ -43,8 +46,14 @@ class GridField(Field):
         self.grids = nn.ParameterList(
             nn.Parameter(torch.randn(1, self.channels, r, r, r) * grid_init_std) for r in self.resolutions
         )
-        self.active_levels = len(self.resolutions)
-        layers, width = [], 3 + self.channels * len(self.resolutions)
+        self.hash_resolutions = [int(r) for r in hash_resolutions]
+        self.hash_channels = int(hash_features)
+        self.tables = nn.ParameterList(
+            nn.Parameter(torch.randn(1 << int(hash_table_log2), self.hash_channels) * grid_init_std)
+            for _ in self.hash_resolutions
+        )
+        self.active_levels = self.n_levels
+        layers, width = [], 3 + self.channels * len(self.resolutions) + self.hash_channels * len(self.tables)
         for _ in range(hidden_layers):
             layers += [nn.Linear(width, hidden), nn.ReLU()]
             width = hidden
@@ -57,7 +66,7 @@ class GridField(Field):
 
     @property
     def n_levels(self) -> int:
-        return len(self.resolutions)
+        return len(self.resolutions) + len(self.hash_resolutions)
 
     def set_active_levels(self, n: int) -> None:
         """Use only the ``n`` coarsest levels; finer ones contribute 0 features (and get no gradient)."""
@@ -66,7 +75,7 @@ class GridField(Field):
         self.active_levels = int(n)
 
     def encode(self, points: torch.Tensor) -> torch.Tensor:
-        """points: (N, 3) in [-1, 1]^3 -> (3 + L*C, N) encoding e(p) (zeros for inactive levels).
+        """points: (N, 3) in [-1, 1]^3 -> (3 + L*C + L_h*C_h, N) encoding e(p) (zeros for inactive levels).
 
         Feature-major (channels first) because that is grid_sample's output layout: the levels
         concatenate without a transpose copy, and the first Linear takes the transposed view for free.
@@ -83,6 +92,11 @@ class GridField(Field):
                 feats.append(sampled.view(self.channels, n))
             else:
                 feats.append(points.new_zeros(self.channels, n))
+        for level, (res, table) in enumerate(zip(self.hash_resolutions, self.tables), start=len(self.grids)):
+            if level < self.active_levels:
+                feats.append(hash_encode(points, table, res))
+            else:
+                feats.append(points.new_zeros(self.hash_channels, n))
         return torch.cat(feats, dim=0)
 
     def _hidden(self, points: torch.Tensor) -> torch.Tensor:

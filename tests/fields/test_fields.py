@@ -28,13 +28,15 @@ def test_paper_field_is_dvr_sized_and_starts_as_sphere():
 
 
 def test_grid_field_shapes_init_and_levels():
-    cfg = FitConfig(field="grid", grid_resolutions=[4, 8, 16], grid_features=3, mlp_hidden=32, init_radius=0.4)
+    cfg = FitConfig(field="grid", grid_resolutions=[4, 8, 16], grid_features=3, mlp_hidden=32, init_radius=0.4,
+                    hash_resolutions=[32], hash_features=2, hash_table_log2=12)
     field = build_field(cfg)
-    assert isinstance(field, GridField)
+    assert isinstance(field, GridField) and field.n_levels == 4
     assert [tuple(g.shape) for g in field.grids] == [(1, 3, r, r, r) for r in (4, 8, 16)]
-    assert max(float(g.detach().abs().max()) for g in field.grids) < 1e-3  # small init
+    assert [tuple(t.shape) for t in field.tables] == [(4096, 2)]
+    assert max(float(g.detach().abs().max()) for g in [*field.grids, *field.tables]) < 1e-3  # small init
     points = torch.rand(100, 3) * 2 - 1
-    assert field.encode(points).shape == (3 + 3 * 3, 100)
+    assert field.encode(points).shape == (3 + 3 * 3 + 2, 100)
     logits = field.occupancy_logits(torch.cat([ORIGIN, CORNER]))
     assert logits[0] > 3.0 and (logits[1:] < -10.0).all()
     assert field.occupancy_logits(torch.tensor([[0.4, 0.0, 0.0]])).abs() < 0.1
@@ -44,9 +46,9 @@ def test_grid_field_shapes_init_and_levels():
     assert encoding[6:].eq(0).all() and encoding[3:6].ne(0).all()
     field.occupancy_logits(points).sum().backward()
     assert field.grids[0].grad.abs().sum() > 0
-    assert all(g.grad is None for g in field.grids[1:])  # masked levels are not even sampled
+    assert all(g.grad is None for g in [*field.grids[1:], *field.tables])  # masked levels are not even sampled
     with pytest.raises(ValueError):
-        field.set_active_levels(4)
+        field.set_active_levels(5)
 
 
 def test_grid_trilinear_convention():
