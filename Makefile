@@ -38,7 +38,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench-fit: $(STAMP)
-	$(BIN)/python benchmarks/bench_fit.py
+	$(BIN)/python benchmarks/bench_fit.py --eval-every 5 --paper-budget 600 --paper-eval-every 120
 
 bench-real: $(STAMP)
 	$(BIN)/python benchmarks/bench_real.py --iters 8000
