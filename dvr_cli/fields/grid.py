@@ -24,7 +24,8 @@ from .sh import sh_directional_count, sh_rgb
 
 
 class GridField(Field):
-    """Dense multi-resolution feature grids (trilinear, one grid_sample per level) + tiny MLP.
+    """Dense multi-resolution feature grids (trilinear, one grid_sample per level), optional hashed
+    finer levels (``hash_resolutions``), + tiny MLP.
 
     Grid features start at N(0, grid_init_std^2), so at step 0 the logit is the sphere prior up to a
     small perturbation (the output head's weights are scaled by ``head_scale``, its bias is 0).
@@ -58,7 +59,7 @@ class GridField(Field):
             layers += [nn.Linear(width, hidden), nn.ReLU()]
             width = hidden
         self.mlp = nn.Sequential(*layers)
-        # [logit, r, g, b, then 3 per directional SH term]: one GEMM for both heads
+        # rows [logit, r, g, b, then 3 per directional SH term]; marching reads the logit row alone
         self.head = nn.Linear(width, 4 + 3 * self.n_sh)
         with torch.no_grad():
             self.head.weight.mul_(head_scale)
