@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 from pathlib import Path
@@ -32,20 +31,11 @@ def machine_title(info: dict) -> str:
             + (f", GPU {info['gpu']}" if info["gpu"] else ""))
 
 
-def _json_safe(value):
-    """nan / inf -> null / strings: strict JSON readers reject the bare tokens."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else str(value)
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def write_json(path: Path, data: dict) -> Path:
-    """Write ``data`` as indented strict JSON (parent folders created); returns ``path``."""
+    """Write ``data`` as indented strict JSON, nan as null (parent folders created); returns ``path``."""
+    from dvr_cli.evaluate.report import json_safe
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_json_safe(data), indent=2))
+    path.write_text(json.dumps(json_safe(data, nan=None), indent=2))
     return path

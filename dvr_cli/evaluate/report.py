@@ -108,14 +108,16 @@ def evaluate_geometry(run, gt_mesh: str | Path, resolution: int = 256, n_points:
     return {"gt_mesh": str(gt_mesh), "resolution": resolution, **result}
 
 
-def _json_safe(value):
-    """inf/nan -> strings, which strict JSON readers accept."""
+def json_safe(value, nan: str | None = "nan"):
+    """``value`` with every non-finite float replaced, in nested dicts / lists / tuples: inf ->
+    "inf" / "-inf", nan -> ``nan`` ("nan", or None for JSON null); strict JSON readers reject the
+    bare tokens json.dumps writes for them."""
     if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
+        return nan if math.isnan(value) else str(value)
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
+        return {k: json_safe(v, nan) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v, nan) for v in value]
     return value
 
 
@@ -145,6 +147,6 @@ def evaluate_run(run, gt_mesh: str | Path | None = None, test_cameras: str | Pat
     if views:
         result["images"] = {"source": source,
                             **evaluate_images(run, views, run.run_dir / FIGURES_DIR, n_steps=n_steps, on_view=on_view)}
-    json_path.write_text(json.dumps(_json_safe(result), indent=2))
+    json_path.write_text(json.dumps(json_safe(result), indent=2))
     result["json"] = str(json_path)
     return result

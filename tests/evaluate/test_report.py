@@ -13,7 +13,7 @@ import trimesh
 import sphere_field as sf
 
 from dvr_cli.errors import DvrError
-from dvr_cli.evaluate.report import evaluate_images, evaluate_run
+from dvr_cli.evaluate.report import evaluate_images, evaluate_run, json_safe
 from dvr_cli.render.renderer import render_image
 from dvr_cli.scene.camera import Camera, look_at
 from dvr_cli.scene.types import View
@@ -80,3 +80,10 @@ def test_bad_inputs(run, tmp_path):
     with pytest.raises(DvrError) as info:
         evaluate_run(run, gt_mesh=bad)
     assert str(bad) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_json_safe_replaces_non_finite_floats_at_any_depth():
+    data = {"a": math.nan, "b": [1.5, math.inf, (-math.inf, 2)], "c": {"d": math.nan, "e": "x"}}
+    assert json_safe(data) == {"a": "nan", "b": [1.5, "inf", ["-inf", 2]], "c": {"d": "nan", "e": "x"}}
+    assert json_safe(data, nan=None) == {"a": None, "b": [1.5, "inf", ["-inf", 2]], "c": {"d": None, "e": "x"}}
+    json.loads(json.dumps(json_safe(data)), parse_constant=lambda token: pytest.fail(f"bare {token}"))
