@@ -13,12 +13,12 @@ import math
 
 import numpy as np
 import torch
-from scipy import ndimage
 from torch.nn import functional as F
 
 from ..errors import DvrError
 from ..fields.base import tau_logit
 from ..scene.camera import Camera
+from ..scene.hull import visual_hull
 from .march import LogitFn, evaluate_chunked
 
 
@@ -84,52 +84,19 @@ class OccupancyGrid:
         return cls(torch.ones(res, res, res, dtype=torch.bool, device=device))
 
     @classmethod
-    def from_masks(cls, cameras_unit: list[Camera], masks: list[np.ndarray], res: int = 64, dilate: int = 1,
-                   min_seen: float = 0.5) -> "OccupancyGrid":
-        """Visual hull of the masks, carved conservatively.
-
-        An object-centric capture sees the object in every view: cells inside the image of fewer
-        than ``min_seen`` of the views are dropped too (no mask can constrain them, and a field
-        left free there grows floaters that show up in novel views).
+    def from_masks(cls, cameras_unit: list[Camera], masks: list[np.ndarray], res: int = 64,
+                   dilate: int = 1) -> "OccupancyGrid":
+        """The masks' visual hull (``scene.hull``), carved conservatively: a cell stands for its
+        bounding ball grown by ``dilate`` cells (radius (sqrt(3)/2 + dilate) h, slack for mask and
+        calibration error) plus 1.5 px of pixel rounding, and is dropped only when the hull rule
+        drops that whole ball.
 
         cameras_unit: cameras in the unit frame; masks: (H, W) bool per camera (True = object).
-        A cell is kept unless some view sees its whole bounding ball (radius (sqrt(3)/2 + dilate) h,
-        i.e. ``dilate`` cells of slack for mask / calibration error) projecting outside the mask:
-        for the centre's projection x at camera-frame position (c_x, c_y, z), the ball's image lies
-        within r = f rho (z + |(c_x, c_y)|) / (z (z - rho)) pixels of x, so the view carves the cell
-        when dist(x, mask) > r + 1.5 px (pixel rounding). Views where the
-        centre projects outside the image, or lies behind / within rho of the camera, do not carve it.
         """
-        if len(cameras_unit) != len(masks):
-            raise DvrError(f"{len(cameras_unit)} cameras but {len(masks)} masks for the occupancy grid")
-        centers = cell_centers(res, dtype=torch.float64)
-        h = 2.0 / res
-        rho = (math.sqrt(3.0) / 2.0 + dilate) * h
-        keep = torch.ones(len(centers), dtype=torch.bool)
-        n_seen = torch.zeros(len(centers), dtype=torch.int32)
-        for cam, mask in zip(cameras_unit, masks):
-            mask = np.asarray(mask, dtype=bool)
-            if mask.shape != (cam.height, cam.width):
-                raise DvrError(f"mask of {cam.name or 'a camera'} is {mask.shape[::-1]} (W, H), camera is "
-                               f"{cam.width}x{cam.height}")
-            # Distance (pixels) from each pixel to the nearest mask pixel; inf when the mask is empty.
-            dist = ndimage.distance_transform_edt(~mask) if mask.any() else np.full(mask.shape, np.inf)
-            dist = torch.from_numpy(np.asarray(dist, dtype=np.float64))
-            K, R, t = (torch.from_numpy(a) for a in (cam.K, cam.R, cam.t))
-            xc = centers @ R.T + t  # camera frame
-            z = xc[:, 2]
-            front = z > rho
-            uv = (xc[:, :2] / z[:, None].clamp_min(rho)) @ K[:2, :2].T + K[:2, 2]
-            u, v = uv.round().long().unbind(1)
-            seen = front & (u >= 0) & (u < cam.width) & (v >= 0) & (v < cam.height)
-            lateral = xc[:, :2].norm(dim=1)
-            radius = float(K[0, 0].maximum(K[1, 1])) * rho * (z + lateral) / (z * (z - rho)) + 1.5
-            carved = torch.zeros_like(keep)
-            carved[seen] = dist[v[seen], u[seen]] > radius[seen]
-            keep &= ~carved
-            n_seen += seen
-        keep &= n_seen >= min_seen * len(cameras_unit)
-        hull = keep.reshape(res, res, res)
+        radius = (math.sqrt(3.0) / 2.0 + dilate) * (2.0 / res)
+        keep = visual_hull(cameras_unit, masks, cell_centers(res, dtype=torch.float64).numpy(), radius=radius,
+                           pixel_slack=1.5)
+        hull = torch.from_numpy(keep).reshape(res, res, res)
         return cls(hull, hull.clone())
 
     @torch.no_grad()

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import DvrError
 from .camera import Camera
+from .hull import visual_hull
 from .types import Normalization
 
 # The object's box fills 1 / MARGIN of the cube, so surfaces never sit on the cube's faces.
@@ -71,34 +72,6 @@ def from_cameras(cameras: list[Camera]) -> Normalization:
     return Normalization(center, radius, "cameras")
 
 
-def carve(cameras: list[Camera], masks: list[np.ndarray], points: np.ndarray) -> np.ndarray:
-    """(N,) bool: which of (N, 3) world ``points`` lie in the visual hull of the masks.
-
-    A view carves only points that project inside its image (in front of it); a view that does
-    not see a point says nothing about it. A point is kept when at least half of the views see
-    it and every view that sees it puts it on its mask. Carved points are dropped as soon as
-    one view carves them, so later views only test the survivors.
-    """
-    alive = np.arange(len(points))
-    seen = np.zeros(len(points), dtype=np.int32)
-    homogeneous = np.concatenate([points, np.ones((len(points), 1))], axis=1)
-    for camera, mask in zip(cameras, masks):
-        projection = camera.K @ np.concatenate([camera.R, camera.t[:, None]], axis=1)
-        h = homogeneous[alive] @ projection.T
-        in_front = h[:, 2] > 1e-9
-        with np.errstate(divide="ignore", invalid="ignore"):
-            u = np.round(h[:, 0] / h[:, 2])
-            v = np.round(h[:, 1] / h[:, 2])
-        inside = in_front & (u >= 0) & (u < mask.shape[1]) & (v >= 0) & (v < mask.shape[0])
-        on_mask = np.zeros(len(alive), dtype=bool)
-        on_mask[inside] = mask[v[inside].astype(np.int64), u[inside].astype(np.int64)]
-        seen[alive[inside]] += 1
-        alive = alive[~inside | on_mask]
-    kept = np.zeros(len(points), dtype=bool)
-    kept[alive] = seen[alive] >= max(1, math.ceil(len(cameras) / 2))
-    return kept
-
-
 def _grid(lo: np.ndarray, hi: np.ndarray, resolution: int) -> tuple[np.ndarray, float]:
     """Cell centres (N, 3) of a cubic-cell grid over [lo, hi] with ``resolution`` cells on the
     longest side, and the cell size."""
@@ -120,7 +93,7 @@ def visual_hull_bbox(cameras: list[Camera], masks: list[np.ndarray], resolution:
     for _ in range(4):
         lo, hi = center - radius, center + radius
         points, cell = _grid(lo, hi, SEARCH_RESOLUTION)
-        kept = points[carve(cameras, masks, points)]
+        kept = points[visual_hull(cameras, masks, points)]
         if len(kept) == 0:
             raise DvrError(
                 "the masks' visual hull is empty: masks and cameras disagree (wrong masks, order or camera convention?)"
@@ -130,7 +103,7 @@ def visual_hull_bbox(cameras: list[Camera], masks: list[np.ndarray], resolution:
             break
         radius *= 2
     points, fine = _grid(kept.min(0) - cell, kept.max(0) + cell, resolution)
-    kept = points[carve(cameras, masks, points)]
+    kept = points[visual_hull(cameras, masks, points)]
     return np.stack([kept.min(0) - fine, kept.max(0) + fine])
 
 

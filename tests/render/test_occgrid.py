@@ -113,13 +113,12 @@ def test_update_never_leaves_the_visual_hull():
     assert torch.equal(copy.hull, hull)
 
 
-def test_cells_seen_by_too_few_views_are_dropped():
+def test_views_that_see_the_whole_object_carve_what_no_view_sees():
     cams = ring_cameras(12, size=48)
-    full = [np.ones((c.height, c.width), dtype=bool) for c in cams]
-    # Full masks carve nothing: only visibility decides. A camera ring sees the middle of the cube
-    # from every view; a cell in the image of fewer than min_seen of the views is dropped.
-    every = OccupancyGrid.from_masks(cams, full, res=16, min_seen=1.0)
-    none = OccupancyGrid.from_masks(cams, full, res=16, min_seen=0.0)
-    assert none.fraction == 1.0
-    assert every.occupied(torch.tensor([[0.0, 0.0, 0.0]])).all()
-    assert 0.0 < every.fraction < 1.0
+    masks = _sphere_masks(cams, CENTER, RADIUS)  # the sphere is inside every frame
+    grid = OccupancyGrid.from_masks(cams, masks, res=16)
+    # Cells no view sees on its mask are dropped, whatever their image; cut silhouettes would abstain.
+    corner = torch.tensor([[0.95, 0.95, 0.95]])
+    assert not grid.occupied(corner).any()
+    full = [np.ones_like(m) for m in masks]  # masks that touch every border: nothing beyond a frame is judged
+    assert OccupancyGrid.from_masks(cams, full, res=16).fraction > grid.fraction
