@@ -22,9 +22,9 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from .commands import calibrate, evaluate, export, fit, info, render
+    from .commands import batch, calibrate, evaluate, export, fit, info, render
 
-    for module in (calibrate, fit, export, render, evaluate, info):
+    for module in (calibrate, fit, export, render, evaluate, info, batch):
         module.register(app)
 
 

@@ -1,0 +1,189 @@
+"""One scene of a batch, start to end: calibrate (no cameras) -> fit -> export -> eval.
+
+:func:`process_scene` is what a Ray task runs, with the library API (no subprocess). It is
+safe to run again on the same folder: a scene whose ``batch_result.json`` exists is returned as
+it is, a scene with a checkpoint resumes from it (a Ray retry after its worker died, or a new
+run of the batch), and every start is logged in ``attempts.jsonl`` with the iteration it
+started from. The run folder is ``OUT/<name>/`` (calibrated photos in ``OUT/<name>/calibrated/``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..errors import DvrError
+from ..evaluate.report import evaluate_run, json_safe
+from ..fit import fit, load_run
+from ..fit.checkpoint import load_checkpoint
+from ..fit.run import CHECKPOINT, write_json
+from ..mesh.export import export_mesh
+from ..scene import detect_format, load_scene
+from .manifest import SceneSpec
+
+RESULT = "batch_result.json"
+ATTEMPTS = "attempts.jsonl"
+CALIBRATED = "calibrated"
+#: Scores taken from eval.json: image metrics (means over the views) and geometry.
+IMAGE_SCORES = ("masked_psnr", "psnr", "ssim", "iou")
+GEOMETRY_SCORES = ("chamfer_l1", "fscore")
+
+#: report(stage, iteration, total): where a running scene is ('calibrate', 'fit', 'export', 'eval').
+Report = Callable[[str, int, int], None]
+
+
+@dataclass
+class ExportOptions:
+    """How every scene's mesh is written (``dvr export``'s --format / --resolution)."""
+
+    fmt: str = "ply"
+    resolution: int = 256
+
+
+@dataclass
+class SceneResult:
+    """What became of one scene.
+
+    Attributes:
+        name: the scene's name; run_dir: its run folder.
+        status: 'done' or 'failed'; error: the one-line reason of a failure.
+        iterations: iterations fitted in all.
+        attempts: the iteration each start of the scene's fit began from ([0] for one clean run;
+            [0, 180] when a worker died and the retry resumed at iteration 180).
+        seconds: wall-clock seconds per stage of the last attempt ('load', calibration included;
+            'fit', 'export', 'eval') and 'total'.
+        mesh: the exported mesh; scores: eval.json's means (IMAGE_SCORES, GEOMETRY_SCORES) present.
+        host: the machine that ran it; reused: an earlier run of the batch had finished it.
+    """
+
+    name: str
+    run_dir: str
+    status: str = "done"
+    error: str | None = None
+    iterations: int = 0
+    attempts: list[int] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    mesh: str | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+    host: str = ""
+    reused: bool = False
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "SceneResult":
+        return cls(**data)
+
+
+def read_attempts(run_dir: Path) -> list[int]:
+    """The starting iteration of every attempt logged in ``run_dir/attempts.jsonl``."""
+    path = Path(run_dir) / ATTEMPTS
+    if not path.is_file():
+        return []
+    return [json.loads(line)["from_iteration"] for line in path.read_text().splitlines() if line.strip()]
+
+
+def _log_attempt(run_dir: Path, from_iteration: int) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ATTEMPTS, "a") as f:
+        f.write(json.dumps({"from_iteration": from_iteration, "host": socket.gethostname(), "pid": os.getpid(),
+                            "time": round(time.time(), 3)}) + "\n")
+
+
+def _load(spec: SceneSpec, run_dir: Path, report: Report):
+    """The scene as ``dvr fit`` would load it; photos without a camera file are calibrated first
+    (by structure from motion, into run_dir/calibrated, reused when a retry finds it written)."""
+    if spec.cameras is None:
+        try:
+            detect_format(spec.images)
+        except DvrError:
+            calibrated = run_dir / CALIBRATED
+            if not (calibrated / "cams.json").is_file():
+                from ..calib.pipeline import calibrate_photos
+
+                report("calibrate", 0, 0)
+                calibrate_photos(spec.images, calibrated, masks=spec.masks, downscale=spec.load.get("downscale", 1.0),
+                                 max_size=spec.load.get("max_size"))
+            return load_scene(calibrated)
+    return load_scene(spec.images, cameras=spec.cameras, masks=spec.masks, **spec.load)
+
+
+def _scores(evaluation: dict) -> dict[str, float]:
+    means = (evaluation.get("images") or {}).get("mean") or {}
+    geometry = evaluation.get("geometry") or {}
+    scores = {k: means[k] for k in IMAGE_SCORES if k in means}
+    scores.update({k: geometry[k] for k in GEOMETRY_SCORES if k in geometry})
+    return scores
+
+
+def process_scene(spec: SceneSpec, run_dir: str | Path, export: ExportOptions, report: Report | None = None,
+                  device: str | None = None) -> SceneResult:
+    """Calibrate (when the scene has no cameras), fit, export and evaluate ``spec`` into ``run_dir``.
+
+    Resumes from the run folder's checkpoint when there is one; returns the stored result when
+    ``batch_result.json`` says the scene is done. Evaluation runs when the scene holds views out
+    (``holdout``) or names ``gt_mesh`` / ``test_cameras``. ``device`` overrides the config's.
+    DvrError (bad input, a fit that finds no surface, ...) is returned as a failed result; the
+    caller sees other exceptions (bugs) and worker deaths as such.
+    """
+    run_dir = Path(run_dir)
+    report = report or (lambda stage, done, total: None)
+    if (run_dir / RESULT).is_file():
+        stored = SceneResult.from_json(json.loads((run_dir / RESULT).read_text()))
+        stored.reused = True
+        return stored
+    result = SceneResult(spec.name, str(run_dir), host=socket.gethostname())
+    start = time.monotonic()
+    stage_start = start
+
+    def stage_done(name: str) -> None:
+        nonlocal stage_start
+        now = time.monotonic()
+        result.seconds[name] = round(now - stage_start, 3)
+        stage_start = now
+
+    try:
+        report("load", 0, 0)
+        scene = _load(spec, run_dir, report)
+        stage_done("load")
+        cfg = spec.fit_config()
+        if device is not None:
+            cfg.device = device
+        resume = (run_dir / CHECKPOINT).is_file()
+        _log_attempt(run_dir, int(load_checkpoint(run_dir / CHECKPOINT)["iteration"]) if resume else 0)
+        report("fit", 0, cfg.iters)
+        last = {"t": 0.0}
+
+        def hook(iteration, field_, grid) -> bool:
+            if time.monotonic() - last["t"] >= 1.0 or iteration == cfg.iters:
+                report("fit", iteration, cfg.iters)
+                last["t"] = time.monotonic()
+            return False
+
+        fitted = fit(scene, cfg, run_dir, resume=resume, progress=False, hook=hook)
+        result.iterations = fitted.iterations
+        if fitted.interrupted:
+            raise DvrError(f"interrupted at iteration {fitted.iterations}: run the batch again to resume", run_dir)
+        stage_done("fit")
+        report("export", fitted.iterations, cfg.iters)
+        run = load_run(run_dir, device=cfg.device)
+        result.mesh = str(export_mesh(run, fmt=export.fmt, resolution=export.resolution))
+        stage_done("export")
+        if cfg.holdout or spec.gt_mesh or spec.test_cameras:
+            report("eval", fitted.iterations, cfg.iters)
+            result.scores = _scores(evaluate_run(run, gt_mesh=spec.gt_mesh, test_cameras=spec.test_cameras,
+                                                 resolution=export.resolution))
+            stage_done("eval")
+    except DvrError as exc:
+        result.status, result.error = "failed", str(exc)
+    result.attempts = read_attempts(run_dir)
+    result.seconds["total"] = round(time.monotonic() - start, 3)
+    if result.status == "done":
+        write_json(run_dir / RESULT, json_safe(result.to_json(), nan=None))
+    return result
