@@ -123,14 +123,18 @@ def average_gradients(parameters: Iterable[torch.nn.Parameter], share: float) ->
         offset += p.numel()
 
 
-def rank0_decides(*flags: bool, device: torch.device | str = "cpu") -> tuple[bool, ...]:
-    """Rank 0's ``flags`` on every rank (wall-clock decisions: checkpoint now, stop now), so that
-    every rank takes the same branch and no collective waits for a rank that left the loop."""
+def from_rank0(*values: float | bool, device: torch.device | str = "cpu") -> tuple:
+    """Rank 0's ``values`` on every rank, each of its own type (float or bool).
+
+    For what each rank measures with its own clock (seconds fitted, a checkpoint or a Ctrl-C due):
+    with rank 0's values every rank schedules the step alike and takes the same branch, so no
+    collective waits for a rank that has left the loop.
+    """
     if not active():
-        return tuple(bool(f) for f in flags)
-    values = torch.tensor([bool(f) for f in flags], dtype=torch.int32, device=device)
-    dist.broadcast(values, src=0)
-    return tuple(bool(v) for v in values.tolist())
+        return values
+    tensor = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
+    dist.broadcast(tensor, src=0)
+    return tuple(type(v)(x) for v, x in zip(values, tensor.tolist()))
 
 
 def gather_rng(rng: dict) -> dict:
