@@ -1,4 +1,5 @@
-"""Texture atlas: UV-unwrap the mesh, then bake the texture field into an image.
+"""Texture atlas: UV-unwrap the mesh, then bake a colouring of its surface (the texture field's,
+or the photos') into an image.
 
 UV convention here: u runs along image columns and v down image rows, both in [0, 1]; the
 centre of texel (row j, column i) is at uv = ((i + 0.5) / S, (j + 0.5) / S). Writers convert
@@ -103,33 +104,41 @@ def rasterize_uv(uv: np.ndarray, faces: np.ndarray, size: int, pad: float = 1.5)
     return face_of.reshape(size, size), bary_of.reshape(size, size, 3)
 
 
-def fill_empty(image: np.ndarray, filled: np.ndarray, iterations: int = 4) -> np.ndarray:
-    """Grow filled texels outwards (mean of filled 3x3 neighbours), then fill the rest with the mean.
+def fill_empty(image: np.ndarray, filled: np.ndarray) -> np.ndarray:
+    """Fill every empty texel by push-pull (Gortler et al. 1996): an empty texel takes the
+    coverage-weighted mean of the filled texels around it at the finest pyramid level that has any.
 
-    image (S, S, 3) float32, filled (S, S) bool. Keeps mip-mapped lookups near charts from
-    fading to black.
+    image (S, S, 3) float32, filled (S, S) bool. Filled texels keep their values; the gutters
+    between charts get the colour of the charts they border and fade smoothly between them, so
+    mip-mapped (averaged) lookups near a chart border do not mix in black or another chart's
+    unrelated colour.
     """
-    image, filled = image.copy(), filled.copy()
-    if not filled.any():
+    if filled.all() or not filled.any():
         return image
-    for _ in range(iterations):
-        weight = filled.astype(np.float32)
-        total = cv2.boxFilter(image * weight[..., None], -1, (3, 3), normalize=False)
-        count = cv2.boxFilter(weight, -1, (3, 3), normalize=False)
-        grow = ~filled & (count > 0)
-        image[grow] = total[grow] / count[grow][:, None]
-        filled |= grow
-    image[~filled] = image[filled].mean(axis=0)
-    return image
+    # Premultiplied colour and coverage per level; cv2's INTER_AREA halving is the 2x2 mean.
+    levels = [(image * filled[..., None], filled.astype(np.float32))]
+    while max(levels[-1][1].shape) > 1:
+        colour, weight = levels[-1]
+        half = (max(1, (weight.shape[1] + 1) // 2), max(1, (weight.shape[0] + 1) // 2))
+        levels.append((cv2.resize(colour, half, interpolation=cv2.INTER_AREA),
+                       cv2.resize(weight, half, interpolation=cv2.INTER_AREA).reshape(half[1], half[0])))
+    colour, weight = levels[-1]
+    out = colour.reshape(1, 1, 3) / max(float(weight.squeeze()), 1e-12)
+    for colour, weight in reversed(levels[:-1]):
+        coarse = cv2.resize(out, (weight.shape[1], weight.shape[0]), interpolation=cv2.INTER_LINEAR)
+        coarse = coarse.reshape(weight.shape[0], weight.shape[1], 3)
+        # Composite this level's premultiplied colour over the coarser estimate.
+        out = colour + (1.0 - np.clip(weight, 0.0, 1.0))[..., None] * coarse
+    return np.where(filled[..., None], image, out).astype(np.float32)
 
 
 def bake_texture(color_fn: Callable[[np.ndarray], np.ndarray], verts: np.ndarray, faces: np.ndarray,
                  uv: np.ndarray, size: int) -> np.ndarray:
     """Texture image of ``color_fn`` over the mesh: each texel gets the colour of its surface point.
 
-    color_fn: (P, 3) points in the frame of ``verts`` -> (P, 3) RGB in [0, 1].
-    verts (V, 3), faces (F, 3), uv (V, 2) per-vertex (see :func:`split_seams`).
-    Returns (S, S, 3) float32, row 0 at v = 0.
+    color_fn: (P, 3) points in the frame of ``verts`` -> (P, 3) RGB in [0, 1] (the texture
+    field's colours, or the photos', dvr_cli.mesh.bake). verts (V, 3), faces (F, 3), uv (V, 2)
+    per-vertex (see :func:`split_seams`). Returns (S, S, 3) float32, row 0 at v = 0.
     """
     face, bary = rasterize_uv(uv, faces, size)
     filled = face >= 0

@@ -1,0 +1,141 @@
+"""Colours from the photos: projection, blending weights, occlusion, outliers and the fallback."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+import trimesh
+
+from dvr_cli.mesh.bake import SHARPNESS, PhotoColoring
+from dvr_cli.mesh.clean import simplify
+from dvr_cli.mesh.texture import bake_texture, rasterize_uv, split_seams, uv_atlas
+from dvr_cli.scene import load_scene
+from dvr_cli.scene.camera import Camera
+from dvr_cli.scene.types import View
+
+FALLBACK = np.array([0.0, 1.0, 0.0], dtype=np.float32)
+TEX = 128
+
+
+def fallback(points: np.ndarray) -> np.ndarray:
+    return np.broadcast_to(FALLBACK, (len(points), 3)).copy()
+
+
+def photo_at(view: View, points: np.ndarray) -> np.ndarray:
+    """(N, 3) world points -> (N, 3) bilinear colour of the view's photo at their projection."""
+    uv = view.camera.project(points).astype(np.float32)
+    return cv2.remap(view.image, uv[:, :1], uv[:, 1:], cv2.INTER_LINEAR)[:, 0]
+
+
+def weight(view: View, points: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """The blending weight (cos * (f / z)^2)^SHARPNESS, computed in world units."""
+    cam = view.camera
+    toward = cam.center - points
+    cos = np.einsum("nd,nd->n", normals, toward) / np.linalg.norm(toward, axis=1)
+    z = cam.world_to_camera(points)[:, 2]
+    return (cos * (math.sqrt(cam.K[0, 0] * cam.K[1, 1]) / z) ** 2) ** SHARPNESS
+
+
+@pytest.fixture(scope="module")
+def example(example_small):
+    """The small example's photos and true mesh, its atlas (uv) and the texel points."""
+    scene = load_scene(example_small / "images", example_small / "cams.json")
+    mesh = trimesh.load(example_small / "mesh.ply", process=False)
+    verts, faces = simplify(np.asarray(mesh.vertices), np.asarray(mesh.faces), 4000)
+    source, faces_uv, uv = split_seams(faces, uv_atlas(verts, faces, TEX))
+    face, bary = rasterize_uv(uv, faces_uv, TEX)
+    filled = face >= 0
+    points = np.einsum("pk,pkd->pd", bary[filled], verts[source][faces_uv[face[filled]]])
+    normals = trimesh.Trimesh(verts, faces, process=False).face_normals[face[filled]]  # faces_uv keeps the order
+    # Texels inside their triangle: on an edge the neighbour's normal (and weight) is as right.
+    interior = bary[filled].min(axis=1) > 0.02
+    return scene, verts, faces, (verts[source], faces_uv, uv), points, normals, interior
+
+
+def bake(example, views):
+    _, verts, faces, atlas, *_ = example
+    coloring = PhotoColoring(verts, faces, views, fallback)
+    image = bake_texture(coloring, *atlas, TEX)
+    face, _ = rasterize_uv(atlas[2], atlas[1], TEX)
+    return image[face >= 0], coloring.n_views
+
+
+def test_single_view_texels_are_the_photo(example):
+    scene, *_, points, _, _ = example
+    view = scene.views[0]
+    got, n_views = bake(example, [view])
+    seen = n_views == 1
+    assert 0.2 < seen.mean() < 0.6  # about the half of the surface that faces the camera
+    assert np.abs(got[seen] - photo_at(view, points[seen])).max() < 2 / 255
+    assert (got[~seen] == FALLBACK).all()
+
+
+def test_two_views_blend_by_resolution_weights(example):
+    scene, *_, points, normals, interior = example
+    first, second = scene.views[0], scene.views[3]
+    darker = View(second.camera, second.image * 0.5, second.mask)  # so that the two photos disagree
+    got, n_views = bake(example, [first, darker])
+    both = (n_views == 2) & interior
+    assert both.mean() > 0.05
+    p, n = points[both], normals[both]
+    w1, w2 = weight(first, p, n), weight(darker, p, n)
+    expected = (w1[:, None] * photo_at(first, p) + w2[:, None] * photo_at(darker, p)) / (w1 + w2)[:, None]
+    assert np.abs(got[both] - expected).max() < 2 / 255
+    # The weights vary: the blend is neither photo alone.
+    share = w1 / (w1 + w2)
+    assert share.min() < 0.2 and share.max() > 0.8
+
+
+# Occlusion, outliers, fallback: a small square at z = 1 in front of a big one at z = 2, both
+# facing cameras that look down +z. Camera A (at the origin) sees the big square except the
+# small one's shadow, |x| < 0.6; camera B (at x = 1.5) sees the big square for x > 0 only.
+def squares() -> tuple[np.ndarray, np.ndarray]:
+    quad = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], dtype=np.float64)
+    verts = np.concatenate([np.column_stack([quad, np.full(4, 2.0)]), np.column_stack([0.3 * quad, np.full(4, 1.0)])])
+    faces = np.array([[0, 2, 1], [0, 3, 2], [4, 6, 5], [4, 7, 6]])  # normals towards -z (the cameras)
+    return verts, faces
+
+
+def flat_view(x: float, half_fov: float, rgb, size: int = 64) -> View:
+    """A camera at (x, 0, 0) looking down +z that sees +-half_fov at z = 2, and a flat photo."""
+    f = (size / 2) / (half_fov / 2)
+    cam = Camera([[f, 0, (size - 1) / 2], [0, f, (size - 1) / 2], [0, 0, 1]], np.eye(3), [-x, 0, 0], size, size)
+    return View(cam, np.broadcast_to(np.asarray(rgb, dtype=np.float32), (size, size, 3)).copy(), None)
+
+
+def back_points(xs) -> np.ndarray:
+    return np.array([[x, y, 2.0] for x in xs for y in (-0.5, 0.0, 0.5)])
+
+
+def test_occluded_points_take_no_colour_from_the_view():
+    verts, faces = squares()
+    a = flat_view(0.0, 1.1, (1, 0, 0))
+    b = flat_view(1.5, 1.5, (0, 0, 1))
+    coloring = PhotoColoring(verts, faces, [a, b], fallback)
+    red_only, blue_only, neither, both = (back_points(xs) for xs in ((-0.9, -0.7), (0.1, 0.5), (-0.5, -0.1), (0.7, 0.9)))
+    np.testing.assert_allclose(coloring(red_only), [[1, 0, 0]] * len(red_only), atol=1e-6)
+    np.testing.assert_allclose(coloring(blue_only), [[0, 0, 1]] * len(blue_only), atol=1e-6)  # hidden from A
+    np.testing.assert_allclose(coloring(neither), fallback(neither), atol=0)
+    assert (coloring.n_views == 0).all()
+    mixed = coloring(both)
+    normals = np.tile([0.0, 0.0, -1.0], (len(both), 1))
+    wa, wb = weight(a, both, normals), weight(b, both, normals)
+    np.testing.assert_allclose(mixed[:, 0], wa / (wa + wb), atol=1e-5)
+    np.testing.assert_allclose(mixed[:, 2], wb / (wa + wb), atol=1e-5)
+    # A camera behind the big square (at z = 4, looking down -z) sees its back: no colour from it.
+    behind = flat_view(0.0, 1.1, (1, 1, 1))
+    behind.camera = Camera(behind.camera.K, np.diag([-1.0, 1.0, -1.0]), [0, 0, 4.0], 64, 64)
+    assert (PhotoColoring(verts, faces, [behind], fallback)(red_only) == FALLBACK).all()
+
+
+def test_a_view_that_disagrees_is_rejected():
+    verts, faces = squares()
+    grey = [flat_view(x, 1.5, (0.4, 0.4, 0.4)) for x in (0.8, 1.0, 1.2)]
+    highlight = flat_view(1.1, 1.5, (1.0, 1.0, 1.0))
+    coloring = PhotoColoring(verts, faces, [*grey, highlight], fallback)
+    got = coloring(back_points((0.6, 0.8)))
+    np.testing.assert_allclose(got, 0.4, atol=1e-6)
+    assert (coloring.n_views == 3).all()
