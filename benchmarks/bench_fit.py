@@ -18,7 +18,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,20 +60,18 @@ def run_worker(args) -> None:
     gt = load_mesh(scene_dir / "mesh.ply")
     norm = scene.normalization
     overrides = {"minutes": args.budget / 60.0, "device": args.device, "preview_every_s": 1e9,
-                 "checkpoint_every_s": 1e9}
+                 "checkpoint_every_s": 120}
     cfg = FitConfig.from_preset(args.worker, **overrides)
     curve: list[dict] = []
-    clock = {"last": 0.0, "fit_s": 0.0, "t0": time.monotonic(), "paused": 0.0}
+    clock = {"last": 0.0}
 
-    def score(iteration: int, field, grid, force: bool = False) -> bool:
-        if force:  # after the fit: the time at its last step, not counting the final preview
-            fit_s = clock["fit_s"]
-        else:
-            clock["final"] = (iteration, field, grid)
-            fit_s = clock["fit_s"] = time.monotonic() - clock["t0"] - clock["paused"]
-            if fit_s - clock["last"] < args.eval_every:
-                return False
-        t = time.monotonic()
+    def score(job, force: bool = False) -> bool:
+        """The fit's hook: evaluate every ``eval_every`` seconds of fitting (job.elapsed excludes this)."""
+        clock["job"] = job
+        fit_s = job.elapsed
+        if not force and fit_s - clock["last"] < args.eval_every:
+            return False
+        iteration, field, grid = job.iteration, job.field, job.occ_grid
         clock["last"] = fit_s
         field.eval()
         verts, faces, _ = extract_surface(field.occupancy_logits, resolution=args.mesh_resolution, start=32,
@@ -93,14 +90,13 @@ def run_worker(args) -> None:
                  **{k: float(np.mean([v[k] for v in views])) for k in ("masked_psnr", "psnr", "ssim", "iou")}}
         curve.append(point)
         print(json.dumps({"progress": point}), file=sys.stderr, flush=True)
-        clock["paused"] += time.monotonic() - t
         reached = point["chamfer_pct"] <= TARGET_CHAMFER_PCT and point["masked_psnr"] >= TARGET_PSNR
         return reached and args.stop_at_target
 
     with tempfile.TemporaryDirectory() as tmp:
         result = fit(scene, cfg, Path(tmp) / "run", progress=False, hook=score)
         if not curve or curve[-1]["iteration"] != result.iterations:
-            score(*clock["final"], force=True)  # the state the budget ended on
+            score(clock["job"], force=True)  # the state the budget ended on
         log = Path(tmp) / "run" / "metrics.jsonl"
         metrics = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
     fit_s = result.seconds

@@ -111,7 +111,7 @@ def bench_scene(name: str, scene, args) -> dict:
     from dvr_cli.config import FitConfig
     from dvr_cli.evaluate.report import evaluate_images
     from dvr_cli.fit import fit
-    from dvr_cli.fit.run import load_run
+    from dvr_cli.run import load_run
     from dvr_cli.mesh.export import export_mesh, extract_run_surface
 
     spec = SCENES[name]
@@ -125,7 +125,7 @@ def bench_scene(name: str, scene, args) -> dict:
           f"{args.budget_min:g} min")
     result = fit(scene, cfg, run_dir, progress=True)
     run = load_run(run_dir, device=args.device)
-    held = run.scene_info["holdout"]
+    held = run.holdout
 
     t0 = time.monotonic()
     mesh_path = export_mesh(run, "ply", resolution=args.resolution, log=print)
@@ -146,7 +146,7 @@ def bench_scene(name: str, scene, args) -> dict:
         "scene": name,
         "data": spec.folder,
         "credit": spec.credit,
-        "views_train": len(run.scene_info["train"]),
+        "views_train": len(run.train),
         "views_heldout": len(held),
         "resolution": [camera.width, camera.height],
         "budget_min": args.budget_min,

@@ -32,31 +32,26 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console-script entry point: run the app, turning DvrError into one line + exit 2."""
+    """Console-script entry point: returns the exit code.
+
+    typer / click handle usage errors themselves (standalone mode: the usage line and the
+    problem, exit 2), whichever click they carry (typer >= 0.29 vendors its own); DvrError
+    becomes one line + exit 2; nothing else is caught, so a bug still shows its traceback.
+    """
     from .runtime import setup_process
 
     setup_process()
     try:
-        result = app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=True)
     except DvrError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]")
-        return 130
-    except typer.Exit as exc:
-        return exc.exit_code
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            err_console.print("[yellow]aborted[/]")
-            return 1
-        raise
-    return result if isinstance(result, int) else 0
+    except SystemExit as exc:  # how standalone mode ends: the command's result or a usage error's code
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        err_console.print(str(exc.code))
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

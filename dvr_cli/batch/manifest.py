@@ -28,7 +28,7 @@ from pathlib import Path
 from ..commands.fit import scene_name
 from ..config import FitConfig
 from ..errors import DvrError
-from ..fit.run import LATEST
+from ..run import LATEST
 
 #: Entry keys that name files (relative to the manifest), loading options, and scoring inputs.
 PATH_KEYS = ("images", "cameras", "masks", "depth", "gt_mesh", "test_cameras")

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from ..errors import DvrError
 from ..evaluate.report import json_safe
-from ..fit.run import write_json
+from ..files import write_json
 from ..runtime import setup_process
 from .manifest import SceneSpec
 from .scene import GEOMETRY_SCORES, IMAGE_SCORES, ExportOptions, SceneResult, process_scene

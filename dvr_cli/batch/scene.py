@@ -19,9 +19,10 @@ from typing import Callable
 
 from ..errors import DvrError
 from ..evaluate.report import evaluate_run, json_safe
-from ..fit import fit, load_run
-from ..fit.checkpoint import load_checkpoint
-from ..fit.run import CHECKPOINT, write_json
+from ..files import write_json
+from ..fit import fit
+from ..run import CHECKPOINT, load_run
+from ..run.checkpoint import load_checkpoint
 from ..mesh.export import export_mesh
 from ..scene import detect_format, load_scene
 from .manifest import SceneSpec

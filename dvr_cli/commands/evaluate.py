@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         """Measure a fitted run: mesh distances to a GT mesh, PSNR / SSIM / IoU on test views."""
         from ..errors import DvrError
         from ..evaluate.report import evaluate_run
-        from ..fit.run import load_run
+        from ..run import load_run
 
         if points < 100:
             raise DvrError(f"--points must be at least 100 (got {points})")

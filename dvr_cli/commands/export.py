@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Extract the fitted surface, colour it with the texture field and write a mesh."""
         from ..errors import DvrError
-        from ..fit.run import load_run
+        from ..run import load_run
         from ..mesh.export import export_mesh
 
         if resolution < 8:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -10,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..config import DEFAULT_MINUTES, MAX_CHECKPOINT_INTERVAL_S, FitConfig
 from ..errors import DvrError
 
 _NOT_IMAGES = {"images", "image", "rgb"}
@@ -28,10 +28,10 @@ def _summary(console: Console, result, resumed: bool) -> None:
     table.add_row("run folder", str(result.run_dir))
     table.add_row("iterations", f"{result.iterations}" + (" (interrupted)" if result.interrupted else ""))
     table.add_row("time", f"{result.seconds:.1f} s" + (" (this session)" if resumed else ""))
-    for name, value in result.last_losses.items():
-        if name == "march_evals":
-            continue
-        table.add_row(f"loss {name}" if name != "hit" else "rays hitting", f"{value:.4f}")
+    if result.last is not None:
+        for name, value in result.last.terms.items():
+            table.add_row(f"loss {name}", f"{value:.4f}")
+        table.add_row("rays hitting", f"{result.last.hit_rate:.4f}")
     console.print(table)
     if result.interrupted:
         console.print(f"continue with: [bold]dvr fit --resume --out {result.run_dir}[/]")
@@ -41,7 +41,7 @@ def _summary(console: Console, result, resumed: bool) -> None:
 def _evaluate_holdout(console: Console, run_dir: Path, device: str) -> None:
     """Render the held-out views and print masked PSNR / SSIM / IoU (what `dvr eval RUN` does)."""
     from ..evaluate.report import evaluate_run
-    from ..fit.run import load_run
+    from ..run import load_run
     from .evaluate import result_tables
 
     with console.status("evaluating the held-out views ...") as status:
@@ -70,13 +70,21 @@ def register(app: typer.Typer) -> None:
         preset: Optional[str] = typer.Option(
             None, "--preset", help="Hyper-parameter preset: 'fast' (grid field, minutes on a CPU; default) or 'paper' "
             "(the published DVR MLP, GPU-days)."),
-        iters: Optional[int] = typer.Option(None, "--iters", help="Number of optimisation steps (preset default)."),
+        iters: Optional[int] = typer.Option(
+            None, "--iters", help="Plan the fit over this many iterations (repeatable: the same seed gives the same "
+            "result on CPU). With --minutes too, the iteration plan also stops after that many minutes."),
         minutes: Optional[float] = typer.Option(
-            None, "--minutes", help="Stop after this many minutes of fitting, whatever --iters says."),
+            None, "--minutes", help=f"Plan the fit over this many minutes of fitting (default without --iters: "
+            f"{DEFAULT_MINUTES:g}): the learning-rate decay, coarse-to-fine levels and marching steps follow the share "
+            "of the budget used, so a longer budget gives a better result and the fit ends on time. A resumed "
+            "time-planned fit continues its schedule from the minutes already used (it does not repeat the same "
+            "iterations bit for bit; give more --minutes to extend it)."),
         device: Optional[str] = typer.Option(None, "--device", help="auto (CUDA when present), cpu or cuda[:i]."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (fits are repeatable on CPU)."),
         resume: bool = typer.Option(
-            False, "--resume", help="Continue the run in --out (default runs/latest) from its checkpoint."),
+            False, "--resume", help="Continue the run in --out (default runs/latest) from its checkpoint. Checkpoints "
+            f"are written atomically every {MAX_CHECKPOINT_INTERVAL_S / 60:g} minutes, on Ctrl-C and at the end: "
+            f"a kill -9 or a power cut loses at most {MAX_CHECKPOINT_INTERVAL_S / 60:g} minutes of fitting."),
         downscale: Optional[float] = typer.Option(
             None, "--downscale", help="Divide the image size by this factor (>= 1) before fitting."),
         max_size: Optional[int] = typer.Option(
@@ -92,13 +100,12 @@ def register(app: typer.Typer) -> None:
         depth_weight: float = typer.Option(1.0, "--depth-weight", help="Weight of the depth loss when --depth is given."),
     ) -> None:
         """Fit occupancy and texture fields to calibrated, masked photos (DVR)."""
-        from ..config import FitConfig
-        from ..fit.run import CONFIG, SCENE, default_run_dir, resolve_run_dir
-        from ..fit.trainer import fit as run_fit
+        from ..fit import fit as run_fit
+        from ..run import CONFIG, SCENE, SceneRecord, default_run_dir, resolve_run_dir
         from ..scene import load_scene
 
         overrides = dict(iters=iters, minutes=minutes, device=device, seed=seed, downscale=downscale, holdout=holdout,
-                         w_depth=depth_weight if depth is not None else None)
+                         max_size=max_size, w_depth=depth_weight if depth is not None else None)
         if resume:
             run_dir = resolve_run_dir(out)
             saved = FitConfig.load(run_dir / CONFIG)
@@ -106,7 +113,7 @@ def register(app: typer.Typer) -> None:
                 raise DvrError(f"--preset {preset}: the run was fitted with preset '{saved.preset}'", run_dir)
             cfg = FitConfig.from_json({**saved.to_json(), **{k: v for k, v in overrides.items() if v is not None}})
             if images is None:
-                recorded = json.loads((run_dir / SCENE).read_text()).get("inputs") or {}
+                recorded = SceneRecord.load(run_dir / SCENE).inputs or {}
                 if not recorded.get("images"):
                     raise DvrError(f"{SCENE} does not record the images: pass IMAGES (and --cameras)", run_dir)
         else:
@@ -118,12 +125,13 @@ def register(app: typer.Typer) -> None:
         if resume and images is None:
             scene = load_scene(**recorded)
         else:
-            scene = load_scene(images, cameras=cameras, masks=masks, downscale=cfg.downscale, max_size=max_size,
+            scene = load_scene(images, cameras=cameras, masks=masks, downscale=cfg.downscale, max_size=cfg.max_size,
                                depth=depth, depth_scale=depth_scale)
         console = Console()
+        plan = f"{cfg.budget_minutes:g} minutes" if cfg.time_planned else f"{cfg.iters} iterations" + (
+            f", at most {cfg.minutes:g} min" if cfg.minutes else "")
         console.print(f"fitting {len(scene)} views ({scene.views[0].camera.width}x{scene.views[0].camera.height}) "
-                      f"-> [bold]{run_dir}[/] (preset {cfg.preset}, {cfg.iters} iterations"
-                      + (f", at most {cfg.minutes:g} min" if cfg.minutes else "") + ")")
+                      f"-> [bold]{run_dir}[/] (preset {cfg.preset}, {plan})")
         result = run_fit(scene, cfg, run_dir, resume=resume, console=console, progress=True)
         _summary(console, result, resume)
         if cfg.holdout and not result.interrupted:

@@ -11,19 +11,13 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import DvrError
+from ..run import CONFIG
 
 PIPE_WIDTH = 160
 
 
 def _vec(values, digits: int = 4) -> str:
     return "(" + ", ".join(f"{v:.{digits}g}" for v in values) + ")"
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DvrError(f"cannot read ({exc})", path) from None
 
 
 def camera_table(cameras, masks=None) -> Table:
@@ -77,32 +71,27 @@ def _scene_info(console: Console, path: Path) -> None:
 
 
 def _run_info(console: Console, run: Path) -> None:
-    """Config and scene.json of a run folder; tolerant of keys a given version may lack."""
-    config = _read_json(run / "config.json")
+    """The config and the scene record of a run folder (one-line errors for broken files)."""
+    from ..config import FitConfig
+    from ..run import CHECKPOINT, CONFIG, SCENE, SceneRecord
+
+    config = FitConfig.load(run / CONFIG)
     table = Table(title=f"run {run}", show_header=False)
     table.add_column("key")
     table.add_column("value")
-    for key, value in config.items():
+    for key, value in config.to_json().items():
         table.add_row(key, json.dumps(value))
     console.print(table)
-    scene_file = run / "scene.json"
-    if not scene_file.is_file():
+    if not (run / SCENE).is_file():
         return
-    scene = _read_json(scene_file)
+    record = SceneRecord.load(run / SCENE)
+    norm = record.normalization
     summary = Table.grid(padding=(0, 2))
-    cameras = scene.get("cameras") or []
-    summary.add_row(
-        "views", f"{len(cameras)} ({len(scene.get('train') or [])} train, {len(scene.get('holdout') or [])} held out)"
-    )
-    norm = scene.get("normalization") or {}
-    if "center" in norm:
-        summary.add_row(
-            "normalisation",
-            f"{norm.get('source', '?')}: centre {_vec(norm['center'])}, scale {norm.get('scale', float('nan')):.4g}",
-        )
-    if scene.get("source"):
-        summary.add_row("scene", str(scene["source"]))
-    checkpoint = run / "checkpoints" / "latest.pt"
+    summary.add_row("views", f"{len(record.cameras)} ({len(record.train)} train, {len(record.holdout)} held out)")
+    summary.add_row("normalisation", f"{norm.source}: centre {_vec(norm.center)}, scale {norm.scale:.4g}")
+    if record.source:
+        summary.add_row("scene", record.source)
+    checkpoint = run / CHECKPOINT
     summary.add_row("checkpoint", str(checkpoint) if checkpoint.is_file() else "none yet")
     console.print(summary)
 
@@ -122,7 +111,7 @@ def register(app: typer.Typer) -> None:
             console.width = PIPE_WIDTH
         if not path.exists():
             raise DvrError("does not exist", path)
-        if path.is_dir() and (path / "config.json").is_file():
+        if path.is_dir() and (path / CONFIG).is_file():
             _run_info(console, path)
         else:
             _scene_info(console, path)

@@ -9,25 +9,23 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from ..errors import DvrError
+from ..render.views import orbit_cameras, render_views
+from ..run import RENDERS, Run, load_run
+from ..scene import Camera, load_cameras
+
 VIEWS = ("novel", "train", "test")
 
 
-def select_cameras(run, view: str, frames: int, scale: float):
+def select_cameras(run: Run, view: str, frames: int, scale: float) -> list[Camera]:
     """World cameras for ``--view``: an orbit, the run's training or held-out views, or a camera file."""
-    from ..errors import DvrError
-    from ..render.views import orbit_cameras
-    from ..scene import Camera, load_cameras
-
-    cameras = [Camera(c["K"], c["R"], c["t"], c["width"], c["height"], name=Path(c["image"] or f"{i:04d}.png").name)
-               for i, c in enumerate(run.scene_info["cameras"])]
     if view == "novel":
-        train = [cameras[i] for i in run.scene_info.get("train") or range(len(cameras))]
+        train = [run.cameras[i] for i in run.train]
         base = train[0]
         return orbit_cameras(train, frames, round(base.width * scale), round(base.height * scale),
                              center=run.normalization.center)
     if view in ("train", "test"):
-        key = "train" if view == "train" else "holdout"
-        chosen = [cameras[i] for i in run.scene_info.get(key) or []]
+        chosen = [run.cameras[i] for i in (run.train if view == "train" else run.holdout)]
         if not chosen:
             raise DvrError(f"--view {view}: the run has no {'held-out' if view == 'test' else 'training'} views "
                            "(fit with --holdout K to keep some out)", run.run_dir)
@@ -55,10 +53,6 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda[:i]."),
     ) -> None:
         """Render images (and depth, normals, masks, a video) of a fitted run."""
-        from ..errors import DvrError
-        from ..fit.run import load_run
-        from ..render.views import render_views
-
         if not 0 < scale <= 8:
             raise DvrError(f"--resolution-scale must be in (0, 8] (got {scale})")
         if steps is not None and steps < 2:
@@ -67,12 +61,13 @@ def register(app: typer.Typer) -> None:
         loaded = load_run(run, device=device)
         cameras = select_cameras(loaded, view, frames, scale)
         name = view if view in VIEWS else Path(view).stem
-        out_dir = out if out is not None else loaded.run_dir / "renders" / name
+        out_dir = out if out is not None else loaded.run_dir / RENDERS / name
         console = Console()
         with Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=console, transient=True) as progress:
             task = progress.add_task("render", total=len(cameras))
-            files = render_views(loaded, cameras, out_dir, outputs, steps, transparent, video,
+            files = render_views(lambda camera: loaded.render(camera, steps), cameras, out_dir, outputs, transparent,
+                                 video,
                                  on_frame=lambda done, total: progress.update(task, completed=done))
         console.print(f"{len(cameras)} views ({cameras[0].width}x{cameras[0].height}), {len(files)} files -> "
                       f"[bold]{out_dir}[/]")

@@ -6,7 +6,6 @@ GT | prediction | error map in RUN/eval/.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Callable
@@ -14,9 +13,11 @@ from typing import Callable
 import numpy as np
 
 from ..errors import DvrError
+from ..files import write_json
 from ..mesh.export import check_writable, extract_run_surface
-from ..render.renderer import render_image
 from ..render.views import write_rgb
+from ..run import EVAL, Run
+from ..scene import load_scene
 from ..scene.types import View
 from .geometry import load_mesh, mesh_distances
 from .images import error_map, masked_psnr, psnr, silhouette_iou, ssim
@@ -25,7 +26,7 @@ FIGURES_DIR = "eval"
 IMAGE_METRICS = ("psnr", "ssim", "masked_psnr", "iou")
 
 
-def comparison_views(run, test_cameras: str | Path | None) -> tuple[list[View], str]:
+def comparison_views(run: Run, test_cameras: str | Path | None) -> tuple[list[View], str]:
     """The views to compare renders with, and where they come from.
 
     ``test_cameras``: a camera file (any format) whose images are loaded with it, shrunk like
@@ -33,17 +34,12 @@ def comparison_views(run, test_cameras: str | Path | None) -> tuple[list[View], 
     run held none out).
     """
     if test_cameras is not None:
-        from ..scene import load_scene
-
-        inputs = run.scene_info.get("inputs") or {}
+        inputs = run.record.inputs or {}
         scene = load_scene(test_cameras, downscale=inputs.get("downscale") or 1.0, max_size=inputs.get("max_size"))
         return scene.views, str(test_cameras)
-    held = run.scene_info.get("holdout") or []
-    if not held:
+    if not run.holdout:
         return [], "none"
-    from ..fit.run import load_run_scene
-
-    return load_run_scene(run).subset(held).views, "held-out views of the run"
+    return run.scene().subset(run.holdout).views, "held-out views of the run"
 
 
 def background_of(view: View) -> np.ndarray:
@@ -75,7 +71,7 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else math.nan
 
 
-def evaluate_images(run, views: list[View], figures_dir: Path | None = None, n_figures: int = 3,
+def evaluate_images(run: Run, views: list[View], figures_dir: Path | None = None, n_figures: int = 3,
                     n_steps: int | None = None, on_view: Callable[[int, int], None] | None = None) -> dict:
     """Render every view's camera and compare; the first ``n_figures`` get a comparison PNG.
 
@@ -85,9 +81,7 @@ def evaluate_images(run, views: list[View], figures_dir: Path | None = None, n_f
         check_view_size(view)
     per_view = []
     for i, view in enumerate(views):
-        pred = render_image(run.field, run.normalization.camera_to_unit(view.camera),
-                            n_steps or run.cfg.render_steps, tau=run.cfg.tau, occ_grid=run.occ_grid,
-                            background=background_of(view), n_secant=run.cfg.n_secant)
+        pred = run.render(view.camera, n_steps, background=background_of(view))
         per_view.append({"name": view.name, **view_metrics(pred, view)})
         if figures_dir is not None and i < n_figures:
             figures_dir.mkdir(parents=True, exist_ok=True)
@@ -99,7 +93,7 @@ def evaluate_images(run, views: list[View], figures_dir: Path | None = None, n_f
     return {"views": per_view, "mean": means}
 
 
-def evaluate_geometry(run, gt_mesh: str | Path, resolution: int = 256, n_points: int = 100_000,
+def evaluate_geometry(run: Run, gt_mesh: str | Path, resolution: int = 256, n_points: int = 100_000,
                       threshold: float | None = None, log: Callable[[str], None] | None = None) -> dict:
     """Chamfer / F-score of the run's surface (export's pipeline, cached) against ``gt_mesh``."""
     gt = load_mesh(gt_mesh)
@@ -121,7 +115,7 @@ def json_safe(value, nan: str | None = "nan"):
     return value
 
 
-def evaluate_run(run, gt_mesh: str | Path | None = None, test_cameras: str | Path | None = None,
+def evaluate_run(run: Run, gt_mesh: str | Path | None = None, test_cameras: str | Path | None = None,
                  json_path: str | Path | None = None, resolution: int = 256, n_points: int = 100_000,
                  n_steps: int | None = None, log: Callable[[str], None] | None = None,
                  on_view: Callable[[int, int], None] | None = None) -> dict:
@@ -129,11 +123,7 @@ def evaluate_run(run, gt_mesh: str | Path | None = None, test_cameras: str | Pat
 
     Writes the result as JSON to ``json_path`` (default RUN/eval.json) and returns it.
     """
-    if not hasattr(run, "field"):
-        from ..fit.run import load_run
-
-        run = load_run(run)
-    json_path = Path(json_path) if json_path is not None else run.run_dir / "eval.json"
+    json_path = Path(json_path) if json_path is not None else run.run_dir / EVAL
     check_writable(json_path)
     if gt_mesh is not None:
         load_mesh(gt_mesh)  # fail on a bad file before any rendering
@@ -147,6 +137,6 @@ def evaluate_run(run, gt_mesh: str | Path | None = None, test_cameras: str | Pat
     if views:
         result["images"] = {"source": source,
                             **evaluate_images(run, views, run.run_dir / FIGURES_DIR, n_steps=n_steps, on_view=on_view)}
-    json_path.write_text(json.dumps(json_safe(result), indent=2))
+    write_json(json_path, json_safe(result))
     result["json"] = str(json_path)
     return result

@@ -1,6 +1,6 @@
-"""Fitting: pixel sampling, loss terms, the optimisation loop, checkpoints and the run folder."""
+"""Fitting: pixel sampling, the DVR objective (model.py), the optimisation loop (trainer.py)."""
 
-from .run import LoadedRun, load_run, load_run_scene
-from .trainer import FitResult, fit
+from .model import StepRecord
+from .trainer import FitJob, FitResult, fit
 
-__all__ = ["FitResult", "LoadedRun", "fit", "load_run", "load_run_scene"]
+__all__ = ["FitJob", "FitResult", "StepRecord", "fit"]

@@ -11,6 +11,7 @@ import torch
 
 from ..errors import DvrError
 from ..fields.base import tau_logit
+from ..run import CHECKPOINT, EXPORT, Run
 from .clean import keep_large_components, simplify as decimate
 from .color import field_colors, field_device
 from .mise import extract_surface
@@ -18,9 +19,10 @@ from .texture import bake_texture, split_seams, uv_atlas
 from .writers import FORMATS, ColoredMesh, write_mesh
 
 TEXTURES = ("vertex", "atlas")
-EXPORT_DIR = "export"
 #: MISE starts from this grid (33^3 points evaluated everywhere).
 MISE_START = 32
+#: The empty / full check evaluates the field on this grid (+1 points per side).
+INSIDE_PROBE_RES = 32
 
 
 def default_texture(fmt: str) -> str:
@@ -41,37 +43,35 @@ def check_writable(out: Path) -> None:
         raise DvrError("output is not writable", out)
 
 
-def surface_cache_path(run, resolution: int) -> Path:
+def surface_cache_path(run: Run, resolution: int) -> Path:
     """Where the cleaned unit-frame surface of ``run`` at ``resolution`` is cached."""
-    return run.run_dir / EXPORT_DIR / f"surface-r{resolution}.npz"
+    return run.run_dir / EXPORT / f"surface-r{resolution}.npz"
 
 
-def _cache_key(run) -> np.ndarray:
+def _cache_key(run: Run) -> np.ndarray:
     """What the cached surface depends on: the checkpoint file (mtime, size), iteration and tau."""
-    from ..fit.run import CHECKPOINT
-
     checkpoint = run.run_dir / CHECKPOINT
     stat = checkpoint.stat() if checkpoint.is_file() else None
     return np.array([stat.st_mtime_ns if stat else -1, stat.st_size if stat else -1, run.iteration,
                      round(run.cfg.tau * 1e9)], dtype=np.int64)
 
 
-def _inside_fraction(run) -> float:
+def _inside_fraction(run: Run) -> float:
     """Share of a coarse grid over the cube that the (unmasked) field marks inside."""
-    axis = torch.linspace(-1.0, 1.0, MISE_START + 1, device=field_device(run.field))
+    axis = torch.linspace(-1.0, 1.0, INSIDE_PROBE_RES + 1, device=field_device(run.field))
     grid = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), dim=-1).reshape(-1, 3)
     with torch.no_grad():
         return (run.field.occupancy_logits(grid) > tau_logit(run.cfg.tau)).float().mean().item()
 
 
-def _no_surface_error(run, inside: float) -> DvrError:
+def _no_surface_error(run: Run, inside: float) -> DvrError:
     """Say whether the field is empty or full and what to do."""
     state = "full" if inside > 0.5 else "empty"
     return DvrError(f"no surface: the occupancy field is {state} everywhere at tau={run.cfg.tau:g} "
                     f"(iteration {run.iteration}); fit for more iterations", run.run_dir)
 
 
-def extract_run_surface(run, resolution: int = 512, log: Callable[[str], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def extract_run_surface(run: Run, resolution: int = 512, log: Callable[[str], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The run's surface in the unit frame, small floating pieces removed: (verts (V, 3), faces (F, 3)).
 
     Cached in RUN/export/ per resolution, valid while the checkpoint is unchanged (export and
@@ -88,7 +88,7 @@ def extract_run_surface(run, resolution: int = 512, log: Callable[[str], None] |
     # Extract what the renderer sees: the field inside the occupancy grid (no floaters beyond it).
     logit_fn = run.field.occupancy_logits
     if run.occ_grid is not None:
-        logit_fn = run.occ_grid.masked(logit_fn)
+        logit_fn = run.occ_grid.masked(logit_fn, run.cfg.tau)
     verts, faces, n_eval = extract_surface(logit_fn, resolution=resolution, start=MISE_START, tau=run.cfg.tau,
                                            device=field_device(run.field))
     if len(faces) == 0:
@@ -112,19 +112,14 @@ def colored_mesh(field, verts: np.ndarray, faces: np.ndarray, texture: str, text
     return ColoredMesh(verts[source], faces_uv, uv=uv, texture=image)
 
 
-def export_mesh(run, fmt: str = "ply", resolution: int = 512, out: str | Path | None = None,
+def export_mesh(run: Run, fmt: str = "ply", resolution: int = 512, out: str | Path | None = None,
                 texture: str | None = None, simplify: int | None = None, texture_size: int = 2048,
                 log: Callable[[str], None] | None = None) -> Path:
     """Extract, clean, colour and write the run's surface in world units.
 
-    run: a LoadedRun (dvr_cli.fit.run.load_run) or a run folder. Default ``out``:
-    RUN/export/mesh.<fmt>. ``texture``: 'vertex' or 'atlas' (default: vertex for PLY, atlas
+    run: a loaded run (dvr_cli.run.load_run). Default ``out``: RUN/export/mesh.<fmt>. ``texture``: 'vertex' or 'atlas' (default: vertex for PLY, atlas
     otherwise). ``simplify``: target face count (quadric decimation). Returns the mesh path.
     """
-    if not hasattr(run, "field"):
-        from ..fit.run import load_run
-
-        run = load_run(run)
     if fmt not in FORMATS:
         raise DvrError(f"unknown format '{fmt}' (choose from {', '.join(FORMATS)})")
     texture = texture or default_texture(fmt)
@@ -134,7 +129,7 @@ def export_mesh(run, fmt: str = "ply", resolution: int = 512, out: str | Path | 
         raise DvrError("PLY keeps vertex colours only: use --texture vertex, or --format obj/glb for an atlas")
     if simplify is not None and simplify < 4:
         raise DvrError(f"--simplify {simplify}: need at least 4 faces")
-    out = Path(out) if out is not None else run.run_dir / EXPORT_DIR / f"mesh.{fmt}"
+    out = Path(out) if out is not None else run.run_dir / EXPORT / f"mesh.{fmt}"
     check_writable(out)
 
     verts, faces = extract_run_surface(run, resolution, log)

@@ -22,6 +22,9 @@ from ..scene.hull import visual_hull
 from .march import LogitFn, evaluate_chunked
 
 
+MASKED_MARGIN = 10.0  # logits below the surface level given to cells outside the grid (masked)
+
+
 def cell_centers(res: int, device=None, dtype=torch.float32) -> torch.Tensor:
     """(res^3, 3) centres -1 + (i + 0.5) h of all cells, in bits' [i, j, k] row-major order."""
     c = -1.0 + (torch.arange(res, device=device, dtype=dtype) + 0.5) * (2.0 / res)
@@ -137,9 +140,11 @@ class OccupancyGrid:
         hull = state.get("hull")
         self.hull = None if hull is None else hull.to(torch.bool).to(self.bits.device)
 
-    def masked(self, logit_fn: LogitFn, outside: float = -10.0) -> LogitFn:
-        """``logit_fn`` with the logit set to ``outside`` (empty) in unoccupied cells, so that
-        what is extracted from the field (marching cubes) is what the renderer can see."""
+    def masked(self, logit_fn: LogitFn, tau: float = 0.5) -> LogitFn:
+        """``logit_fn`` with the logit set to logit(tau) - MASKED_MARGIN (clearly empty at level
+        tau) in unoccupied cells, so that what is extracted from the field (marching cubes) is what
+        the renderer can see."""
+        outside = tau_logit(tau) - MASKED_MARGIN
 
         def fn(points: torch.Tensor) -> torch.Tensor:
             logits = logit_fn(points)

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 
 from ..errors import DvrError
+from ..files import to_uint8
 from ..scene.camera import Camera, look_at
-from .renderer import render_image
 
 OUTPUTS = ("rgb", "depth", "normal", "mask")
 #: 16-bit depth PNGs store world depth * DEPTH_PNG_SCALE (millimetres for metre scenes).
@@ -82,11 +82,6 @@ def _imwrite(path: Path, data: np.ndarray) -> None:
         raise DvrError("cannot write image", path)
 
 
-def to_uint8(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, C) float in [0, 1] -> uint8."""
-    return np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
 def write_rgb(path: Path, rgb: np.ndarray, mask: np.ndarray | None = None) -> None:
     """8-bit PNG of (H, W, 3) RGB in [0, 1]; with ``mask`` (H, W) bool, RGBA with alpha = mask."""
     bgr = to_uint8(rgb)[..., ::-1]
@@ -132,14 +127,20 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: float = 24.0) -> 
             writer.release()
 
 
-def render_views(run, cameras: Sequence[Camera], out_dir: Path, what: Sequence[str] = ("rgb",),
-                 n_steps: int | None = None, transparent: bool = False, video: bool = False,
-                 background=(1.0, 1.0, 1.0), on_frame: Callable[[int, int], None] | None = None) -> list[Path]:
-    """Render world ``cameras`` with a loaded run and write the requested outputs to ``out_dir``.
+RenderFn = Callable[[Camera], dict]
 
-    Files per camera, named by the camera's name (its image file stem): ``<stem>.png`` (rgb),
-    ``<stem>_depth.png`` + ``.npy`` (z depth, world units), ``<stem>_normal.png``,
-    ``<stem>_mask.png``; with ``video``, ``video.mp4`` of the rgb frames. Returns the files.
+
+def render_views(render: RenderFn, cameras: Sequence[Camera], out_dir: Path, what: Sequence[str] = ("rgb",),
+                 transparent: bool = False, video: bool = False,
+                 on_frame: Callable[[int, int], None] | None = None) -> list[Path]:
+    """Render world ``cameras`` and write the requested outputs to ``out_dir``.
+
+    ``render(camera)`` returns numpy arrays for the world camera: ``rgb (H, W, 3)``, ``depth
+    (H, W)`` (distance along the ray, world units, 0 on miss), ``normal (H, W, 3)``, ``mask (H, W)``
+    (e.g. ``Run.render``). Files per camera, named by the camera's name (its image file stem):
+    ``<stem>.png`` (rgb), ``<stem>_depth.png`` + ``.npy`` (z depth, world units),
+    ``<stem>_normal.png``, ``<stem>_mask.png``; with ``video``, ``video.mp4`` of the rgb frames.
+    Returns the files.
     """
     unknown = sorted(set(what) - set(OUTPUTS))
     if unknown or not what:
@@ -149,19 +150,16 @@ def render_views(run, cameras: Sequence[Camera], out_dir: Path, what: Sequence[s
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DvrError(f"cannot create the output folder ({exc.strerror or exc})", out_dir) from None
-    n_steps = n_steps or run.cfg.render_steps
     written, frames = [], []
     for i, camera in enumerate(cameras):
         stem = Path(camera.name).stem if camera.name else f"{i:04d}"
-        image = render_image(run.field, run.normalization.camera_to_unit(camera), n_steps, tau=run.cfg.tau,
-                             occ_grid=run.occ_grid, background=background, n_secant=run.cfg.n_secant)
+        image = render(camera)
         if "rgb" in what:
             written.append(out_dir / f"{stem}.png")
             write_rgb(written[-1], image["rgb"], image["mask"] if transparent else None)
         if "depth" in what:
             written.append(out_dir / f"{stem}_depth.png")
-            z = ray_to_z_depth(image["depth"], camera, run.normalization.scale)
-            written.append(write_depth(written[-1], z))
+            written.append(write_depth(written[-1], ray_to_z_depth(image["depth"], camera)))
         if "normal" in what:
             written.append(out_dir / f"{stem}_normal.png")
             write_normal(written[-1], image["normal"], image["mask"])

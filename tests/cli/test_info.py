@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from dvr_cli.cli import main
+from dvr_cli.scene import Camera
 from dvr_cli.scene import load_scene, write_scene
 
 
@@ -27,11 +30,12 @@ def test_info_on_a_run_folder(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text(json.dumps({"preset": "fast", "iters": 2000}))
+    camera = Camera(np.array([[50.0, 0, 16], [0, 50.0, 16], [0, 0, 1]]), np.eye(3), np.array([0, 0, 3.0]), 32, 32)
     (run / "scene.json").write_text(
         json.dumps(
             {
                 "normalization": {"center": [0.1, 0.2, 0.3], "scale": 1.5, "source": "visual_hull"},
-                "cameras": [{}] * 5,
+                "cameras": [camera.to_json(f"/data/{i}.png") for i in range(5)],
                 "train": [0, 1, 2, 4],
                 "holdout": [3],
             }

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from dvr_cli.errors import DvrError
-from dvr_cli.fit import checkpoint as ckpt
+from dvr_cli.run import checkpoint as ckpt
 
 
 def _state(cfg, value=1.0):
-    return {"iteration": 3, "field": {"w": torch.full((2,), value)}, "optimizer": {}, "scheduler": {},
+    return {"iteration": 3, "elapsed": 1.5, "field": {"w": torch.full((2,), value)}, "optimizer": {},
             "rng": ckpt.capture_rng(torch.Generator().manual_seed(0)), "occ_grid": {"res": 2, "bits": torch.ones(2, 2, 2, dtype=torch.bool)},
             "config": json.dumps(cfg.to_json())}
 
@@ -33,7 +33,7 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path, sphere, monkeypatch
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", broken_save)
-    with pytest.raises(OSError):
+    with pytest.raises(DvrError, match=r"cannot write the checkpoint \(disk full\); the previous checkpoint is kept"):
         ckpt.save_checkpoint(path, _state(cfg, 9.0))
     monkeypatch.undo()
     assert ckpt.load_checkpoint(path, cfg)["field"]["w"].tolist() == [1.0, 1.0]

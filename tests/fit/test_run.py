@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from dvr_cli.errors import DvrError
-from dvr_cli.fit import run as runs
+from dvr_cli import run as runs
 from dvr_cli.fit.trainer import active_levels, fit
+from dvr_cli.run.folder import update_latest_link
 
 
 def test_holdout_split_keeps_every_kth_view_out():
@@ -14,20 +15,20 @@ def test_holdout_split_keeps_every_kth_view_out():
 
 
 def test_coarse_to_fine_reaches_all_levels_at_forty_percent():
-    levels = [active_levels(i, 100, 4) for i in (0, 13, 14, 27, 39, 40, 99)]
+    levels = [active_levels(i / 100, 4) for i in (0, 13, 14, 27, 39, 40, 99)]
     assert levels == [1, 1, 2, 3, 3, 4, 4]
 
 
 def test_latest_link_is_relative_and_replaced(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    runs.update_latest_link(tmp_path / "a")
-    runs.update_latest_link(tmp_path / "b")
+    update_latest_link(tmp_path / "a")
+    update_latest_link(tmp_path / "b")
     assert os.readlink(tmp_path / "latest") == "b"
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "latest").mkdir()  # a real folder named latest is left alone
     (tmp_path / "other" / "c").mkdir()
-    runs.update_latest_link(tmp_path / "other" / "c")
+    update_latest_link(tmp_path / "other" / "c")
     assert (tmp_path / "other" / "latest").is_dir() and not (tmp_path / "other" / "latest").is_symlink()
 
 
@@ -46,7 +47,7 @@ def test_load_run_gives_the_fitted_field(tmp_path, monkeypatch, sphere_scene, sp
     loaded = runs.load_run(None, device="cpu")
     assert loaded.run_dir == result.run_dir.resolve() and loaded.iteration == 2
     assert not loaded.field.training
-    assert loaded.scene_info["holdout"] == [1, 4] and loaded.scene_info["train"] == [0, 2, 3, 5]
+    assert loaded.holdout == [1, 4] and loaded.train == [0, 2, 3, 5]
     assert loaded.normalization.scale == sphere_scene.normalization.scale
     p = torch.zeros(1, 3)
     assert loaded.field.occupancy_logits(p).item() > 0  # the sphere prior: the centre is inside

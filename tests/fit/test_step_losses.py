@@ -8,7 +8,8 @@ import torch
 from dvr_cli.errors import DvrError
 from dvr_cli.fields import GridField
 from dvr_cli.fit.sampler import RayBatch
-from dvr_cli.fit.trainer import fit, step_losses
+from dvr_cli.fit import fit
+from dvr_cli.fit.model import step_losses
 from dvr_cli.render.renderer import render_rays
 
 

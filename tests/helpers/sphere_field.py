@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import torch
 
 from dvr_cli.config import FitConfig
 from dvr_cli.fields.base import Field
+from dvr_cli.render.occgrid import OccupancyGrid
+from dvr_cli.run import Run, SceneRecord
 from dvr_cli.scene.types import Normalization
 
 RADIUS = 0.5
@@ -38,8 +39,7 @@ class SphereField(Field):
         return torch.as_tensor(sphere_color(points.cpu().numpy()), device=points.device)
 
 
-def sphere_run(run_dir: Path, radius: float = RADIUS) -> SimpleNamespace:
-    """What fit.run.load_run returns, with the analytic sphere as the field."""
-    return SimpleNamespace(cfg=FitConfig(), field=SphereField(radius), normalization=NORMALIZATION,
-                           run_dir=Path(run_dir), iteration=7, occ_grid=None, scene_info={},
-                           device=torch.device("cpu"))
+def sphere_run(run_dir: Path, radius: float = RADIUS) -> Run:
+    """A loaded run (as dvr_cli.run.load_run returns) whose field is the analytic sphere."""
+    record = SceneRecord(NORMALIZATION, cameras=[], images=[], masks=[], train=[], holdout=[])
+    return Run(FitConfig(), SphereField(radius), OccupancyGrid.full(8), record, Path(run_dir), torch.device("cpu"), 7)

@@ -16,27 +16,32 @@ import torch
 from ..config import FitConfig
 from ..errors import DvrError
 
-KEYS = ("iteration", "field", "optimizer", "scheduler", "rng", "occ_grid", "config")
+KEYS = ("iteration", "elapsed", "field", "optimizer", "rng", "occ_grid", "config")
 
 # Config fields that change how long or where a fit runs, not what it computes: a resumed fit
-# may differ in these (e.g. more minutes, another device).
+# may differ in these (e.g. more minutes, another device; a time-planned fit then stretches its
+# schedule over the new budget).
 RESUME_FREE_KEYS = frozenset({"minutes", "device", "checkpoint_every_s", "preview_every_s"})
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write ``state`` to ``path`` atomically: a temp file in the same folder, then os.replace.
 
-    A crash or error mid-write leaves the previous checkpoint in place.
+    A crash or error mid-write leaves the previous checkpoint in place; a write that fails (disk
+    full, read-only folder) raises DvrError saying so.
     """
     missing = [k for k in KEYS if k not in state]
     if missing:
         raise ValueError(f"checkpoint state lacks {missing}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(state, tmp)
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:  # disk full, read-only folder (torch wraps some as RuntimeError)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+        raise DvrError(f"cannot write the checkpoint ({reason}); the previous checkpoint is kept", path) from None
     finally:
         tmp.unlink(missing_ok=True)
 

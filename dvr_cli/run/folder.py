@@ -1,0 +1,96 @@
+"""The run folder that `dvr fit` writes and every later command reads: its file names and the
+small operations on them.
+
+    RUN/config.json            FitConfig of the fit
+    RUN/scene.json             normalisation, world cameras, image/mask paths, how the scene was
+                               loaded, train and held-out view indices (record.SceneRecord)
+    RUN/checkpoints/latest.pt  field + optimiser + RNG state (atomic, see checkpoint.py)
+    RUN/metrics.jsonl          one JSON object per logged iteration
+    RUN/previews/iter_XXXXXX.png
+    RUN/eval.json, RUN/export/, RUN/renders/   written by `dvr eval`, `dvr export`, `dvr render`
+    RUN/.lock                  held by the one process writing the run (lock.py)
+    runs/latest -> RUN         relative symlink next to the run folder, to the newest run
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from ..errors import DvrError
+from ..files import write_text_atomic
+
+CONFIG = "config.json"
+SCENE = "scene.json"
+CHECKPOINT = Path("checkpoints") / "latest.pt"
+METRICS = "metrics.jsonl"
+PREVIEWS = "previews"
+EVAL = "eval.json"
+EXPORT = "export"
+RENDERS = "renders"
+LOCK = ".lock"
+LATEST = "latest"
+
+
+def default_run_dir(scene_name: str, root: Path = Path("runs")) -> Path:
+    """runs/<scene-name>-<YYYYmmdd-HHMMSS>."""
+    return Path(root) / f"{scene_name or 'scene'}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def resolve_run_dir(run_dir: str | Path | None) -> Path:
+    """``run_dir`` or, when None, the target of ./runs/latest; DvrError when absent."""
+    if run_dir is None:
+        latest = Path("runs") / LATEST
+        if not latest.exists():
+            raise DvrError("no run given and runs/latest does not exist (run `dvr fit` first or name a run folder)")
+        run_dir = latest
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise DvrError("not a run folder", run_dir)
+    return run_dir.resolve()
+
+
+def append_metrics(run_dir: Path, record: dict) -> None:
+    with open(Path(run_dir) / METRICS, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The records of metrics.jsonl ([] when there is none); DvrError for a broken line."""
+    path = Path(run_dir) / METRICS
+    if not path.is_file():
+        return []
+    records = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise DvrError(f"line {number} is not valid JSON", path) from None
+    return records
+
+
+def truncate_metrics(run_dir: Path, iteration: int) -> None:
+    """Drop records past ``iteration``: a fit resumed from an older checkpoint logs them again."""
+    path = Path(run_dir) / METRICS
+    if path.is_file():
+        kept = [r for r in read_metrics(run_dir) if r.get("iter", 0) <= iteration]
+        write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def update_latest_link(run_dir: Path) -> None:
+    """Point ``<parent>/latest`` at ``run_dir`` (relative link, swapped atomically).
+
+    Leaves a ``latest`` that is a real file or folder alone: it is not ours to replace.
+    """
+    run_dir = Path(run_dir)
+    link = run_dir.parent / LATEST
+    if run_dir.name == LATEST or (link.exists() and not link.is_symlink()):
+        return
+    tmp = run_dir.parent / f".{LATEST}.{os.getpid()}.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(run_dir.name, target_is_directory=True)
+    os.replace(tmp, link)

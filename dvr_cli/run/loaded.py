@@ -1,0 +1,113 @@
+"""A fitted run, loaded and typed: what export, render, eval and the viewer take."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import FitConfig
+from ..errors import DvrError
+from ..fields import Field, build_field
+from ..render.occgrid import OccupancyGrid
+from ..render.renderer import render_image
+from ..runtime import resolve_device
+from ..scene.camera import Camera
+from ..scene.types import Normalization, Scene
+from .checkpoint import load_checkpoint
+from .folder import CHECKPOINT, CONFIG, SCENE, resolve_run_dir
+from .record import SceneRecord
+
+
+@dataclass
+class Run:
+    """A fitted run, ready to export, render or evaluate.
+
+    Attributes:
+        cfg: the run's FitConfig.
+        field: the fitted field, eval mode, on ``device``.
+        occ_grid: the occupancy bit-grid at the checkpoint (for faster rendering), on ``device``.
+        record: scene.json (normalisation, world cameras, paths, train / held-out split, inputs).
+        run_dir: the resolved run folder.
+        device: where the field lives.
+        iteration: iterations fitted.
+    """
+
+    cfg: FitConfig
+    field: Field
+    occ_grid: OccupancyGrid
+    record: SceneRecord
+    run_dir: Path
+    device: torch.device
+    iteration: int
+
+    @property
+    def normalization(self) -> Normalization:
+        return self.record.normalization
+
+    @property
+    def cameras(self) -> list[Camera]:
+        """Every view's camera, world frame, scene order."""
+        return self.record.cameras
+
+    @property
+    def train(self) -> list[int]:
+        return self.record.train
+
+    @property
+    def holdout(self) -> list[int]:
+        return self.record.holdout
+
+    def render(self, camera: Camera, n_steps: int | None = None, background=(1.0, 1.0, 1.0),
+               progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+        """Render the field from the world ``camera`` (``render_image`` with the run's settings).
+
+        Returns numpy arrays: rgb (H, W, 3), depth (H, W) distance along the ray in world units
+        (0 on miss), normal (H, W, 3), mask (H, W) bool. ``n_steps``: marching steps (default
+        the run's ``render_steps``).
+        """
+        out = render_image(self.field, self.normalization.camera_to_unit(camera), n_steps or self.cfg.render_steps,
+                           tau=self.cfg.tau, occ_grid=self.occ_grid, background=background, progress=progress,
+                           n_secant=self.cfg.n_secant)
+        out["depth"] = out["depth"] * np.float32(self.normalization.scale)
+        return out
+
+    def scene(self) -> Scene:
+        """Reload the run's scene (all views, images included) from the inputs scene.json records,
+        in the frame the field was fitted in."""
+        from ..scene import load_scene
+
+        if not self.record.inputs:
+            raise DvrError(f"{SCENE} does not record how the scene was loaded", self.run_dir)
+        scene = load_scene(**self.record.inputs)
+        if len(scene) != len(self.cameras):
+            raise DvrError(f"the scene now has {len(scene)} views, the run was fitted on {len(self.cameras)}",
+                           self.record.inputs.get("images"))
+        scene.normalization = self.normalization
+        return scene
+
+
+def load_run(run_dir: str | Path | None = None, device: str = "auto") -> Run:
+    """Load a run folder (``None``: ./runs/latest).
+
+    Raises DvrError (one line, naming the file) for a folder without a checkpoint, and for a
+    missing or malformed config.json, scene.json or checkpoint.
+    """
+    run_dir = resolve_run_dir(run_dir)
+    if not (run_dir / CHECKPOINT).is_file():
+        raise DvrError(f"no checkpoint ({CHECKPOINT}): not a finished or started `dvr fit` run", run_dir)
+    cfg = FitConfig.load(run_dir / CONFIG)
+    record = SceneRecord.load(run_dir / SCENE)
+    state = load_checkpoint(run_dir / CHECKPOINT, cfg)
+    dev = resolve_device(device)
+    field = build_field(cfg)
+    try:
+        field.load_state_dict(state["field"])
+    except RuntimeError:
+        raise DvrError(f"the checkpoint's field does not match {CONFIG}", run_dir / CHECKPOINT) from None
+    field.to(dev).eval()
+    grid = OccupancyGrid.from_state_dict(state["occ_grid"]).to(dev)
+    return Run(cfg, field, grid, record, run_dir, dev, int(state["iteration"]))
