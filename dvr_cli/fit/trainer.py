@@ -298,24 +298,23 @@ def _loop(job: FitJob, console: Console | None, progress: bool, hook: StepHook |
                 tick = time.monotonic()
                 record = job.step()
                 window_iters += 1
+                spent = time.monotonic() - tick
+                job.elapsed, seconds = job.elapsed + spent, seconds + spent
                 now = time.monotonic()
                 rays_per_s = window_iters * cfg.rays_per_step / max(now - window_start, 1e-9)
-                if job.iteration % LOG_EVERY == 0:
-                    append_metrics(job.run_dir, {"iter": job.iteration, "time": round(job.elapsed + now - tick, 3),
+                if job.iteration % LOG_EVERY == 0 or job.done:
+                    append_metrics(job.run_dir, {"iter": job.iteration, "time": round(job.elapsed, 3),
                                                  **record.to_json(), "rays_per_s": round(rays_per_s, 1)})
                     window_start, window_iters = now, 0
                 if now - last_checkpoint >= cfg.checkpoint_every_s:
-                    spent = time.monotonic() - tick  # the checkpoint records the time up to its step
-                    job.elapsed, seconds, tick = job.elapsed + spent, seconds + spent, time.monotonic()
                     job.save()
                     last_checkpoint = time.monotonic()
                 if now - last_preview >= cfg.preview_every_s:
                     save_preview(job.field, job.scene, job.train[0], cfg, job.iteration, record.n_steps,
                                  job.occ_grid, job.run_dir)
                     last_preview = time.monotonic()
-                spent = time.monotonic() - tick
-                job.elapsed += spent
-                seconds += spent
+                spent = time.monotonic() - now  # bookkeeping is part of the fit's time
+                job.elapsed, seconds = job.elapsed + spent, seconds + spent
                 bar.update(task, completed=100 * job.fraction, iteration=job.iteration,
                            status=_status(record, rays_per_s))
                 if hook is not None:

@@ -56,14 +56,11 @@ def test_bad_inputs_exit_2_with_one_line(run, tmp_path, capsys, error_line):
 
 
 def test_no_surface(run, tmp_path, capsys, error_line):
-    # The same run with a negative initial sphere radius: the occupancy prior is empty everywhere.
+    # The same run with the occupancy head's bias lowered by 100: the field is empty everywhere.
     copy = tmp_path / "empty_run"
     shutil.copytree(run, copy, ignore=shutil.ignore_patterns("export"))
-    cfg = json.loads((copy / "config.json").read_text())
-    cfg["init_radius"] = -1.0
-    (copy / "config.json").write_text(json.dumps(cfg))
     state = torch.load(copy / "checkpoints" / "latest.pt", weights_only=True)
-    state["config"] = json.dumps({**json.loads(state["config"]), "init_radius": -1.0})
+    state["field"]["head.bias"][0] -= 100.0
     torch.save(state, copy / "checkpoints" / "latest.pt")
     assert main(["export", str(copy), "--resolution", "32", "--device", "cpu"]) == 2
     line = error_line()
