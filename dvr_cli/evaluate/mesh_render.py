@@ -78,10 +78,13 @@ class MeshRenderer:
             raise DvrError("the mesh has neither a texture nor vertex colours")
         self.mesh = mesh
         self.scene = raycasting_scene(mesh.verts, mesh.faces)
+        self.face_normals = trimesh.Trimesh(mesh.verts, mesh.faces, process=False).face_normals
 
-    def render(self, camera: Camera, background=(1.0, 1.0, 1.0)) -> dict:
-        """One image: ``rgb`` (H, W, 3) float32 (``background`` where no triangle is hit),
-        ``mask`` (H, W) bool, ``depth`` (H, W) float32 z depth (0 on a miss)."""
+    def render(self, camera: Camera, background=(1.0, 1.0, 1.0)) -> dict[str, np.ndarray]:
+        """One image, as ``Run.render`` gives the field's: ``rgb`` (H, W, 3) float32
+        (``background`` where no triangle is hit), ``depth`` (H, W) float32 distance along the
+        ray (0 on a miss), ``normal`` (H, W, 3) the hit triangle's outward unit normal, ``mask``
+        (H, W) bool."""
         hits = cast_camera(self.scene, camera)
         mask = hits.face >= 0
         corners = self.mesh.faces[hits.face[mask]]  # (N, 3)
@@ -92,4 +95,7 @@ class MeshRenderer:
             rgb[mask] = sample_texture(self.mesh.texture, (bary * self.mesh.uv[corners]).sum(axis=1))
         else:
             rgb[mask] = (bary * self.mesh.colors[corners]).sum(axis=1)
-        return {"rgb": rgb, "mask": mask, "depth": np.where(mask, hits.z, 0.0).astype(np.float32)}
+        normal = np.zeros((camera.height, camera.width, 3), dtype=np.float32)
+        normal[mask] = self.face_normals[hits.face[mask]]
+        return {"rgb": rgb, "depth": np.where(mask, hits.distance, 0.0).astype(np.float32), "normal": normal,
+                "mask": mask}

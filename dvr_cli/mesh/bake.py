@@ -32,6 +32,7 @@ from ..errors import DvrError
 from ..runtime import open3d
 from ..scene.camera import Camera
 from ..scene.types import View
+from .texture import face_normals
 
 #: Views seeing the surface more grazing than acos(0.1) ~ 84 deg are never used: their pixels
 #: smear over a long stretch of surface and their depth test is ill-conditioned.
@@ -45,11 +46,11 @@ SHARPNESS = 4.0
 #: per-channel median of the views that see the point are dropped (needs >= 3 views).
 OUTLIER_MIN = 0.1
 OUTLIER_K = 3.0
-#: Only the best views of a point (by weight) are tested and blended: with SHARPNESS 4 the rest
-#: would add under ~1% to a blend, and the median's cost grows with the views considered.
+#: Only each face's best views (by the weight at its centroid) are looked up, tested and
+#: blended: with SHARPNESS 4 the rest would add little to a blend, and the cost grows with them.
 MAX_VIEWS = 8
-#: Points per batch: (views, batch, 3) float32 colours stay at ~40 MB for 50 views.
-_BATCH = 1 << 16
+#: Points per batch: (MAX_VIEWS, batch, 3) float32 colours stay at ~25 MB.
+_BATCH = 1 << 18
 
 
 def raycasting_scene(verts: np.ndarray, faces: np.ndarray):
@@ -67,11 +68,13 @@ class CameraHits:
 
     Attributes:
         z: (H, W) float32 depth along the camera's z axis (inf on a miss).
+        distance: (H, W) float32 distance from the camera centre along the ray (inf on a miss).
         face: (H, W) int64 index of the triangle hit (-1 on a miss).
         bary: (H, W, 3) float32 barycentric weights of the hit in that triangle's corners.
     """
 
     z: np.ndarray
+    distance: np.ndarray
     face: np.ndarray
     bary: np.ndarray
 
@@ -95,7 +98,8 @@ def cast_camera(scene, camera: Camera) -> CameraHits:
     b12 = hits["primitive_uvs"].numpy()  # weights of corners 1 and 2
     bary = np.column_stack([1.0 - b12.sum(axis=1), b12]).astype(np.float32)
     shape = (camera.height, camera.width)
-    return CameraHits(z.reshape(shape), face.reshape(shape), bary.reshape(*shape, 3))
+    distance = z * np.linalg.norm(dirs, axis=1).astype(np.float32)
+    return CameraHits(z.reshape(shape), distance.reshape(shape), face.reshape(shape), bary.reshape(*shape, 3))
 
 
 @dataclass
@@ -136,50 +140,81 @@ def prepare_photos(scene, faces: np.ndarray, n_verts: int, views: Sequence[View]
     return photos
 
 
-def view_samples(photo: Photo, points: np.ndarray, normals: np.ndarray,
-                 face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Colour of ``points`` in one photo and the log of its blending weight.
-
-    points (N, 3), normals (N, 3) unit, face (N,) the triangle each point lies on. Returns rgb (N, 3) float32 (bilinear at the
-    projection; 0 where unseen) and log_weight (N,) float32 = SHARPNESS * log(cos * (f / z)^2),
-    -inf where the view does not see the point: behind the camera, back-facing or beyond
-    MIN_COS, outside the image, occluded, or read from a mask-background or mesh-less pixel.
-    """
-    cam = photo.camera
-    rgb_out = np.zeros((len(points), 3), dtype=np.float32)
-    log_weight = np.full(len(points), -np.inf, dtype=np.float32)
-    idx = np.flatnonzero(photo.faces_seen[face])
-    points, normals = points[idx], normals[idx]
-    xc = points @ cam.R.T + cam.t
+def _project(camera: Camera, points: np.ndarray, normals: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Pixel (u, v) (N,) each, z depth (N,) and cos (N,) of the angle between the unit normals
+    (N, 3) and the direction to the camera, for points (N, 3) in the camera's frame."""
+    xc = points @ camera.R.T + camera.t
     z = xc[:, 2]
-    toward = cam.center - points
+    toward = camera.center - points
     cos = np.einsum("nd,nd->n", normals, toward) / np.linalg.norm(toward, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        u = (cam.K[0, 0] * xc[:, 0] + cam.K[0, 1] * xc[:, 1]) / z + cam.K[0, 2]
-        v = cam.K[1, 1] * xc[:, 1] / z + cam.K[1, 2]
-    w, h = cam.width, cam.height
-    inside = np.flatnonzero((z > 0) & (cos > MIN_COS) & (u >= 0) & (u <= w - 1) & (v >= 0) & (v <= h - 1))
-    idx, u, v, z, cos = idx[inside], u[inside], v[inside], z[inside], cos[inside]
+        u = (camera.K[0, 0] * xc[:, 0] + camera.K[0, 1] * xc[:, 1]) / z + camera.K[0, 2]
+        v = camera.K[1, 1] * xc[:, 1] / z + camera.K[1, 2]
+    return u, v, z, cos
+
+
+def _focal(camera: Camera) -> float:
+    return math.sqrt(camera.K[0, 0] * camera.K[1, 1])
+
+
+def _log_weight(cos: np.ndarray, z: np.ndarray, focal: float) -> np.ndarray:
+    """SHARPNESS * log(cos * (f / z)^2): photo pixels per unit of surface area, sharpened."""
+    return (SHARPNESS * (np.log(cos) + 2.0 * np.log(focal / z))).astype(np.float32)
+
+
+def _in_view(camera: Camera, u: np.ndarray, v: np.ndarray, z: np.ndarray, cos: np.ndarray) -> np.ndarray:
+    return (z > 0) & (cos > MIN_COS) & (u >= 0) & (u <= camera.width - 1) & (v >= 0) & (v <= camera.height - 1)
+
+
+def candidate_views(photos: Sequence[Photo], verts: np.ndarray, faces: np.ndarray,
+                    normals: np.ndarray) -> np.ndarray:
+    """The MAX_VIEWS best views of each face, by the weight at its centroid.
+
+    verts (V, 3), faces (F, 3), normals (F, 3) unit outward. A view is a candidate for a face
+    it sees (``Photo.faces_seen``) and faces (view_samples then tests each point). Returns
+    (K, F) int32 view indices, K = min(MAX_VIEWS, len(photos)), -1 where a face has fewer.
+    """
+    centroids = verts[faces].mean(axis=1)
+    log_w = np.full((len(photos), len(faces)), -np.inf, dtype=np.float32)
+    for i, photo in enumerate(photos):
+        _, _, z, cos = _project(photo.camera, centroids, normals)
+        ok = photo.faces_seen & (z > 0) & (cos > 0)
+        log_w[i, ok] = _log_weight(np.maximum(cos[ok], MIN_COS), z[ok], _focal(photo.camera))
+    k = min(MAX_VIEWS, len(photos))
+    best = np.argpartition(-log_w, k - 1, axis=0)[:k] if k < len(photos) else np.arange(k)[:, None].repeat(len(faces), 1)
+    return np.where(np.isfinite(np.take_along_axis(log_w, best, axis=0)), best, -1).astype(np.int32)
+
+
+def view_samples(photo: Photo, points: np.ndarray, normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Colour of ``points`` in one photo and the log of its blending weight.
+
+    points (N, 3), normals (N, 3) unit. Returns rgb (N, 3) float32 (bilinear at the
+    projection) and log_weight (N,) float32 = SHARPNESS * log(cos * (f / z)^2), -inf where
+    the view does not see the point: behind the camera, back-facing or beyond MIN_COS,
+    outside the image, occluded, or read from a mask-background or mesh-less pixel.
+    """
+    cam = photo.camera
+    u, v, z, cos = _project(cam, points, normals)
+    ok = _in_view(cam, u, v, z, cos)
     # The 2x2 pixels the bilinear lookup reads (clamped so a point on the last column is inside).
-    x0 = np.minimum(u.astype(np.int64), w - 2)
-    y0 = np.minimum(v.astype(np.int64), h - 2)
+    w = cam.width
+    x0 = np.clip(np.nan_to_num(u), 0, w - 2).astype(np.int64)
+    y0 = np.clip(np.nan_to_num(v), 0, cam.height - 2).astype(np.int64)
     fx, fy = (u - x0).astype(np.float32)[:, None], (v - y0).astype(np.float32)[:, None]
-    focal = math.sqrt(cam.K[0, 0] * cam.K[1, 1])
-    tol = DEPTH_TOL_PX * z / focal / cos
-    ok = np.ones(len(idx), dtype=bool)
-    rgb = np.zeros((len(idx), 3), dtype=np.float32)
+    focal = _focal(cam)
+    tol = DEPTH_TOL_PX * z / focal / np.maximum(cos, MIN_COS)
+    rgb = np.zeros((len(points), 3), dtype=np.float32)
     for offset, wgt in ((0, (1 - fx) * (1 - fy)), (1, fx * (1 - fy)), (w, (1 - fx) * fy), (w + 1, fx * fy)):
         pix = y0 * w + x0 + offset
         ok &= photo.usable[pix] & (np.abs(photo.z[pix] - z) <= tol)
         rgb += wgt * photo.rgb[pix]
-    idx, rgb, z, cos = idx[ok], rgb[ok], z[ok], cos[ok]
-    rgb_out[idx] = rgb
-    log_weight[idx] = SHARPNESS * (np.log(cos) + 2.0 * np.log(focal / z))
-    return rgb_out, log_weight
+    log_weight = np.full(len(points), -np.inf, dtype=np.float32)
+    log_weight[ok] = _log_weight(cos[ok], z[ok], focal)
+    return rgb, log_weight
 
 
 def _lower_median(values: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Lower median along axis 0 of ``values`` (V, N, ...) whose unseen entries are +inf,
+    """Lower median along axis 0 of ``values`` (K, N, ...) whose unseen entries are +inf,
     ``count`` (N,) seen entries per column (>= 1)."""
     ordered = np.sort(values, axis=0)
     k = ((count - 1) // 2).reshape(1, -1, *([1] * (values.ndim - 2)))
@@ -189,9 +224,9 @@ def _lower_median(values: np.ndarray, count: np.ndarray) -> np.ndarray:
 def reject_outliers(rgb: np.ndarray, seen: np.ndarray) -> np.ndarray:
     """Drop views whose colour disagrees with the others.
 
-    rgb (V, N, 3), seen (V, N) bool. Where at least 3 views see a point, keeps the views whose
+    rgb (K, N, 3), seen (K, N) bool. Where at least 3 views see a point, keeps the views whose
     colour lies within max(OUTLIER_MIN, OUTLIER_K * median distance) of the per-channel
-    (lower) median of the views that see it. Returns the new ``seen`` (V, N).
+    (lower) median of the views that see it. Returns the new ``seen`` (K, N).
     """
     count = seen.sum(axis=0)
     test = count >= 3
@@ -199,43 +234,59 @@ def reject_outliers(rgb: np.ndarray, seen: np.ndarray) -> np.ndarray:
         return seen
     rgb, seen_t, count = rgb[:, test], seen[:, test], count[test]
     median = _lower_median(np.where(seen_t[..., None], rgb, np.inf), count)  # (n, 3)
-    dev = np.linalg.norm(rgb - median, axis=2)  # (V, n)
+    dev = np.linalg.norm(rgb - median, axis=2)  # (K, n)
     typical = _lower_median(np.where(seen_t, dev, np.inf), count)
     out = seen.copy()
     out[:, test] = seen_t & (dev <= np.maximum(OUTLIER_K * typical, OUTLIER_MIN))
     return out
 
 
-def photo_colors(photos: Sequence[Photo], points: np.ndarray, normals: np.ndarray,
+def photo_colors(photos: Sequence[Photo], candidates: np.ndarray, points: np.ndarray, normals: np.ndarray,
                  face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Blend of the photos at surface ``points`` (see the module docstring).
 
-    points (P, 3), normals (P, 3) unit outward, face (P,) the triangle each point lies on, in
-    the photos' frame. Returns rgb (P, 3) float32 (0 where no photo sees the point) and
-    n_views (P,) int32: the views blended.
+    candidates (K, F): each face's views (:func:`candidate_views`); points (P, 3), normals
+    (P, 3) unit outward, face (P,) the triangle each point lies on, in the photos' frame.
+    Returns rgb (P, 3) float32 (0 where no photo sees the point) and n_views (P,) int32: the
+    views blended.
     """
     rgb_out = np.zeros((len(points), 3), dtype=np.float32)
     n_out = np.zeros(len(points), dtype=np.int32)
-    for s in range(0, len(points) if photos else 0, _BATCH):
+    k = len(candidates)
+    for s in range(0, len(points), _BATCH):
         batch = slice(s, s + _BATCH)
-        samples = [view_samples(photo, points[batch], normals[batch], face[batch]) for photo in photos]
-        rgb = np.stack([c for c, _ in samples])  # (V, N, 3)
-        log_w = np.stack([lw for _, lw in samples])  # (V, N)
-        if len(photos) > MAX_VIEWS:  # the best MAX_VIEWS per point
-            top = np.argpartition(-log_w, MAX_VIEWS - 1, axis=0)[:MAX_VIEWS]
-            log_w = np.take_along_axis(log_w, top, axis=0)
-            rgb = np.take_along_axis(rgb, top[..., None], axis=0)
+        p, n = points[batch], normals[batch]
+        views = candidates[:, face[batch]].ravel()  # (K * N,) slot-major
+        rgb = np.zeros((k * len(p), 3), dtype=np.float32)
+        log_w = np.full(k * len(p), -np.inf, dtype=np.float32)
+        # Group the (slot, point) pairs by view: one vectorised lookup per photo.
+        order = np.argsort(views, kind="stable")
+        bounds = np.searchsorted(views[order], np.arange(len(photos) + 1))
+        for i, photo in enumerate(photos):
+            pairs = order[bounds[i] : bounds[i + 1]]
+            if len(pairs):
+                idx = pairs % len(p)
+                rgb[pairs], log_w[pairs] = view_samples(photo, p[idx], n[idx])
+        rgb, log_w = rgb.reshape(k, -1, 3), log_w.reshape(k, -1)
         seen = reject_outliers(rgb, np.isfinite(log_w))
         best = np.max(np.where(seen, log_w, -np.inf), axis=0)
         weight = np.where(seen, np.exp(np.where(seen, log_w - np.where(np.isfinite(best), best, 0.0), 0.0)), 0.0)
         total = weight.sum(axis=0)
-        rgb_out[batch] = np.einsum("vn,vnc->nc", weight, rgb) / np.maximum(total, 1e-30)[:, None]
+        rgb_out[batch] = np.einsum("kn,knc->nc", weight, rgb) / np.maximum(total, 1e-30)[:, None]
         n_out[batch] = seen.sum(axis=0)
     return rgb_out, n_out
 
 
+def incident_faces(faces: np.ndarray, n_verts: int) -> np.ndarray:
+    """(V,) one face that each vertex is a corner of (-1 for unused vertices)."""
+    out = np.full(n_verts, -1, dtype=np.int64)
+    out[faces.ravel()] = np.repeat(np.arange(len(faces)), 3)
+    return out
+
+
 class PhotoColoring:
-    """A surface colouring (points -> RGB, as dvr_cli.mesh.texture.bake_texture takes) from photos.
+    """A surface colouring from photos, as dvr_cli.mesh.texture.bake_texture takes:
+    (points (P, 3), face (P,) the triangle each lies on) -> (P, 3) RGB.
 
     verts (V, 3), faces (F, 3): the mesh the points lie on; views: photos whose cameras are in
     the mesh's frame; fallback: (P, 3) points -> (P, 3) RGB for points no photo sees. After a
@@ -244,21 +295,33 @@ class PhotoColoring:
 
     def __init__(self, verts: np.ndarray, faces: np.ndarray, views: Sequence[View],
                  fallback: Callable[[np.ndarray], np.ndarray]):
-        self.scene = raycasting_scene(verts, faces)
-        self.photos = prepare_photos(self.scene, faces, len(verts), views)
+        self.normals = face_normals(verts, faces)
+        self.photos = prepare_photos(raycasting_scene(verts, faces), faces, len(verts), views)
+        self.candidates = candidate_views(self.photos, verts, faces, self.normals) if self.photos else None
         self.fallback = fallback
         self.n_views = np.zeros(0, dtype=np.int32)
 
-    def surface_faces(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The triangle nearest to each of ``points`` (P, 3): index (P,) and unit outward normal (P, 3)."""
-        o3d = open3d()
-        closest = self.scene.compute_closest_points(o3d.core.Tensor(np.ascontiguousarray(points, dtype=np.float32)))
-        return closest["primitive_ids"].numpy().astype(np.int64), closest["primitive_normals"].numpy().astype(np.float64)
-
-    def __call__(self, points: np.ndarray) -> np.ndarray:
-        face, normals = self.surface_faces(points)
-        rgb, self.n_views = photo_colors(self.photos, points, normals, face)
+    def __call__(self, points: np.ndarray, face: np.ndarray) -> np.ndarray:
+        if self.candidates is None:
+            rgb, self.n_views = np.zeros((len(points), 3), dtype=np.float32), np.zeros(len(points), dtype=np.int32)
+        else:
+            rgb, self.n_views = photo_colors(self.photos, self.candidates, points, self.normals[face], face)
         unseen = self.n_views == 0
         if unseen.any():
             rgb[unseen] = self.fallback(points[unseen])
         return rgb
+
+
+def training_photos(run, warn: Callable[[str], None]) -> list[View] | None:
+    """The photos ``run`` (a dvr_cli.run.Run) was fitted on, cameras in its unit frame.
+
+    Held-out views are left out, so that evaluating on them stays fair. None, after one
+    ``warn`` line, when the photos cannot be loaded any more (moved, deleted, resized).
+    """
+    try:
+        scene = run.scene()
+    except DvrError as exc:
+        warn(f"warning: the run's photos cannot be loaded ({exc}); colouring from the texture field instead")
+        return None
+    return [View(run.normalization.camera_to_unit(v.camera), v.image, v.mask, image_path=v.image_path)
+            for v in scene.subset(run.train).views]

@@ -108,7 +108,7 @@ def colored_mesh(field, verts: np.ndarray, faces: np.ndarray, texture: str, text
     if texture == "vertex":
         return ColoredMesh(verts, faces, colors=color_fn(verts))
     source, faces_uv, uv = split_seams(faces, uv_atlas(verts, faces, texture_size))
-    image = bake_texture(color_fn, verts[source], faces_uv, uv, texture_size)
+    image = bake_texture(lambda points, face: color_fn(points), verts[source], faces_uv, uv, texture_size)
     return ColoredMesh(verts[source], faces_uv, uv=uv, texture=image)
 
 

@@ -132,18 +132,26 @@ def fill_empty(image: np.ndarray, filled: np.ndarray) -> np.ndarray:
     return np.where(filled[..., None], image, out).astype(np.float32)
 
 
-def bake_texture(color_fn: Callable[[np.ndarray], np.ndarray], verts: np.ndarray, faces: np.ndarray,
+def bake_texture(color_fn: Callable[[np.ndarray, np.ndarray], np.ndarray], verts: np.ndarray, faces: np.ndarray,
                  uv: np.ndarray, size: int) -> np.ndarray:
     """Texture image of ``color_fn`` over the mesh: each texel gets the colour of its surface point.
 
-    color_fn: (P, 3) points in the frame of ``verts`` -> (P, 3) RGB in [0, 1] (the texture
-    field's colours, or the photos', dvr_cli.mesh.bake). verts (V, 3), faces (F, 3), uv (V, 2)
-    per-vertex (see :func:`split_seams`). Returns (S, S, 3) float32, row 0 at v = 0.
+    color_fn: (points (P, 3) in the frame of ``verts``, face (P,) the triangle each lies on) ->
+    (P, 3) RGB in [0, 1]: the texture field's colours, or the photos' (dvr_cli.mesh.bake).
+    verts (V, 3), faces (F, 3), uv (V, 2) per-vertex (see :func:`split_seams`).
+    Returns (S, S, 3) float32, row 0 at v = 0.
     """
     face, bary = rasterize_uv(uv, faces, size)
     filled = face >= 0
     tri = verts[faces[face[filled]]]  # (P, 3, 3)
     points = np.einsum("pk,pkd->pd", bary[filled].astype(np.float64), tri)
     image = np.zeros((size, size, 3), dtype=np.float32)
-    image[filled] = color_fn(points)
+    image[filled] = color_fn(points, face[filled])
     return fill_empty(image, filled)
+
+
+def face_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(F, 3) unit normals of counter-clockwise faces (outward); zero for degenerate faces."""
+    tri = verts[faces]
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)

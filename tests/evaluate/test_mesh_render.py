@@ -54,8 +54,10 @@ def test_render_matches_known_image():
     assert mask.sum() == 50 * 50
     np.testing.assert_array_equal(out["mask"], mask)
     assert np.abs(out["rgb"] - rgb).max() < 1e-4
-    np.testing.assert_allclose(out["depth"][mask], Z, atol=1e-5)
+    u, v = np.meshgrid(np.arange(W) - (W - 1) / 2, np.arange(H) - (H - 1) / 2, indexing="xy")
+    np.testing.assert_allclose(out["depth"][mask], (Z * np.sqrt(1 + (u**2 + v**2) / F**2))[mask], rtol=1e-5)
     assert (out["depth"][~mask] == 0).all()
+    np.testing.assert_allclose(out["normal"][mask], np.tile([0, 0, -1], (mask.sum(), 1)), atol=1e-6)
 
 
 def test_psnr_inf_on_itself_and_known_errors():

@@ -110,17 +110,23 @@ def back_points(xs) -> np.ndarray:
     return np.array([[x, y, 2.0] for x in xs for y in (-0.5, 0.0, 0.5)])
 
 
+def faces_of(points: np.ndarray) -> np.ndarray:
+    """The big square's triangle under each point: face 0 below the diagonal y = x, face 1 above."""
+    return np.where(points[:, 1] < points[:, 0], 0, 1)
+
+
 def test_occluded_points_take_no_colour_from_the_view():
     verts, faces = squares()
     a = flat_view(0.0, 1.1, (1, 0, 0))
     b = flat_view(1.5, 1.5, (0, 0, 1))
     coloring = PhotoColoring(verts, faces, [a, b], fallback)
     red_only, blue_only, neither, both = (back_points(xs) for xs in ((-0.9, -0.7), (0.1, 0.5), (-0.5, -0.1), (0.7, 0.9)))
-    np.testing.assert_allclose(coloring(red_only), [[1, 0, 0]] * len(red_only), atol=1e-6)
-    np.testing.assert_allclose(coloring(blue_only), [[0, 0, 1]] * len(blue_only), atol=1e-6)  # hidden from A
-    np.testing.assert_allclose(coloring(neither), fallback(neither), atol=0)
+    np.testing.assert_allclose(coloring(red_only, faces_of(red_only)), [[1, 0, 0]] * len(red_only), atol=1e-6)
+    # Hidden from A: B's colour only.
+    np.testing.assert_allclose(coloring(blue_only, faces_of(blue_only)), [[0, 0, 1]] * len(blue_only), atol=1e-6)
+    np.testing.assert_allclose(coloring(neither, faces_of(neither)), fallback(neither), atol=0)
     assert (coloring.n_views == 0).all()
-    mixed = coloring(both)
+    mixed = coloring(both, faces_of(both))
     normals = np.tile([0.0, 0.0, -1.0], (len(both), 1))
     wa, wb = weight(a, both, normals), weight(b, both, normals)
     np.testing.assert_allclose(mixed[:, 0], wa / (wa + wb), atol=1e-5)
@@ -128,7 +134,7 @@ def test_occluded_points_take_no_colour_from_the_view():
     # A camera behind the big square (at z = 4, looking down -z) sees its back: no colour from it.
     behind = flat_view(0.0, 1.1, (1, 1, 1))
     behind.camera = Camera(behind.camera.K, np.diag([-1.0, 1.0, -1.0]), [0, 0, 4.0], 64, 64)
-    assert (PhotoColoring(verts, faces, [behind], fallback)(red_only) == FALLBACK).all()
+    assert (PhotoColoring(verts, faces, [behind], fallback)(red_only, faces_of(red_only)) == FALLBACK).all()
 
 
 def test_a_view_that_disagrees_is_rejected():
@@ -136,6 +142,7 @@ def test_a_view_that_disagrees_is_rejected():
     grey = [flat_view(x, 1.5, (0.4, 0.4, 0.4)) for x in (0.8, 1.0, 1.2)]
     highlight = flat_view(1.1, 1.5, (1.0, 1.0, 1.0))
     coloring = PhotoColoring(verts, faces, [*grey, highlight], fallback)
-    got = coloring(back_points((0.6, 0.8)))
+    points = back_points((0.6, 0.8))
+    got = coloring(points, faces_of(points))
     np.testing.assert_allclose(got, 0.4, atol=1e-6)
     assert (coloring.n_views == 3).all()
