@@ -19,7 +19,7 @@ from typing import Callable
 
 from ..errors import DvrError
 from ..evaluate.report import evaluate_run, json_safe
-from ..files import write_json
+from ..files import read_json, write_json
 from ..fit import fit
 from ..run import CHECKPOINT, load_run
 from ..run.checkpoint import load_checkpoint
@@ -136,7 +136,7 @@ def process_scene(spec: SceneSpec, run_dir: str | Path, export: ExportOptions, r
     run_dir = Path(run_dir)
     report = report or (lambda stage, done, total: None)
     if (run_dir / RESULT).is_file():
-        stored = SceneResult.from_json(json.loads((run_dir / RESULT).read_text()))
+        stored = SceneResult.from_json(read_json(run_dir / RESULT))
         stored.reused = True
         return stored
     result = SceneResult(spec.name, str(run_dir), host=socket.gethostname())
@@ -158,12 +158,13 @@ def process_scene(spec: SceneSpec, run_dir: str | Path, export: ExportOptions, r
             cfg.device = device
         resume = (run_dir / CHECKPOINT).is_file()
         _log_attempt(run_dir, int(load_checkpoint(run_dir / CHECKPOINT)["iteration"]) if resume else 0)
-        report("fit", 0, cfg.iters)
+        total = cfg.iters or 0  # a fit planned in minutes has no iteration count to reach
+        report("fit", 0, total)
         last = {"t": 0.0}
 
-        def hook(iteration, field_, grid) -> bool:
-            if time.monotonic() - last["t"] >= 1.0 or iteration == cfg.iters:
-                report("fit", iteration, cfg.iters)
+        def hook(job) -> bool:
+            if time.monotonic() - last["t"] >= 1.0:
+                report("fit", job.iteration, total)
                 last["t"] = time.monotonic()
             return False
 
@@ -172,12 +173,12 @@ def process_scene(spec: SceneSpec, run_dir: str | Path, export: ExportOptions, r
         if fitted.interrupted:
             raise DvrError(f"interrupted at iteration {fitted.iterations}: run the batch again to resume", run_dir)
         stage_done("fit")
-        report("export", fitted.iterations, cfg.iters)
+        report("export", fitted.iterations, total)
         run = load_run(run_dir, device=cfg.device)
         result.mesh = str(export_mesh(run, fmt=export.fmt, resolution=export.resolution))
         stage_done("export")
         if cfg.holdout or spec.gt_mesh or spec.test_cameras:
-            report("eval", fitted.iterations, cfg.iters)
+            report("eval", fitted.iterations, total)
             result.scores = _scores(evaluate_run(run, gt_mesh=spec.gt_mesh, test_cameras=spec.test_cameras,
                                                  resolution=export.resolution))
             stage_done("eval")
