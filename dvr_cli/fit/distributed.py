@@ -20,7 +20,7 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 from torch import distributed as dist
@@ -48,6 +48,13 @@ def rank() -> int:
 
 def world_size() -> int:
     return dist.get_world_size() if active() else _env_int("WORLD_SIZE", 1)
+
+
+def _device() -> torch.device:
+    """Where collectives' small tensors live: this rank's GPU under nccl, else the CPU."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
 
 
 def is_writer() -> bool:
@@ -123,7 +130,7 @@ def average_gradients(parameters: Iterable[torch.nn.Parameter], share: float) ->
         offset += p.numel()
 
 
-def from_rank0(*values: float | bool, device: torch.device | str = "cpu") -> tuple:
+def from_rank0(*values: float | bool) -> tuple:
     """Rank 0's ``values`` on every rank, each of its own type (float or bool).
 
     For what each rank measures with its own clock (seconds fitted, a checkpoint or a Ctrl-C due):
@@ -132,9 +139,29 @@ def from_rank0(*values: float | bool, device: torch.device | str = "cpu") -> tup
     """
     if not active():
         return values
-    tensor = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
+    tensor = torch.tensor([float(v) for v in values], dtype=torch.float64, device=_device())
     dist.broadcast(tensor, src=0)
     return tuple(type(v)(x) for v, x in zip(values, tensor.tolist()))
+
+
+def rank0_only(fn: Callable, *args):
+    """``fn(*args)`` on rank 0 alone (a file write), the other ranks waiting until it is done; its
+    result on rank 0, None elsewhere. When it raises on rank 0, the others raise a DvrError too
+    instead of waiting at the next collective."""
+    if not active():
+        return fn(*args)
+    result, error = None, None
+    if rank() == 0:
+        try:
+            result = fn(*args)
+        except Exception as exc:  # noqa: BLE001 - re-raised below, after telling the other ranks
+            error = exc
+    (failed,) = from_rank0(error is not None)
+    if error is not None:
+        raise error
+    if failed:
+        raise DvrError(f"rank 0 failed in {getattr(fn, '__name__', 'a write')} (its message says why)")
+    return result
 
 
 def gather_rng(rng: dict) -> dict:
