@@ -22,9 +22,9 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from .commands import batch, calibrate, evaluate, export, fit, info, render
+    from .commands import batch, calibrate, evaluate, export, fit, info, render, view
 
-    for module in (calibrate, fit, export, render, evaluate, info, batch):
+    for module in (calibrate, fit, export, render, evaluate, info, batch, view):
         module.register(app)
 
 

@@ -1,0 +1,32 @@
+"""Fixtures of the viewer tests: a small example scene and a short fit of it with held-out scores."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from dvr_cli.cli import main
+
+
+@pytest.fixture(scope="package")
+def viewer_example(tmp_path_factory, make_example) -> Path:
+    """An 8-view 48x48 example scene with its ground-truth coloured mesh.ply."""
+    return make_example(tmp_path_factory.mktemp("viewer") / "scene", views=8, size=(48, 48), test_views=0,
+                        colmap_points=20)
+
+
+@pytest.fixture(scope="package")
+def viewer_run(viewer_example) -> Path:
+    """A 4-iteration CPU fit holding out every 4th view (so eval.json has per-view scores)."""
+    run = viewer_example.parent / "runs" / "ex"
+    assert main(["fit", str(viewer_example), "--out", str(run), "--iters", "4", "--holdout", "4",
+                 "--device", "cpu"]) == 0
+    return run
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
