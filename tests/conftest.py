@@ -1,10 +1,15 @@
-"""Shared fixtures: the synthetic example scene (generated, never committed) and real data."""
+"""Shared fixtures: the synthetic example scene (generated, never committed), the analytic sphere
+scene, a tiny fitted run, one-line errors, and real data."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import sphere_scene as ss
+
+from dvr_cli.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -38,3 +43,45 @@ def shared_data(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"real data {path} is absent (it lives beside the checkout in shared/data)")
     return path
+
+
+@pytest.fixture(scope="session")
+def sphere_scene():
+    """The analytic sphere scene (tests/helpers/sphere_scene.py): 6 views at 24 px."""
+    return ss.make_scene()
+
+
+@pytest.fixture(scope="session")
+def sphere():
+    """The sphere scene's helpers by name: center, radius, make_scene, config (a fit of a few
+    seconds), write_files."""
+    return SimpleNamespace(center=ss.CENTER, radius=ss.RADIUS, make_scene=ss.make_scene, config=ss.tiny_config,
+                           write_files=ss.write_scene_files)
+
+
+@pytest.fixture(scope="module")
+def tiny_example(tmp_path_factory, make_example) -> Path:
+    """A 6-view 32x32 example scene with 2 test views (about 1 s to make)."""
+    return make_example(tmp_path_factory.mktemp("ex") / "scene", views=6, size=(32, 32), test_views=2,
+                        colmap_points=20)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_example) -> Path:
+    """runs/ex of a 4-iteration fit holding out every 3rd view: the field is still about its
+    initial sphere, so a surface exists."""
+    run = tiny_example.parent / "runs" / "ex"
+    assert main(["fit", str(tiny_example), "--out", str(run), "--iters", "4", "--holdout", "3", "--device", "cpu"]) == 0
+    return run
+
+
+@pytest.fixture
+def error_line(capsys):
+    """Returns the captured stderr, asserting that it is exactly one line."""
+
+    def read() -> str:
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1, err
+        return err
+
+    return read

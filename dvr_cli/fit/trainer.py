@@ -159,6 +159,7 @@ class FitJob:
         self.occ_grid = self.occ_grid.to(self.device)
         self.iteration = 0
         self.elapsed = 0.0
+        self.step_seconds = 0.0  # moving average of the time of a step with its bookkeeping (this session)
         self.record: StepRecord | None = None
         self.rng_at_iteration = capture_rng(self.generator)
 
@@ -172,8 +173,10 @@ class FitJob:
 
     @property
     def done(self) -> bool:
-        """The plan is finished (or its wall-clock cap reached)."""
-        over_time = self.cfg.budget_minutes is not None and self.elapsed >= 60.0 * self.cfg.budget_minutes
+        """The plan is finished, or its wall clock: less than half a step's time is left (so a fit
+        ends within half a step of its budget, before or after)."""
+        budget = self.cfg.budget_minutes
+        over_time = budget is not None and self.elapsed + 0.5 * self.step_seconds >= 60.0 * budget
         return over_time or (not self.cfg.time_planned and self.iteration >= self.cfg.iters)
 
     # ---- checkpoints
@@ -273,6 +276,7 @@ def fit(scene: Scene, cfg: FitConfig, run_dir: str | Path, resume: bool = False,
         if lock.stale_pid is not None and console is not None:
             console.print(f"[yellow]note:[/] took over the lock of process {lock.stale_pid}, which no longer runs")
         state = _prepare_folder(run_dir, cfg, resume)
+        setup_start = time.monotonic()
         job = FitJob(scene, cfg, run_dir, train)
         if state is not None:
             job.restore(state)
@@ -282,6 +286,7 @@ def fit(scene: Scene, cfg: FitConfig, run_dir: str | Path, resume: bool = False,
             SceneRecord.from_scene(scene, train, holdout).save(run_dir / SCENE)
             (run_dir / METRICS).unlink(missing_ok=True)
         update_latest_link(run_dir)
+        job.elapsed += time.monotonic() - setup_start  # the set-up (visual hull, field) is part of the budget
         return _loop(job, console, progress, hook)
 
 
@@ -315,6 +320,8 @@ def _loop(job: FitJob, console: Console | None, progress: bool, hook: StepHook |
                     last_preview = time.monotonic()
                 spent = time.monotonic() - now  # bookkeeping is part of the fit's time
                 job.elapsed, seconds = job.elapsed + spent, seconds + spent
+                step_time = time.monotonic() - tick
+                job.step_seconds = step_time if job.step_seconds == 0 else 0.9 * job.step_seconds + 0.1 * step_time
                 bar.update(task, completed=100 * job.fraction, iteration=job.iteration,
                            status=_status(record, rays_per_s))
                 if hook is not None:

@@ -1,13 +1,11 @@
-"""A tiny analytic scene for the fitting tests: a coloured sphere seen by a ring of cameras."""
+"""A tiny analytic scene for the fitting tests: a coloured sphere seen by a tilted ring of cameras."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from dvr_cli.config import FitConfig
@@ -24,7 +22,7 @@ def sphere_colour(points: np.ndarray) -> np.ndarray:
     return 0.5 + 0.4 * (points - CENTER) / RADIUS
 
 
-def ring_cameras(n: int, size: int, distance: float = 3.0) -> list[Camera]:
+def tilted_ring(n: int, size: int, distance: float = 3.0) -> list[Camera]:
     """``n`` cameras on a tilted ring around CENTER, looking at it, ``size`` x ``size`` pixels."""
     cams = []
     f = size * 1.2
@@ -58,7 +56,7 @@ def render_sphere(camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def make_scene(n_views: int = 6, size: int = 24, depth: bool = False) -> Scene:
     views = []
-    for cam in ring_cameras(n_views, size):
+    for cam in tilted_ring(n_views, size):
         image, mask, z = render_sphere(cam)
         views.append(View(cam, image, mask, z if depth else None, Path(cam.name)))
     return Scene(views, Normalization(CENTER, SCALE, "bbox"))
@@ -83,21 +81,9 @@ def write_scene_files(scene: Scene, folder: Path) -> Path:
 def tiny_config(**overrides) -> FitConfig:
     """A fit of a few seconds on CPU."""
     values = dict(
-        iters=6, rays_per_step=128, views_per_step=2, grid_resolutions=[8, 16], mlp_hidden=16,
+        iters=6, rays_per_step=128, views_per_step=2, grid_resolutions=[8, 16], hash_resolutions=[], mlp_hidden=16,
         steps_schedule=[[0, 16], [0.5, 24]], occ_grid_res=16, occ_grid_every=4, device="cpu",
         checkpoint_every_s=120, preview_every_s=1e9, lr=1e-2,
     )
     values.update(overrides)
     return FitConfig.from_preset("fast", **values)
-
-
-@pytest.fixture(scope="session")
-def sphere_scene() -> Scene:
-    return make_scene()
-
-
-@pytest.fixture(scope="session")
-def sphere() -> SimpleNamespace:
-    """The helpers above, for tests (test folders are not packages, so they cannot import them)."""
-    return SimpleNamespace(center=CENTER, radius=RADIUS, make_scene=make_scene, config=tiny_config,
-                           write_files=write_scene_files)
