@@ -1,4 +1,4 @@
-"""Fixtures of the batch tests: one embedded Ray of 2 CPUs for the session, a tiny scene, tiny fits."""
+"""Fixtures of the batch tests: one embedded Ray of 2 CPUs for the session, manifests of tiny fits."""
 
 from __future__ import annotations
 
@@ -21,13 +21,6 @@ def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     yield ray
     ray.shutdown()
-
-
-@pytest.fixture(scope="session")
-def tiny_scene(tmp_path_factory, make_example) -> Path:
-    """A 6-view 32x32 example scene with 2 test views and its ground-truth mesh."""
-    return make_example(tmp_path_factory.mktemp("batch") / "scene", views=6, size=(32, 32), test_views=2,
-                        colmap_points=20)
 
 
 def write_manifest(path: Path, entries: list[dict]) -> Path:

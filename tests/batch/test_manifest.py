@@ -14,8 +14,8 @@ from dvr_cli.cli import main
 from dvr_cli.errors import DvrError
 
 
-def test_yaml_and_json_manifests_resolve_paths_and_options(tiny_scene, tmp_path):
-    (tmp_path / "data").symlink_to(tiny_scene, target_is_directory=True)
+def test_yaml_and_json_manifests_resolve_paths_and_options(tiny_example, tmp_path):
+    (tmp_path / "data").symlink_to(tiny_example, target_is_directory=True)
     entries = [{"name": "a", "images": "data/images", "cameras": "data/cams.json", "iters": 10, "downscale": 2},
                {"images": "data", "gt_mesh": "data/mesh.ply", "lr": 0.005}]
     (tmp_path / "m.yaml").write_text(yaml.safe_dump({"scenes": entries}))
@@ -24,7 +24,7 @@ def test_yaml_and_json_manifests_resolve_paths_and_options(tiny_scene, tmp_path)
     from_json = read_scenes(tmp_path / "m.json", defaults={"iters": 50, "holdout": 4, "preset": "fast"})
     assert from_yaml == from_json
     a, b = from_yaml
-    assert a.name == "a" and b.name == tiny_scene.name  # default name: the scene folder's, as `dvr fit` names runs
+    assert a.name == "a" and b.name == tiny_example.name  # default name: the scene folder's, as `dvr fit` names runs
     assert a.images == (tmp_path / "data" / "images").resolve() and a.cameras == (tmp_path / "data/cams.json").resolve()
     assert a.load == {"downscale": 2} and b.load == {}
     assert b.gt_mesh == (tmp_path / "data" / "mesh.ply").resolve()
@@ -34,9 +34,9 @@ def test_yaml_and_json_manifests_resolve_paths_and_options(tiny_scene, tmp_path)
     assert (cfg_b.iters, cfg_b.holdout, cfg_b.lr) == (50, 4, 0.005)
 
 
-def test_a_folder_of_scene_folders(tiny_scene, tmp_path):
+def test_a_folder_of_scene_folders(tiny_example, tmp_path):
     for name in ("mug", "shoe"):
-        (tmp_path / name).symlink_to(tiny_scene, target_is_directory=True)
+        (tmp_path / name).symlink_to(tiny_example, target_is_directory=True)
     (tmp_path / ".cache").mkdir()
     (tmp_path / "out").mkdir()  # the batch's own output inside the folder is not a scene
     (tmp_path / "notes.txt").write_text("not a scene")
@@ -53,8 +53,8 @@ def test_a_folder_of_scene_folders(tiny_scene, tmp_path):
     ({"name": "a b", "images": "SCENE"}, "name 'a b' must be"),
     ({"images": "SCENE", "preset": "slow"}, "unknown preset 'slow'"),
 ])
-def test_bad_entries_are_one_line_errors(tiny_scene, tmp_path, entry, message, capsys):
-    entry = {k: v.replace("SCENE", str(tiny_scene)) for k, v in entry.items()}
+def test_bad_entries_are_one_line_errors(tiny_example, tmp_path, entry, message, error_line):
+    entry = {k: v.replace("SCENE", str(tiny_example)) for k, v in entry.items()}
     manifest = tmp_path / "m.yaml"
     manifest.write_text(yaml.safe_dump([entry]))
     with pytest.raises(DvrError, match=re.escape(message)) as raised:
@@ -62,14 +62,13 @@ def test_bad_entries_are_one_line_errors(tiny_scene, tmp_path, entry, message, c
     assert str(raised.value).startswith(f"{manifest}: ")
     start = time.monotonic()
     assert main(["batch", str(manifest), "--out", str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and message in err and time.monotonic() - start < 5
+    assert message in error_line() and time.monotonic() - start < 5
     assert not (tmp_path / "out").exists()  # nothing started
 
 
-def test_repeated_names_and_bad_files(tiny_scene, tmp_path):
+def test_repeated_names_and_bad_files(tiny_example, tmp_path):
     manifest = tmp_path / "m.yaml"
-    manifest.write_text(yaml.safe_dump([{"images": str(tiny_scene)}, {"images": str(tiny_scene)}]))
+    manifest.write_text(yaml.safe_dump([{"images": str(tiny_example)}, {"images": str(tiny_example)}]))
     with pytest.raises(DvrError, match="two scenes are named 'scene'"):
         read_scenes(manifest)
     manifest.write_text("scenes: [images: a\n")
