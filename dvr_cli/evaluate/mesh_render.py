@@ -80,22 +80,40 @@ class MeshRenderer:
         self.scene = raycasting_scene(mesh.verts, mesh.faces)
         self.face_normals = trimesh.Trimesh(mesh.verts, mesh.faces, process=False).face_normals
 
-    def render(self, camera: Camera, background=(1.0, 1.0, 1.0)) -> dict[str, np.ndarray]:
+    def render(self, camera: Camera, background=(1.0, 1.0, 1.0), supersample: int = 1) -> dict[str, np.ndarray]:
         """One image, as ``Run.render`` gives the field's: ``rgb`` (H, W, 3) float32
         (``background`` where no triangle is hit), ``depth`` (H, W) float32 distance along the
         ray (0 on a miss), ``normal`` (H, W, 3) the hit triangle's outward unit normal, ``mask``
-        (H, W) bool."""
-        hits = cast_camera(self.scene, camera)
-        mask = hits.face >= 0
-        corners = self.mesh.faces[hits.face[mask]]  # (N, 3)
-        bary = hits.bary[mask][..., None]  # (N, 3, 1)
-        rgb = np.empty((camera.height, camera.width, 3), dtype=np.float32)
+        (H, W) bool.
+
+        ``supersample`` s: s x s rays per pixel, averaged (a photo's pixel integrates its whole
+        area, so edges and fine texture come out as a camera sees them); ``mask`` is then a
+        coverage >= 0.5, ``depth`` and ``normal`` the means over the rays that hit.
+        """
+        s = int(supersample)
+        if s < 1:
+            raise DvrError(f"supersample must be at least 1 (got {supersample})")
+        hits = cast_camera(self.scene, camera.resized(camera.width * s, camera.height * s) if s > 1 else camera)
+        hit = hits.face >= 0
+        corners = self.mesh.faces[hits.face[hit]]  # (N, 3)
+        bary = hits.bary[hit][..., None]  # (N, 3, 1)
+        rgb = np.empty((*hit.shape, 3), dtype=np.float32)
         rgb[:] = np.asarray(background, dtype=np.float32)
         if self.mesh.texture is not None:
-            rgb[mask] = sample_texture(self.mesh.texture, (bary * self.mesh.uv[corners]).sum(axis=1))
+            rgb[hit] = sample_texture(self.mesh.texture, (bary * self.mesh.uv[corners]).sum(axis=1))
         else:
-            rgb[mask] = (bary * self.mesh.colors[corners]).sum(axis=1)
-        normal = np.zeros((camera.height, camera.width, 3), dtype=np.float32)
-        normal[mask] = self.face_normals[hits.face[mask]]
-        return {"rgb": rgb, "depth": np.where(mask, hits.distance, 0.0).astype(np.float32), "normal": normal,
-                "mask": mask}
+            rgb[hit] = (bary * self.mesh.colors[corners]).sum(axis=1)
+        normal = np.zeros((*hit.shape, 3), dtype=np.float32)
+        normal[hit] = self.face_normals[hits.face[hit]]
+        depth = np.where(hit, hits.distance, 0.0).astype(np.float32)
+        if s == 1:
+            return {"rgb": rgb, "depth": depth, "normal": normal, "mask": hit}
+
+        def pool(a):  # (H s, W s, ...) -> (H, W, ...) sums over each pixel's s x s rays
+            return a.reshape(camera.height, s, camera.width, s, *a.shape[2:]).sum(axis=(1, 3))
+
+        n_hit = pool(hit.astype(np.float32))
+        normal = pool(normal)
+        normal /= np.maximum(np.linalg.norm(normal, axis=2, keepdims=True), 1e-12)
+        return {"rgb": pool(rgb) / s**2, "depth": pool(depth) / np.maximum(n_hit, 1), "normal": normal,
+                "mask": n_hit >= s**2 / 2}

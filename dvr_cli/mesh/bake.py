@@ -86,19 +86,20 @@ def cast_camera(scene, camera: Camera) -> CameraHits:
     distance t (in units of the direction) is the z depth.
     """
     o3d = open3d()
-    u, v = np.meshgrid(np.arange(camera.width), np.arange(camera.height), indexing="xy")
-    pix = np.stack([u, v, np.ones_like(u)], axis=-1).reshape(-1, 3).astype(np.float64)
-    dirs = pix @ np.linalg.inv(camera.K).T @ camera.R  # rows: R^T K^-1 p
-    rays = np.concatenate([np.broadcast_to(camera.center, dirs.shape), dirs], axis=1).astype(np.float32)
-    hits = scene.cast_rays(o3d.core.Tensor(rays))
+    h, w = camera.height, camera.width
+    m = (np.linalg.inv(camera.K).T @ camera.R).astype(np.float32)  # pixel (u, v, 1) @ m = direction
+    u, v = np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
+    rays = np.empty((h, w, 6), dtype=np.float32)
+    rays[..., :3] = camera.center
+    rays[..., 3:] = u[None, :, None] * m[0] + v[:, None, None] * m[1] + m[2]
+    hits = scene.cast_rays(o3d.core.Tensor(rays.reshape(-1, 6)))
     z = hits["t_hit"].numpy()
     face = hits["primitive_ids"].numpy().astype(np.int64)
-    miss = ~np.isfinite(z)
-    face[miss] = -1
+    face[~np.isfinite(z)] = -1
     b12 = hits["primitive_uvs"].numpy()  # weights of corners 1 and 2
-    bary = np.column_stack([1.0 - b12.sum(axis=1), b12]).astype(np.float32)
-    shape = (camera.height, camera.width)
-    distance = z * np.linalg.norm(dirs, axis=1).astype(np.float32)
+    bary = np.column_stack([1.0 - b12.sum(axis=1), b12])
+    shape = (h, w)
+    distance = z * np.sqrt(np.einsum("hwc,hwc->hw", rays[..., 3:], rays[..., 3:])).reshape(-1)
     return CameraHits(z.reshape(shape), distance.reshape(shape), face.reshape(shape), bary.reshape(*shape, 3))
 
 
@@ -255,12 +256,12 @@ def photo_colors(photos: Sequence[Photo], candidates: np.ndarray, points: np.nda
     k = len(candidates)
     for s in range(0, len(points), _BATCH):
         batch = slice(s, s + _BATCH)
-        p, n = points[batch], normals[batch]
+        p, n = points[batch].astype(np.float32), normals[batch].astype(np.float32)
         views = candidates[:, face[batch]].ravel()  # (K * N,) slot-major
         rgb = np.zeros((k * len(p), 3), dtype=np.float32)
         log_w = np.full(k * len(p), -np.inf, dtype=np.float32)
-        # Group the (slot, point) pairs by view: one vectorised lookup per photo.
-        order = np.argsort(views, kind="stable")
+        # Group the (slot, point) pairs by view: one vectorised lookup per photo (int16: radix sort).
+        order = np.argsort(views.astype(np.int16), kind="stable")
         bounds = np.searchsorted(views[order], np.arange(len(photos) + 1))
         for i, photo in enumerate(photos):
             pairs = order[bounds[i] : bounds[i + 1]]

@@ -96,3 +96,14 @@ def test_unreadable_mesh_is_a_user_error(tmp_path):
     bad.write_text("not a mesh\n")
     with pytest.raises(DvrError):
         load_colored_mesh(bad)
+
+
+def test_supersampling_averages_each_pixel():
+    # Moved by 0.11 world units = 5.5 pixels: the edge columns are half covered.
+    mesh = square(offset_x=0.11, texture=np.full((8, 8, 3), 0.2, dtype=np.float32))
+    out = MeshRenderer(mesh).render(CAMERA, background=(1, 1, 1), supersample=4)
+    # Square x in [-0.39, 0.61] -> pixel u = 31.5 + x * 50 in [12, 62]: columns 12 and 62 half covered.
+    np.testing.assert_allclose(out["rgb"][32, [12, 62]], 0.6, atol=1e-6)
+    np.testing.assert_allclose(out["rgb"][32, 13:62], 0.2, atol=1e-6)
+    assert out["mask"][32, 11:64].tolist() == [False] + [True] * 51 + [False]
+    np.testing.assert_allclose(out["normal"][32, 30], [0, 0, -1], atol=1e-6)
