@@ -11,7 +11,7 @@ import trimesh
 
 from dvr_cli.mesh.bake import SHARPNESS, PhotoColoring
 from dvr_cli.mesh.clean import simplify
-from dvr_cli.mesh.texture import bake_texture, rasterize_uv, split_seams, uv_atlas
+from dvr_cli.mesh.texture import bake_texture, fill_empty, rasterize_uv, split_seams, uv_atlas
 from dvr_cli.scene import load_scene
 from dvr_cli.scene.camera import Camera
 from dvr_cli.scene.types import View
@@ -146,3 +146,16 @@ def test_a_view_that_disagrees_is_rejected():
     got = coloring(points, faces_of(points))
     np.testing.assert_allclose(got, 0.4, atol=1e-6)
     assert (coloring.n_views == 3).all()
+
+
+def test_push_pull_fills_gutters_with_chart_colours():
+    image = np.zeros((16, 16, 3), dtype=np.float32)
+    filled = np.zeros((16, 16), dtype=bool)
+    image[1:3, 1:3], filled[1:3, 1:3] = (1, 0, 0), True
+    image[13, 13], filled[13, 13] = (0, 0, 1), True
+    out = fill_empty(image, filled)
+    np.testing.assert_array_equal(out[filled], image[filled])
+    # Every empty texel is a blend of the two charts' colours: no black, nothing else mixed in.
+    np.testing.assert_allclose(out[..., 0] + out[..., 2], 1.0, atol=1e-5)
+    assert np.abs(out[..., 1]).max() < 1e-6
+    assert out[3, 3, 0] > 0.8 and out[12, 12, 2] > 0.5  # gutters take the nearest chart's colour
