@@ -19,6 +19,8 @@ LogitFn = Callable[[torch.Tensor], torch.Tensor]
 
 # Points per logit_fn call while marching: bounds the activations a big MLP keeps alive.
 DEFAULT_CHUNK = 1 << 16
+# Occupancy-grid lookups per cell side when finding the occupied span of a ray.
+SPAN_SAMPLES_PER_CELL = 2
 
 
 @dataclass
@@ -62,6 +64,32 @@ def _march_logits(logit_fn: LogitFn, points: torch.Tensor, occ_grid, chunk: int)
     return logits, keep.numel()
 
 
+def occupied_span(occ_grid, origins: torch.Tensor, dirs: torch.Tensor, t_near: torch.Tensor,
+                  t_far: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The part of each ray's [t_near, t_far] that crosses occupied cells, padded by a cell.
+
+    origins, dirs: (M, 3); t_near, t_far: (M,). The grid is looked up (no field evaluation) at
+    SPAN_SAMPLES_PER_CELL samples per cell side along [t_near, t_far]; the span runs from one
+    cell before the first occupied sample to one cell after the last, clamped to [t_near, t_far]
+    (the whole extent for rays that cross no occupied cell). Marching the same number of steps
+    over this span instead of the cube's chord puts them where surface can be: steps several
+    times finer, so thin parts (thinner than a chord step) are not stepped over.
+    Returns (span_near (M,), span_far (M,)).
+    """
+    cell = 2.0 / occ_grid.res
+    n = max(2, int(torch.ceil((t_far - t_near).max() / cell).item() * SPAN_SAMPLES_PER_CELL) + 1 if len(t_near) else 2)
+    fractions = torch.linspace(0.0, 1.0, n, device=origins.device, dtype=origins.dtype)
+    t = t_near[:, None] + (t_far - t_near)[:, None] * fractions  # (M, n)
+    occupied = occ_grid.occupied((origins[:, None, :] + t[..., None] * dirs[:, None, :]).reshape(-1, 3))
+    occupied = occupied.view(t.shape)
+    any_occupied = occupied.any(dim=1)
+    first = occupied.to(torch.uint8).argmax(dim=1)
+    last = n - 1 - occupied.flip(1).to(torch.uint8).argmax(dim=1)
+    span_near = torch.maximum(t.gather(1, first[:, None]).squeeze(1) - cell, t_near)
+    span_far = torch.minimum(t.gather(1, last[:, None]).squeeze(1) + cell, t_far)
+    return torch.where(any_occupied, span_near, t_near), torch.where(any_occupied, span_far, t_far)
+
+
 def secant_refine(logit_fn: LogitFn, origins, dirs, t_lo, t_hi, f_lo, f_hi, n_secant: int, level: float) -> torch.Tensor:
     """Regula falsi (Illinois variant) for the root of g(t) = logit(o + t w) - level in [t_lo, t_hi].
 
@@ -98,7 +126,8 @@ def find_surface(logit_fn: LogitFn, origins: torch.Tensor, dirs: torch.Tensor, n
     logit_fn: (P, 3) points -> (P,) occupancy logits (called in chunks of ``chunk`` points).
     origins, dirs: (N, 3) rays o + t w (w unit-norm so depth is a distance).
     n_steps: samples per ray, t_i = t_near + i (t_far - t_near) / (n_steps - 1), i = 0..n_steps-1,
-        over the ray's extent in [-1, 1]^3 (``intersect_cube``).
+        over the ray's extent in [-1, 1]^3 (``intersect_cube``), or with ``occ_grid`` over the
+        part of it that crosses occupied cells (``occupied_span``).
     occ_grid: optional OccupancyGrid; samples in empty cells are not evaluated and count as
         outside (empty-space skipping). The bracket's outside end is evaluated if it was skipped.
     A ray hits where the first sample with logit >= level follows one with logit < level; the
@@ -119,8 +148,11 @@ def find_surface(logit_fn: LogitFn, origins: torch.Tensor, dirs: torch.Tensor, n
 
     rays = valid.nonzero().squeeze(1)
     o, w = origins[rays], dirs[rays]
+    t_lo, t_hi = t_near[rays], t_far[rays]
+    if occ_grid is not None:
+        t_lo, t_hi = occupied_span(occ_grid, o, w, t_lo, t_hi)
     fractions = torch.linspace(0.0, 1.0, n_steps, device=origins.device, dtype=origins.dtype)
-    t = t_near[rays, None] + (t_far - t_near)[rays, None] * fractions  # (M, S)
+    t = t_lo[:, None] + (t_hi - t_lo)[:, None] * fractions  # (M, S)
     points = o[:, None, :] + t[..., None] * w[:, None, :]  # (M, S, 3)
     logits, n_evaluated = _march_logits(logit_fn, points.reshape(-1, 3), occ_grid, chunk)
     f = logits.view(t.shape).to(t.dtype) - level

@@ -54,7 +54,7 @@ def test_update_keeps_all_surface_and_roundtrips():
     assert torch.equal(copy.bits, grid.bits) and copy.fraction == grid.fraction
 
 
-def test_skipping_gives_same_hits_with_5x_fewer_evaluations():
+def test_skipping_gives_same_hits_with_4x_fewer_evaluations():
     center, radius = (0.1, 0.05, 0.0), 0.3
     analytic = sphere_logit_fn(center, radius)
     counts = []
@@ -74,7 +74,8 @@ def test_skipping_gives_same_hits_with_5x_fewer_evaluations():
         skipped = find_surface(counted, origins, dirs, n_steps=64, occ_grid=skip_grid)
         assert torch.equal(skipped.hit, dense.hit) and torch.equal(skipped.inside, dense.inside)
         assert (skipped.depth - dense.depth).abs().max() < 1e-5
-        assert counts[0] >= 5 * counts[-1], f"dense {counts[0]} vs skipping {counts[-1]} evaluations"
+        # the same steps over the occupied span only: finer where surface can be, still >= 4x fewer evaluations
+        assert counts[0] >= 4 * counts[-1], f"dense {counts[0]} vs skipping {counts[-1]} evaluations"
         assert skipped.n_evaluated == counts[-1]
     assert dense.hit.sum() > 100
 
