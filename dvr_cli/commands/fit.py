@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ..config import DEFAULT_MINUTES, MAX_CHECKPOINT_INTERVAL_S, FitConfig
 from ..errors import DvrError
+from .view import HOST_HELP, print_address
 
 _NOT_IMAGES = {"images", "image", "rgb"}
 
@@ -98,6 +99,11 @@ def register(app: typer.Typer) -> None:
         depth_scale: float = typer.Option(
             1000.0, "--depth-scale", help="Values per world unit in 16-bit depth PNGs (1000: millimetres)."),
         depth_weight: float = typer.Option(1.0, "--depth-weight", help="Weight of the depth loss when --depth is given."),
+        viewer: bool = typer.Option(
+            False, "--viewer", help="Follow the fit in a 3D web viewer (surface, live render, loss, held-out score; "
+            "pause / resume, save a checkpoint now); it prints its address. Same result as without it."),
+        port: int = typer.Option(8080, "--port", help="Port of the --viewer."),
+        host: str = typer.Option("127.0.0.1", "--host", help=f"With --viewer: {HOST_HELP}"),
     ) -> None:
         """Fit occupancy and texture fields to calibrated, masked photos (DVR)."""
         from ..fit import fit as run_fit
@@ -132,7 +138,17 @@ def register(app: typer.Typer) -> None:
             f", at most {cfg.minutes:g} min" if cfg.minutes else "")
         console.print(f"fitting {len(scene)} views ({scene.views[0].camera.width}x{scene.views[0].camera.height}) "
                       f"-> [bold]{run_dir}[/] (preset {cfg.preset}, {plan})")
-        result = run_fit(scene, cfg, run_dir, resume=resume, console=console, progress=True)
+        watch = None
+        if viewer:
+            from ..viewer import watch_fit
+
+            watch = watch_fit(scene, cfg, host, port, title=f"dvr fit: {Path(run_dir).name}")
+            print_address(console, watch.viewer)
+        try:
+            result = run_fit(scene, cfg, run_dir, resume=resume, console=console, progress=True, hook=watch)
+        finally:
+            if watch is not None:
+                watch.viewer.stop()
         _summary(console, result, resume)
         if cfg.holdout and not result.interrupted:
             _evaluate_holdout(console, result.run_dir, cfg.device)

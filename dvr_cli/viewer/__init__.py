@@ -5,9 +5,9 @@
     app.py      the server: what is drawn (Content), the Viewer, the fit's step hook (FitWatch)
 """
 
-from .app import LIVE_MODES, Content, Viewer, field_surface, run_content, scene_content
+from .app import LIVE_MODES, Content, FitWatch, Viewer, field_surface, run_content, scene_content, watch_fit
 from .cameras import Pose, camera_of, pose_of
 from .live import LiveRender, RenderSettings
 
-__all__ = ["LIVE_MODES", "Content", "LiveRender", "Pose", "RenderSettings", "Viewer", "camera_of",
-           "field_surface", "pose_of", "run_content", "scene_content"]
+__all__ = ["LIVE_MODES", "Content", "FitWatch", "LiveRender", "Pose", "RenderSettings", "Viewer", "camera_of",
+           "field_surface", "pose_of", "run_content", "scene_content", "watch_fit"]
