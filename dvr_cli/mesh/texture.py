@@ -105,8 +105,8 @@ def rasterize_uv(uv: np.ndarray, faces: np.ndarray, size: int, pad: float = 1.5)
 
 
 def fill_empty(image: np.ndarray, filled: np.ndarray) -> np.ndarray:
-    """Fill every empty texel by push-pull (Gortler et al. 1996): an empty texel takes the
-    coverage-weighted mean of the filled texels around it at the finest pyramid level that has any.
+    """Fill every empty texel by push-pull (Gortler et al. 1996): an empty texel takes the mean
+    of the filled texels around it at the finest pyramid level that has any (bilinearly upsampled).
 
     image (S, S, 3) float32, filled (S, S) bool. Filled texels keep their values; the gutters
     between charts get the colour of the charts they border and fade smoothly between them, so
@@ -127,8 +127,8 @@ def fill_empty(image: np.ndarray, filled: np.ndarray) -> np.ndarray:
     for colour, weight in reversed(levels[:-1]):
         coarse = cv2.resize(out, (weight.shape[1], weight.shape[0]), interpolation=cv2.INTER_LINEAR)
         coarse = coarse.reshape(weight.shape[0], weight.shape[1], 3)
-        # Composite this level's premultiplied colour over the coarser estimate.
-        out = colour + (1.0 - np.clip(weight, 0.0, 1.0))[..., None] * coarse
+        # Where this level has coverage, the mean of its filled texels; elsewhere the coarser estimate.
+        out = np.where(weight[..., None] > 0, colour / np.maximum(weight, 1e-12)[..., None], coarse)
     return np.where(filled[..., None], image, out).astype(np.float32)
 
 
