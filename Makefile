@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXAMPLE := examples/data/example
 
-.PHONY: setup demo test test-fast example bench-fit bench-real clean
+.PHONY: setup demo test test-fast example bench-fit bench-real clean chromium
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,7 +31,12 @@ demo: example
 	$(BIN)/dvr render runs/example --view novel --frames 24 --video
 	$(BIN)/dvr eval runs/example --gt-mesh $(EXAMPLE)/mesh.ply --test-cameras $(EXAMPLE)/test/cams.json
 
-test: $(STAMP)
+# The viewer's test opens `dvr view` in a real browser: Debian's chromium, installed (as root) when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

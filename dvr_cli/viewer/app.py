@@ -121,6 +121,10 @@ def run_content(run: Run) -> Content:
 
 
 # ---------------------------------------------------------------------------------- helpers
+def port_error(host: str, port: int, reason: str) -> DvrError:
+    return DvrError(f"--port {port}: cannot listen on {host}:{port} ({reason}); choose another --port")
+
+
 def check_port(host: str, port: int) -> None:
     """DvrError in one line unless ``host``:``port`` can be listened on."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -129,8 +133,7 @@ def check_port(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise DvrError(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror or exc}); "
-                           "choose another --port") from None
+            raise port_error(host, port, exc.strerror or str(exc)) from None
 
 
 def thumbnail(image: np.ndarray, long_side: int) -> np.ndarray:
@@ -180,7 +183,7 @@ class Viewer:
             self.server = viser.ViserServer(host=host, port=port, label=title, verbose=False)
         if self.server.get_port() != port:  # taken between the check and the start: viser moved on
             self.server.stop()
-            check_port(host, port)
+            raise port_error(host, port, "taken")
         self.host, self.port = host, port
         self.live = LiveRender(settings or RenderSettings())
         self.jobs: queue.SimpleQueue[Callable] = queue.SimpleQueue()
@@ -342,8 +345,8 @@ class Viewer:
         return (lambda field, occ_grid: self.live.work(field, occ_grid, job)), job[2]
 
     def serve(self, field=None, occ_grid=None, until: threading.Event | None = None) -> None:
-        """Do the viewer's work for a fixed field (None: a scene, nothing to render) until
-        ``until`` is set or Ctrl-C."""
+        """Do the viewer's work (live renders, clicked views) with a fixed field until ``until``
+        is set or Ctrl-C. A viewer without live renders (a scene) has none: it just waits."""
         until = until or threading.Event()
         while not until.is_set():
             work = self.next_work()
@@ -400,8 +403,8 @@ class FitWatch:
         self.save_button = gui.add_button("save checkpoint now")
         self.save_button.on_click(lambda _: setattr(self, "save_requested", True))
         empty = (np.zeros(0), np.zeros(0))
-        self.loss_plot = gui.add_uplot(empty, (uplot.Series(label="iteration"), uplot.Series(label="loss", stroke="blue")),
-                                       title="loss", aspect=2.0)
+        self.loss_plot = gui.add_uplot(empty, (uplot.Series(label="iteration"),
+                                               uplot.Series(label="loss", stroke="blue")), title="loss", aspect=2.0)
         self.score_views = [small_view(scene.views[i], scene.normalization, SCORE_SIZE) for i in holdout]
         self.score_plot = None
         if self.score_views:

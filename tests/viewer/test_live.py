@@ -103,3 +103,40 @@ def test_live_render_of_a_server_side_camera_matches_dvr_render(viewer_run, tmp_
     assert expected.shape == out["rgb"].shape
     assert 0.05 < out["mask"].mean() < 0.95  # the object is in view
     assert np.abs(out["rgb"] - expected).max() <= 1.0 / 255 + 1e-6
+
+
+class FakeCamera:
+    position = wxyz = fov = None
+
+
+class FakeClient:
+    """What the viewer uses of a browser's handle when a frustum is clicked."""
+
+    camera = FakeCamera()
+
+    def atomic(self):
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
+def test_clicking_a_frustum_flies_there_and_shows_photo_and_render(viewer_run):
+    run = load_run(viewer_run, device="cpu")
+    viewer = Viewer("127.0.0.1", free_port(), RenderSettings.of_config(run.cfg), live="off")
+    try:
+        viewer.show(run_content(run))
+        client = FakeClient()
+        viewer._clicked(1, client)
+        expected = pose_of(run.normalization.camera_to_unit(run.cameras[1]))
+        np.testing.assert_allclose(client.camera.position, expected.position)
+        np.testing.assert_allclose(client.camera.wxyz, expected.wxyz)
+        assert viewer.compare.visible and viewer.compare.image.shape == (48, 48, 3)  # the photo first
+        work, interactive = viewer.next_work()
+        assert interactive
+        work(run.field, run.occ_grid)
+        pair = viewer.compare.image
+        assert pair.shape == (48, 96, 3)
+        rendered = run.render(run.cameras[1])["rgb"]
+        assert np.abs(pair[:, 48:] / 255.0 - rendered).max() <= 1 / 255 + 1e-6
+    finally:
+        viewer.stop()
