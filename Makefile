@@ -25,7 +25,7 @@ example: $(EXAMPLE)/cams.json
 
 demo: example
 	rm -rf runs/example
-	$(BIN)/dvr fit $(EXAMPLE)/images --cameras $(EXAMPLE)/cams.json --out runs/example
+	$(BIN)/dvr fit $(EXAMPLE)/images --cameras $(EXAMPLE)/cams.json --out runs/example --minutes 3
 	$(BIN)/dvr export runs/example --format ply
 	$(BIN)/dvr export runs/example --format obj --resolution 256 --simplify 60000
 	$(BIN)/dvr render runs/example --view novel --frames 24 --video
@@ -46,7 +46,8 @@ bench-fit: $(STAMP)
 	$(BIN)/python benchmarks/bench_fit.py --eval-every 5 --paper-budget 600 --paper-eval-every 120
 
 bench-real: $(STAMP)
-	$(BIN)/python benchmarks/bench_real.py --iters 8000
+	$(BIN)/python benchmarks/bench_real.py --budget-min 10
+	$(BIN)/python benchmarks/bench_real.py --budget-min 3 --out benchmarks/out/real3 --docs benchmarks/out/real3
 
 clean:
 	rm -rf $(VENV) runs examples/data

@@ -19,7 +19,7 @@ from dvr_cli.evaluate.images import masked_psnr
 
 pytestmark = pytest.mark.slow
 DVR = [str(Path(sys.executable).with_name("dvr"))]
-FIT_LIMIT_MIN = 10.0  # the bound for the default preset on 2 CPU cores
+DEMO_MINUTES = 3.0  # what `make demo` gives the fit (a time-planned fit of the default preset)
 
 
 def dvr(*args) -> subprocess.CompletedProcess:
@@ -33,13 +33,13 @@ def fitted(example_full, tmp_path_factory):
     run = tmp_path_factory.mktemp("e2e") / "run"
     start = time.monotonic()
     dvr("fit", example_full / "images", "--cameras", example_full / "cams.json", "--out", run,
-        "--minutes", FIT_LIMIT_MIN)
+        "--minutes", DEMO_MINUTES)
     return run, time.monotonic() - start
 
 
 def test_fit_finishes_within_budget(fitted):
     run, seconds = fitted
-    assert seconds < FIT_LIMIT_MIN * 60 + 60
+    assert seconds < DEMO_MINUTES * 60 * 1.05 + 30  # the budget, plus loading and the last checkpoint
     config = json.loads((run / "config.json").read_text())
     assert config["preset"] == "fast"
     assert (run / "checkpoints" / "latest.pt").is_file()

@@ -1,31 +1,73 @@
-"""Object masks without a learned model: GrabCut seeded by the sparse points, made consistent
-across views by a visual hull.
+"""Object masks without a learned model: the sparse object points say where the object can be,
+GrabCut draws its outline, the visual hull of all masks says how far each mask can be trusted.
 
-1. Per view, GrabCut starts from the projected object points: their convex hull (dilated) is
-   probable foreground, the rest probable background, a thin image border sure background.
-2. A voxel grid over the points' box is carved: a voxel stays if at least ``vote`` of the views
-   that see it call it object. One bad view cannot cut the object; background that one view
-   mistook for object is removed by the others.
-3. The hull is splatted back into each view and GrabCut runs again, seeded by where the hull and
-   the first masks agree (sure foreground) and by either of them (probable foreground).
+1. The table. The object rests on a plane; the plane is found by the photos, not by the points
+   (a white or dark table gives SfM few points): candidate normals around the cameras' side, each
+   plane put under the object's points (``TABLE_PERCENTILE`` of their heights), scored by how many
+   textured pixels of a few views it maps onto the same colour in their neighbours (a plane
+   homography test at quarter size). Points less than ``MIN_HEIGHT`` above it are table, not object.
+2. Where the object can be. The object points fill a voxel grid; grown by ``NEAR`` voxels it is
+   the probable object, grown by ``FAR`` voxels its outside is sure background, in every view that
+   sees it. This is 3D, so an object cut by the image border keeps its cut parts (no border prior),
+   and the table around the object is background even when it fills the frame.
+3. GrabCut per view from these labels (object points' pixels sure object): colour decides in the
+   band between near and far, so real holes stay holes and shadows follow the table's colour.
+4. Confidence: the masks' voting visual hull (:func:`dvr_cli.scene.hull.visual_hull`; a view that
+   does not see a point does not vote) is splatted back into each view; a mask's confidence is its
+   IoU with that splat: low where one view disagrees with what the others see.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 
+from ..errors import DvrError
+from ..files import read_json, write_json
 from ..scene.camera import Camera
+from ..scene.hull import visual_hull
 
-#: Width of the image border taken as sure background, as a share of min(H, W).
-BORDER = 0.02
-#: The points' convex hull is grown by this share of its size before it seeds GrabCut, so
-#: silhouette parts with no triangulated feature are still inside.
-HULL_GROW = 0.08
+#: Voxels along the longest side of the object's box.
+RESOLUTION = 64
+#: Voxels by which the object points' grid is grown: probable object (NEAR), beyond FAR sure background.
+NEAR, FAR = 2, 5
+#: The box of the points is padded by this share per side so grown voxels stay inside it.
+BOX_PAD = 0.3
 GRABCUT_ITERATIONS = 3
+#: The table plane sits at this percentile of the object points' heights (a few points below: noise).
+TABLE_PERCENTILE = 2.0
+#: Points closer to the table than this (object radius 1) are the table's.
+MIN_HEIGHT = 0.05
+#: Plane search: candidate normals within this angle of the direction object -> cameras.
+MAX_TILT_DEG = 75.0
+N_NORMALS = 300
+#: Plane score: views scored, image scale, grey-level gradient of a textured pixel, colour
+#: difference (0..255) under which a pixel agrees with its neighbours.
+SCORE_VIEWS, SCORE_SCALE, TEXTURE, AGREE = 4, 0.25, 16.0, 8.0
+#: Share of the views that may call a hull voxel outside (the confidence's hull).
+HULL_VOTE = 0.8
+MASKS_FILE = "masks.json"
+
+
+@dataclass
+class AutoMasks:
+    """Automatic masks and how far to trust them.
+
+    Attributes:
+        masks: per view (H, W) bool (True = object), in the raw images' pixels.
+        confidence: (N_v,) IoU of each mask with the splat of the voting hull of all masks.
+        plane: (4,) table plane (n_x, n_y, n_z, d), n.X + d = 0, n towards the cameras; None if
+            no plane under the points has every camera on its side.
+    """
+
+    masks: list[np.ndarray]
+    confidence: np.ndarray
+    plane: np.ndarray | None
 
 
 def _uint8(image: np.ndarray) -> np.ndarray:
@@ -36,6 +78,16 @@ def _uint8(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image[..., :3])
 
 
+def _disk(r: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def _in_frame(uv: np.ndarray, depth: np.ndarray, camera: Camera) -> np.ndarray:
+    """(N,) bool: projections (N, 2) in front of the camera and inside its image."""
+    return (depth > 0) & (uv[:, 0] >= 0) & (uv[:, 0] <= camera.width - 1) & (uv[:, 1] >= 0) & \
+        (uv[:, 1] <= camera.height - 1)
+
+
 def _project(camera: Camera, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N, 3) world points -> pixels (N, 2) in the raw (distorted) image, depth (N,) along z."""
     depth = camera.world_to_camera(X)[:, 2]
@@ -43,141 +95,222 @@ def _project(camera: Camera, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return camera.project(safe, distort=True), depth
 
 
-def _border(shape: tuple[int, int]) -> np.ndarray:
-    H, W = shape
-    b = max(1, int(round(BORDER * min(H, W))))
-    edge = np.zeros((H, W), bool)
-    edge[:b], edge[-b:], edge[:, :b], edge[:, -b:] = True, True, True, True
-    return edge
+# ------------------------------------------------------------------------------------ table plane
+def plane_points(camera: Camera, plane: np.ndarray) -> np.ndarray:
+    """(H*W, 3) world point each pixel's ray meets the plane (n, d) at, row-major.
 
-
-def _grabcut(image: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Run GrabCut from a (H, W) uint8 label map (cv2.GC_*); returns the (H, W) bool foreground."""
-    labels = labels.copy()
-    if not np.any((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)) or not np.any(
-        (labels == cv2.GC_BGD) | (labels == cv2.GC_PR_BGD)
-    ):
-        return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
-    bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
-    cv2.grabCut(image, labels, None, bgd, fgd, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
-    return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
-
-
-def seed_from_points(image: np.ndarray, camera: Camera, points: np.ndarray) -> np.ndarray:
-    """First-pass mask of one view: GrabCut seeded by the projected object points.
-
-    Args:
-        image: (H, W, 3) uint8; camera: its camera; points: (P, 3) object points (world).
-    Returns:
-        (H, W) bool mask.
+    A ray parallel to the plane or meeting it behind the camera gets a point far along the ray
+    (the background at infinity), so a remote backdrop is tested like a plane too.
     """
+    n, d = plane[:3], plane[3]
+    H, W = camera.height, camera.width
+    u, v = np.meshgrid(np.arange(W, dtype=np.float64), np.arange(H, dtype=np.float64))
+    pixels = np.stack([u.ravel(), v.ravel()], -1)
+    if camera.dist is not None:
+        xy = cv2.undistortPoints(pixels[:, None], camera.K, camera.dist).reshape(-1, 2)
+    else:
+        xy = (pixels - camera.K[:2, 2]) / np.diag(camera.K)[:2]
+    rays = np.concatenate([xy, np.ones((len(xy), 1))], 1) @ camera.R  # world directions
+    along = rays @ n
+    s = -(n @ camera.center + d) / np.where(np.abs(along) > 1e-12, along, 1e-12)
+    s = np.where(s > 0, s, 1e3 * np.linalg.norm(camera.center))
+    return camera.center + s[:, None] * rays
+
+
+def plane_disagreement(image: np.ndarray, camera: Camera, others: list[tuple[np.ndarray, Camera]],
+                       plane: np.ndarray) -> np.ndarray:
+    """(H, W) largest colour difference (mean over RGB, 0..255) between ``image`` and each other
+    view warped onto it through the plane; pixels a view does not see count as disagreeing."""
     H, W = image.shape[:2]
-    uv, depth = _project(camera, points)
-    uv = uv[(depth > 0) & (uv[:, 0] >= 0) & (uv[:, 0] <= W - 1) & (uv[:, 1] >= 0) & (uv[:, 1] <= H - 1)]
-    labels = np.full((H, W), cv2.GC_PR_BGD, np.uint8)
-    if len(uv) >= 3:
-        hull = cv2.convexHull(uv.astype(np.float32)).reshape(-1, 2)
-        size = np.ptp(hull, axis=0).max()
-        grown = np.zeros((H, W), np.uint8)
-        cv2.fillConvexPoly(grown, np.round(hull).astype(np.int32), 1)
-        r = max(1, int(round(HULL_GROW * size)))
-        grown = cv2.dilate(grown, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-        labels[grown > 0] = cv2.GC_PR_FGD
-    labels[_border((H, W))] = cv2.GC_BGD
-    return _grabcut(image, labels)
+    X = plane_points(camera, plane)
+    worst = np.zeros((H, W), np.float32)
+    for other, cam in others:
+        uv = cam.project(X, distort=True).astype(np.float32).reshape(H, W, 2)
+        warped = cv2.remap(other, uv[..., 0], uv[..., 1], cv2.INTER_LINEAR, borderValue=(-1e3,) * 3)
+        worst = np.maximum(worst, np.abs(warped - image).mean(-1))
+    return worst
 
 
-def carve(cameras: list[Camera], masks: list[np.ndarray], bbox: np.ndarray, resolution: int = 64,
-          vote: float = 0.8) -> tuple[np.ndarray, float]:
-    """Visual hull by voting.
+def _fibonacci_cap(n: int, axis: np.ndarray, max_angle_deg: float) -> np.ndarray:
+    """(M, 3) unit vectors spread evenly over the hemisphere around ``axis``, within the angle."""
+    i = np.arange(n) + 0.5
+    polar = np.arccos(1 - i / n)
+    azimuth = np.pi * (1 + 5**0.5) * i
+    dirs = np.stack([np.cos(azimuth) * np.sin(polar), np.sin(azimuth) * np.sin(polar), np.cos(polar)], -1)
+    axis = axis / np.linalg.norm(axis)
+    helper = np.array([1.0, 0, 0]) if abs(axis[0]) < 0.9 else np.array([0, 1.0, 0])
+    x = np.cross(axis, helper)
+    x /= np.linalg.norm(x)
+    basis = np.stack([x, np.cross(axis, x), axis], 1)
+    return dirs[polar <= np.radians(max_angle_deg)] @ basis.T
+
+
+def table_plane(images: list[np.ndarray], cameras: list[Camera], points: np.ndarray,
+                rng: np.random.Generator | None = None) -> np.ndarray | None:
+    """The plane the object rests on (see the module docstring, step 1).
 
     Args:
-        cameras: per view camera; masks: per view (H, W) bool; bbox: (2, 3) world box to carve.
-        resolution: voxels along the box's longest side.
-        vote: a voxel is kept if at least this share of the views it projects into call it object.
+        images: per view (H, W, 3) uint8; cameras: per view camera; points: (P, 3) object points.
     Returns:
-        centres (V, 3) of the kept voxels, and the voxel side length.
+        (4,) plane (n, d) with n.X + d = 0 and the cameras on the side n points to; None when no
+        candidate plane below the points has all cameras above it.
+    """
+    rng = rng or np.random.default_rng(0)
+    centres = np.array([c.center for c in cameras])
+    small = [cv2.resize(im, None, fx=SCORE_SCALE, fy=SCORE_SCALE, interpolation=cv2.INTER_AREA).astype(np.float32)
+             for im in images]
+    h, w = small[0].shape[:2]
+    scams = [c.resized(w, h) for c in cameras]
+    views = []
+    for i in np.linspace(0, len(cameras) - 1, min(SCORE_VIEWS, len(cameras))).astype(int):
+        grey = cv2.cvtColor(small[i], cv2.COLOR_RGB2GRAY)
+        textured = np.hypot(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1)) > TEXTURE
+        # The 2nd and 3rd nearest cameras: the nearest has too little parallax to reject an object.
+        near = np.argsort(np.linalg.norm(centres - centres[i], axis=1))[2:4]
+        views.append((small[i], scams[i], [(small[j], scams[j]) for j in near], textured))
+
+    def under_points(n: np.ndarray) -> np.ndarray | None:
+        heights = points @ n
+        if not np.all(centres @ n > np.percentile(heights, 99)):  # cameras above the object
+            return None
+        return np.append(n, -np.percentile(heights, TABLE_PERCENTILE))
+
+    def score(plane: np.ndarray) -> int:
+        return sum(int(np.sum((plane_disagreement(im, cam, others, plane) < AGREE) & textured))
+                   for im, cam, others, textured in views)
+
+    best, best_score = None, -1
+    for n in _fibonacci_cap(N_NORMALS, centres.mean(0) - np.median(points, 0), MAX_TILT_DEG):
+        plane = under_points(n)
+        if plane is not None and (s := score(plane)) > best_score:
+            best, best_score = plane, s
+    if best is None:
+        return None
+    for step in (0.05, 0.02):  # local search around the best normal
+        for _ in range(20):
+            n = best[:3] + step * rng.normal(size=3)
+            plane = under_points(n / np.linalg.norm(n))
+            if plane is not None and (s := score(plane)) > best_score:
+                best, best_score = plane, s
+    return best
+
+
+# ------------------------------------------------------------------------------ masks per view
+def occupancy(points: np.ndarray, bbox: np.ndarray, resolution: int = RESOLUTION) -> tuple[np.ndarray, np.ndarray, float]:
+    """Voxel grid of the cells holding points.
+
+    Args:
+        points: (P, 3); bbox: (2, 3) box of the grid; resolution: cells along its longest side.
+    Returns:
+        grid (X, Y, Z) bool, its corner lo (3,), the cell side.
     """
     lo, hi = np.asarray(bbox, dtype=np.float64)
-    side = (hi - lo).max() / resolution
-    axes = [np.arange(lo[k] + side / 2, hi[k], side) for k in range(3)]
-    grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
-    seen = np.zeros(len(grid), np.int32)
-    outside = np.zeros(len(grid), np.int32)
-    for cam, mask in zip(cameras, masks):
-        uv, depth = _project(cam, grid)
-        i, j = np.round(uv[:, 0]).astype(np.int64), np.round(uv[:, 1]).astype(np.int64)
-        ok = (depth > 0) & (i >= 0) & (i < cam.width) & (j >= 0) & (j < cam.height)
-        seen += ok
-        outside[ok] += ~mask[j[ok], i[ok]]
-        # A voxel more views reject than (1 - vote) of all views can never pass: drop it now.
-        alive = outside <= (1 - vote) * len(cameras)
-        grid, seen, outside = grid[alive], seen[alive], outside[alive]
-    keep = (seen > 0) & (outside <= (1 - vote) * seen)
-    return grid[keep], side
+    side = float((hi - lo).max()) / resolution
+    shape = np.ceil((hi - lo) / side).astype(int)
+    grid = np.zeros(shape, bool)
+    idx = np.floor((points - lo) / side).astype(int)
+    idx = idx[np.all((idx >= 0) & (idx < shape), axis=1)]
+    grid[tuple(idx.T)] = True
+    return grid, lo, side
 
 
-def splat(camera: Camera, centres: np.ndarray, side: float) -> np.ndarray:
-    """(H, W) bool silhouette of voxels (V, 3) of size ``side``: their projected centres, dilated
-    by a voxel's projected half-diagonal at the median depth (which closes the gaps between them)."""
+def cell_centres(grid: np.ndarray, lo: np.ndarray, side: float) -> np.ndarray:
+    """(V, 3) centres of the grid's True cells."""
+    return lo + (np.argwhere(grid) + 0.5) * side
+
+
+def splat(camera: Camera, centres: np.ndarray, side: float) -> tuple[np.ndarray, int]:
+    """(H, W) bool silhouette of cells (V, 3) of size ``side``: their projected centres, dilated
+    by a cell's projected half-diagonal at the median depth (which closes the gaps between them);
+    and that dilation radius in pixels (the silhouette's uncertainty)."""
     H, W = camera.height, camera.width
     mask = np.zeros((H, W), np.uint8)
     uv, depth = _project(camera, centres)
     ij = np.round(uv).astype(np.int64)
     ok = (depth > 0) & (ij[:, 0] >= 0) & (ij[:, 0] < W) & (ij[:, 1] >= 0) & (ij[:, 1] < H)
     if not ok.any():
-        return mask > 0
+        return mask > 0, 0
     mask[ij[ok, 1], ij[ok, 0]] = 1
     r = int(np.ceil(0.87 * side * camera.K[0, 0] / np.median(depth[ok])))
-    return cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+    return cv2.dilate(mask, _disk(r)) > 0, r
 
 
-def refine_with_hull(image: np.ndarray, first: np.ndarray, hull: np.ndarray) -> np.ndarray:
-    """Second GrabCut of one view: sure foreground where the hull (eroded) and the first mask
-    agree, probable foreground where either says object, sure background at the border."""
-    H, W = first.shape
-    r = max(1, int(round(0.01 * min(H, W))))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    core = cv2.erode(hull.astype(np.uint8), kernel) > 0
-    labels = np.full((H, W), cv2.GC_PR_BGD, np.uint8)
-    labels[hull | first] = cv2.GC_PR_FGD
-    labels[core & first] = cv2.GC_FGD
-    labels[_border((H, W))] = cv2.GC_BGD
-    return _grabcut(image, labels)
+def _grabcut(image: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Run GrabCut from a (H, W) uint8 label map (cv2.GC_*); returns the (H, W) bool foreground."""
+    labels = labels.copy()
+    fg = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+    if not fg.any() or fg.all():
+        return fg
+    bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
+    cv2.grabCut(image, labels, None, bgd, fgd, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+
+
+def view_labels(camera: Camera, near: np.ndarray, far: np.ndarray, side: float, points: np.ndarray) -> np.ndarray:
+    """(H, W) GrabCut labels of one view: sure background outside the splat of the ``far`` cells,
+    probable object inside the ``near`` cells' splat, sure object at the projected ``points``."""
+    labels = np.full((camera.height, camera.width), cv2.GC_BGD, np.uint8)
+    labels[splat(camera, far, side)[0]] = cv2.GC_PR_BGD
+    labels[splat(camera, near, side)[0]] = cv2.GC_PR_FGD
+    uv, depth = _project(camera, points)
+    ij = np.round(uv[_in_frame(uv, depth, camera)]).astype(np.int64)
+    labels[ij[:, 1], ij[:, 0]] = cv2.GC_FGD
+    return labels
+
+
+def mask_confidence(cameras: list[Camera], masks: list[np.ndarray], cells: np.ndarray, side: float) -> np.ndarray:
+    """(N_v,) agreement of each mask with the masks' voting visual hull over ``cells`` (V, 3): the
+    IoU of the mask and the hull's splat, counted outside the band of the splat's own
+    uncertainty (its dilation radius on either side of its outline)."""
+    kept = cells[visual_hull(cameras, masks, cells, radius=0.5 * side, vote=HULL_VOTE)]
+    scores = []
+    for camera, mask in zip(cameras, masks):
+        hull, r = splat(camera, kept, side)
+        sure = ~(cv2.dilate(hull.astype(np.uint8), _disk(r)) > 0) | (cv2.erode(hull.astype(np.uint8), _disk(2 * r)) > 0)
+        union = ((hull | mask) & sure).sum()
+        scores.append(float((hull & mask & sure).sum() / union) if union else 0.0)
+    return np.array(scores)
 
 
 def auto_masks(images: list[np.ndarray], cameras: list[Camera], points: np.ndarray, bbox: np.ndarray | None = None,
-               resolution: int = 64, vote: float = 0.8, progress=None) -> list[np.ndarray]:
-    """Object masks for calibrated photos from their sparse object points.
+               progress=None) -> AutoMasks:
+    """Object masks for calibrated photos from their sparse object points (module docstring).
 
     Args:
         images: per view (H, W, 3) float in [0, 1] or uint8 RGB (raw, as photographed).
         cameras: per view camera (world frame; ``dist`` is applied, masks match the raw images).
-        points: (P, 3) object points (e.g. SfM points kept by calib.frame.object_points).
-        bbox: (2, 3) world box to carve; default: the points' box grown by 20% per side.
-        resolution, vote: see :func:`carve`.
-        progress: optional callable(stage, done, total) with stage 'grabcut', 'hull', 'refine'.
+        points: (P, 3) object points (e.g. SfM points kept by calib.frame.object_points), world
+            frame with the object's radius about 1 (as calib.frame makes it).
+        bbox: (2, 3) world box of the object; default: the points' box.
+        progress: optional callable(stage, done, total) with stage 'table', 'grabcut', 'hull'.
     Returns:
-        per view (H, W) bool mask (True = object).
+        :class:`AutoMasks`.
     """
     report = progress or (lambda stage, done, total: None)
     points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    if bbox is None:
-        lo, hi = points.min(0), points.max(0)
-        bbox = np.stack([lo - 0.2 * (hi - lo), hi + 0.2 * (hi - lo)])
+    if len(points) < 3:
+        raise DvrError(f"{len(points)} object points: automatic masks need the sparse points of the object")
     images = [_uint8(im) for im in images]
     n = len(images)
-    first = []
-    for k, (image, cam) in enumerate(zip(images, cameras)):
-        first.append(seed_from_points(image, cam, points))
-        report("grabcut", k + 1, n)
-    centres, side = carve(cameras, first, bbox, resolution, vote)
-    report("hull", 1, 1)
+    plane = table_plane(images, cameras, points)
+    if plane is not None:
+        above = points @ plane[:3] + plane[3] > MIN_HEIGHT
+        points = points[above] if above.sum() >= 3 else points
+    report("table", 1, 1)
+
+    lo, hi = (points.min(0), points.max(0)) if bbox is None else np.asarray(bbox, dtype=np.float64)
+    pad = BOX_PAD * (hi - lo)
+    grid, corner, side = occupancy(points, np.stack([lo - pad, hi + pad]))
+    near = cell_centres(ndimage.binary_dilation(grid, iterations=NEAR), corner, side)
+    far_grid = ndimage.binary_dilation(grid, iterations=FAR)
+    far = cell_centres(far_grid, corner, side)
     masks = []
-    for k, (image, cam, mask) in enumerate(zip(images, cameras, first)):
-        masks.append(refine_with_hull(image, mask, splat(cam, centres, side)))
-        report("refine", k + 1, n)
-    return masks
+    for k, (image, cam) in enumerate(zip(images, cameras)):
+        masks.append(_grabcut(image, view_labels(cam, near, far, side, points)))
+        report("grabcut", k + 1, n)
+    confidence = mask_confidence(cameras, masks, far, side)
+    report("hull", 1, 1)
+    return AutoMasks(masks, confidence, plane)
 
 
 def write_masks(masks: list[np.ndarray], names: list[str], folder: str | Path) -> list[Path]:
@@ -190,3 +323,22 @@ def write_masks(masks: list[np.ndarray], names: list[str], folder: str | Path) -
         Image.fromarray(mask.astype(np.uint8) * 255).save(path)
         paths.append(path)
     return paths
+
+
+def write_confidence(scene_dir: str | Path, names: list[str], confidence: np.ndarray) -> Path:
+    """Write ``masks.json`` into the scene folder: {"method": "auto", "confidence": {image name: value}}."""
+    path = Path(scene_dir) / MASKS_FILE
+    write_json(path, {"method": "auto", "confidence": {name: round(float(c), 4) for name, c in zip(names, confidence)}})
+    return path
+
+
+def read_confidence(scene_dir: str | Path) -> dict[str, float]:
+    """{image name without extension: confidence} from the scene folder's ``masks.json`` ({} where
+    there is none): the scene's images are PNGs named after the photos' stems."""
+    path = Path(scene_dir) / MASKS_FILE
+    if not path.is_file():
+        return {}
+    data = read_json(path).get("confidence")
+    if not isinstance(data, dict):
+        raise DvrError("expected a 'confidence' object {image name: value}", path)
+    return {Path(str(k)).stem: float(v) for k, v in data.items()}

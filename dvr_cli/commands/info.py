@@ -20,10 +20,12 @@ def _vec(values, digits: int = 4) -> str:
     return "(" + ", ".join(f"{v:.{digits}g}" for v in values) + ")"
 
 
-def camera_table(cameras, masks=None) -> Table:
-    """One row per camera: name, size, intrinsics, centre, mask coverage."""
+def camera_table(cameras, masks=None, confidence: dict | None = None) -> Table:
+    """One row per camera: name, size, intrinsics, centre, mask coverage (and the automatic
+    masks' confidence, {image stem: value}, when given)."""
     table = Table(title="cameras", show_lines=False)
-    for column in ("#", "name", "size", "fx", "fy", "cx", "cy", "centre (world)", "mask %"):
+    columns = ["#", "name", "size", "fx", "fy", "cx", "cy", "centre (world)", "mask %"]
+    for column in columns + ["mask conf"] * bool(confidence):
         table.add_column(column, justify="left" if column in ("name", "centre (world)") else "right", no_wrap=True)
     for i, camera in enumerate(cameras):
         mask = None if masks is None else masks[i]
@@ -39,6 +41,7 @@ def camera_table(cameras, masks=None) -> Table:
             f"{cy:.1f}",
             _vec(camera.center),
             coverage,
+            *([f"{confidence.get(Path(camera.name).stem, float('nan')):.2f}"] if confidence else []),
         )
     return table
 
@@ -57,7 +60,10 @@ def _scene_info(console: Console, path: Path) -> None:
         console.print(camera_table(cameras))
         console.print(f"{len(cameras)} cameras, format {fmt}, from {file}")
         return
-    console.print(camera_table([v.camera for v in scene.views], [v.mask for v in scene.views]))
+    from ..calib.automask import read_confidence
+
+    confidence = read_confidence(path) if path.is_dir() else {}
+    console.print(camera_table([v.camera for v in scene.views], [v.mask for v in scene.views], confidence))
     norm, meta = scene.normalization, scene.meta
     summary = Table.grid(padding=(0, 2))
     summary.add_row("views", str(len(scene)))
