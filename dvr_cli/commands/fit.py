@@ -53,9 +53,27 @@ def _evaluate_holdout(console: Console, run_dir: Path, device: str) -> None:
     console.print(f"metrics: [bold]{result['json']}[/]")
 
 
+def _command_line(ctx: typer.Context, **replace) -> list[str]:
+    """The arguments that run ``ctx``'s command again: its parameters that differ from their defaults,
+    with ``replace`` (parameter name -> value; None leaves it out)."""
+    args = [ctx.info_name]
+    for param in ctx.command.params:
+        value = replace[param.name] if param.name in replace else ctx.params.get(param.name)
+        if value is None or (param.param_type_name == "option" and value == param.default):
+            continue
+        if param.param_type_name == "argument":
+            args.append(str(value))
+        elif param.is_flag:
+            args.append(param.opts[0])
+        else:
+            args += [param.opts[0], str(value)]
+    return args
+
+
 def register(app: typer.Typer) -> None:
     @app.command("fit")
     def fit(
+        ctx: typer.Context,
         images: Optional[Path] = typer.Argument(
             None, help="Folder of photos, or a calibrated scene folder (from `dvr calibrate`, holding cams.json). "
             "May be left out with --resume: the run's recorded inputs are reloaded."),
@@ -104,9 +122,13 @@ def register(app: typer.Typer) -> None:
             "pause / resume, save a checkpoint now); it prints its address. Same result as without it."),
         port: int = typer.Option(8080, "--port", help="Port of the --viewer."),
         host: str = typer.Option("127.0.0.1", "--host", help=f"With --viewer: {HOST_HELP}"),
+        nproc: int = typer.Option(
+            1, "--nproc", help="Fit with N processes on this machine, data-parallel over each step's rays "
+            "(torch.distributed: gloo on CPU, nccl with a GPU each on CUDA); as `torchrun --nproc-per-node N`."),
     ) -> None:
         """Fit occupancy and texture fields to calibrated, masked photos (DVR)."""
-        from ..fit import fit as run_fit
+        from ..fit import distributed, fit as run_fit
+        from ..fit.trainer import check_masks
         from ..run import CONFIG, SCENE, SceneRecord, default_run_dir, resolve_run_dir
         from ..scene import load_scene
 
@@ -133,7 +155,12 @@ def register(app: typer.Typer) -> None:
         else:
             scene = load_scene(images, cameras=cameras, masks=masks, downscale=cfg.downscale, max_size=cfg.max_size,
                                depth=depth, depth_scale=depth_scale)
-        console = Console()
+        if nproc != 1 and distributed.world_size() == 1:  # not yet launched: run N copies of this command
+            if viewer:
+                raise DvrError("--viewer follows one process: leave out --nproc to watch the fit")
+            check_masks(scene)
+            raise typer.Exit(distributed.launch(nproc, _command_line(ctx, nproc=None, out=run_dir)))
+        console = Console(quiet=not distributed.is_writer())  # rank 0 alone prints
         plan = f"{cfg.budget_minutes:g} minutes" if cfg.time_planned else f"{cfg.iters} iterations" + (
             f", at most {cfg.minutes:g} min" if cfg.minutes else "")
         console.print(f"fitting {len(scene)} views ({scene.views[0].camera.width}x{scene.views[0].camera.height}) "
@@ -150,5 +177,5 @@ def register(app: typer.Typer) -> None:
             if watch is not None:
                 watch.viewer.stop()
         _summary(console, result, resume)
-        if cfg.holdout and not result.interrupted:
+        if cfg.holdout and not result.interrupted and distributed.is_writer():
             _evaluate_holdout(console, result.run_dir, cfg.device)

@@ -15,7 +15,7 @@ import random
 import signal
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -37,6 +37,7 @@ from ..run.checkpoint import capture_rng, load_checkpoint, restore_rng, save_che
 from ..run.folder import append_metrics, truncate_metrics, update_latest_link
 from ..runtime import resolve_device
 from ..scene.types import Scene
+from . import distributed
 from .model import StepRecord, batch_outputs, step_losses, total_loss
 from .sampler import RaySampler
 
@@ -147,13 +148,15 @@ class FitJob:
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)
         random.seed(cfg.seed)
-        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.generator = torch.Generator().manual_seed(distributed.sampler_seed(cfg.seed))  # global streams: cfg.seed
         train_scene = scene.subset(train)
         cameras = train_scene.unit_cameras()
-        self.sampler = RaySampler(train_scene.views, cameras, scene.normalization.scale, cfg.rays_per_step,
+        self.sampler = RaySampler(train_scene.views, cameras, scene.normalization.scale,
+                                  distributed.ray_share(cfg.rays_per_step),
                                   cfg.views_per_step, cfg.mask_ray_fraction, self.device, self.generator,
                                   cfg.edge_ray_fraction)
         self.field = build_field(cfg).to(self.device)
+        distributed.broadcast_module(self.field)
         self.optimizer = torch.optim.Adam(self.field.parameters(), lr=cfg.lr, fused=True)
         self.occ_grid = OccupancyGrid.from_masks(cameras, [v.mask for v in train_scene.views], cfg.occ_grid_res)
         self.occ_grid = self.occ_grid.to(self.device)
@@ -188,7 +191,7 @@ class FitJob:
             "elapsed": self.elapsed,
             "field": self.field.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "rng": self.rng_at_iteration,
+            "rng": distributed.gather_rng(self.rng_at_iteration),
             "occ_grid": self.occ_grid.state_dict(),
             "config": json.dumps(self.cfg.to_json()),
         }
@@ -199,12 +202,12 @@ class FitJob:
         self.occ_grid.load_state_dict(state["occ_grid"])
         self.iteration = int(state["iteration"])
         self.elapsed = float(state["elapsed"])
-        self.rng_at_iteration = state["rng"]
-        restore_rng(state["rng"], self.generator)
+        self.rng_at_iteration = distributed.own_rng(state["rng"], self.run_dir)
+        restore_rng(self.rng_at_iteration, self.generator)
 
     def save(self) -> None:
         """Write the checkpoint now (atomic; DvrError when it cannot be written)."""
-        save_checkpoint(self.run_dir / CHECKPOINT, self.state())
+        distributed.rank0_only(save_checkpoint, self.run_dir / CHECKPOINT, self.state())  # state(): every rank
 
     # ---- one iteration
     def step(self) -> StepRecord:
@@ -224,6 +227,7 @@ class FitJob:
         loss = total_loss(terms, cfg)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        distributed.average_gradients(self.field.parameters(), self.sampler.rays_per_step / cfg.rays_per_step)
         self.optimizer.step()
         self.iteration += 1
         self.rng_at_iteration = capture_rng(self.generator)
@@ -264,6 +268,8 @@ def fit(scene: Scene, cfg: FitConfig, run_dir: str | Path, resume: bool = False,
     returns True to stop, and its time is counted neither in the plan nor in ``seconds``.
     """
     run_dir = Path(run_dir)
+    distributed.init_from_env(cfg.device)  # under torchrun: join the other ranks
+    writer = distributed.is_writer()  # rank 0 alone writes the folder
     check_masks(scene)
     train, holdout = holdout_split(len(scene), cfg.holdout)
     if not train:
@@ -272,20 +278,22 @@ def fit(scene: Scene, cfg: FitConfig, run_dir: str | Path, resume: bool = False,
         run_dir.mkdir(parents=True, exist_ok=True)
     elif not run_dir.is_dir():
         raise DvrError(f"nothing to resume: no {CHECKPOINT}", run_dir)
-    with RunLock(run_dir) as lock:
-        if lock.stale_pid is not None and console is not None:
+    with RunLock(run_dir) if writer else nullcontext() as lock:
+        if lock is not None and lock.stale_pid is not None and console is not None:
             console.print(f"[yellow]note:[/] took over the lock of process {lock.stale_pid}, which no longer runs")
         state = _prepare_folder(run_dir, cfg, resume)
         setup_start = time.monotonic()
         job = FitJob(scene, cfg, run_dir, train)
         if state is not None:
             job.restore(state)
-            truncate_metrics(run_dir, job.iteration)
-        else:
+            if writer:
+                truncate_metrics(run_dir, job.iteration)
+        elif writer:
             cfg.save(run_dir / CONFIG)
             SceneRecord.from_scene(scene, train, holdout).save(run_dir / SCENE)
             (run_dir / METRICS).unlink(missing_ok=True)
-        update_latest_link(run_dir)
+        if writer:
+            update_latest_link(run_dir)
         job.elapsed += time.monotonic() - setup_start  # the set-up (visual hull, field) is part of the budget
         return _loop(job, console, progress, hook)
 
@@ -294,8 +302,9 @@ def _loop(job: FitJob, console: Console | None, progress: bool, hook: StepHook |
     cfg = job.cfg
     seconds = 0.0  # of this call, hooks excluded
     last_checkpoint = last_preview = window_start = time.monotonic()
-    window_iters, interrupted = 0, False
-    bar = _progress(console, progress)
+    window_iters, interrupted, writer = 0, False, distributed.is_writer()
+    bar = _progress(console, progress and writer)
+    job.elapsed, job.step_seconds = distributed.from_rank0(job.elapsed, job.step_seconds)  # rank 0's clock
     with _sigint_as_flag() as flag, bar:
         task = bar.add_task("fit", total=100, completed=100 * job.fraction, status="", iteration=job.iteration)
         try:
@@ -307,14 +316,15 @@ def _loop(job: FitJob, console: Console | None, progress: bool, hook: StepHook |
                 job.elapsed, seconds = job.elapsed + spent, seconds + spent
                 now = time.monotonic()
                 rays_per_s = window_iters * cfg.rays_per_step / max(now - window_start, 1e-9)
-                if job.iteration % LOG_EVERY == 0 or job.done:
+                if writer and (job.iteration % LOG_EVERY == 0 or job.done):
                     append_metrics(job.run_dir, {"iter": job.iteration, "time": round(job.elapsed, 3),
                                                  **record.to_json(), "rays_per_s": round(rays_per_s, 1)})
                     window_start, window_iters = now, 0
-                if now - last_checkpoint >= cfg.checkpoint_every_s:
+                # every rank saves (the checkpoint gathers their ray streams) when rank 0's clock says so
+                if distributed.from_rank0(now - last_checkpoint >= cfg.checkpoint_every_s)[0]:
                     job.save()
                     last_checkpoint = time.monotonic()
-                if now - last_preview >= cfg.preview_every_s:
+                if writer and now - last_preview >= cfg.preview_every_s:
                     save_preview(job.field, job.scene, job.train[0], cfg, job.iteration, record.n_steps,
                                  job.occ_grid, job.run_dir)
                     last_preview = time.monotonic()
@@ -322,6 +332,9 @@ def _loop(job: FitJob, console: Console | None, progress: bool, hook: StepHook |
                 job.elapsed, seconds = job.elapsed + spent, seconds + spent
                 step_time = time.monotonic() - tick
                 job.step_seconds = step_time if job.step_seconds == 0 else 0.9 * job.step_seconds + 0.1 * step_time
+                # one schedule and one end for every rank: rank 0's clock and Ctrl-C
+                job.elapsed, job.step_seconds, flag["stop"] = distributed.from_rank0(job.elapsed, job.step_seconds,
+                                                                                     flag["stop"])
                 bar.update(task, completed=100 * job.fraction, iteration=job.iteration,
                            status=_status(record, rays_per_s))
                 if hook is not None:
@@ -336,7 +349,7 @@ def _loop(job: FitJob, console: Console | None, progress: bool, hook: StepHook |
             interrupted = True  # a second Ctrl-C mid-step: the checkpoint keeps the last finished iteration
         interrupted = interrupted or flag["stop"]
         job.save()
-    if not interrupted and job.record is not None:
+    if writer and not interrupted and job.record is not None:
         save_preview(job.field, job.scene, job.train[0], cfg, job.iteration, job.record.n_steps, job.occ_grid,
                      job.run_dir)
     return FitResult(job.run_dir, job.iteration, seconds, job.record, interrupted)
