@@ -47,12 +47,12 @@ def test_no_surface_gives_empty_mesh():
 
 
 def test_small_blob_between_blocks_is_closed():
-    # Two spheres meeting across the x = 0 plane, a marching-cubes block border (blocks of 128 cells).
+    # Two spheres meeting across the x = 0 plane, which is a marching-cubes block border at 512.
     def two_blobs(p):
         a = (p - torch.tensor([-0.1, 0.0, 0.0])).norm(dim=1)
         b = (p - torch.tensor([0.1, 0.0, 0.0])).norm(dim=1)
         return 40.0 * (0.15 - torch.minimum(a, b))
 
-    verts, faces, _ = extract_surface(two_blobs, resolution=256, start=32)
+    verts, faces, _ = extract_surface(two_blobs, resolution=512, start=32)
     mesh = trimesh.Trimesh(verts, faces, process=False)
     assert mesh.is_watertight and mesh.body_count == 1
