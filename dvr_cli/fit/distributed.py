@@ -17,6 +17,7 @@ unchanged.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from datetime import timedelta
@@ -193,11 +194,17 @@ def own_rng(rng: dict, source=None) -> dict:
 def launch(nproc: int, args: list[str]) -> int:
     """Run ``dvr ARGS`` as ``nproc`` ranks on this machine with torch.distributed.run; its exit code.
 
-    ``--standalone`` picks a free rendezvous port, so several launches can run side by side.
+    ``--standalone`` picks a free rendezvous port, so several launches can run side by side. This
+    process ignores Ctrl-C while they run: the terminal's SIGINT reaches the ranks themselves, which
+    stop together and save.
     """
     if nproc < 1:
         raise DvrError(f"--nproc must be at least 1 (got {nproc})")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
                "-m", "dvr_cli.cli", *args]
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    return subprocess.call(command, env=env)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return subprocess.Popen(command, env=env).wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
