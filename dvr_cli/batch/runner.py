@@ -100,7 +100,8 @@ def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
     except OSError as exc:
         reason = "timed out" if isinstance(exc, socket.timeout) else (exc.strerror or type(exc).__name__)
         raise DvrError(f"--address {address}: cannot reach a Ray cluster there ({reason} after at most "
-                       f"{timeout:g} s); start one with `ray start --head`, or leave --address out to run here") from None
+                       f"{timeout:g} s); start one with `ray start --head`, or leave --address out to run "
+                       "here") from None
 
 
 def connect(cluster: Cluster) -> bool:

@@ -32,7 +32,8 @@ def test_three_scenes_finish_and_a_broken_one_fails_alone(local_ray, tiny_exampl
          "test_cameras": str(tiny_example / "test" / "cams.json")},
         {"name": "held", "images": str(tiny_example), "holdout": 3, "seed": 1},
         {"name": "broken", "images": str(tiny_example), "masks": str(black)},
-        {"name": "plain", "images": str(tiny_example / "images"), "cameras": str(tiny_example / "cams.json"), "iters": 8},
+        {"name": "plain", "images": str(tiny_example / "images"), "cameras": str(tiny_example / "cams.json"),
+         "iters": 8},
     ])
     out = tmp_path / "out"
     args = ["batch", str(manifest), "--out", str(out), "--iters", "12", "--resolution", "32"]
