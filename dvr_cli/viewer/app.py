@@ -367,6 +367,32 @@ REFRESH_S = 2.0
 SCORE_SIZE = 64
 
 
+def line_plot(x: list, y: list, title: str, color=(0, 0, 0), size: tuple[int, int] = (320, 160)) -> np.ndarray:
+    """(H, W, 3) uint8 image of the curve y(x) with its title and value ranges, for the GUI panel
+    (drawn here: viser 1.1.1's uPlot charts stay empty when updated below other controls)."""
+    import cv2
+
+    w, h = size
+    left, right, top, bottom = 44, 8, 22, 20
+    image = np.full((h, w, 3), 255, np.uint8)
+    text = dict(fontFace=cv2.FONT_HERSHEY_SIMPLEX, fontScale=0.38, color=(60, 60, 60), thickness=1,
+                lineType=cv2.LINE_AA)
+    cv2.putText(image, title, (left, 14), **text)
+    cv2.rectangle(image, (left, top), (w - right, h - bottom), (200, 200, 200), 1)
+    if len(x) >= 2:
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        span_x, span_y = max(x.max() - x.min(), 1e-12), max(y.max() - y.min(), 1e-12)
+        px = left + (x - x.min()) / span_x * (w - right - left)
+        py = h - bottom - (y - y.min()) / span_y * (h - bottom - top)
+        cv2.polylines(image, [np.stack([px, py], axis=1).round().astype(np.int32)], False, tuple(color), 2,
+                      cv2.LINE_AA)
+        cv2.putText(image, f"{y.max():.3g}", (2, top + 8), **text)
+        cv2.putText(image, f"{y.min():.3g}", (2, h - bottom), **text)
+        cv2.putText(image, f"{x.min():.0f}", (left, h - 5), **text)
+        cv2.putText(image, f"it {x.max():.0f}", (w - right - 50, h - 5), **text)
+    return image
+
+
 def small_view(view: View, normalization: Normalization, long_side: int) -> View:
     """The view shrunk to ``long_side`` pixels, its camera in the unit frame (for quick scores)."""
     image = thumbnail(view.image, long_side)
@@ -390,8 +416,6 @@ class FitWatch:
     """
 
     def __init__(self, viewer: Viewer, scene: Scene, holdout: list[int]):
-        from viser import uplot
-
         self.viewer = viewer
         content = scene_content(scene)
         content.holdout = list(holdout)
@@ -402,21 +426,18 @@ class FitWatch:
         self.pause_button.on_click(lambda _: self._toggle_pause())
         self.save_button = gui.add_button("save checkpoint now")
         self.save_button.on_click(lambda _: setattr(self, "save_requested", True))
-        empty = (np.zeros(0), np.zeros(0))
-        self.loss_plot = gui.add_uplot(empty, (uplot.Series(label="iteration"),
-                                               uplot.Series(label="loss", stroke="blue")), title="loss", aspect=2.0)
+        self.loss_plot = self._plot("loss")
         self.score_views = [small_view(scene.views[i], scene.normalization, SCORE_SIZE) for i in holdout]
-        self.score_plot = None
-        if self.score_views:
-            self.score_plot = gui.add_uplot(empty, (uplot.Series(label="iteration"),
-                                                    uplot.Series(label="masked PSNR (dB)", stroke="orange")),
-                                            title="held-out masked PSNR", aspect=2.0)
+        self.score_plot = self._plot("held-out masked PSNR (dB)") if self.score_views else None
         self.paused = self.save_requested = False
         self.losses: tuple[list, list] = ([], [])
         self.scores: tuple[list, list] = ([], [])
         self.throttle = Throttle()
         self.last_refresh = 0.0
         self.surface_due = True
+
+    def _plot(self, title: str):
+        return self.viewer.gui.add_image(line_plot([], [], title), label=None, format="png")
 
     def _toggle_pause(self) -> None:
         self.paused = not self.paused
@@ -479,14 +500,14 @@ class FitWatch:
         if finite:
             self.scores[0].append(job.iteration)
             self.scores[1].append(float(np.mean(finite)))
-            self.score_plot.data = tuple(np.asarray(s, dtype=np.float64) for s in self.scores)
+            self.score_plot.image = line_plot(*self.scores, "held-out masked PSNR (dB)", HELDOUT_COLOR)
 
     def _show_progress(self, job) -> None:
         record = job.record
         score = f" · held-out masked PSNR {self.scores[1][-1]:.2f} dB" if self.scores[1] else ""
         self.status.content = (f"iteration **{job.iteration}** · loss {record.total:.4f} · "
                                f"rays hitting {record.hit_rate:.2f}{score}" + (" · **paused**" if self.paused else ""))
-        self.loss_plot.data = tuple(np.asarray(s, dtype=np.float64) for s in self.losses)
+        self.loss_plot.image = line_plot(*self.losses, "loss", TRAIN_COLOR)
 
 
 def watch_fit(scene: Scene, cfg, host: str = "127.0.0.1", port: int = 8080, title: str = "dvr fit") -> FitWatch:

@@ -84,8 +84,8 @@ class LiveRender:
     """The latest requested view of every client and what has been rendered of it.
 
     ``request`` may be called from any thread; ``work`` renders one view per call: the one most
-    in need, a new pose first (small), then a resting pose (full), then a view whose field has
-    changed since its render (``field_changed``, when a fit has moved on).
+    in need, a new pose first (small; interactive), then a resting pose (full), then a view whose
+    field has changed since its render (``field_changed``, when a fit has moved on).
     """
 
     def __init__(self, settings: RenderSettings):
@@ -128,7 +128,7 @@ class LiveRender:
                 if c.done_version != c.version:
                     return key, PREVIEW, True
                 if c.done_level == PREVIEW and now - c.requested_at >= REST_AFTER_S:
-                    return key, FULL, True
+                    return key, FULL, False  # refined once at rest, then the viewer backs off
                 if c.done_field != self._field_version and stale is None:
                     stale = key
             return None if stale is None else (stale, FULL, False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -19,6 +20,7 @@ from dvr_cli.fit import fit
 from dvr_cli.run import CHECKPOINT
 from dvr_cli.scene import load_scene
 from dvr_cli.viewer import app as app_module
+from dvr_cli.viewer.app import TRAIN_COLOR
 from dvr_cli.viewer import pose_of, watch_fit
 
 
@@ -86,8 +88,10 @@ def test_watched_fit_renders_scores_saves_and_pauses_without_changing_the_field(
         watch.viewer.stop()
     fit(scene, cfg, tmp_path / "alone", progress=False)
     assert iterations == [1, 2, 3, 4]
-    assert renders[:2] == [24, 48] and 24 in renders[2:]  # small while moving, full at rest
+    assert renders.count(24) == 2 and set(renders) <= {24, 48}  # each move rendered small first
     assert watch.viewer.surface is not None
     assert watch.scores[1] and all(3.0 < s < 40.0 for s in watch.scores[1])  # held-out masked PSNR, dB
     assert watch.losses[0] == [1, 2, 3, 4]
+    curve = np.abs(watch.loss_plot.image.astype(int) - TRAIN_COLOR).max(axis=-1) < 40
+    assert curve.sum() > 100  # the loss curve is drawn
     assert_bit_equal(field_state(tmp_path / "watched"), field_state(tmp_path / "alone"))

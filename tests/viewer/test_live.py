@@ -57,7 +57,7 @@ def test_render_queue_small_while_moving_full_at_rest_then_follows_the_field(mon
     client.done_version, client.done_level, client.done_field = client.version, PREVIEW, 0
     assert live.next_job() is None  # still moving
     time.sleep(0.06)
-    assert live.next_job() == ("a", FULL, True)
+    assert live.next_job() == ("a", FULL, False)  # refined at rest: background work
     client.done_level = FULL
     assert live.next_job() is None
     live.field_changed()
