@@ -29,9 +29,13 @@ def result_tables(result: dict) -> list[Table]:
             table.add_row(label, _fmt(g[key]), _fmt(g[f"{key}_pct"], "%"))
         table.add_row("F-score", _fmt(g["fscore"]), "")
         tables.append(table)
-    if "images" in result:
-        im = result["images"]
-        table = Table(title=f"images ({len(im['views'])} views: {im['source']})")
+    for key in ("images", "mesh"):
+        if key not in result:
+            continue
+        im = result[key]
+        title = (f"images of the field ({len(im['views'])} views: {result['images']['source']})" if key == "images"
+                 else f"exported mesh {Path(im['file']).name}, ray cast from the same views")
+        table = Table(title=title)
         metrics = list(im["mean"])
         table.add_column("view")
         for m in metrics:
@@ -55,10 +59,14 @@ def register(app: typer.Typer) -> None:
         resolution: int = typer.Option(256, "--resolution", help="Mesh extraction resolution for geometry metrics."),
         points: int = typer.Option(100_000, "--points", help="Points sampled on each surface."),
         steps: Optional[int] = typer.Option(None, "--steps", help="Ray-marching steps (default: the run's render_steps)."),
+        mesh: Optional[Path] = typer.Option(None, "--mesh", help="Exported mesh to score on the same views "
+                                            "(default: the newest .obj/.glb/.ply in RUN/export, if any)."),
         device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda[:i]."),
     ) -> None:
-        """Measure a fitted run: mesh distances to a GT mesh, PSNR / SSIM / IoU on test views."""
+        """Measure a fitted run: mesh distances to a GT mesh, PSNR / SSIM / IoU on test views, for the
+        field's renders and for the exported textured mesh."""
         from ..errors import DvrError
+        from ..evaluate.mesh_render import latest_export
         from ..evaluate.report import evaluate_run
         from ..run import load_run
 
@@ -69,7 +77,8 @@ def register(app: typer.Typer) -> None:
         with console.status("evaluating ...") as status:
             result = evaluate_run(loaded, gt_mesh, test_cameras, json_path, resolution, points, steps,
                                   log=lambda line: console.print(line, highlight=False),
-                                  on_view=lambda done, total: status.update(f"rendering view {done}/{total} ..."))
+                                  on_view=lambda done, total: status.update(f"rendering view {done}/{total} ..."),
+                                  mesh=mesh or latest_export(loaded.run_dir))
         for table in result_tables(result):
             console.print(table)
         console.print(f"metrics: [bold]{result['json']}[/]")

@@ -19,11 +19,15 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Mesh file (default: RUN/export/mesh.<format>)."),
         texture: Optional[str] = typer.Option(None, "--texture", help="vertex (colour per vertex) or atlas "
                                               "(UV-unwrapped texture image). Default: vertex for ply, atlas otherwise."),
+        colors: Optional[str] = typer.Option(None, "--colors", help="photos (the run's training photos projected "
+                                             "onto the surface; the texture field where none sees it) or field "
+                                             "(the texture field only). Default: photos for an atlas, field for "
+                                             "vertex colours."),
         simplify: Optional[int] = typer.Option(None, "--simplify", help="Decimate to about this many faces."),
         texture_size: int = typer.Option(2048, "--texture-size", help="Atlas texture side in pixels."),
         device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda[:i]."),
     ) -> None:
-        """Extract the fitted surface, colour it with the texture field and write a mesh."""
+        """Extract the fitted surface, colour it from the photos or the texture field and write a mesh."""
         from ..errors import DvrError
         from ..run import load_run
         from ..mesh.export import export_mesh
@@ -36,5 +40,5 @@ def register(app: typer.Typer) -> None:
         loaded = load_run(run, device=device)
         with console.status("extracting the surface ..."):
             path = export_mesh(loaded, fmt.lower(), resolution, out, texture, simplify, texture_size,
-                               log=lambda line: console.print(line, highlight=False))
+                               log=lambda line: console.print(line, highlight=False), colors=colors)
         console.print(f"mesh: [bold]{path}[/]")

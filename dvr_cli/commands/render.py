@@ -10,11 +10,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..errors import DvrError
+from ..evaluate.mesh_render import MESH_SUPERSAMPLE, MeshRenderer, latest_export, load_colored_mesh
 from ..render.views import orbit_cameras, render_views
 from ..run import RENDERS, Run, load_run
 from ..scene import Camera, load_cameras
 
 VIEWS = ("novel", "train", "test")
+SOURCES = ("field", "mesh")
 
 
 def select_cameras(run: Run, view: str, frames: int, scale: float) -> list[Camera]:
@@ -50,24 +52,37 @@ def register(app: typer.Typer) -> None:
         scale: float = typer.Option(1.0, "--resolution-scale", help="Scale the image size by this factor."),
         transparent: bool = typer.Option(False, "--transparent", help="RGBA images, background transparent."),
         steps: Optional[int] = typer.Option(None, "--steps", help="Ray-marching steps (default: the run's render_steps)."),
+        source: str = typer.Option("field", "--source", help="field (ray march the fitted fields) or mesh (ray cast "
+                                   "the exported textured mesh, what the user takes home; no shading)."),
+        mesh: Optional[Path] = typer.Option(None, "--mesh", help="With --source mesh: the mesh file (default: the "
+                                            "newest .obj/.glb/.ply in RUN/export)."),
         device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda[:i]."),
     ) -> None:
-        """Render images (and depth, normals, masks, a video) of a fitted run."""
+        """Render images (and depth, normals, masks, a video) of a fitted run or of its exported mesh."""
         if not 0 < scale <= 8:
             raise DvrError(f"--resolution-scale must be in (0, 8] (got {scale})")
         if steps is not None and steps < 2:
             raise DvrError(f"--steps must be at least 2 (got {steps})")
+        if source not in SOURCES:
+            raise DvrError(f"--source must be one of {', '.join(SOURCES)} (got {source})")
         outputs = tuple(w.strip() for w in what.split(",") if w.strip())
         loaded = load_run(run, device=device)
         cameras = select_cameras(loaded, view, frames, scale)
         name = view if view in VIEWS else Path(view).stem
-        out_dir = out if out is not None else loaded.run_dir / RENDERS / name
+        out_dir = out if out is not None else loaded.run_dir / RENDERS / (name if source == "field" else f"{name}_mesh")
+        render_fn = lambda camera: loaded.render(camera, steps)  # noqa: E731
+        if source == "mesh":
+            mesh = mesh or latest_export(loaded.run_dir)
+            if mesh is None:
+                raise DvrError("--source mesh: no exported mesh in RUN/export (run `dvr export` first, or give --mesh)",
+                               loaded.run_dir)
+            renderer = MeshRenderer(load_colored_mesh(mesh))
+            render_fn = lambda camera: renderer.render(camera, supersample=MESH_SUPERSAMPLE)  # noqa: E731
         console = Console()
         with Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=console, transient=True) as progress:
             task = progress.add_task("render", total=len(cameras))
-            files = render_views(lambda camera: loaded.render(camera, steps), cameras, out_dir, outputs, transparent,
-                                 video,
+            files = render_views(render_fn, cameras, out_dir, outputs, transparent, video,
                                  on_frame=lambda done, total: progress.update(task, completed=done))
         console.print(f"{len(cameras)} views ({cameras[0].width}x{cameras[0].height}), {len(files)} files -> "
                       f"[bold]{out_dir}[/]")

@@ -16,7 +16,20 @@ import trimesh
 from ..errors import DvrError
 from ..mesh.bake import cast_camera, raycasting_scene
 from ..mesh.writers import ColoredMesh
+from ..run import EXPORT
 from ..scene.camera import Camera
+
+#: Rays per pixel side when scoring or showing a mesh: photos integrate each pixel's area, so a
+#: single ray per pixel would score every anti-aliased edge pixel as an error.
+MESH_SUPERSAMPLE = 2
+#: Mesh files `dvr export` writes.
+MESH_SUFFIXES = (".obj", ".glb", ".ply")
+
+
+def latest_export(run_dir: Path) -> Path | None:
+    """The newest mesh file in RUN/export (None when there is none)."""
+    meshes = [p for p in (Path(run_dir) / EXPORT).glob("*") if p.suffix.lower() in MESH_SUFFIXES and p.is_file()]
+    return max(meshes, key=lambda p: p.stat().st_mtime_ns) if meshes else None
 
 
 def load_colored_mesh(path: str | Path) -> ColoredMesh:

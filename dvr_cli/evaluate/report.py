@@ -15,12 +15,14 @@ import numpy as np
 from ..errors import DvrError
 from ..files import write_json
 from ..mesh.export import check_writable, extract_run_surface
+from ..mesh.writers import ColoredMesh
 from ..render.views import write_rgb
 from ..run import EVAL, Run
 from ..scene import load_scene
 from ..scene.types import View
 from .geometry import load_mesh, mesh_distances
 from .images import error_map, masked_psnr, psnr, silhouette_iou, ssim
+from .mesh_render import MESH_SUPERSAMPLE, MeshRenderer, load_colored_mesh
 
 FIGURES_DIR = "eval"
 IMAGE_METRICS = ("psnr", "ssim", "masked_psnr", "iou")
@@ -77,16 +79,36 @@ def evaluate_images(run: Run, views: list[View], figures_dir: Path | None = None
 
     Returns {"views": [{name, psnr, ssim, masked_psnr?, iou?}], "mean": {metric: mean}}.
     """
+    return score_renders(lambda view: run.render(view.camera, n_steps, background=background_of(view)), views,
+                         figures_dir, n_figures, on_view=on_view)
+
+
+def score_mesh(mesh: ColoredMesh, views: list[View], figures_dir: Path | None = None, n_figures: int = 3,
+               on_view: Callable[[int, int], None] | None = None) -> dict:
+    """Score a coloured mesh (world units, e.g. ``load_colored_mesh`` of an exported file) as the
+    field's renders are scored: ray cast from each view's camera, MESH_SUPERSAMPLE^2 rays per
+    pixel, texture looked up bilinearly, no shading (dvr_cli.evaluate.mesh_render).
+
+    Returns {"views": [...], "mean": {...}} as :func:`evaluate_images`; figures ``mesh_<view>.png``.
+    """
+    renderer = MeshRenderer(mesh)
+    return score_renders(lambda view: renderer.render(view.camera, background_of(view), MESH_SUPERSAMPLE), views,
+                         figures_dir, n_figures, "mesh_", on_view)
+
+
+def score_renders(render: Callable[[View], dict], views: list[View], figures_dir: Path | None = None,
+                  n_figures: int = 3, figure_prefix: str = "", on_view: Callable[[int, int], None] | None = None) -> dict:
+    """Compare ``render(view)`` (a dict with ``rgb`` (H, W, 3) and ``mask`` (H, W)) with each view."""
     for view in views:
         check_view_size(view)
     per_view = []
     for i, view in enumerate(views):
-        pred = run.render(view.camera, n_steps, background=background_of(view))
+        pred = render(view)
         per_view.append({"name": view.name, **view_metrics(pred, view)})
         if figures_dir is not None and i < n_figures:
             figures_dir.mkdir(parents=True, exist_ok=True)
             panel = np.concatenate([view.image, pred["rgb"], error_map(pred["rgb"], view.image)], axis=1)
-            write_rgb(figures_dir / f"{Path(view.name).stem or i}.png", panel)
+            write_rgb(figures_dir / f"{figure_prefix}{Path(view.name).stem or i}.png", panel)
         if on_view is not None:
             on_view(i + 1, len(views))
     means = {k: _mean([v[k] for v in per_view if k in v]) for k in IMAGE_METRICS if any(k in v for v in per_view)}
@@ -118,8 +140,9 @@ def json_safe(value, nan: str | None = "nan"):
 def evaluate_run(run: Run, gt_mesh: str | Path | None = None, test_cameras: str | Path | None = None,
                  json_path: str | Path | None = None, resolution: int = 256, n_points: int = 100_000,
                  n_steps: int | None = None, log: Callable[[str], None] | None = None,
-                 on_view: Callable[[int, int], None] | None = None) -> dict:
-    """Geometry (with ``gt_mesh``) and image metrics (test cameras or held-out views) of ``run``.
+                 on_view: Callable[[int, int], None] | None = None, mesh: str | Path | None = None) -> dict:
+    """Geometry (with ``gt_mesh``) and image metrics (test cameras or held-out views) of ``run``,
+    and of the exported ``mesh`` file (as the user takes it home) from the same views.
 
     Writes the result as JSON to ``json_path`` (default RUN/eval.json) and returns it.
     """
@@ -127,6 +150,7 @@ def evaluate_run(run: Run, gt_mesh: str | Path | None = None, test_cameras: str 
     check_writable(json_path)
     if gt_mesh is not None:
         load_mesh(gt_mesh)  # fail on a bad file before any rendering
+    colored = load_colored_mesh(mesh) if mesh is not None else None
     views, source = comparison_views(run, test_cameras)
     if gt_mesh is None and not views:
         raise DvrError("nothing to evaluate: the run has no held-out views; give --gt-mesh and/or --test-cameras",
@@ -137,6 +161,9 @@ def evaluate_run(run: Run, gt_mesh: str | Path | None = None, test_cameras: str 
     if views:
         result["images"] = {"source": source,
                             **evaluate_images(run, views, run.run_dir / FIGURES_DIR, n_steps=n_steps, on_view=on_view)}
+    if views and colored is not None:
+        result["mesh"] = {"file": str(mesh), "supersample": MESH_SUPERSAMPLE,
+                          **score_mesh(colored, views, run.run_dir / FIGURES_DIR, on_view=on_view)}
     write_json(json_path, json_safe(result))
     result["json"] = str(json_path)
     return result

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import time
+import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -12,6 +14,8 @@ import torch
 from ..errors import DvrError
 from ..fields.base import tau_logit
 from ..run import CHECKPOINT, EXPORT, Run
+from ..scene.types import View
+from .bake import PhotoColoring, incident_faces, training_photos
 from .clean import keep_large_components, simplify as decimate
 from .color import field_colors, field_device
 from .mise import extract_surface
@@ -19,6 +23,8 @@ from .texture import bake_texture, split_seams, uv_atlas
 from .writers import FORMATS, ColoredMesh, write_mesh
 
 TEXTURES = ("vertex", "atlas")
+#: Where the colours come from: the training photos (the texture field where none sees a point), or the field.
+COLORS = ("photos", "field")
 #: MISE starts from this grid (33^3 points evaluated everywhere).
 MISE_START = 32
 #: The empty / full check evaluates the field on this grid (+1 points per side).
@@ -28,6 +34,12 @@ INSIDE_PROBE_RES = 32
 def default_texture(fmt: str) -> str:
     """PLY has no standard texture: vertex colours; OBJ and GLB get an atlas."""
     return "vertex" if fmt == "ply" else "atlas"
+
+
+def default_colors(texture: str) -> str:
+    """An atlas is baked from the photos (as sharp as they are); vertex colours, one sample per
+    vertex, come from the smoother field."""
+    return "field" if texture == "vertex" else "photos"
 
 
 def check_writable(out: Path) -> None:
@@ -102,23 +114,41 @@ def extract_run_surface(run: Run, resolution: int = 512, log: Callable[[str], No
     return verts, faces
 
 
-def colored_mesh(field, verts: np.ndarray, faces: np.ndarray, texture: str, texture_size: int) -> ColoredMesh:
-    """Colour a unit-frame mesh with ``field``: per vertex, or an atlas baked at ``texture_size``^2."""
-    color_fn = lambda points: field_colors(field, points)  # noqa: E731
+def colored_mesh(field, verts: np.ndarray, faces: np.ndarray, texture: str, texture_size: int,
+                 photos: Sequence[View] | None = None, log: Callable[[str], None] | None = None) -> ColoredMesh:
+    """Colour a unit-frame mesh per vertex, or as an atlas baked at ``texture_size``^2: from
+    ``photos`` (cameras in the unit frame; dvr_cli.mesh.bake) with ``field`` where no photo
+    sees the surface, or from ``field`` alone when ``photos`` is None or empty."""
+    field_fn = lambda points: field_colors(field, points)  # noqa: E731
+    color_fn = (lambda points, face: field_fn(points)) if not photos else PhotoColoring(verts, faces, photos, field_fn)
+    start = time.perf_counter()
     if texture == "vertex":
-        return ColoredMesh(verts, faces, colors=color_fn(verts))
-    source, faces_uv, uv = split_seams(faces, uv_atlas(verts, faces, texture_size))
-    image = bake_texture(lambda points, face: color_fn(points), verts[source], faces_uv, uv, texture_size)
-    return ColoredMesh(verts[source], faces_uv, uv=uv, texture=image)
+        mesh = ColoredMesh(verts, faces, colors=color_fn(verts, incident_faces(faces, len(verts))))
+    else:
+        source, faces_uv, uv = split_seams(faces, uv_atlas(verts, faces, texture_size))
+        if log:
+            log(f"UV atlas: {time.perf_counter() - start:.1f} s")
+            start = time.perf_counter()
+        image = bake_texture(color_fn, verts[source], faces_uv, uv, texture_size)
+        mesh = ColoredMesh(verts[source], faces_uv, uv=uv, texture=image)
+    if log and photos:
+        seen = color_fn.n_views > 0
+        log(f"colours from {len(photos)} photos in {time.perf_counter() - start:.1f} s: {seen.mean():.1%} of the "
+            f"surface seen, {np.mean(color_fn.n_views[seen]) if seen.any() else 0:.1f} photos blended on average, "
+            "the rest from the texture field")
+    return mesh
 
 
 def export_mesh(run: Run, fmt: str = "ply", resolution: int = 512, out: str | Path | None = None,
                 texture: str | None = None, simplify: int | None = None, texture_size: int = 2048,
-                log: Callable[[str], None] | None = None) -> Path:
+                log: Callable[[str], None] | None = None, colors: str | None = None) -> Path:
     """Extract, clean, colour and write the run's surface in world units.
 
     run: a loaded run (dvr_cli.run.load_run). Default ``out``: RUN/export/mesh.<fmt>. ``texture``: 'vertex' or 'atlas' (default: vertex for PLY, atlas
-    otherwise). ``simplify``: target face count (quadric decimation). Returns the mesh path.
+    otherwise). ``simplify``: target face count (quadric decimation). ``colors``: 'photos' (the
+    run's training photos projected onto the surface, see dvr_cli.mesh.bake) or 'field' (default:
+    photos for an atlas, field for vertex colours); photos that cannot be loaded any more fall
+    back to the field with a one-line warning (``log``, else warnings.warn). Returns the mesh path.
     """
     if fmt not in FORMATS:
         raise DvrError(f"unknown format '{fmt}' (choose from {', '.join(FORMATS)})")
@@ -127,6 +157,9 @@ def export_mesh(run: Run, fmt: str = "ply", resolution: int = 512, out: str | Pa
         raise DvrError(f"unknown texture '{texture}' (choose from {', '.join(TEXTURES)})")
     if fmt == "ply" and texture == "atlas":
         raise DvrError("PLY keeps vertex colours only: use --texture vertex, or --format obj/glb for an atlas")
+    colors = colors or default_colors(texture)
+    if colors not in COLORS:
+        raise DvrError(f"unknown colour source '{colors}' (choose from {', '.join(COLORS)})")
     if simplify is not None and simplify < 4:
         raise DvrError(f"--simplify {simplify}: need at least 4 faces")
     out = Path(out) if out is not None else run.run_dir / EXPORT / f"mesh.{fmt}"
@@ -135,7 +168,8 @@ def export_mesh(run: Run, fmt: str = "ply", resolution: int = 512, out: str | Pa
     verts, faces = extract_run_surface(run, resolution, log)
     if simplify is not None:
         verts, faces = decimate(verts, faces, simplify)
-    mesh = colored_mesh(run.field, verts, faces, texture, texture_size)
+    photos = training_photos(run, log or warnings.warn) if colors == "photos" else None
+    mesh = colored_mesh(run.field, verts, faces, texture, texture_size, photos, log)
     mesh.verts = run.normalization.to_world(mesh.verts)
     written = write_mesh(mesh, out, fmt)
     if log:

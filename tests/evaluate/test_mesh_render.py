@@ -9,9 +9,11 @@ import pytest
 
 from dvr_cli.errors import DvrError
 from dvr_cli.evaluate.images import masked_psnr, silhouette_iou
-from dvr_cli.evaluate.mesh_render import MeshRenderer, load_colored_mesh, sample_texture
+from dvr_cli.evaluate.mesh_render import MESH_SUPERSAMPLE, MeshRenderer, load_colored_mesh, sample_texture
+from dvr_cli.evaluate.report import score_mesh
 from dvr_cli.mesh.writers import ColoredMesh, write_mesh
 from dvr_cli.scene.camera import Camera
+from dvr_cli.scene.types import View
 
 # Camera at the origin looking down +z; the square x, y in [-0.5, 0.5] at z = 2 spans 50 pixel
 # centres per axis (columns/rows 7..56 of 64), its texture 8x8 texels of 8-bit values.
@@ -107,3 +109,12 @@ def test_supersampling_averages_each_pixel():
     np.testing.assert_allclose(out["rgb"][32, 13:62], 0.2, atol=1e-6)
     assert out["mask"][32, 11:64].tolist() == [False] + [True] * 51 + [False]
     np.testing.assert_allclose(out["normal"][32, 30], [0, 0, -1], atol=1e-6)
+
+
+def test_score_mesh_inf_on_itself_and_known_shift():
+    base = MeshRenderer(square()).render(CAMERA, background=(1, 1, 1), supersample=MESH_SUPERSAMPLE)
+    views = [View(CAMERA, base["rgb"], base["mask"])]
+    itself = score_mesh(square(), views)["mean"]
+    assert itself["masked_psnr"] == math.inf and itself["iou"] == 1.0 and itself["ssim"] == pytest.approx(1.0)
+    shifted = score_mesh(square(texture=TEXTURE + 0.1), views)["mean"]
+    assert shifted["masked_psnr"] == pytest.approx(20.0, abs=1e-3)
