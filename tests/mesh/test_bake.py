@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import math
+import shutil
 
 import cv2
 import numpy as np
 import pytest
 import trimesh
 
+from dvr_cli.cli import main
+from dvr_cli.evaluate.mesh_render import MeshRenderer, load_colored_mesh
 from dvr_cli.mesh.bake import SHARPNESS, PhotoColoring
 from dvr_cli.mesh.clean import simplify
+from dvr_cli.mesh.export import export_mesh
 from dvr_cli.mesh.texture import bake_texture, fill_empty, rasterize_uv, split_seams, uv_atlas
+from dvr_cli.run import load_run
 from dvr_cli.scene import load_scene
 from dvr_cli.scene.camera import Camera
 from dvr_cli.scene.types import View
@@ -159,3 +164,27 @@ def test_push_pull_fills_gutters_with_chart_colours():
     np.testing.assert_allclose(out[..., 0] + out[..., 2], 1.0, atol=1e-5)
     assert np.abs(out[..., 1]).max() < 1e-6
     assert out[3, 3, 0] > 0.95 and out[12, 12, 2] > 0.9  # gutters take the nearest chart's colour
+
+
+@pytest.mark.slow
+def test_export_falls_back_to_the_field_when_the_photos_are_gone(tmp_path, make_example):
+    scene = make_example(tmp_path / "scene", views=6, size=(32, 32), test_views=0, colmap_points=20)
+    assert main(["fit", str(scene), "--out", str(tmp_path / "run"), "--iters", "4", "--device", "cpu"]) == 0
+    run = load_run(tmp_path / "run", device="cpu")
+    export = dict(resolution=32, texture_size=64)
+    lines: list[str] = []
+    export_mesh(run, "obj", out=tmp_path / "photos.obj", log=lines.append, **export)
+    assert any(line.startswith("colours from 6 photos") for line in lines)
+    export_mesh(run, "obj", out=tmp_path / "field.obj", colors="field", **export)
+    vertex = export_mesh(run, "ply", out=tmp_path / "photos.ply", colors="photos", **export)
+    assert len(trimesh.load(vertex, process=False).vertices) > 0
+    shutil.move(scene / "images", tmp_path / "moved")
+    lines.clear()
+    export_mesh(run, "obj", out=tmp_path / "gone.obj", log=lines.append, **export)
+    warning = [line for line in lines if line.startswith("warning")]
+    assert len(warning) == 1 and "\n" not in warning[0] and "texture field" in warning[0]
+    # The same view of each mesh (UV layouts may differ by a texel between unwraps).
+    image = {name: MeshRenderer(load_colored_mesh(tmp_path / f"{name}.obj")).render(run.cameras[0])["rgb"]
+             for name in ("photos", "field", "gone")}
+    assert np.abs(image["gone"] - image["field"]).mean() < 0.5 / 255
+    assert np.abs(image["photos"] - image["field"]).mean() > 2 / 255  # the photos did change it
