@@ -19,25 +19,29 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from ..errors import DvrError
+from ..files import to_uint8
 from ..scene import Scene, load_scene, write_scene
 from ..scene.files import images_folder, list_images, sibling_masks_folder
 from ..scene.images import read_image
 from ..scene.write import CAMS_FILE, check_scene_target
-from .automask import auto_masks, write_masks
+from .automask import AutoMasks, auto_masks, write_confidence, write_masks
 from .checkerboard import Intrinsics, calibrate_checkerboard
+from .contact import write_contact_sheet
 from .frame import SceneFrame, choose_frame
 from .sfm import SfmResult, estimate_cameras, write_points_ply
 
 #: ``masks=`` value that asks for automatic masks.
 AUTO = "auto"
 SPARSE_FILE = "sparse.ply"
+#: Photos-only with automatic masks: every photo with its mask outline and confidence.
+CONTACT_SHEET = "masks.png"
 #: Kept in OUT/sfm/: COLMAP's model (its own frame, open it with the COLMAP GUI) and log.
 SFM_DIR = "sfm"
 SFM_KEPT = ("sparse", "colmap.log")
@@ -68,14 +72,16 @@ class PhotoCalibration:
 
 
 def _masks_in_raw_images(paths: list[Path], cameras, frame: SceneFrame, points: np.ndarray, folder: Path,
-                         report: Progress) -> list[Path]:
-    """Automatic masks of the raw photos, written as PNGs into ``folder``; one path per photo."""
+                         report: Progress) -> tuple[list[Path], list[np.ndarray], AutoMasks]:
+    """Automatic masks of the raw photos, written as PNGs into ``folder``: one path per photo, the
+    photos (uint8, for the contact sheet) and the masks with their confidence."""
     n = len(paths)
-    steps = {"grabcut": 0, "hull": n, "refine": n + 1}  # one bar: n GrabCuts, the hull, n refinements
-    report("masks", 0, 2 * n + 1)
-    masks = auto_masks([read_image(p)[0] for p in paths], cameras, points[frame.inliers], bbox=frame.bbox,
-                       progress=lambda stage, done, total: report("masks", steps[stage] + done, 2 * n + 1))
-    return write_masks(masks, [p.name for p in paths], folder)
+    steps = {"table": 0, "grabcut": 1, "hull": n + 1}  # one bar: the table plane, n GrabCuts, the hull
+    report("masks", 0, n + 2)
+    images = [to_uint8(read_image(p)[0]) for p in paths]
+    result = auto_masks(images, cameras, points[frame.inliers], bbox=frame.bbox,
+                        progress=lambda stage, done, total: report("masks", steps[stage] + done, n + 2))
+    return write_masks(result.masks, [p.name for p in paths], folder), images, result
 
 
 def calibrate_photos(
@@ -96,7 +102,8 @@ def calibrate_photos(
         out: scene folder to write: images/, masks/, cams.json (as ``write_scene``), plus
             ``sparse.ply`` (sparse points, world frame) and sfm/ (COLMAP model and log).
         masks: None (a masks/ folder beside the photos if there is one, else no masks),
-            ``"auto"`` (GrabCut + visual hull from the sparse points), or a folder of masks.
+            ``"auto"`` (see calib.automask; also writes ``masks.json``, each mask's confidence, and
+            the contact sheet ``masks.png``), or a folder of masks.
         shared_intrinsics: one camera for all photos, or one per photo.
         intrinsics: known intrinsics (e.g. from :func:`checkerboard_intrinsics`), held fixed.
         matcher: 'auto', 'exhaustive' or 'sequential' (see ``estimate_cameras``).
@@ -131,10 +138,11 @@ def calibrate_photos(
         registered = [images_dir / name for name in sfm.registered]
         timings = dict(sfm.timings)
 
-        mask_files = [None] * len(registered)
+        mask_files, automatic = [None] * len(registered), None
         if str(masks) == AUTO:
             t0 = time.perf_counter()
-            mask_files = _masks_in_raw_images(registered, cameras, frame, points, tmp / "masks", report)
+            mask_files, photos, automatic = _masks_in_raw_images(registered, cameras, frame, points, tmp / "masks",
+                                                                 report)
             timings["masks"] = time.perf_counter() - t0
             masks = None  # the temporary cams.json names them
 
@@ -155,6 +163,10 @@ def calibrate_photos(
             write_points_ply(out / SPARSE_FILE, points, sfm.point_colors)
             for name in SFM_KEPT:
                 shutil.move(str(tmp / SFM_DIR / name), str(out / SFM_DIR / name))
+            if automatic is not None:
+                write_confidence(out, [p.name for p in registered], automatic.confidence)
+                write_contact_sheet(out / CONTACT_SHEET, photos, automatic.masks, [p.name for p in registered],
+                                    automatic.confidence)
         except BaseException:
             shutil.rmtree(out, ignore_errors=True)  # no scene folder without its sparse points
             raise

@@ -50,7 +50,8 @@ def register(app: typer.Typer) -> None:
             "--masks",
             "-m",
             help="Folder of object masks (white = object), named like the photos or in the same order; "
-            "'auto' (photos only): GrabCut masks seeded by the sparse points, written to OUT/masks.",
+            "'auto' (photos only): masks from the sparse points, the table plane and GrabCut, written to "
+            "OUT/masks, with each mask's confidence in OUT/masks.json and a contact sheet OUT/masks.png.",
         ),
         downscale: float = typer.Option(1.0, "--downscale", "-d", help="Divide the image size by this factor (>= 1)."),
         max_size: Optional[int] = typer.Option(

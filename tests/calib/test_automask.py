@@ -3,13 +3,12 @@ background, the table plane, the contact sheet, the confidence file, and one rea
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from make_example import ColoredMesh, make_object, render_view, sphere_cameras, shade, smooth_albedo
+from make_example import ColoredMesh, make_object, render_view, shade, smooth_albedo, sphere_cameras
 from PIL import Image
 
 from dvr_cli.calib.automask import auto_masks, read_confidence, table_plane, write_confidence, write_masks
@@ -24,10 +23,25 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / (a | b).sum())
 
 
+def floor_views(cameras, height: float, centre: np.ndarray, half: float, seed: int = 1) -> list[np.ndarray]:
+    """Per camera (H, W, 3) uint8: a random-textured floor z = ``height`` spanning ``centre`` +- ``half``."""
+    rng = np.random.default_rng(seed)
+    floor = cv2.resize(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), (512, 512), interpolation=cv2.INTER_LINEAR)
+    views = []
+    for cam in cameras:
+        u, v = np.meshgrid(np.arange(cam.width, dtype=float), np.arange(cam.height, dtype=float))
+        rays = np.stack([(u - cam.K[0, 2]) / cam.K[0, 0], (v - cam.K[1, 2]) / cam.K[1, 1], np.ones_like(u)], -1) @ cam.R
+        X = cam.center + ((height - cam.center[2]) / rays[..., 2])[..., None] * rays
+        ij = np.clip(((X[..., :2] - centre[:2] + half) / (2 * half) * 511).round().astype(int), 0, 511)
+        views.append(floor[ij[..., 1], ij[..., 0]])
+    return views
+
+
 @pytest.fixture(scope="module")
 def cut_scene():
-    """The example object, its top painted PALE, seen by 20 close cameras at 128x96 so most views
-    cut it at the border; 500 surface points stand in for SfM points. World: object radius ~1."""
+    """The example object on a random-textured table, its top painted PALE (the colour of some
+    of the table's texels), seen by 20 close cameras at 128x96 so most views cut it at the
+    border; 500 surface points stand in for SfM points."""
     base = make_object("smooth")
     top = np.percentile(base.vertices[:, 2], 75)
 
@@ -40,40 +54,29 @@ def cut_scene():
     focal = 0.62 * W / np.tan(np.arcsin(radius / (2.6 * radius)))  # the bounding sphere overfills the frame
     cameras = sphere_cameras(20, center, 2.6 * radius, (W, H), focal, elevation=(15.0, 60.0))
     views = [render_view(obj, cam, supersample=1) for cam in cameras]
-    images = [np.round(v["rgb"] * 255).astype(np.uint8) for v in views]
+    floors = floor_views(cameras, base.vertices[:, 2].min(), center, 4 * radius)
+    images = [np.where(v["mask"][..., None], np.round(v["rgb"] * 255), f).astype(np.uint8) for v, f in zip(views, floors)]
     truth = [v["mask"] for v in views]
     points = obj.sample_surface(500, np.random.default_rng(0))
     return images, cameras, points, truth
 
 
+@pytest.mark.slow
 def test_masks_of_an_object_cut_by_the_border_and_pale_in_places(cut_scene):
     images, cameras, points, truth = cut_scene
     cut = sum(m[0].any() or m[-1].any() or m[:, 0].any() or m[:, -1].any() for m in truth)
     assert cut >= 0.75 * len(truth), cut  # the scene is what the test claims
-    start = time.perf_counter()
     result = auto_masks(images, cameras, points)
-    seconds = time.perf_counter() - start
     scores = [iou(m, t) for m, t in zip(result.masks, truth)]
     assert np.mean(scores) >= 0.95 and min(scores) >= 0.85, np.round(scores, 3)
     assert result.confidence.shape == (len(images),) and np.all((result.confidence > 0) & (result.confidence <= 1))
-    assert seconds < 20, seconds
 
 
 def test_table_plane_under_an_object_on_a_textured_table():
-    """A random-textured floor z = 0 under a box: the plane found is the floor."""
-    rng = np.random.default_rng(1)
-    W, H = 96, 72
-    floor = cv2.resize(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), (512, 512), interpolation=cv2.INTER_LINEAR)
-    cameras = sphere_cameras(12, np.zeros(3), 4.0, (W, H), 80.0, elevation=(30.0, 60.0))
-    images = []
-    for cam in cameras:
-        u, v = np.meshgrid(np.arange(W, dtype=float), np.arange(H, dtype=float))
-        rays = np.stack([(u - cam.K[0, 2]) / cam.K[0, 0], (v - cam.K[1, 2]) / cam.K[1, 1], np.ones_like(u)], -1) @ cam.R
-        s = -cam.center[2] / rays[..., 2]
-        X = cam.center + s[..., None] * rays  # on z = 0, the floor spans [-2, 2]^2
-        ij = np.clip(((X[..., :2] + 2) / 4 * 511).round().astype(int), 0, 511)
-        images.append(floor[ij[..., 1], ij[..., 0]])
-    box = rng.uniform([-0.5, -0.5, 0.0], [0.5, 0.5, 1.0], (300, 3))
+    """A random-textured floor z = 0 under a box of points: the plane found is the floor."""
+    cameras = sphere_cameras(12, np.zeros(3), 4.0, (96, 72), 80.0, elevation=(30.0, 60.0))
+    images = floor_views(cameras, 0.0, np.zeros(3), 2.0)
+    box = np.random.default_rng(1).uniform([-0.5, -0.5, 0.0], [0.5, 0.5, 1.0], (300, 3))
     plane = table_plane(images, cameras, box)
     assert plane is not None
     tilt = np.degrees(np.arccos(abs(plane[2])))
