@@ -113,41 +113,54 @@ def write_figure(path: Path, rgb: np.ndarray) -> Path:
 
 # ------------------------------------------------------------------------------ one scene
 def bench_scene(name: str, scene, args) -> dict:
-    """Fit, export, evaluate and draw one scene; returns its row of the results."""
+    """Fit (or, with --reuse, take a finished fit), export, evaluate and draw one scene; returns its row."""
     import cv2
 
     from dvr_cli.config import FitConfig
-    from dvr_cli.evaluate.report import evaluate_images
+    from dvr_cli.evaluate.mesh_render import load_colored_mesh
+    from dvr_cli.evaluate.report import evaluate_images, score_mesh
     from dvr_cli.fit import fit
-    from dvr_cli.run import load_run
     from dvr_cli.mesh.export import export_mesh, extract_run_surface
+    from dvr_cli.run import CHECKPOINT, load_run
+    from dvr_cli.run.folder import read_metrics
 
     spec = SCENES[name]
     run_dir = args.out / name / "run"
-    if run_dir.exists():
-        shutil.rmtree(run_dir)  # a benchmark run always starts from scratch
     cfg = FitConfig.from_preset("fast", iters=args.iters, minutes=args.budget_min, holdout=spec.holdout,
                                  device=args.device)  # without --iters: planned over the budget
     camera = scene.views[0].camera
     print(f"{name}: {len(scene)} views at {camera.width}x{camera.height}, holdout every {spec.holdout}, "
           f"{args.budget_min:g} min")
-    result = fit(scene, cfg, run_dir, progress=True)
+    if not (args.reuse and (run_dir / CHECKPOINT).is_file()):
+        if run_dir.exists():
+            shutil.rmtree(run_dir)  # a benchmark run starts from scratch
+        fit(scene, cfg, run_dir, progress=True)
+    last = read_metrics(run_dir)[-1]
     run = load_run(run_dir, device=args.device)
     held = run.holdout
 
     t0 = time.monotonic()
-    mesh_path = export_mesh(run, "ply", resolution=args.resolution, log=print)
+    mesh_path = export_mesh(run, "ply", resolution=args.resolution, log=print, colors="field")
     export_s = time.monotonic() - t0
     faces = len(extract_run_surface(run, args.resolution)[1])  # the cached surface export just made
+    t0 = time.monotonic()
+    photo_path = export_mesh(run, "obj", resolution=args.resolution, simplify=args.simplify, log=print,
+                             colors="photos")
+    photo_export_s = time.monotonic() - t0
 
     t0 = time.monotonic()
     views = scene.subset(held).views
     images = evaluate_images(run, views, args.out / name / "eval", n_figures=1)
     eval_s = time.monotonic() - t0
+    field_mesh = score_mesh(load_colored_mesh(mesh_path), views)
+    photo_mesh = score_mesh(load_colored_mesh(photo_path), views, args.out / name / "eval", n_figures=1)
 
     first = views[0]
-    strip = cv2.imread(str(args.out / name / "eval" / f"{Path(first.name).stem}.png"))[..., ::-1] / 255.0
+    stem = Path(first.name).stem
+    strip = cv2.imread(str(args.out / name / "eval" / f"{stem}.png"))[..., ::-1] / 255.0
     strip_png = write_figure(args.docs / f"results_{name}_strip.png", strip)
+    photo_strip = cv2.imread(str(args.out / name / "eval" / f"mesh_{stem}.png"))[..., ::-1] / 255.0
+    photo_png = write_figure(args.docs / f"results_{name}_photo_strip.png", photo_strip)
     snapshot = render_mesh(mesh_path, first.camera.resized(2 * first.camera.width, 2 * first.camera.height))
     mesh_png = write_figure(args.docs / f"results_{name}_mesh.png", snapshot)
     return {
@@ -158,17 +171,21 @@ def bench_scene(name: str, scene, args) -> dict:
         "views_heldout": len(held),
         "resolution": [camera.width, camera.height],
         "budget_min": args.budget_min,
-        "fit_s": round(result.seconds, 1),
-        "iterations": result.iterations,
+        "fit_s": round(last["time"], 1),
+        "iterations": last["iter"],
         "iterations_planned": cfg.iters,
         "export_s": round(export_s, 1),
+        "photo_export_s": round(photo_export_s, 1),
         "eval_s": round(eval_s, 1),
         "mesh_resolution": args.resolution,
         "mesh_faces": faces,
         "heldout": images["mean"],
         "heldout_views": images["views"],
+        "field_mesh": field_mesh["mean"],
+        "photo_mesh": photo_mesh["mean"],
         "mesh": str(mesh_path),
-        "figures": [str(strip_png), str(mesh_png)],
+        "photo_mesh_path": str(photo_path),
+        "figures": [str(strip_png), str(photo_png), str(mesh_png)],
     }
 
 
@@ -178,13 +195,15 @@ def report(rows: list[dict], info: dict) -> None:
 
     table = Table(title=f"bench_real: {machine_title(info)}",
                   caption="mPSNR (dB, inside the masks), SSIM, silhouette IoU: means over the held-out views")
-    for col in ("scene", "views fit/held", "image", "fit s", "iters", "mPSNR", "SSIM", "IoU", "faces"):
+    for col in ("scene", "views fit/held", "image", "fit s", "iters", "mPSNR", "SSIM", "IoU", "field-mesh mPSNR",
+                "photo-mesh mPSNR", "photo-mesh IoU", "faces"):
         table.add_column(col, justify="right")
     for r in rows:
-        m = r["heldout"]
+        m, fm, pm = r["heldout"], r["field_mesh"], r["photo_mesh"]
         table.add_row(r["scene"], f"{r['views_train']}/{r['views_heldout']}", "x".join(map(str, r["resolution"])),
                       f"{r['fit_s']:.0f}", str(r["iterations"]),
-                      f"{m['masked_psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['iou']:.3f}", f"{r['mesh_faces']:,}")
+                      f"{m['masked_psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['iou']:.3f}", f"{fm['masked_psnr']:.2f}",
+                      f"{pm['masked_psnr']:.2f}", f"{pm['iou']:.3f}", f"{r['mesh_faces']:,}")
     Console().print(table)
 
 
@@ -197,6 +216,9 @@ def main() -> None:
     parser.add_argument("--dtu-downscale", type=float, default=4.0, help="DTU images are 1600x1200 / this")
     parser.add_argument("--lego-size", type=int, default=200, help="lego images are shrunk to this many pixels")
     parser.add_argument("--resolution", type=int, default=256, help="mesh extraction resolution")
+    parser.add_argument("--simplify", type=int, default=200_000, help="faces of the photo-textured OBJ")
+    parser.add_argument("--reuse", action="store_true", help="evaluate a scene's finished fit again instead of "
+                        "fitting it anew (its run folder holds a checkpoint)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     parser.add_argument("--data", type=Path, default=SHARED_DATA, help="folder holding the real data sets")
@@ -210,17 +232,16 @@ def main() -> None:
     from dvr_cli.runtime import setup_process
 
     setup_process(args.threads)
-    rows = []
+    rows, info = [], machine()
     for name in args.scenes.split(","):
         scene = load(name, args)
         if scene is not None:
             rows.append(bench_scene(name, scene, args))
+            path = write_json(args.out / "bench_real.json", {"machine": info, "budget_min": args.budget_min,
+                                                             "scenes": rows})  # after every scene
     if not rows:
         print("no real data found: nothing to benchmark")
         return
-    info = machine()
-    path = write_json(args.out / "bench_real.json", {"machine": info, "budget_min": args.budget_min,
-                                                     "scenes": rows})
     report(rows, info)
     print(f"wrote {path}")
 
