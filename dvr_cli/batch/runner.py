@@ -24,7 +24,7 @@ from ..evaluate.report import json_safe
 from ..files import write_json
 from ..runtime import setup_process
 from .manifest import SceneSpec
-from .scene import GEOMETRY_SCORES, IMAGE_SCORES, ExportOptions, SceneResult, process_scene
+from .scene import GEOMETRY_SCORES, IMAGE_SCORES, ExportOptions, SceneResult, process_scene, read_attempts
 
 BATCH_JSON = "batch.json"
 BATCH_CSV = "batch.csv"
@@ -149,18 +149,22 @@ def _scene_task(spec: SceneSpec, run_dir: str, export: ExportOptions, board, thr
                                                                                                done, total), device)
 
 
+def _one_line(exc: BaseException) -> str:
+    """``Type: first line of the message``."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
 def _failure(spec: SceneSpec, run_dir: Path, exc: Exception, retries: int) -> SceneResult:
     """A failed result from what ray.get raised: the task's own exception, or a worker that died."""
     import ray
-    from .scene import read_attempts
 
     if isinstance(exc, ray.exceptions.RayTaskError):
-        cause = exc.cause if exc.cause is not None else exc
-        reason = f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}"
+        reason = _one_line(exc.cause if exc.cause is not None else exc)
     elif isinstance(exc, (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError)):
         reason = f"its worker died {retries + 1} time(s) ({type(exc).__name__}); run the batch again to resume"
     else:
-        reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        reason = _one_line(exc)
     return SceneResult(spec.name, str(run_dir), status="failed", error=reason, attempts=read_attempts(run_dir))
 
 
