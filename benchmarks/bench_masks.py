@@ -20,7 +20,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from common import machine, machine_title, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
