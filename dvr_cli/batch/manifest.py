@@ -25,10 +25,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..commands.fit import scene_name
 from ..config import FitConfig
 from ..errors import DvrError
-from ..run import LATEST
+from ..run import LATEST, scene_name
 
 #: Entry keys that name files (relative to the manifest), loading options, and scoring inputs.
 PATH_KEYS = ("images", "cameras", "masks", "depth", "gt_mesh", "test_cameras")

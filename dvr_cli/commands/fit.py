@@ -13,17 +13,6 @@ from ..config import DEFAULT_MINUTES, MAX_CHECKPOINT_INTERVAL_S, FitConfig
 from ..errors import DvrError
 from .view import HOST_HELP, print_address
 
-_NOT_IMAGES = {"images", "image", "rgb"}
-
-
-def scene_name(images: Path) -> str:
-    """A run name for ``images``: the folder's name, or its parent's for a bare images/ folder."""
-    path = images.resolve()
-    if path.is_file():
-        path = path.parent
-    return path.parent.name if path.name.lower() in _NOT_IMAGES else path.name
-
-
 def _summary(console: Console, result, resumed: bool) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_row("run folder", str(result.run_dir))
@@ -129,7 +118,7 @@ def register(app: typer.Typer) -> None:
         """Fit occupancy and texture fields to calibrated, masked photos (DVR)."""
         from ..fit import distributed, fit as run_fit
         from ..fit.trainer import check_masks
-        from ..run import CONFIG, SCENE, SceneRecord, default_run_dir, resolve_run_dir
+        from ..run import CONFIG, SCENE, SceneRecord, default_run_dir, resolve_run_dir, scene_name
         from ..scene import load_scene
 
         overrides = dict(iters=iters, minutes=minutes, device=device, seed=seed, downscale=downscale, holdout=holdout,

@@ -34,6 +34,17 @@ LOCK = ".lock"
 LATEST = "latest"
 
 
+_NOT_NAMES = {"images", "image", "rgb"}  # folder names that say nothing about the scene
+
+
+def scene_name(images: Path) -> str:
+    """A run name for ``images``: the folder's name, or its parent's for a bare images/ folder."""
+    path = Path(images).resolve()
+    if path.is_file():
+        path = path.parent
+    return path.parent.name if path.name.lower() in _NOT_NAMES else path.name
+
+
 def default_run_dir(scene_name: str, root: Path = Path("runs")) -> Path:
     """runs/<scene-name>-<YYYYmmdd-HHMMSS>."""
     return Path(root) / f"{scene_name or 'scene'}-{time.strftime('%Y%m%d-%H%M%S')}"
