@@ -4,10 +4,9 @@ scene, a tiny fitted run, one-line errors, and real data."""
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-import sphere_scene as ss
+from sphere_scene import make_scene
 
 from dvr_cli.cli import main
 
@@ -48,15 +47,7 @@ def shared_data(name: str) -> Path:
 @pytest.fixture(scope="session")
 def sphere_scene():
     """The analytic sphere scene (tests/helpers/sphere_scene.py): 6 views at 24 px."""
-    return ss.make_scene()
-
-
-@pytest.fixture(scope="session")
-def sphere():
-    """The sphere scene's helpers by name: center, radius, make_scene, config (a fit of a few
-    seconds), write_files."""
-    return SimpleNamespace(center=ss.CENTER, radius=ss.RADIUS, make_scene=ss.make_scene, config=ss.tiny_config,
-                           write_files=ss.write_scene_files)
+    return make_scene()
 
 
 @pytest.fixture(scope="module")

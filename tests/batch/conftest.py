@@ -1,16 +1,10 @@
-"""Fixtures of the batch tests: one embedded Ray of 2 CPUs for the session, manifests of tiny fits."""
+"""Fixtures of the batch tests: one embedded Ray of 2 CPUs for the session."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
-import yaml
-
-#: FitConfig keys of a fit of a few seconds (every scene of these tests sets them in its manifest entry).
-TINY = dict(rays_per_step=128, views_per_step=2, grid_resolutions=[8, 16], hash_resolutions=[], mlp_hidden=16,
-            steps_schedule=[[0, 16]], occ_grid_res=16, occ_grid_every=4)
 
 
 @pytest.fixture(scope="session")
@@ -21,9 +15,3 @@ def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     yield ray
     ray.shutdown()
-
-
-def write_manifest(path: Path, entries: list[dict]) -> Path:
-    """A YAML manifest of ``entries``, each with the TINY config unless it sets its own values."""
-    path.write_text(yaml.safe_dump({"scenes": [{**TINY, **entry} for entry in entries]}))
-    return path

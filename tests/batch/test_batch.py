@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import write_manifest
+from manifests import write_manifest
 from dvr_cli.batch import Cluster, ExportOptions, read_scenes, run_batch
 from dvr_cli.cli import main
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from sphere_scene import tiny_config
 from dvr_cli.errors import DvrError
 from dvr_cli.run import checkpoint as ckpt
 
@@ -14,8 +15,8 @@ def _state(cfg, value=1.0):
             "config": json.dumps(cfg.to_json())}
 
 
-def test_round_trip(tmp_path, sphere):
-    cfg = sphere.config()
+def test_round_trip(tmp_path):
+    cfg = tiny_config()
     path = tmp_path / "checkpoints" / "latest.pt"
     ckpt.save_checkpoint(path, _state(cfg, 2.5))
     state = ckpt.load_checkpoint(path, cfg)
@@ -23,8 +24,8 @@ def test_round_trip(tmp_path, sphere):
     assert [p.name for p in path.parent.iterdir()] == ["latest.pt"]  # no temp file left
 
 
-def test_failed_save_keeps_the_previous_checkpoint(tmp_path, sphere, monkeypatch):
-    cfg = sphere.config()
+def test_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    cfg = tiny_config()
     path = tmp_path / "latest.pt"
     ckpt.save_checkpoint(path, _state(cfg, 1.0))
 
@@ -40,7 +41,7 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path, sphere, monkeypatch
     assert [p.name for p in tmp_path.iterdir()] == ["latest.pt"]
 
 
-def test_corrupt_or_incomplete_checkpoint_is_a_user_error(tmp_path, sphere):
+def test_corrupt_or_incomplete_checkpoint_is_a_user_error(tmp_path):
     path = tmp_path / "latest.pt"
     path.write_bytes(b"\x00not a torch file")
     with pytest.raises(DvrError, match="corrupt checkpoint"):
@@ -52,12 +53,12 @@ def test_corrupt_or_incomplete_checkpoint_is_a_user_error(tmp_path, sphere):
         ckpt.load_checkpoint(tmp_path / "absent.pt")
 
 
-def test_config_mismatch_names_the_fields(tmp_path, sphere):
+def test_config_mismatch_names_the_fields(tmp_path):
     path = tmp_path / "latest.pt"
-    ckpt.save_checkpoint(path, _state(sphere.config()))
+    ckpt.save_checkpoint(path, _state(tiny_config()))
     with pytest.raises(DvrError, match=r"\['lr', 'seed'\]"):
-        ckpt.load_checkpoint(path, sphere.config(lr=0.5, seed=4))
-    ckpt.load_checkpoint(path, sphere.config(minutes=3.0, device="cuda"))  # how long / where: free to change
+        ckpt.load_checkpoint(path, tiny_config(lr=0.5, seed=4))
+    ckpt.load_checkpoint(path, tiny_config(minutes=3.0, device="cuda"))  # how long / where: free to change
 
 
 def test_rng_states_round_trip():

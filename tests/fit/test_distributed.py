@@ -17,6 +17,7 @@ import torch
 from torch import distributed as dist
 from torch import multiprocessing as mp
 
+from sphere_scene import tiny_config
 from dvr_cli.config import FitConfig
 from dvr_cli.errors import DvrError
 from dvr_cli.fields import build_field
@@ -82,18 +83,18 @@ def _rank(rank: int, world: int, port: int, root: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def two_ranks(sphere_scene, sphere, tmp_path_factory):
+def two_ranks(sphere_scene, tmp_path_factory):
     """The folder where 2 ranks wrote their step, their fits' ends and run folders; the union batch and config."""
     root = tmp_path_factory.mktemp("two_ranks")
     # no normal-smoothness term in the step: its jitter comes from each rank's own stream, which a
     # single process drawing for the union cannot reproduce
-    step_cfg = sphere.config(rays_per_step=RAYS, w_normal=0.0)
+    step_cfg = tiny_config(rays_per_step=RAYS, w_normal=0.0)
     scene = sphere_scene
     sampler = RaySampler(scene.views, scene.unit_cameras(), scene.normalization.scale, RAYS, step_cfg.views_per_step,
                          step_cfg.mask_ray_fraction, "cpu", torch.Generator().manual_seed(3),
                          step_cfg.edge_ray_fraction)
     batch = sampler.sample()
-    fit_cfg = sphere.config(iters=10, occ_grid_every=3)  # grid refreshes at 3, 6, 9
+    fit_cfg = tiny_config(iters=10, occ_grid_every=3)  # grid refreshes at 3, 6, 9
     torch.save({"step_cfg": step_cfg.to_json(), "batch": batch, "fit_cfg": fit_cfg.to_json(), "scene": scene},
                root / "data.pt")
     mp.spawn(_rank, args=(2, _free_port(), str(root)), nprocs=2)

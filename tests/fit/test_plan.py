@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from sphere_scene import tiny_config
 from dvr_cli.fit import fit
 from dvr_cli.run import load_run
 
@@ -18,26 +19,26 @@ def _train_error(run_dir, scene) -> float:
     return float(np.mean([np.abs(run.render(v.camera)["rgb"] - v.image).mean() for v in scene.views]))
 
 
-def test_a_time_planned_fit_ends_on_time_with_its_schedule_done(tmp_path, sphere_scene, sphere):
+def test_a_time_planned_fit_ends_on_time_with_its_schedule_done(tmp_path, sphere_scene):
     budget_s = 20.0
-    fit(sphere_scene, sphere.config(iters=1), tmp_path / "warm-up", progress=False)  # imports (torch._dynamo: s)
+    fit(sphere_scene, tiny_config(iters=1), tmp_path / "warm-up", progress=False)  # imports (torch._dynamo: s)
     start = time.monotonic()
-    result = fit(sphere_scene, sphere.config(iters=None, minutes=budget_s / 60), tmp_path / "run", progress=False)
+    result = fit(sphere_scene, tiny_config(iters=None, minutes=budget_s / 60), tmp_path / "run", progress=False)
     wall = time.monotonic() - start
     assert wall == pytest.approx(budget_s, rel=0.05)
     assert result.seconds == pytest.approx(budget_s, rel=0.03) and result.iterations > 5
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert records[-1]["iter"] == result.iterations
-    last, cfg = records[-1], sphere.config()
+    last, cfg = records[-1], tiny_config()
     assert last["fraction"] > 0.95  # the last step started with the plan nearly done: its lr nearly decayed
     assert last["lr"] == pytest.approx(cfg.lr * cfg.lr_final_ratio ** last["fraction"], rel=1e-6)
     assert [r["fraction"] for r in records] == sorted(r["fraction"] for r in records)
 
 
-def test_a_longer_budget_fits_better(tmp_path, sphere_scene, sphere):
+def test_a_longer_budget_fits_better(tmp_path, sphere_scene):
     errors = {}
     for seconds in (2.0, 10.0):
         run = tmp_path / f"run{seconds:g}"
-        fit(sphere_scene, sphere.config(iters=None, minutes=seconds / 60), run, progress=False)
+        fit(sphere_scene, tiny_config(iters=None, minutes=seconds / 60), run, progress=False)
         errors[seconds] = _train_error(run, sphere_scene)
     assert errors[10.0] < 0.9 * errors[2.0], errors

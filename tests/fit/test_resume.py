@@ -4,6 +4,7 @@ import signal
 import pytest
 import torch
 
+from sphere_scene import tiny_config
 from dvr_cli.errors import DvrError
 from dvr_cli.fit import trainer
 from dvr_cli.run import load_run
@@ -16,8 +17,8 @@ def _params(run_dir):
     return load_run(run_dir, device="cpu").field.state_dict()
 
 
-def test_ctrl_c_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene, sphere, monkeypatch):
-    cfg = sphere.config(iters=ITERS)
+def test_ctrl_c_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene, monkeypatch):
+    cfg = tiny_config(iters=ITERS)
     straight = trainer.fit(sphere_scene, cfg, tmp_path / "straight", progress=False)
     assert straight.iterations == ITERS and not straight.interrupted
 
@@ -44,20 +45,20 @@ def test_ctrl_c_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene, 
     assert second.last == straight.last
 
 
-def test_resume_with_another_config_leaves_the_run_untouched(tmp_path, sphere_scene, sphere):
+def test_resume_with_another_config_leaves_the_run_untouched(tmp_path, sphere_scene):
     run = tmp_path / "run"
-    trainer.fit(sphere_scene, sphere.config(iters=2), run, progress=False)
+    trainer.fit(sphere_scene, tiny_config(iters=2), run, progress=False)
     before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
     with pytest.raises(DvrError, match="config differs"):
-        trainer.fit(sphere_scene, sphere.config(iters=2, lr=0.5), run, resume=True, progress=False)
+        trainer.fit(sphere_scene, tiny_config(iters=2, lr=0.5), run, resume=True, progress=False)
     (run / "checkpoints" / "latest.pt").write_bytes(b"garbage")
     before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
     with pytest.raises(DvrError, match="corrupt"):
-        trainer.fit(sphere_scene, sphere.config(iters=2), run, resume=True, progress=False)
+        trainer.fit(sphere_scene, tiny_config(iters=2), run, resume=True, progress=False)
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
 
 
-def test_fresh_fit_refuses_a_folder_that_holds_a_fit(tmp_path, sphere_scene, sphere):
-    trainer.fit(sphere_scene, sphere.config(iters=1), tmp_path / "run", progress=False)
+def test_fresh_fit_refuses_a_folder_that_holds_a_fit(tmp_path, sphere_scene):
+    trainer.fit(sphere_scene, tiny_config(iters=1), tmp_path / "run", progress=False)
     with pytest.raises(DvrError, match="--resume"):
-        trainer.fit(sphere_scene, sphere.config(iters=1), tmp_path / "run", progress=False)
+        trainer.fit(sphere_scene, tiny_config(iters=1), tmp_path / "run", progress=False)

@@ -3,6 +3,7 @@ import os
 import pytest
 import torch
 
+from sphere_scene import tiny_config
 from dvr_cli.errors import DvrError
 from dvr_cli import run as runs
 from dvr_cli.fit.trainer import active_levels, fit
@@ -41,9 +42,9 @@ def test_load_run_errors(tmp_path, monkeypatch):
         runs.load_run(tmp_path / "empty")
 
 
-def test_load_run_gives_the_fitted_field(tmp_path, monkeypatch, sphere_scene, sphere):
+def test_load_run_gives_the_fitted_field(tmp_path, monkeypatch, sphere_scene):
     monkeypatch.chdir(tmp_path)
-    result = fit(sphere_scene, sphere.config(iters=2, holdout=3), tmp_path / "runs" / "r1", progress=False)
+    result = fit(sphere_scene, tiny_config(iters=2, holdout=3), tmp_path / "runs" / "r1", progress=False)
     loaded = runs.load_run(None, device="cpu")
     assert loaded.run_dir == result.run_dir.resolve() and loaded.iteration == 2
     assert not loaded.field.training

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from sphere_scene import CENTER, RADIUS, make_scene
 from dvr_cli.errors import DvrError
 from dvr_cli.fit.sampler import RaySampler, edge_band
 from dvr_cli.render.rays import intersect_cube
@@ -64,14 +65,14 @@ def test_all_rays_cross_the_cube_and_random_points_lie_on_them_inside(sphere_sce
     assert cross.norm(dim=1).max() < 1e-4
 
 
-def test_depth_targets_are_unit_frame_ray_lengths(sphere):
-    scene = sphere.make_scene(depth=True)
+def test_depth_targets_are_unit_frame_ray_lengths():
+    scene = make_scene(depth=True)
     batch = _sampler(scene).sample()
     known = batch.depth > 0
     assert known.sum() > 50 and bool((known == batch.mask).all())  # the sphere's depth is known exactly where it is seen
     surface = batch.origins[known] + batch.depth[known, None] * batch.dirs[known]
     world = scene.normalization.to_world(surface.double().numpy())
-    assert np.allclose(np.linalg.norm(world - sphere.center, axis=1), sphere.radius, atol=1e-4)
+    assert np.allclose(np.linalg.norm(world - CENTER, axis=1), RADIUS, atol=1e-4)
 
 
 def test_same_generator_state_same_rays(sphere_scene):

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from sphere_scene import tiny_config
 from dvr_cli.errors import DvrError
 from dvr_cli.fields import GridField
 from dvr_cli.fit.sampler import RayBatch
@@ -25,11 +26,11 @@ def _grazing_batch(n: int = 64, gap: float = 0.6) -> RayBatch:
 
 
 @pytest.mark.parametrize("probe", ["peak", "random"])
-def test_missed_in_mask_rays_push_their_probe_inside(probe, sphere):
+def test_missed_in_mask_rays_push_their_probe_inside(probe):
     torch.manual_seed(0)
     field = GridField([8, 16], features=2, hidden=16, init_radius=0.5, prior_sharpness=10.0)
     batch = _grazing_batch()
-    cfg = sphere.config(mask_probe=probe, w_normal=0.0)
+    cfg = tiny_config(mask_probe=probe, w_normal=0.0)
     out = render_rays(field, batch.origins, batch.dirs, n_steps=128)
     assert not out["hit"].any()
     terms = step_losses(field, batch, out, cfg, torch.Generator())
@@ -42,6 +43,6 @@ def test_missed_in_mask_rays_push_their_probe_inside(probe, sphere):
     assert terms["freespace"].item() == 0.0
 
 
-def test_unknown_mask_probe_is_a_clear_error(tmp_path, sphere_scene, sphere):
+def test_unknown_mask_probe_is_a_clear_error(tmp_path, sphere_scene):
     with pytest.raises(DvrError, match="mask_probe"):
-        fit(sphere_scene, sphere.config(mask_probe="closest"), tmp_path / "run", progress=False)
+        fit(sphere_scene, tiny_config(mask_probe="closest"), tmp_path / "run", progress=False)

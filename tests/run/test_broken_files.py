@@ -9,6 +9,7 @@ import shutil
 import pytest
 import torch
 
+from sphere_scene import tiny_config
 from dvr_cli.cli import main
 from dvr_cli.errors import DvrError
 from dvr_cli.fit import fit
@@ -60,7 +61,7 @@ def test_broken_run_files_are_one_line_errors(broken, what, capsys, error_line):
         assert message in line, (command, line)
 
 
-def test_a_failing_checkpoint_write_is_one_line_and_keeps_the_last_checkpoint(tmp_path, sphere_scene, sphere,
+def test_a_failing_checkpoint_write_is_one_line_and_keeps_the_last_checkpoint(tmp_path, sphere_scene,
                                                                                monkeypatch):
     run = tmp_path / "run"
     real_save, saved = torch.save, []
@@ -75,7 +76,7 @@ def test_a_failing_checkpoint_write_is_one_line_and_keeps_the_last_checkpoint(tm
     monkeypatch.setattr(torch, "save", disk_full_after_two)
     with pytest.raises(DvrError, match=r"latest.pt: cannot write the checkpoint \(No space left on device\); "
                                        r"the previous checkpoint is kept"):
-        fit(sphere_scene, sphere.config(iters=5, checkpoint_every_s=0), run, progress=False)
+        fit(sphere_scene, tiny_config(iters=5, checkpoint_every_s=0), run, progress=False)
     monkeypatch.undo()
     after = load_run(run, device="cpu")
     assert after.iteration == 2

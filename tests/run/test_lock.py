@@ -11,20 +11,21 @@ from pathlib import Path
 
 import pytest
 
+from sphere_scene import tiny_config
 from dvr_cli.cli import main
 from dvr_cli.errors import DvrError
 from dvr_cli.fit import fit
 from dvr_cli.run import RunLock
 
 
-def test_a_second_fit_on_a_locked_folder_is_refused(tmp_path, sphere_scene, sphere):
+def test_a_second_fit_on_a_locked_folder_is_refused(tmp_path, sphere_scene):
     run = tmp_path / "run"
     run.mkdir()
     with RunLock(run):
         with pytest.raises(DvrError, match=rf"another dvr process \(pid {os.getpid()}\) is writing this run folder"):
-            fit(sphere_scene, sphere.config(iters=1), run, progress=False)
+            fit(sphere_scene, tiny_config(iters=1), run, progress=False)
         assert not (run / "config.json").exists()  # refused before writing anything
-    result = fit(sphere_scene, sphere.config(iters=1), run, progress=False)  # released: the folder is free
+    result = fit(sphere_scene, tiny_config(iters=1), run, progress=False)  # released: the folder is free
     assert result.iterations == 1 and not (run / ".lock").exists()
 
 
