@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -24,9 +23,3 @@ def viewer_run(viewer_example) -> Path:
     assert main(["fit", str(viewer_example), "--out", str(run), "--iters", "4", "--holdout", "4",
                  "--device", "cpu"]) == 0
     return run
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

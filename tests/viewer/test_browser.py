@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browser import Browser, chromium_path
-from conftest import free_port
+from browser import Browser, chromium_path, free_port
 from dvr_cli.scene.camera import Camera, look_at
 from dvr_cli.viewer.app import HELDOUT_COLOR, TRAIN_COLOR
 from dvr_cli.viewer.cameras import pose_of

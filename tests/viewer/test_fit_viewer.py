@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import free_port
+from browser import free_port
 from dvr_cli.cli import main
 from dvr_cli.config import FitConfig
 from dvr_cli.fit import fit

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import free_port
+from browser import free_port
 from dvr_cli.cli import main
 from dvr_cli.run import load_run
 from dvr_cli.scene.camera import Camera, look_at

@@ -9,7 +9,7 @@ import socket
 import numpy as np
 import pytest
 
-from conftest import free_port
+from browser import free_port
 from dvr_cli.cli import main
 from dvr_cli.run import CHECKPOINT
 from dvr_cli.scene import load_scene

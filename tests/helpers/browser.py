@@ -11,6 +11,7 @@ import io
 import itertools
 import json
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -86,3 +87,9 @@ class Browser:
         """(H, W, 3) uint8 of the page as drawn now."""
         data = self.call("Page.captureScreenshot", format="png")["data"]
         return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
