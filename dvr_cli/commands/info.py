@@ -24,8 +24,8 @@ def camera_table(cameras, masks=None, confidence: dict | None = None) -> Table:
     """One row per camera: name, size, intrinsics, centre, mask coverage (and the automatic
     masks' confidence, {image stem: value}, when given)."""
     table = Table(title="cameras", show_lines=False)
-    columns = ["#", "name", "size", "fx", "fy", "cx", "cy", "centre (world)", "mask %"]
-    for column in columns + ["mask conf"] * bool(confidence):
+    columns = ["#", "name", "size", "fx", "fy", "cx", "cy", "centre (world)"] + ["mask conf"] * bool(confidence)
+    for column in columns + ["mask %"]:
         table.add_column(column, justify="left" if column in ("name", "centre (world)") else "right", no_wrap=True)
     for i, camera in enumerate(cameras):
         mask = None if masks is None else masks[i]
@@ -40,8 +40,8 @@ def camera_table(cameras, masks=None, confidence: dict | None = None) -> Table:
             f"{cx:.1f}",
             f"{cy:.1f}",
             _vec(camera.center),
-            coverage,
             *([f"{confidence.get(Path(camera.name).stem, float('nan')):.2f}"] if confidence else []),
+            coverage,
         )
     return table
 
