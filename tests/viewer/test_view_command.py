@@ -7,23 +7,12 @@ import shutil
 import socket
 
 import numpy as np
-import pytest
 
 from browser import free_port
 from dvr_cli.cli import main
 from dvr_cli.run import CHECKPOINT
 from dvr_cli.scene import load_scene
 from dvr_cli.viewer import Viewer, scene_content
-
-
-@pytest.fixture
-def error_line(capsys):
-    def read() -> str:
-        err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1, err
-        return err
-
-    return read
 
 
 def test_port_in_use_is_a_one_line_error(viewer_example, error_line):

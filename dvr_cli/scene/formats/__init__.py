@@ -11,7 +11,8 @@ from ...errors import DvrError
 from .base import CameraSet
 from .colmap import model_files_present, read_colmap
 from .dtu import read_dtu
-from .dvr import read_dvr, read_json
+from ...files import read_json
+from .dvr import read_dvr
 from .transforms import read_transforms
 
 FORMATS = ("dvr", "scene", "dtu", "transforms", "colmap")

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ...errors import DvrError
+from ...files import read_json
 from ..camera import Camera
 from ..types import Normalization
 from .base import CameraSet, as_matrix, parse_bbox
-
-
-def read_json(path: Path) -> dict:
-    """A JSON object from ``path``, or a DvrError naming the file."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise DvrError(f"cannot read ({exc.strerror})", path) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DvrError(f"not valid JSON ({exc})", path) from None
-    if not isinstance(data, dict):
-        raise DvrError("expected a JSON object at the top level", path)
-    return data
 
 
 def parse_camera(entry: dict, index: int, source: Path) -> tuple[Camera, Path | None, Path | None]:

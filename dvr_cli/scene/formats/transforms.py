@@ -20,7 +20,7 @@ from ...errors import DvrError
 from ..camera import Camera
 from ..files import image_size, locate
 from .base import CameraSet, as_matrix
-from .dvr import read_json
+from ...files import read_json
 
 OPENGL_TO_OPENCV = np.diag([1.0, -1.0, -1.0])
 SUPPORTED_MODELS = ("PINHOLE", "OPENCV", "SIMPLE_PINHOLE")
