@@ -216,7 +216,7 @@ def main() -> None:
     parser.add_argument("--dtu-downscale", type=float, default=4.0, help="DTU images are 1600x1200 / this")
     parser.add_argument("--lego-size", type=int, default=200, help="lego images are shrunk to this many pixels")
     parser.add_argument("--resolution", type=int, default=256, help="mesh extraction resolution")
-    parser.add_argument("--simplify", type=int, default=200_000, help="faces of the photo-textured OBJ")
+    parser.add_argument("--simplify", type=int, default=100_000, help="faces of the photo-textured OBJ")
     parser.add_argument("--reuse", action="store_true", help="evaluate a scene's finished fit again instead of "
                         "fitting it anew (its run folder holds a checkpoint)")
     parser.add_argument("--device", default="auto")
