@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXAMPLE := examples/data/example
 
-.PHONY: setup demo test test-fast example bench-fit bench-real clean chromium
+.PHONY: setup demo test test-fast example bench-fit bench-real bench-scale bench-viewer bench-masks clean chromium
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -48,6 +48,15 @@ bench-fit: $(STAMP)
 bench-real: $(STAMP)
 	$(BIN)/python benchmarks/bench_real.py --budget-min 10
 	$(BIN)/python benchmarks/bench_real.py --budget-min 3 --out benchmarks/out/real3 --docs benchmarks/out/real3
+
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/bench_scale.py
+
+bench-viewer: $(STAMP)
+	$(BIN)/python benchmarks/bench_viewer.py --iters 400 --rounds 2
+
+bench-masks: $(STAMP)
+	$(BIN)/python benchmarks/bench_masks.py
 
 clean:
 	rm -rf $(VENV) runs examples/data
