@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from boards import K_TRUE, board_poses, render_board
 
 from dvr_cli.calib.checkerboard import Intrinsics
 from dvr_cli.cli import main
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "calib"))
-from test_checkerboard import K_TRUE, board_poses, render_board  # noqa: E402  (the synthetic board photos)
 
 
 def _one_line_error(capsys) -> str:
