@@ -76,7 +76,7 @@ def test_photos_alone_to_masks(example_fine, sfm):
     index = {p.name: k for k, p in enumerate(paths)}
     keep = [index[n] for n in result.registered]
     masks = auto_masks([images[k] for k in keep], cameras, frame.points(result.points[frame.inliers]),
-                       bbox=frame.bbox)
+                       bbox=frame.bbox).masks
     scores = [float((m & truth[k]).sum() / (m | truth[k]).sum()) for m, k in zip(masks, keep)]
     assert np.mean(scores) >= 0.9, scores
 
