@@ -35,7 +35,7 @@ def result_tables(result: dict) -> list[Table]:
         im = result[key]
         title = (f"images of the field ({len(im['views'])} views: {result['images']['source']})" if key == "images"
                  else f"exported mesh {Path(im['file']).name}, ray cast from the same views")
-        table = Table(title=title)
+        table = Table(title=title, min_width=len(title))  # a title wider than the columns is not wrapped
         metrics = list(im["mean"])
         table.add_column("view")
         for m in metrics:
