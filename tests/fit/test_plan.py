@@ -26,9 +26,10 @@ def test_a_time_planned_fit_ends_on_time_with_its_schedule_done(tmp_path, sphere
     result = fit(sphere_scene, tiny_config(iters=None, minutes=budget_s / 60), tmp_path / "run", progress=False)
     wall = time.monotonic() - start
     assert wall == pytest.approx(budget_s, rel=0.05)
-    assert result.seconds == pytest.approx(budget_s, rel=0.03) and result.iterations > 5
+    assert result.iterations > 5
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert records[-1]["iter"] == result.iterations
+    assert records[-1]["time"] == pytest.approx(budget_s, rel=0.03)  # the fit's own clock, set-up included
     last, cfg = records[-1], tiny_config()
     assert last["fraction"] > 0.95  # the last step started with the plan nearly done: its lr nearly decayed
     assert last["lr"] == pytest.approx(cfg.lr * cfg.lr_final_ratio ** last["fraction"], rel=1e-6)
