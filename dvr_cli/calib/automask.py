@@ -31,7 +31,7 @@ from scipy import ndimage
 from scipy.spatial import Delaunay, QhullError
 
 from ..errors import DvrError
-from ..files import read_json, write_json
+from ..files import read_json, to_uint8, write_json
 from ..scene.camera import Camera
 from ..scene.hull import visual_hull
 
@@ -84,7 +84,7 @@ def _uint8(image: np.ndarray) -> np.ndarray:
     """(H, W, 3) float [0, 1] or uint8 -> contiguous uint8."""
     image = np.asarray(image)
     if image.dtype != np.uint8:
-        image = np.clip(np.round(image * 255), 0, 255).astype(np.uint8)
+        image = to_uint8(image)
     return np.ascontiguousarray(image[..., :3])
 
 

@@ -51,6 +51,7 @@ def test_resume_with_another_config_leaves_the_run_untouched(tmp_path, sphere_sc
     before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
     with pytest.raises(DvrError, match="config differs"):
         trainer.fit(sphere_scene, tiny_config(iters=2, lr=0.5), run, resume=True, progress=False)
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
     (run / "checkpoints" / "latest.pt").write_bytes(b"garbage")
     before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
     with pytest.raises(DvrError, match="corrupt"):
