@@ -98,9 +98,12 @@ def test_bracket_end_in_an_empty_cell_is_evaluated():
     skipped = find_surface(recorded, origins, dirs, n_steps=24, occ_grid=grid)
     # Calls: the marching samples in occupied cells, then the skipped bracket ends, then 8 secant steps.
     assert len(calls) == 10 and grid.occupied(calls[0]).all()
-    assert calls[1].shape[0] > 50 and not grid.occupied(calls[1]).any()
-    assert torch.equal(skipped.hit, dense.hit)
-    assert (skipped.depth - dense.depth).abs().max() < 1e-5
+    # (the steps cover the rays' occupied spans, padded by a cell: fewer outside ends fall in empty cells)
+    assert calls[1].shape[0] > 20 and not grid.occupied(calls[1]).any()
+    # every hit of the dense march is found at the same depth; the finer steps over the occupied
+    # spans also catch grazing rays that 24 steps over the whole chord step over
+    assert not (dense.hit & ~skipped.hit).any() and skipped.hit.sum() >= dense.hit.sum()
+    assert (skipped.depth - dense.depth)[dense.hit].abs().max() < 1e-5
 
 
 def test_update_never_leaves_the_visual_hull():
