@@ -47,13 +47,13 @@ bench-fit: $(STAMP)
 
 bench-real: $(STAMP)
 	$(BIN)/python benchmarks/bench_real.py --budget-min 10
-	$(BIN)/python benchmarks/bench_real.py --budget-min 3 --out benchmarks/out/real3 --docs benchmarks/out/real3
+	$(BIN)/python benchmarks/bench_real.py --budget-min 3 --field-only --out benchmarks/out/real3 --docs benchmarks/out/real3
 
 bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/bench_scale.py
 
 bench-viewer: $(STAMP)
-	$(BIN)/python benchmarks/bench_viewer.py --iters 400 --rounds 2
+	$(BIN)/python benchmarks/bench_viewer.py --iters 300 --rounds 2
 
 bench-masks: $(STAMP)
 	$(BIN)/python benchmarks/bench_masks.py

@@ -8,7 +8,7 @@ small figures into docs/: a held-out strip (photo | render | error) and the expo
 from the same held-out camera (ray cast, Lambertian shading of its vertex colours).
 
     .venv/bin/python benchmarks/bench_real.py                          # 10 min per scene
-    .venv/bin/python benchmarks/bench_real.py --budget-min 3 --out benchmarks/out/real3 --docs benchmarks/out/real3
+    .venv/bin/python benchmarks/bench_real.py --budget-min 3 --field-only --out benchmarks/out/real3 --docs benchmarks/out/real3
     .venv/bin/python benchmarks/bench_real.py --budget-min 0.5 --dtu-downscale 8 --lego-size 100   # smoke
 """
 
@@ -113,14 +113,13 @@ def write_figure(path: Path, rgb: np.ndarray) -> Path:
 
 # ------------------------------------------------------------------------------ one scene
 def bench_scene(name: str, scene, args) -> dict:
-    """Fit (or, with --reuse, take a finished fit), export, evaluate and draw one scene; returns its row."""
+    """Fit (or, with --reuse, take a finished fit), evaluate the field, draw its held-out strip and
+    (unless --field-only) export and score the meshes; returns the scene's row."""
     import cv2
 
     from dvr_cli.config import FitConfig
-    from dvr_cli.evaluate.mesh_render import load_colored_mesh
-    from dvr_cli.evaluate.report import evaluate_images, score_mesh
+    from dvr_cli.evaluate.report import evaluate_images
     from dvr_cli.fit import fit
-    from dvr_cli.mesh.export import export_mesh, extract_run_surface
     from dvr_cli.run import CHECKPOINT, load_run
     from dvr_cli.run.folder import read_metrics
 
@@ -140,30 +139,12 @@ def bench_scene(name: str, scene, args) -> dict:
     held = run.holdout
 
     t0 = time.monotonic()
-    mesh_path = export_mesh(run, "ply", resolution=args.resolution, log=print, colors="field")
-    export_s = time.monotonic() - t0
-    faces = len(extract_run_surface(run, args.resolution)[1])  # the cached surface export just made
-    t0 = time.monotonic()
-    photo_path = export_mesh(run, "obj", resolution=args.resolution, simplify=args.simplify, log=print,
-                             colors="photos")
-    photo_export_s = time.monotonic() - t0
-
-    t0 = time.monotonic()
     views = scene.subset(held).views
     images = evaluate_images(run, views, args.out / name / "eval", n_figures=1)
     eval_s = time.monotonic() - t0
-    field_mesh = score_mesh(load_colored_mesh(mesh_path), views)
-    photo_mesh = score_mesh(load_colored_mesh(photo_path), views, args.out / name / "eval", n_figures=1)
-
-    first = views[0]
-    stem = Path(first.name).stem
+    stem = Path(views[0].name).stem
     strip = cv2.imread(str(args.out / name / "eval" / f"{stem}.png"))[..., ::-1] / 255.0
-    strip_png = write_figure(args.docs / f"results_{name}_strip.png", strip)
-    photo_strip = cv2.imread(str(args.out / name / "eval" / f"mesh_{stem}.png"))[..., ::-1] / 255.0
-    photo_png = write_figure(args.docs / f"results_{name}_photo_strip.png", photo_strip)
-    snapshot = render_mesh(mesh_path, first.camera.resized(2 * first.camera.width, 2 * first.camera.height))
-    mesh_png = write_figure(args.docs / f"results_{name}_mesh.png", snapshot)
-    return {
+    row = {
         "scene": name,
         "data": spec.folder,
         "credit": spec.credit,
@@ -174,18 +155,52 @@ def bench_scene(name: str, scene, args) -> dict:
         "fit_s": round(last["time"], 1),
         "iterations": last["iter"],
         "iterations_planned": cfg.iters,
-        "export_s": round(export_s, 1),
-        "photo_export_s": round(photo_export_s, 1),
         "eval_s": round(eval_s, 1),
-        "mesh_resolution": args.resolution,
-        "mesh_faces": faces,
         "heldout": images["mean"],
         "heldout_views": images["views"],
+        "figures": [str(write_figure(args.docs / f"results_{name}_strip.png", strip))],
+    }
+    if not args.field_only:
+        meshes = score_meshes(run, views, name, args)
+        row |= meshes | {"figures": row["figures"] + meshes["figures"]}
+    return row
+
+
+def score_meshes(run, views, name: str, args) -> dict:
+    """Export the field-coloured PLY and the photo-textured OBJ of ``run``, score both on the
+    held-out ``views`` and draw the photo-mesh strip and a mesh snapshot; the row's mesh columns."""
+    import cv2
+
+    from dvr_cli.evaluate.mesh_render import load_colored_mesh
+    from dvr_cli.evaluate.report import score_mesh
+    from dvr_cli.mesh.export import export_mesh, extract_run_surface
+
+    t0 = time.monotonic()
+    mesh_path = export_mesh(run, "ply", resolution=args.resolution, log=print, colors="field")
+    export_s = time.monotonic() - t0
+    faces = len(extract_run_surface(run, args.resolution)[1])  # the cached surface export just made
+    t0 = time.monotonic()
+    photo_path = export_mesh(run, "obj", resolution=args.resolution, simplify=args.simplify, log=print,
+                             colors="photos")
+    photo_export_s = time.monotonic() - t0
+    field_mesh = score_mesh(load_colored_mesh(mesh_path), views)
+    photo_mesh = score_mesh(load_colored_mesh(photo_path), views, args.out / name / "eval", n_figures=1)
+
+    first = views[0]
+    photo_strip = cv2.imread(str(args.out / name / "eval" / f"mesh_{Path(first.name).stem}.png"))[..., ::-1] / 255.0
+    photo_png = write_figure(args.docs / f"results_{name}_photo_strip.png", photo_strip)
+    snapshot = render_mesh(mesh_path, first.camera.resized(2 * first.camera.width, 2 * first.camera.height))
+    mesh_png = write_figure(args.docs / f"results_{name}_mesh.png", snapshot)
+    return {
+        "export_s": round(export_s, 1),
+        "photo_export_s": round(photo_export_s, 1),
+        "mesh_resolution": args.resolution,
+        "mesh_faces": faces,
         "field_mesh": field_mesh["mean"],
         "photo_mesh": photo_mesh["mean"],
         "mesh": str(mesh_path),
         "photo_mesh_path": str(photo_path),
-        "figures": [str(strip_png), str(photo_png), str(mesh_png)],
+        "figures": [str(photo_png), str(mesh_png)],
     }
 
 
@@ -195,15 +210,20 @@ def report(rows: list[dict], info: dict) -> None:
 
     table = Table(title=f"bench_real: {machine_title(info)}",
                   caption="mPSNR (dB, inside the masks), SSIM, silhouette IoU: means over the held-out views")
-    for col in ("scene", "views fit/held", "image", "fit s", "iters", "mPSNR", "SSIM", "IoU", "field-mesh mPSNR",
-                "photo-mesh mPSNR", "photo-mesh IoU", "faces"):
+    meshes = all("photo_mesh" in r for r in rows)
+    for col in ("scene", "views fit/held", "image", "fit s", "iters", "mPSNR", "SSIM", "IoU") + (
+            ("field-mesh mPSNR", "photo-mesh mPSNR", "photo-mesh IoU", "faces") if meshes else ()):
         table.add_column(col, justify="right")
     for r in rows:
-        m, fm, pm = r["heldout"], r["field_mesh"], r["photo_mesh"]
-        table.add_row(r["scene"], f"{r['views_train']}/{r['views_heldout']}", "x".join(map(str, r["resolution"])),
-                      f"{r['fit_s']:.0f}", str(r["iterations"]),
-                      f"{m['masked_psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['iou']:.3f}", f"{fm['masked_psnr']:.2f}",
-                      f"{pm['masked_psnr']:.2f}", f"{pm['iou']:.3f}", f"{r['mesh_faces']:,}")
+        m = r["heldout"]
+        cells = [r["scene"], f"{r['views_train']}/{r['views_heldout']}", "x".join(map(str, r["resolution"])),
+                 f"{r['fit_s']:.0f}", str(r["iterations"]), f"{m['masked_psnr']:.2f}", f"{m['ssim']:.3f}",
+                 f"{m['iou']:.3f}"]
+        if meshes:
+            fm, pm = r["field_mesh"], r["photo_mesh"]
+            cells += [f"{fm['masked_psnr']:.2f}", f"{pm['masked_psnr']:.2f}", f"{pm['iou']:.3f}",
+                      f"{r['mesh_faces']:,}"]
+        table.add_row(*cells)
     Console().print(table)
 
 
@@ -219,6 +239,8 @@ def main() -> None:
     parser.add_argument("--simplify", type=int, default=100_000, help="faces of the photo-textured OBJ")
     parser.add_argument("--reuse", action="store_true", help="evaluate a scene's finished fit again instead of "
                         "fitting it anew (its run folder holds a checkpoint)")
+    parser.add_argument("--field-only", action="store_true", help="score the field's renders only (no mesh "
+                        "export), as the budget comparison needs")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     parser.add_argument("--data", type=Path, default=SHARED_DATA, help="folder holding the real data sets")

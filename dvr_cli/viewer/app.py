@@ -34,7 +34,7 @@ from ..render.views import average_up
 from ..run import EVAL, EXPORT, Run
 from ..scene.types import Normalization, Scene, View
 from .cameras import Pose, pose_of
-from .live import FULL, LiveRender, RenderSettings, Throttle, display_image
+from .live import FULL, PREVIEW, LiveRender, RenderSettings, Throttle, display_image
 
 #: Long side of the photos drawn on the frustums, and of the "photo | render" panel, pixels.
 FRUSTUM_PHOTO = 128
@@ -487,13 +487,13 @@ class FitWatch:
         return True
 
     def _score(self, job) -> None:
-        """Mean masked PSNR of the held-out views, rendered small."""
+        """Mean masked PSNR of the held-out views, rendered small with the preview's marching steps."""
         if not self.score_views:
             return
         settings = self.viewer.live.settings
         values = []
         for view in self.score_views:
-            out = settings.render_camera(job.field, job.occ_grid, view.camera, FULL, background=background_of(view))
+            out = settings.render_camera(job.field, job.occ_grid, view.camera, PREVIEW, background=background_of(view))
             if view.mask is not None:
                 values.append(masked_psnr(out["rgb"], view.image, view.mask))
         finite = [v for v in values if np.isfinite(v)]
