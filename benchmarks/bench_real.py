@@ -2,10 +2,11 @@
 
 For each real scene found in ../shared/data: fit the default preset planned over a wall-clock
 budget (what `dvr fit IMAGES --minutes M --holdout K` does) with every K-th view held out,
-export the mesh, render the held-out views and score
-them (masked PSNR, SSIM, silhouette IoU). Prints a table, writes JSON, and for each scene two
-small figures into docs/: a held-out strip (photo | render | error) and the exported mesh seen
-from the same held-out camera (ray cast, Lambertian shading of its vertex colours).
+render the held-out views and score them (masked PSNR, SSIM, silhouette IoU), then (unless
+--field-only) export the field-coloured PLY and the photo-textured OBJ and score them the same
+way. Prints a table, writes JSON, and for each scene small figures into docs/: a held-out strip
+(photo | render | error), the same for the photo-textured mesh, and the field-coloured mesh
+seen from that camera (ray cast, Lambertian shading of its vertex colours).
 
     .venv/bin/python benchmarks/bench_real.py                          # 10 min per scene
     .venv/bin/python benchmarks/bench_real.py --budget-min 3 --field-only --out benchmarks/out/real3 --docs benchmarks/out/real3
@@ -111,12 +112,17 @@ def write_figure(path: Path, rgb: np.ndarray) -> Path:
     return path
 
 
+def copy_figure(panel: Path, path: Path) -> Path:
+    """The evaluation's PNG ``panel`` (photo | render | error) written as a docs figure at ``path``."""
+    from dvr_cli.scene.images import read_image
+
+    return write_figure(path, read_image(panel)[0])
+
+
 # ------------------------------------------------------------------------------ one scene
 def bench_scene(name: str, scene, args) -> dict:
     """Fit (or, with --reuse, take a finished fit), evaluate the field, draw its held-out strip and
     (unless --field-only) export and score the meshes; returns the scene's row."""
-    import cv2
-
     from dvr_cli.config import FitConfig
     from dvr_cli.evaluate.report import evaluate_images
     from dvr_cli.fit import fit
@@ -142,8 +148,6 @@ def bench_scene(name: str, scene, args) -> dict:
     views = scene.subset(held).views
     images = evaluate_images(run, views, args.out / name / "eval", n_figures=1)
     eval_s = time.monotonic() - t0
-    stem = Path(views[0].name).stem
-    strip = cv2.imread(str(args.out / name / "eval" / f"{stem}.png"))[..., ::-1] / 255.0
     row = {
         "scene": name,
         "data": spec.folder,
@@ -158,7 +162,8 @@ def bench_scene(name: str, scene, args) -> dict:
         "eval_s": round(eval_s, 1),
         "heldout": images["mean"],
         "heldout_views": images["views"],
-        "figures": [str(write_figure(args.docs / f"results_{name}_strip.png", strip))],
+        "figures": [str(copy_figure(args.out / name / "eval" / f"{Path(views[0].name).stem}.png",
+                                    args.docs / f"results_{name}_strip.png"))],
     }
     if not args.field_only:
         meshes = score_meshes(run, views, name, args)
@@ -169,8 +174,6 @@ def bench_scene(name: str, scene, args) -> dict:
 def score_meshes(run, views, name: str, args) -> dict:
     """Export the field-coloured PLY and the photo-textured OBJ of ``run``, score both on the
     held-out ``views`` and draw the photo-mesh strip and a mesh snapshot; the row's mesh columns."""
-    import cv2
-
     from dvr_cli.evaluate.mesh_render import load_colored_mesh
     from dvr_cli.evaluate.report import score_mesh
     from dvr_cli.mesh.export import export_mesh, extract_run_surface
@@ -187,8 +190,8 @@ def score_meshes(run, views, name: str, args) -> dict:
     photo_mesh = score_mesh(load_colored_mesh(photo_path), views, args.out / name / "eval", n_figures=1)
 
     first = views[0]
-    photo_strip = cv2.imread(str(args.out / name / "eval" / f"mesh_{Path(first.name).stem}.png"))[..., ::-1] / 255.0
-    photo_png = write_figure(args.docs / f"results_{name}_photo_strip.png", photo_strip)
+    photo_png = copy_figure(args.out / name / "eval" / f"mesh_{Path(first.name).stem}.png",
+                            args.docs / f"results_{name}_photo_strip.png")
     snapshot = render_mesh(mesh_path, first.camera.resized(2 * first.camera.width, 2 * first.camera.height))
     mesh_png = write_figure(args.docs / f"results_{name}_mesh.png", snapshot)
     return {
