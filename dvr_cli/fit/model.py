@@ -13,9 +13,11 @@ import torch
 
 from ..config import FitConfig
 from ..fields import Field
-from ..render.normals import normals, normals_fd
+from ..render.implicit import surface_points
+from ..render.march import SurfaceHits, find_surface
+from ..render.normals import fd_normals, fd_points, normals
 from ..render.occgrid import OccupancyGrid
-from ..render.renderer import render_rays
+from ..render.renderer import shade_hits
 from . import losses
 from .sampler import RayBatch
 
@@ -44,43 +46,67 @@ class StepRecord:
                 "n_steps": self.n_steps, "lr": self.lr, "fraction": round(self.fraction, 5)}
 
 
-def batch_outputs(field: Field, batch: RayBatch, cfg: FitConfig, n_steps: int,
-                  occ_grid: OccupancyGrid | None) -> dict[str, torch.Tensor]:
-    """The render of a batch's rays (``render_rays``' dict: depth, points, rgb, hit, t_peak, ...)."""
-    return render_rays(field, batch.origins, batch.dirs, n_steps, cfg.tau, cfg.n_secant, occ_grid)
+def batch_outputs(field: Field, batch: RayBatch, cfg: FitConfig, n_steps: int, occ_grid: OccupancyGrid | None,
+                  generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """The render of a batch's rays and every field query its losses need.
 
-
-def step_losses(field: Field, batch: RayBatch, out: dict, cfg: FitConfig,
-                generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """The loss terms of one step (unweighted scalars) from its rays and their render.
-
-    Each ray gets one occupancy probe: its predicted surface point if it hit (detached, as in
-    DVR: the freespace term moves the field there, not the point), else (``cfg.mask_probe``) its
-    most occupied marching sample ('peak') or its random point in the cube ('random', DVR's
-    choice; also the fallback of a ray with no evaluated sample). Out-of-mask rays push the probe
-    empty; in-mask rays that missed push it full.
+    After marching (no gradients), all the step's differentiable occupancy queries (the surface
+    points of the implicit depth, the occupancy probes, the finite-difference stencil of the
+    normals) go through one ``field.occupancy_logits`` call: one forward and one parameter-sized
+    gradient instead of one per query. Returns ``shade_hits``' dict (depth, points, rgb, hit,
+    t_peak, ...) and
+      n_evaluated: int, field evaluations of the marcher;
+      probe_logits (N,): f at each ray's ``occupancy_probes`` point;
+      normals (2M, 3), when cfg.w_normal > 0 and M > 0 rays hit: outward normals at the M surface
+        points (detached), then at M copies jittered by cfg.normal_eps (noise from ``generator``).
     """
-    hit, in_mask = out["hit"], batch.mask
+    hits = find_surface(field.occupancy_logits, batch.origins, batch.dirs, n_steps, cfg.tau, cfg.n_secant, occ_grid)
+    surface = surface_points(batch.origins, batch.dirs, hits)
+    queries = [surface, occupancy_probes(batch, hits, cfg)]
+    jittered = None
+    if cfg.w_normal > 0 and hits.hit.any():
+        noise = torch.randn(surface.shape, generator=generator).to(surface.device)
+        jittered = torch.cat([surface, surface + cfg.normal_eps * noise]).detach()
+        if cfg.normal_fd_step > 0:
+            queries.append(fd_points(jittered, cfg.normal_fd_step))
+    logits = field.occupancy_logits(torch.cat(queries)).split([len(q) for q in queries])
+    out = shade_hits(field, batch.origins, batch.dirs, hits, logits[0])
+    out.update(n_evaluated=hits.n_evaluated, probe_logits=logits[1])
+    if jittered is not None:
+        out["normals"] = (fd_normals(logits[2], cfg.normal_fd_step) if cfg.normal_fd_step > 0
+                          else normals(field, jittered, create_graph=True))
+    return out
+
+
+def occupancy_probes(batch: RayBatch, hits: SurfaceHits, cfg: FitConfig) -> torch.Tensor:
+    """One occupancy probe per ray, (N, 3), detached.
+
+    Its marched surface point if it hit (detached, as in DVR: the freespace term moves the field
+    there, not the point), else (``cfg.mask_probe``) its most occupied marching sample ('peak') or
+    its random point in the cube ('random', DVR's choice; also the fallback of a ray with no
+    evaluated sample).
+    """
     miss_probe = batch.random_points
     if cfg.mask_probe == "peak":
-        peak = batch.origins + out["t_peak"][:, None] * batch.dirs
-        miss_probe = torch.where(out["t_peak"].isnan()[:, None], batch.random_points, peak)
-    probe = torch.where(hit[:, None], out["points"].detach(), miss_probe)
-    logits = field.occupancy_logits(probe)
+        peak = batch.origins + hits.t_peak[:, None] * batch.dirs
+        miss_probe = torch.where(hits.t_peak.isnan()[:, None], batch.random_points, peak)
+    surface = batch.origins + hits.depth[:, None] * batch.dirs
+    return torch.where(hits.hit[:, None], surface, miss_probe).detach()
+
+
+def step_losses(batch: RayBatch, out: dict, cfg: FitConfig) -> dict[str, torch.Tensor]:
+    """The loss terms of one step (unweighted scalars) from its rays and ``batch_outputs``.
+
+    Out-of-mask rays push their occupancy probe empty; in-mask rays that missed push it full.
+    """
+    hit, in_mask = out["hit"], batch.mask
     terms = {
         "rgb": losses.rgb_loss(out["rgb"], batch.rgb, hit & in_mask),
-        "freespace": losses.freespace_loss(logits, ~in_mask),
-        "occupancy": losses.occupancy_loss(logits, in_mask & ~hit),
+        "freespace": losses.freespace_loss(out["probe_logits"], ~in_mask),
+        "occupancy": losses.occupancy_loss(out["probe_logits"], in_mask & ~hit),
     }
-    if cfg.w_normal > 0 and hit.any():
-        surface = out["points"][hit].detach()
-        noise = torch.randn(surface.shape, generator=generator).to(surface.device)
-        both = torch.cat([surface, surface + cfg.normal_eps * noise])
-        if cfg.normal_fd_step > 0:
-            n = normals_fd(field, both, cfg.normal_fd_step)
-        else:
-            n = normals(field, both, create_graph=True)
-        terms["normal"] = losses.normal_loss(*n.chunk(2), len(batch))
+    if "normals" in out:
+        terms["normal"] = losses.normal_loss(*out["normals"].chunk(2), len(batch))
     if cfg.w_depth > 0 and batch.depth is not None:
         terms["depth"] = losses.depth_loss(out["depth"], batch.depth, hit & (batch.depth > 0))
     return terms

@@ -222,8 +222,8 @@ class FitJob:
             group["lr"] = lr
         n_steps = cfg.n_steps(fraction)
         batch = self.sampler.sample()
-        out = batch_outputs(self.field, batch, cfg, n_steps, self.occ_grid)
-        terms = step_losses(self.field, batch, out, cfg, self.generator)
+        out = batch_outputs(self.field, batch, cfg, n_steps, self.occ_grid, self.generator)
+        terms = step_losses(batch, out, cfg)
         loss = total_loss(terms, cfg)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -25,19 +25,31 @@ def normals(field: Field, points: torch.Tensor, create_graph: bool = False, eps:
     return n if create_graph else n.detach()
 
 
-def normals_fd(field: Field, points: torch.Tensor, step: float, eps: float = 1e-12) -> torch.Tensor:
-    """Outward unit normals from central differences of the occupancy logit f, differentiable.
+def fd_points(points: torch.Tensor, step: float) -> torch.Tensor:
+    """The central-difference stencil of ``points`` (N, 3): (6N, 3), p + h e for e = +x +y +z -x -y -z per point.
 
-    points: (N, 3); step: h > 0 in unit-frame units. grad_i f ~ (f(p + h e_i) - f(p - h e_i)) / 2h,
-    n = -grad / |grad|. One batched call of 6N points and first-order autograd only: much cheaper
-    to train through than ``normals(create_graph=True)``'s double backward, and h of about a
-    grid cell also smooths over the grid's trilinear kinks (as in Neuralangelo's numerical gradients).
+    step: h > 0 in unit-frame units. The caller evaluates f there (in one batch with its other
+    occupancy queries, if it likes) and passes the logits to ``fd_normals``.
     """
     check_points(points)
     if step <= 0:
         raise ValueError(f"finite-difference step must be > 0, got {step}")
     offsets = torch.eye(3, dtype=points.dtype, device=points.device) * step
     offsets = torch.cat([offsets, -offsets])  # (6, 3): +x +y +z -x -y -z
-    logits = field.occupancy_logits((points[:, None, :] + offsets).reshape(-1, 3)).view(-1, 6)
+    return (points[:, None, :] + offsets).reshape(-1, 3)
+
+
+def fd_normals(logits: torch.Tensor, step: float, eps: float = 1e-12) -> torch.Tensor:
+    """Outward unit normals from central differences of the occupancy logit f, differentiable.
+
+    logits: (6N,) f at ``fd_points(points, step)``. Returns (N, 3):
+    grad_i f ~ (f(p + h e_i) - f(p - h e_i)) / 2h, n = -grad / |grad|. First-order autograd only:
+    much cheaper to train through than ``normals(create_graph=True)``'s double backward, and h of
+    about a grid cell also smooths over the grid's trilinear kinks (as in Neuralangelo's numerical
+    gradients).
+    """
+    if logits.ndim != 1 or logits.shape[0] % 6:
+        raise ValueError(f"logits must be (6N,) from fd_points, got {tuple(logits.shape)}")
+    logits = logits.view(-1, 6)
     grad = (logits[:, :3] - logits[:, 3:]) / (2.0 * step)
     return -grad / grad.norm(dim=1, keepdim=True).clamp_min(eps)

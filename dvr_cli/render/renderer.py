@@ -9,8 +9,8 @@ import torch
 
 from ..fields.base import Field
 from ..scene.camera import Camera
-from .implicit import surface_depth
-from .march import find_surface
+from .implicit import surface_depth, surface_points
+from .march import SurfaceHits, find_surface
 from .normals import normals
 from .rays import camera_rays
 
@@ -20,22 +20,33 @@ def render_rays(field: Field, origins: torch.Tensor, dirs: torch.Tensor, n_steps
     """Render N rays o + t w against ``field``.
 
     origins, dirs: (N, 3), w unit-norm, in the unit frame.
+    Returns ``shade_hits``' dict for the marched rays; n_evaluated: int, field evaluations the
+    marcher made (for throughput figures).
+    """
+    hits = find_surface(field.occupancy_logits, origins, dirs, n_steps, tau, n_secant, occ_grid)
+    out = shade_hits(field, origins, dirs, hits, field.occupancy_logits(surface_points(origins, dirs, hits)))
+    return {**out, "n_evaluated": hits.n_evaluated}
+
+
+def shade_hits(field: Field, origins: torch.Tensor, dirs: torch.Tensor, hits: SurfaceHits,
+               surface_logits: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Depth, points and colour of N marched rays o + t w, differentiable.
+
+    origins, dirs: (N, 3) the rays ``hits`` marched; surface_logits: (M,) f at
+    ``surface_points(origins, dirs, hits)`` with gradients (see ``surface_depth``).
     Returns a dict:
       depth (N,): surface distance d (0 where not hit); differentiable by the implicit gradient.
       points (N, 3): p = o + d w (the origin where not hit).
       rgb (N, 3): t(p, w) where hit, 0 elsewhere; its gradient reaches the texture parameters
         directly and the occupancy parameters through d.
       hit, inside (N,) bool; t_near, t_far, t_peak (N,): see ``SurfaceHits``.
-      n_evaluated: int, field evaluations the marcher made (for throughput figures).
     """
-    hits = find_surface(field.occupancy_logits, origins, dirs, n_steps, tau, n_secant, occ_grid)
-    depth = surface_depth(field, origins, dirs, hits, tau)
+    depth = surface_depth(field, origins, dirs, hits, surface_logits)
     points = origins + depth[:, None] * dirs
     rays = hits.hit.nonzero().squeeze(1)
     rgb = points.new_zeros(points.shape).index_put((rays,), field.texture(points[rays], dirs[rays]))
     return {"depth": depth, "points": points, "rgb": rgb, "hit": hits.hit, "inside": hits.inside,
-            "t_near": hits.t_near, "t_far": hits.t_far, "t_peak": hits.t_peak,
-            "n_evaluated": hits.n_evaluated}
+            "t_near": hits.t_near, "t_far": hits.t_far, "t_peak": hits.t_peak}
 
 
 def render_image(field: Field, camera_unit: Camera, n_steps: int, tau: float = 0.5, chunk: int = 8192,

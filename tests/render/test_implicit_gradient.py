@@ -5,6 +5,7 @@ import torch
 
 from dvr_cli.fields import GridField, PaperField
 from dvr_cli.render import find_surface, surface_depth
+from dvr_cli.render.implicit import surface_points
 
 N_STEPS, N_SECANT = 32, 40  # many secant steps: the marched depth is exact to float64 rounding
 
@@ -30,6 +31,11 @@ def _randomised(field: torch.nn.Module, seed: int) -> torch.nn.Module:
     return field
 
 
+def _depth(field, origins, dirs, hits):
+    """The differentiable depth, f at the surface points evaluated here."""
+    return surface_depth(field, origins, dirs, hits, field.occupancy_logits(surface_points(origins, dirs, hits)))
+
+
 def _marched_depth(field, origins, dirs):
     return find_surface(field.occupancy_logits, origins, dirs, N_STEPS, n_secant=N_SECANT).depth
 
@@ -48,7 +54,7 @@ def test_implicit_gradient_matches_finite_differences(name):
 
     hits = find_surface(field.occupancy_logits, origins, dirs, N_STEPS, n_secant=N_SECANT)
     assert hits.hit[:6].all() and not hits.hit[6]
-    depth = surface_depth(field, origins, dirs, hits)
+    depth = _depth(field, origins, dirs, hits)
     (weights * depth).sum().backward()
 
     analytic, numeric = [], []
@@ -81,7 +87,7 @@ def test_gradient_to_origins_and_dirs_and_zero_for_misses():
     origins.requires_grad_(True)
     dirs.requires_grad_(True)
     hits = find_surface(field.occupancy_logits, origins, dirs, N_STEPS, n_secant=N_SECANT)
-    surface_depth(field, origins, dirs, hits).sum().backward()
+    _depth(field, origins, dirs, hits).sum().backward()
     assert origins.grad[6].eq(0).all() and dirs.grad[6].eq(0).all()  # the miss gets no gradient
 
     h = 1e-6
