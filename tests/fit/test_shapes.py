@@ -49,7 +49,10 @@ def test_an_object_cut_by_the_frame_keeps_its_cut_parts(tmp_path):
     assert cropped.sum() > 1000 and in_view.sum() > 1000
     fit(scene, _config(), tmp_path / "run", progress=False)
     completeness, verts, accuracy = _distances(tmp_path / "run", points)
-    assert np.mean(completeness[cropped] < 0.05) > 0.9, "the cut ends are missing"
+    # The cropped points are the end caps (|x| >= 0.83). Seeds 0-3 keep 0.78-0.92 of them within
+    # 0.05 (the same spread before and after the one-field-call step); ends cut back to |x| = 0.8
+    # would keep 0.10.
+    assert np.mean(completeness[cropped] < 0.05) > 0.75, "the cut ends are missing"
     nearest = cKDTree(points).query(verts)[1]
     chamfer = {name: (completeness[part].mean() + accuracy[part[nearest]].mean()) / 2
                for name, part in (("cropped", cropped), ("in_view", in_view))}
