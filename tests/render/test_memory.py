@@ -2,8 +2,10 @@
 
 Method: every tensor autograd saves for backward passes through ``saved_tensors_hooks``; we sum
 the bytes of the distinct storages saved during the forward pass (parameters included once).
-Marching runs under no_grad and the implicit-gradient Function saves only depth, hit flags, rays
-and the parameters, so the total must be the same for 16 and 256 steps.
+Marching runs under no_grad and the implicit depth keeps only what one field call at the hit
+rays' surface points saves (plus rays and parameters): the total depends on how many rays hit,
+not on the steps. Coarse and fine marching of a random field disagree on a few rays' hits, so
+the test compares over the rays whose hit flags agree.
 """
 
 import torch
@@ -11,6 +13,7 @@ from render_scenes import ring_cameras
 
 from dvr_cli.fields import GridField
 from dvr_cli.render import camera_rays, render_rays
+from dvr_cli.render.march import find_surface
 
 
 def _saved_bytes(field, origins, dirs, n_steps: int) -> int:
@@ -34,6 +37,11 @@ def test_saved_memory_independent_of_steps():
     torch.manual_seed(0)
     field = GridField(resolutions=[8, 16], features=2, hidden=16)
     origins, dirs = camera_rays(ring_cameras(1, size=40)[0])
+    with torch.no_grad():
+        hit16, hit256 = (find_surface(field.occupancy_logits, origins, dirs, n).hit for n in (16, 256))
+    agree = hit16 == hit256
+    assert agree.float().mean() > 0.9 and hit16[agree].any()
+    origins, dirs = origins[agree], dirs[agree]
     few, many = (_saved_bytes(field, origins, dirs, n) for n in (16, 256))
     assert few > 0
     assert abs(many - few) <= 0.1 * few, f"saved bytes {few} (16 steps) vs {many} (256 steps)"
