@@ -374,9 +374,9 @@ def auto_masks(images: list[np.ndarray], cameras: list[Camera], points: np.ndarr
     lo, hi = (points.min(0), points.max(0)) if bbox is None else np.asarray(bbox, dtype=np.float64)
     pad = BOX_PAD * (hi - lo)
     grid, corner, side = occupancy(points, np.stack([lo - pad, hi + pad]))
-    above = np.ones(grid.shape, bool) if plane is None else \
-        (corner + (np.indices(grid.shape).reshape(3, -1).T + 0.5) * side) @ plane[:3] + plane[3] > -0.5 * side
-    above = above.reshape(grid.shape)  # the object rests on the table: nothing of it lies under the plane
+    above = np.ones(grid.shape, bool)  # the object rests on the table: nothing of it lies under the plane
+    if plane is not None:
+        above = (cell_centres(above, corner, side) @ plane[:3] + plane[3] > -0.5 * side).reshape(grid.shape)
     convex = convex_cells(grid, corner, side, points)
     near = ndimage.binary_dilation(grid, iterations=NEAR) & above
     wide = ndimage.binary_dilation(convex, iterations=FAR_NO_TABLE) & above
@@ -407,7 +407,7 @@ def auto_masks(images: list[np.ndarray], cameras: list[Camera], points: np.ndarr
         near_redo, far_redo = cell_centres(near | (hull & ~far), corner, side), cell_centres(far, corner, side)
         for k, mask in zip(redo, pool.map(one_view, redo, [near_redo] * len(redo), [far_redo] * len(redo))):
             masks[k] = mask
-    confidence = mask_confidence(cameras, masks, hull_cells, side)
+    confidence[redo] = mask_confidence([cameras[k] for k in redo], [masks[k] for k in redo], hull_cells, side)
     report("hull", 1, 1)
     return AutoMasks(masks, confidence, plane)
 
