@@ -45,6 +45,9 @@ ABS_POSE_MIN_INLIERS = 15
 #: example (~5k observations) freeing k1, k2, p1, p2 fitted noise (k2 up to 0.8) and doubled
 #: the pose error. Real photos give tens of thousands.
 MIN_OBSERVATIONS_FOR_DISTORTION = 20000
+#: Seed of COLMAP's RANSAC (two-view verification, registration): the same photos give the same
+#: cameras run after run (COLMAP draws a fresh seed by default).
+RANDOM_SEED = 0
 
 #: progress(stage, done, total) with stage in 'features', 'matching', 'mapping', 'refining'.
 Progress = Callable[[str, int, int], None]
@@ -246,6 +249,7 @@ def _run_sfm(image_paths, database, sparse, size, shared_intrinsics, intrinsics,
         mapping.mapper.init_min_num_inliers = INIT_MIN_INLIERS
         mapping.mapper.abs_pose_min_num_inliers = ABS_POSE_MIN_INLIERS
         mapping.ba_refine_extra_params = False
+        mapping.random_seed = mapping.mapper.random_seed = RANDOM_SEED
         mapping.mapper.abs_pose_refine_extra_params = False
         if intrinsics is not None:
             known = intrinsics.resized(*size) if (intrinsics.width, intrinsics.height) != size else intrinsics
@@ -269,10 +273,11 @@ def _run_sfm(image_paths, database, sparse, size, shared_intrinsics, intrinsics,
 
         start = time.perf_counter()
         report("matching", 0, 1)
-        if matcher == "sequential" or (matcher == "auto" and len(names) > EXHAUSTIVE_MAX):
-            pycolmap.match_sequential(str(database), device=pycolmap.Device.cpu)
-        else:
-            pycolmap.match_exhaustive(str(database), device=pycolmap.Device.cpu)
+        verification = pycolmap.TwoViewGeometryOptions()
+        verification.ransac.random_seed = RANDOM_SEED
+        match = (pycolmap.match_sequential if matcher == "sequential" or (matcher == "auto" and len(names) > EXHAUSTIVE_MAX)
+                 else pycolmap.match_exhaustive)
+        match(str(database), verification_options=verification, device=pycolmap.Device.cpu)
         report("matching", 1, 1)
         timings["matching"] = time.perf_counter() - start
 
