@@ -17,11 +17,14 @@ from dvr_cli.render.march import find_surface
 
 
 def _saved_bytes(field, origins, dirs, n_steps: int) -> int:
-    storages: dict[int, int] = {}
+    # Keyed by address, and each storage is held until the count is taken: a storage freed during
+    # the forward pass would otherwise let a later one reuse its address and go uncounted (the
+    # count then varied from run to run).
+    storages: dict[int, object] = {}
 
     def pack(tensor):
         storage = tensor.untyped_storage()
-        storages[storage.data_ptr()] = storage.nbytes()
+        storages[storage.data_ptr()] = storage
         return tensor
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
@@ -30,7 +33,7 @@ def _saved_bytes(field, origins, dirs, n_steps: int) -> int:
     field.zero_grad(set_to_none=True)
     loss.backward()
     assert field.head.weight.grad is not None
-    return sum(storages.values())
+    return sum(storage.nbytes() for storage in storages.values())
 
 
 def test_saved_memory_independent_of_steps():
