@@ -70,6 +70,10 @@ class FitConfig:
     w_normal: float = 0.1
     w_depth: float = 0.0
     normal_eps: float = 0.01
+    # free space seen past sparse points: the fit triangulates the training photos (fit/sightlines.py)
+    # and pushes sparse_per_step probes a step on camera -> point segments outside (0: off)
+    w_sparse: float = 0.0
+    sparse_per_step: int = 512
     # normals for that loss: central differences with this step (unit-frame units, about half a
     # finest grid cell), or 0 for the analytic gradient (double backward: exact, ~3x slower)
     normal_fd_step: float = 0.008
@@ -130,7 +134,8 @@ class FitConfig:
 
     @classmethod
     def load(cls, path: Path) -> "FitConfig":
-        return cls.from_json(read_json(path), path)
+        """A run's saved config; fields added since it was saved take the value it ran with."""
+        return cls.from_json(with_legacy_values(read_json(path)), path)
 
     @classmethod
     def from_preset(cls, name: str = "fast", **overrides) -> "FitConfig":
@@ -140,6 +145,15 @@ class FitConfig:
         values = dict(PRESETS[name])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_json(values, f"preset '{name}'")
+
+
+#: Fields added after runs were first saved, with the value the older runs ran with.
+LEGACY_VALUES = {"w_sparse": 0.0, "sparse_per_step": 512}
+
+
+def with_legacy_values(saved: dict) -> dict:
+    """A saved config (JSON dict) with the fields it predates filled in (:data:`LEGACY_VALUES`)."""
+    return {**LEGACY_VALUES, **saved}
 
 
 PRESETS: dict[str, dict] = {
@@ -161,6 +175,7 @@ PRESETS: dict[str, dict] = {
         "mask_probe": "random",
         "edge_ray_fraction": 0.0,
         "sh_degree": 0,
+        "w_sparse": 0.0,
     },
 }
 
@@ -226,7 +241,8 @@ def _rules(cfg: FitConfig) -> list[tuple[str, bool, str]]:
         ("n_secant", _int(c.n_secant) and c.n_secant >= 0, "an integer >= 0"),
         ("render_steps", _int(c.render_steps) and c.render_steps >= 2, "an integer >= 2"),
         *((f"w_{k}", _number(getattr(c, f"w_{k}")) and getattr(c, f"w_{k}") >= 0, "a number >= 0")
-          for k in ("rgb", "freespace", "occupancy", "normal", "depth")),
+          for k in ("rgb", "freespace", "occupancy", "normal", "depth", "sparse")),
+        ("sparse_per_step", _int(c.sparse_per_step) and c.sparse_per_step >= 1, "an integer >= 1"),
         ("normal_eps", _number(c.normal_eps) and c.normal_eps >= 0, "a number >= 0"),
         ("normal_fd_step", _number(c.normal_fd_step) and c.normal_fd_step >= 0, "a number >= 0"),
         ("occ_grid_res", _int(c.occ_grid_res) and 2 <= c.occ_grid_res <= 512, "an integer in [2, 512]"),

@@ -275,9 +275,7 @@ def _run_sfm(image_paths, database, sparse, size, shared_intrinsics, intrinsics,
         report("matching", 0, 1)
         verification = pycolmap.TwoViewGeometryOptions()
         verification.ransac.random_seed = RANDOM_SEED
-        match = (pycolmap.match_sequential if matcher == "sequential" or (matcher == "auto" and len(names) > EXHAUSTIVE_MAX)
-                 else pycolmap.match_exhaustive)
-        match(str(database), verification_options=verification, device=pycolmap.Device.cpu)
+        match_pairs(pycolmap, database, len(names), matcher, verification)
         report("matching", 1, 1)
         timings["matching"] = time.perf_counter() - start
 
@@ -305,6 +303,15 @@ def _run_sfm(image_paths, database, sparse, size, shared_intrinsics, intrinsics,
         timings["refining"] = time.perf_counter() - start
         best.write(str(sparse))
         return _to_result(best, image_paths, names, timings)
+
+
+def match_pairs(pycolmap, database: Path, n_images: int, matcher: str, verification, matching=None) -> None:
+    """Match the features in ``database``: exhaustively, or sequentially (``matcher`` 'sequential',
+    or 'auto' above EXHAUSTIVE_MAX images); ``matching``: FeatureMatchingOptions (default: COLMAP's)."""
+    sequential = matcher == "sequential" or (matcher == "auto" and n_images > EXHAUSTIVE_MAX)
+    match = pycolmap.match_sequential if sequential else pycolmap.match_exhaustive
+    match(str(database), matching_options=matching or pycolmap.FeatureMatchingOptions(),
+          verification_options=verification, device=pycolmap.Device.cpu)
 
 
 def refine(pycolmap, rec, free_intrinsics: bool, shared: bool) -> None:

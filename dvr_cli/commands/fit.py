@@ -106,6 +106,11 @@ def register(app: typer.Typer) -> None:
         depth_scale: float = typer.Option(
             1000.0, "--depth-scale", help="Values per world unit in 16-bit depth PNGs (1000: millimetres)."),
         depth_weight: float = typer.Option(1.0, "--depth-weight", help="Weight of the depth loss when --depth is given."),
+        sparse_weight: Optional[float] = typer.Option(
+            None, "--sparse-weight", help="Triangulate sparse points from the training photos (SIFT + COLMAP, cameras "
+            "held fixed, a few seconds) and keep each camera's line of sight to a point it sees empty and the point's "
+            "far side full, with this weight (0.5 is a start): carves concavities no silhouette shows (a courtyard, "
+            "the inside of a cup). 0 (default): off."),
         viewer: bool = typer.Option(
             False, "--viewer", help="Follow the fit in a 3D web viewer (surface, live render, loss, held-out score; "
             "pause / resume, save a checkpoint now); it prints its address. Same result as without it."),
@@ -122,7 +127,7 @@ def register(app: typer.Typer) -> None:
         from ..scene import load_scene
 
         overrides = dict(iters=iters, minutes=minutes, device=device, seed=seed, downscale=downscale, holdout=holdout,
-                         max_size=max_size, w_depth=depth_weight if depth is not None else None)
+                         max_size=max_size, w_depth=depth_weight if depth is not None else None, w_sparse=sparse_weight)
         if resume:
             run_dir = resolve_run_dir(out)
             saved = FitConfig.load(run_dir / CONFIG)

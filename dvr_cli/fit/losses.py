@@ -54,6 +54,18 @@ def occupancy_loss(logits: torch.Tensor, select: torch.Tensor) -> torch.Tensor:
     return _bce(logits, 1.0, select, "occupancy_loss")
 
 
+def sight_line_loss(free_logits: torch.Tensor, solid_logits: torch.Tensor) -> torch.Tensor:
+    """Points between a camera and a sparse point it sees are empty, the point's far side is not:
+    mean -log(1 - sigmoid(free)) + mean -log(sigmoid(solid)).
+
+    free_logits, solid_logits: (S,) occupancy logits at points drawn on those segments and just
+    behind their sparse points. Means, not sums over the step's rays: the term's weight does not
+    depend on how many rays the step draws.
+    """
+    every = torch.ones_like(free_logits, dtype=torch.bool)
+    return _bce(free_logits, 0.0, every, "sight_line_loss") + _bce(solid_logits, 1.0, every, "sight_line_loss")
+
+
 def normal_loss(normals: torch.Tensor, normals_jittered: torch.Tensor, n_rays: int) -> torch.Tensor:
     """Smoothness: sum_i ||n(p_i) - n(p_i + eps * noise_i)||_2 / N.
 

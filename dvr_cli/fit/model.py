@@ -57,23 +57,30 @@ def batch_outputs(field: Field, batch: RayBatch, cfg: FitConfig, n_steps: int, o
     t_peak, ...) and
       n_evaluated: int, field evaluations of the marcher;
       probe_logits (N,): f at each ray's ``occupancy_probes`` point;
+      free_logits, solid_logits (S,), when the batch has ``free_points``: f at those points and
+        at the ``solid_points``;
       normals (2M, 3), when cfg.w_normal > 0 and M > 0 rays hit: outward normals at the M surface
         points (detached), then at M copies jittered by cfg.normal_eps (noise from ``generator``).
     """
     hits = find_surface(field.occupancy_logits, batch.origins, batch.dirs, n_steps, cfg.tau, cfg.n_secant, occ_grid)
     surface = surface_points(batch.origins, batch.dirs, hits)
-    queries = [surface, occupancy_probes(batch, hits, cfg)]
+    queries = {"surface": surface, "probe": occupancy_probes(batch, hits, cfg)}
+    if batch.free_points is not None:
+        queries["free"], queries["solid"] = batch.free_points, batch.solid_points
     jittered = None
     if cfg.w_normal > 0 and hits.hit.any():
         noise = torch.randn(surface.shape, generator=generator).to(surface.device)
         jittered = torch.cat([surface, surface + cfg.normal_eps * noise]).detach()
         if cfg.normal_fd_step > 0:
-            queries.append(fd_points(jittered, cfg.normal_fd_step))
-    logits = field.occupancy_logits(torch.cat(queries)).split([len(q) for q in queries])
-    out = shade_hits(field, batch.origins, batch.dirs, hits, logits[0])
-    out.update(n_evaluated=hits.n_evaluated, probe_logits=logits[1])
+            queries["stencil"] = fd_points(jittered, cfg.normal_fd_step)
+    split = field.occupancy_logits(torch.cat(list(queries.values()))).split([len(q) for q in queries.values()])
+    logits = dict(zip(queries, split))
+    out = shade_hits(field, batch.origins, batch.dirs, hits, logits["surface"])
+    out.update(n_evaluated=hits.n_evaluated, probe_logits=logits["probe"])
+    if "free" in logits:
+        out["free_logits"], out["solid_logits"] = logits["free"], logits["solid"]
     if jittered is not None:
-        out["normals"] = (fd_normals(logits[2], cfg.normal_fd_step) if cfg.normal_fd_step > 0
+        out["normals"] = (fd_normals(logits["stencil"], cfg.normal_fd_step) if cfg.normal_fd_step > 0
                           else normals(field, jittered, create_graph=True))
     return out
 
@@ -97,7 +104,9 @@ def occupancy_probes(batch: RayBatch, hits: SurfaceHits, cfg: FitConfig) -> torc
 def step_losses(batch: RayBatch, out: dict, cfg: FitConfig) -> dict[str, torch.Tensor]:
     """The loss terms of one step (unweighted scalars) from its rays and ``batch_outputs``.
 
-    Out-of-mask rays push their occupancy probe empty; in-mask rays that missed push it full.
+    Out-of-mask rays push their occupancy probe empty; in-mask rays that missed push it full;
+    the points on sight lines to sparse points (if any) are pushed empty, those just behind the
+    sparse points full.
     """
     hit, in_mask = out["hit"], batch.mask
     terms = {
@@ -107,6 +116,8 @@ def step_losses(batch: RayBatch, out: dict, cfg: FitConfig) -> dict[str, torch.T
     }
     if "normals" in out:
         terms["normal"] = losses.normal_loss(*out["normals"].chunk(2), len(batch))
+    if "free_logits" in out:
+        terms["sparse"] = losses.sight_line_loss(out["free_logits"], out["solid_logits"])
     if cfg.w_depth > 0 and batch.depth is not None:
         terms["depth"] = losses.depth_loss(out["depth"], batch.depth, hit & (batch.depth > 0))
     return terms

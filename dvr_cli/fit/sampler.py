@@ -20,6 +20,7 @@ from ..errors import DvrError
 from ..render.rays import camera_rays, intersect_cube
 from ..scene.camera import Camera
 from ..scene.types import View
+from .sightlines import SightLines
 
 EDGE_BAND_PX = 2  # edge rays come from pixels at most this far (Chebyshev) from the other side of the mask
 
@@ -37,6 +38,8 @@ class RayBatch:
         random_points: (N, 3) a uniform random point on each ray's segment inside the cube.
         view_index: (N,) long, index of the ray's view in the sampler's view list.
         pixels: (N, 2) float pixel coordinates (u, v) = (column, row).
+        free_points: (S, 3) points known to be empty (on sight lines to sparse points), or None.
+        solid_points: (S, 3) points known to be inside (just behind those sparse points), or None.
     """
 
     origins: torch.Tensor
@@ -47,6 +50,8 @@ class RayBatch:
     random_points: torch.Tensor
     view_index: torch.Tensor
     pixels: torch.Tensor
+    free_points: torch.Tensor | None = None
+    solid_points: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.origins.shape[0]
@@ -88,6 +93,8 @@ class RaySampler:
         rays_per_step, views_per_step, mask_ray_fraction, edge_ray_fraction: see ``FitConfig``.
         device: where batches are returned.
         generator: CPU generator for every random choice (its state is checkpointed).
+        sight_lines, free_per_step: empty segments (fit/sightlines.py) and the number of
+            ``free_points`` (and ``solid_points``) a batch draws on them (none without sight lines).
     """
 
     def __init__(
@@ -101,6 +108,8 @@ class RaySampler:
         device: torch.device,
         generator: torch.Generator,
         edge_ray_fraction: float = 0.0,
+        sight_lines: SightLines | None = None,
+        free_per_step: int = 0,
     ):
         if any(v.mask is None for v in views):
             raise DvrError("fitting needs an object mask for every view")
@@ -111,6 +120,8 @@ class RaySampler:
         self.mask_ray_fraction = float(mask_ray_fraction)
         self.edge_ray_fraction = float(edge_ray_fraction)
         self.has_depth = any(v.depth is not None for v in views)
+        self.sight_lines = sight_lines if sight_lines is not None and len(sight_lines) else None
+        self.free_per_step = int(free_per_step)
         self.views = [self._prepare(v, cam, scale) for v, cam in zip(views, cameras_unit)]
         self.usable = [i for i, v in enumerate(self.views) if len(v.inside) + len(v.outside) > 0]
         if not self.usable:
@@ -162,7 +173,10 @@ class RaySampler:
                               self._draw(view.outside, n_out)]).to(self.device)
             parts.append((vi, view, flat))
         u = torch.rand(self.rays_per_step, generator=g).to(self.device)
-        return self._gather(parts, u)
+        batch = self._gather(parts, u)
+        if self.sight_lines is not None:
+            batch.free_points, batch.solid_points = self.sight_lines.sample(self.free_per_step, g)
+        return batch
 
     def _gather(self, parts, u: torch.Tensor) -> RayBatch:
         origins, dirs, rgb, mask, depth, index, pixels = [], [], [], [], [], [], []

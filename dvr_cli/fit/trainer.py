@@ -26,13 +26,14 @@ from PIL import Image
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ..calib.triangulate import SparsePoints, triangulate
 from ..config import FitConfig
 from ..errors import DvrError
 from ..fields import Field, build_field
 from ..files import save_png, to_uint8
 from ..render.occgrid import OccupancyGrid
 from ..render.renderer import render_image
-from ..run import CHECKPOINT, CONFIG, METRICS, PREVIEWS, SCENE, RunLock, SceneRecord, holdout_split
+from ..run import CHECKPOINT, CONFIG, METRICS, PREVIEWS, SCENE, SPARSE, RunLock, SceneRecord, holdout_split
 from ..run.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from ..run.folder import append_metrics, truncate_metrics, update_latest_link
 from ..runtime import resolve_device
@@ -40,6 +41,7 @@ from ..scene.types import Scene
 from . import distributed
 from .model import StepRecord, batch_outputs, step_losses, total_loss
 from .sampler import RaySampler
+from .sightlines import sight_lines
 
 LOG_EVERY = 25  # iterations between metrics.jsonl records
 COARSE_TO_FINE_SHARE = 0.4  # grid levels are switched on over this share of the plan
@@ -151,14 +153,19 @@ class FitJob:
         self.generator = torch.Generator().manual_seed(distributed.sampler_seed(cfg.seed))  # global streams: cfg.seed
         train_scene = scene.subset(train)
         cameras = train_scene.unit_cameras()
+        masks = [v.mask for v in train_scene.views]
+        lines = None
+        if cfg.w_sparse > 0:
+            lines = sight_lines(_sparse_points(train_scene, run_dir / SPARSE), cameras, masks,
+                                scene.normalization.to_unit, self.device)
         self.sampler = RaySampler(train_scene.views, cameras, scene.normalization.scale,
                                   distributed.ray_share(cfg.rays_per_step),
                                   cfg.views_per_step, cfg.mask_ray_fraction, self.device, self.generator,
-                                  cfg.edge_ray_fraction)
+                                  cfg.edge_ray_fraction, lines, cfg.sparse_per_step)
         self.field = build_field(cfg).to(self.device)
         distributed.broadcast_module(self.field)
         self.optimizer = torch.optim.Adam(self.field.parameters(), lr=cfg.lr, fused=True)
-        self.occ_grid = OccupancyGrid.from_masks(cameras, [v.mask for v in train_scene.views], cfg.occ_grid_res)
+        self.occ_grid = OccupancyGrid.from_masks(cameras, masks, cfg.occ_grid_res)
         self.occ_grid = self.occ_grid.to(self.device)
         self.iteration = 0
         self.elapsed = 0.0
@@ -236,6 +243,17 @@ class FitJob:
         return self.record
 
 
+def _sparse_points(scene: Scene, path: Path) -> SparsePoints:
+    """The points triangulated from ``scene``'s photos: read from ``path`` if there (a resume),
+    else triangulated and written there."""
+    if path.is_file():
+        return SparsePoints.load(path)
+    sparse = triangulate([to_uint8(v.image) for v in scene.views], [v.camera for v in scene.views])
+    if distributed.is_writer():
+        sparse.save(path)
+    return sparse
+
+
 def _prepare_folder(run_dir: Path, cfg: FitConfig, resume: bool) -> dict | None:
     """Validate the run folder before anything is written; the checkpoint to resume from, if any."""
     checkpoint = run_dir / CHECKPOINT
@@ -245,6 +263,7 @@ def _prepare_folder(run_dir: Path, cfg: FitConfig, resume: bool) -> dict | None:
         return load_checkpoint(checkpoint, cfg)
     if checkpoint.exists():
         raise DvrError("already holds a fit: pass --resume to continue it or choose another --out", run_dir)
+    (run_dir / SPARSE).unlink(missing_ok=True)  # left by a fit that never saved: its views may differ
     return None
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import FitConfig
+from ..config import FitConfig, with_legacy_values
 from ..errors import DvrError
 
 KEYS = ("iteration", "elapsed", "field", "optimizer", "rng", "occ_grid", "config")
@@ -62,7 +62,7 @@ def load_checkpoint(path: Path, config: FitConfig | None = None) -> dict:
     if not isinstance(state, dict) or any(k not in state for k in KEYS):
         raise DvrError("corrupt checkpoint (missing entries); delete it to start over", path)
     if config is not None:
-        diff = config_differences(json.loads(state["config"]), config.to_json())
+        diff = config_differences(with_legacy_values(json.loads(state["config"])), config.to_json())
         if diff:
             raise DvrError(f"config differs from the checkpoint's in {diff}; resume with the same settings", path)
     return state

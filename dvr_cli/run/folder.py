@@ -25,6 +25,7 @@ from ..files import write_text_atomic
 CONFIG = "config.json"
 SCENE = "scene.json"
 CHECKPOINT = Path("checkpoints") / "latest.pt"
+SPARSE = "sparse_points.npz"  # points triangulated from the training photos (a resume reuses them)
 METRICS = "metrics.jsonl"
 PREVIEWS = "previews"
 EVAL = "eval.json"

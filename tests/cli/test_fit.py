@@ -47,6 +47,21 @@ def test_tiny_fit_writes_the_run_folder(example, tmp_path, monkeypatch, capsys, 
     assert "config differs" in line and "['iters']" in line
 
 
+@pytest.mark.slow
+def test_sparse_points_are_triangulated_once_and_kept_for_a_resume(example_fine, tmp_path):
+    run = tmp_path / "run"
+    fit = ["fit", str(example_fine), "--out", str(run), "--sparse-weight", "0.5", "--max-size", "160"]
+    assert main([*fit, *TINY]) == 0
+    assert json.loads((run / "config.json").read_text())["w_sparse"] == 0.5
+    cached = run / "sparse_points.npz"
+    points = np.load(cached)
+    assert len(points["points"]) > 20 and points["view"].max() == 39  # 40 views at 160x120
+    assert "sparse" in json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    stamp = cached.stat().st_mtime_ns
+    assert main([*fit, "--resume", *TINY]) == 0
+    assert cached.stat().st_mtime_ns == stamp  # read back, not triangulated again
+
+
 def test_missing_masks_is_a_one_line_error(example, tmp_path, capsys, error_line):
     bare = tmp_path / "bare"
     shutil.copytree(example / "images", bare / "images")

@@ -61,6 +61,17 @@ def test_config_mismatch_names_the_fields(tmp_path):
     ckpt.load_checkpoint(path, tiny_config(minutes=3.0, device="cuda"))  # how long / where: free to change
 
 
+def test_a_checkpoint_older_than_a_config_field_still_loads(tmp_path):
+    # saved before w_sparse existed: it ran without sparse points, so it matches w_sparse 0, not 0.5
+    cfg = tiny_config()
+    saved = {k: v for k, v in cfg.to_json().items() if k not in ("w_sparse", "sparse_per_step")}
+    path = tmp_path / "latest.pt"
+    ckpt.save_checkpoint(path, {**_state(cfg), "config": json.dumps(saved)})
+    ckpt.load_checkpoint(path, cfg)
+    with pytest.raises(DvrError, match=r"\['w_sparse'\]"):
+        ckpt.load_checkpoint(path, tiny_config(w_sparse=0.5))
+
+
 def test_rng_states_round_trip():
     gen = torch.Generator().manual_seed(5)
     torch.manual_seed(1)

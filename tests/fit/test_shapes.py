@@ -1,14 +1,18 @@
 """Real-capture failure modes on exact synthetic scenes: an object cut by the image border keeps its
-cut parts, and a thin plate the masks show survives the fit."""
+cut parts, a thin plate the masks show survives the fit, and a pit that no silhouette shows is
+carved by the sight lines of the sparse points."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from box_scene import box_surface_points, make_box_scene, ring
+from cup_scene import PIT, PIT_FLOOR, TOP, make_cup_scene
 from scipy.spatial import cKDTree
 
 from dvr_cli.config import FitConfig
+from dvr_cli.fields.base import tau_logit
 from dvr_cli.fit import fit
 from dvr_cli.mesh.export import extract_run_surface
 from dvr_cli.run import load_run
@@ -78,3 +82,24 @@ def test_a_thin_plate_survives_the_fit(tmp_path):
     completeness, _, accuracy = _distances(tmp_path / "run", points)
     assert np.mean(completeness < 0.05) > 0.95, f"only {np.mean(completeness < 0.05):.1%} of the plate is there"
     assert np.median(accuracy) < 0.03
+
+
+def test_sight_lines_carve_a_pit_that_no_silhouette_shows(tmp_path):
+    scene = make_cup_scene()
+    cameras, masks = [v.camera for v in scene.views], [v.mask for v in scene.views]
+    z = np.linspace(PIT_FLOOR + 0.08, TOP - 0.08, 5)
+    air = np.stack([np.zeros_like(z), np.zeros_like(z), z], axis=1)  # the pit's axis
+    assert (hull_votes(cameras, masks, air, pixel_slack=1.5)[0] == len(cameras)).all()  # every mask covers it
+    xy = np.random.default_rng(0).uniform(-PIT + 0.05, PIT - 0.05, size=(500, 2))
+    pit_floor = np.concatenate([xy, np.full((500, 1), PIT_FLOOR)], axis=1)
+    results = {}
+    for w_sparse in (0.0, 0.5):
+        run_dir = tmp_path / f"run{w_sparse}"
+        fit(scene, _config(w_sparse=w_sparse), run_dir, progress=False)
+        with torch.no_grad():
+            level = load_run(run_dir, device="cpu").field.occupancy_logits(torch.as_tensor(air, dtype=torch.float32))
+        completeness, _, _ = _distances(run_dir, pit_floor)
+        results[w_sparse] = (level.numpy() - tau_logit(0.5), np.mean(completeness < 0.05))
+    print(results)
+    assert (results[0.5][0] < 0).all() and results[0.5][1] > 0.9, results  # carved down to its floor
+    assert (results[0.0][0] > 0).sum() >= 3 and results[0.0][1] < 0.5, results  # without sight lines: full
