@@ -51,7 +51,7 @@ def texture(points: np.ndarray) -> np.ndarray:
     return np.where(dot, shades[idx], 0.5 + 0.3 * np.sin(2.5 * points + np.array([0.0, 2.0, 4.0])))
 
 
-def make_cup_scene(n_views: int = 20, size: int = 96) -> Scene:
+def make_cup_scene(n_views: int = 20, size: int = 128) -> Scene:
     """The cup photographed from ``n_views`` cameras on a ring above its rim, on white."""
     verts, faces = cup_mesh()
     scene = raycasting_scene(verts, faces)
