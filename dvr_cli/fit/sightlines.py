@@ -10,9 +10,11 @@ freespace term), a probe just behind the point inside (without it, carving the s
 floor under the point: 0.06-0.12 too deep on the test cup). DVR fits the sparse depth of SfM
 keypoints for the same reason (Niemeyer et al. 2020, Sec. 4.3).
 
-The segments stop ``MARGIN`` short of the point (the probe behind it is as far past it), and only points with a triangulation angle of
-at least ``MIN_ANGLE_DEG`` (a well-defined depth) that lie in the unit cube and inside the masks
-of the views that saw them are kept.
+Each segment stops short of its point by the point's depth uncertainty along it, 2 sigma of
+``PIXEL_NOISE`` px seen from the widest angle between the point's viewing rays, and at least
+``MARGIN``; the probe behind the point is as far past it. A line that reached past the surface
+would carve it. Lines whose margin would exceed ``MAX_MARGIN`` say too little and are dropped, as
+are points outside the unit cube or outside the masks of the views that saw them.
 """
 
 from __future__ import annotations
@@ -26,17 +28,18 @@ from ..calib.triangulate import SparsePoints
 from ..render.rays import intersect_cube
 from ..scene.camera import Camera
 
-#: Unit-frame distance by which a segment stops short of its point (its depth is uncertain).
+#: Unit-frame distances by which a segment stops short of its point, at least and at most.
 MARGIN = 0.03
-#: Smallest angle (degrees) between two of a point's viewing rays.
-MIN_ANGLE_DEG = 3.0
+MAX_MARGIN = 0.06
+#: Image noise (px) of a triangulated point's observations; their depth sigma follows from it.
+PIXEL_NOISE = 1.0
 
 
 @dataclass
 class SightLines:
     """Segments known to be empty, in the unit frame: starts (S, 3) where each enters the unit
-    cube, ends (S, 3) ``MARGIN`` short of its point; behind (S, 3) the point ``MARGIN`` further
-    along the line, inside the object (the surface is at the point, not deeper)."""
+    cube, ends (S, 3) its margin short of its point; behind (S, 3) as far past the point, inside
+    the object (the surface is at the point, not deeper)."""
 
     starts: torch.Tensor
     ends: torch.Tensor
@@ -58,36 +61,48 @@ def sight_lines(sparse: SparsePoints, cameras_unit: list[Camera], masks: list[np
                 device: torch.device) -> SightLines:
     """The empty segments of ``sparse`` (world points, observations indexing ``cameras_unit``).
 
-    cameras_unit: per view camera in the unit frame; masks: per view (H, W) bool;
+    cameras_unit: per view camera in the unit frame; masks: per view (H, W) bool or None;
     to_unit: world (P, 3) -> unit frame (P, 3) (``Normalization.to_unit``).
     """
     points = to_unit(sparse.points) if len(sparse.points) else np.zeros((0, 3))
     centres = np.array([c.center for c in cameras_unit]).reshape(-1, 3)
     X, C = points[sparse.point], centres[sparse.view]
-    keep = (np.abs(X).max(axis=1) < 1.0) & _in_mask(X, sparse.view, cameras_unit, masks)
-    keep &= _angles(X, C, sparse.point, len(points))[sparse.point] >= np.radians(MIN_ANGLE_DEG)
-    X, C = X[keep], C[keep]
+    margin = np.maximum(MARGIN, 2.0 * _depth_sigma(X, C, sparse, cameras_unit))
+    keep = (np.abs(X).max(axis=1) < 1.0) & _in_mask(X, sparse.view, cameras_unit, masks) & (margin <= MAX_MARGIN)
+    X, C, margin = X[keep], C[keep], margin[keep]
     origins = torch.as_tensor(C, dtype=torch.float32)
     length = np.linalg.norm(X - C, axis=1)
     dirs = torch.as_tensor((X - C) / np.maximum(length, 1e-12)[:, None], dtype=torch.float32)
     t_near = intersect_cube(origins, dirs)[0].clamp(min=0.0)
-    t_end = torch.as_tensor(length - MARGIN, dtype=torch.float32)
+    t_end = torch.as_tensor(length - margin, dtype=torch.float32)
     ok = t_end > t_near
-    t_behind = torch.as_tensor(length + MARGIN, dtype=torch.float32)
+    t_behind = torch.as_tensor(length + margin, dtype=torch.float32)
     lines = [origins + t[:, None] * dirs for t in (t_near, t_end, t_behind)]
     return SightLines(*(x[ok].to(device) for x in lines))
 
 
 def _in_mask(X: np.ndarray, view: np.ndarray, cameras: list[Camera], masks: list[np.ndarray]) -> np.ndarray:
-    """(O,) bool: observation o's point X[o] projects inside the mask of its view ``view[o]``."""
+    """(O,) bool: observation o's point X[o] projects inside the mask of its view ``view[o]`` (into
+    its image, for a view without a mask)."""
     inside = np.zeros(len(X), bool)
     for k in np.unique(view):
         rows = np.flatnonzero(view == k)
         uv = np.round(cameras[k].project(X[rows], distort=True)).astype(np.int64)
-        h, w = masks[k].shape
+        w, h = cameras[k].width, cameras[k].height
         ok = (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
-        inside[rows[ok]] = masks[k][uv[ok, 1], uv[ok, 0]]
+        inside[rows[ok]] = True if masks[k] is None else masks[k][uv[ok, 1], uv[ok, 0]]
     return inside
+
+
+def _depth_sigma(X: np.ndarray, C: np.ndarray, sparse: SparsePoints, cameras: list[Camera]) -> np.ndarray:
+    """(O,) unit-frame depth uncertainty of each observation's point along its viewing ray:
+    distance * (PIXEL_NOISE / focal length) / sin(the widest angle between the point's rays,
+    at most 90 degrees); infinite for a point seen along one direction only."""
+    focal = np.array([np.sqrt(c.K[0, 0] * c.K[1, 1]) for c in cameras])[sparse.view]
+    angle = np.minimum(_angles(X, C, sparse.point, len(sparse.points))[sparse.point], np.pi / 2)
+    distance = np.linalg.norm(X - C, axis=1)
+    with np.errstate(divide="ignore"):
+        return distance * (PIXEL_NOISE / focal) / np.sin(angle)
 
 
 def _angles(X: np.ndarray, C: np.ndarray, point: np.ndarray, n_points: int) -> np.ndarray:
