@@ -120,7 +120,7 @@ def calibrate_photos(
     start = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
     out = Path(out)
-    images_dir = images_folder(Path(images))
+    images_dir = images_folder(Path(images).resolve())  # the scene is assembled in a temporary folder
     paths = list_images(images_dir)
     check_scene_target(out)
     if masks is None:

@@ -7,6 +7,8 @@ fit compares the photos-only mesh with one fitted on the true cameras (~2-3 min)
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,8 +32,13 @@ from calib_helpers import read_views, scene_radius, true_cameras
 @pytest.fixture(scope="module")
 def calibrated(example_fine, tmp_path_factory):
     stages = []
-    result = calibrate_photos(example_fine / "images", tmp_path_factory.mktemp("pipeline") / "scene", masks="auto",
-                              progress=lambda *a: stages.append(a))
+    out = tmp_path_factory.mktemp("pipeline") / "scene"
+    here = Path.cwd()
+    os.chdir(example_fine)  # the photos as a user types them: relative to the working folder
+    try:
+        result = calibrate_photos(Path("images"), out, masks="auto", progress=lambda *a: stages.append(a))
+    finally:
+        os.chdir(here)
     return result, stages
 
 
