@@ -67,11 +67,11 @@ def sight_lines(sparse: SparsePoints, cameras_unit: list[Camera], masks: list[np
     points = to_unit(sparse.points) if len(sparse.points) else np.zeros((0, 3))
     centres = np.array([c.center for c in cameras_unit]).reshape(-1, 3)
     X, C = points[sparse.point], centres[sparse.view]
-    margin = np.maximum(MARGIN, 2.0 * _depth_sigma(X, C, sparse, cameras_unit))
-    keep = (np.abs(X).max(axis=1) < 1.0) & _in_mask(X, sparse.view, cameras_unit, masks) & (margin <= MAX_MARGIN)
-    X, C, margin = X[keep], C[keep], margin[keep]
-    origins = torch.as_tensor(C, dtype=torch.float32)
     length = np.linalg.norm(X - C, axis=1)
+    margin = np.maximum(MARGIN, 2.0 * _depth_sigma(X, C, length, sparse, cameras_unit))
+    keep = (np.abs(X).max(axis=1) < 1.0) & _in_mask(X, sparse.view, cameras_unit, masks) & (margin <= MAX_MARGIN)
+    X, C, length, margin = X[keep], C[keep], length[keep], margin[keep]
+    origins = torch.as_tensor(C, dtype=torch.float32)
     dirs = torch.as_tensor((X - C) / np.maximum(length, 1e-12)[:, None], dtype=torch.float32)
     t_near = intersect_cube(origins, dirs)[0].clamp(min=0.0)
     t_end = torch.as_tensor(length - margin, dtype=torch.float32)
@@ -94,15 +94,15 @@ def _in_mask(X: np.ndarray, view: np.ndarray, cameras: list[Camera], masks: list
     return inside
 
 
-def _depth_sigma(X: np.ndarray, C: np.ndarray, sparse: SparsePoints, cameras: list[Camera]) -> np.ndarray:
+def _depth_sigma(X: np.ndarray, C: np.ndarray, length: np.ndarray, sparse: SparsePoints,
+                 cameras: list[Camera]) -> np.ndarray:
     """(O,) unit-frame depth uncertainty of each observation's point along its viewing ray:
-    distance * (PIXEL_NOISE / focal length) / sin(the widest angle between the point's rays,
-    at most 90 degrees); infinite for a point seen along one direction only."""
-    focal = np.array([np.sqrt(c.K[0, 0] * c.K[1, 1]) for c in cameras])[sparse.view]
+    length (O,) camera -> point * (PIXEL_NOISE / focal length) / sin(the widest angle between the
+    point's rays, at most 90 degrees); infinite for a point seen along one direction only."""
+    focal = np.array([c.focal for c in cameras])[sparse.view]
     angle = np.minimum(_angles(X, C, sparse.point, len(sparse.points))[sparse.point], np.pi / 2)
-    distance = np.linalg.norm(X - C, axis=1)
     with np.errstate(divide="ignore"):
-        return distance * (PIXEL_NOISE / focal) / np.sin(angle)
+        return length * (PIXEL_NOISE / focal) / np.sin(angle)
 
 
 def _angles(X: np.ndarray, C: np.ndarray, point: np.ndarray, n_points: int) -> np.ndarray:

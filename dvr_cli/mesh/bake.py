@@ -22,7 +22,6 @@ Everything is vectorised over points (numpy) with a loop over views only.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -154,10 +153,6 @@ def _project(camera: Camera, points: np.ndarray, normals: np.ndarray) -> tuple[n
     return u, v, z, cos
 
 
-def _focal(camera: Camera) -> float:
-    return math.sqrt(camera.K[0, 0] * camera.K[1, 1])
-
-
 def _log_weight(cos: np.ndarray, z: np.ndarray, focal: float) -> np.ndarray:
     """SHARPNESS * log(cos * (f / z)^2): photo pixels per unit of surface area, sharpened."""
     return (SHARPNESS * (np.log(cos) + 2.0 * np.log(focal / z))).astype(np.float32)
@@ -180,7 +175,7 @@ def candidate_views(photos: Sequence[Photo], verts: np.ndarray, faces: np.ndarra
     for i, photo in enumerate(photos):
         _, _, z, cos = _project(photo.camera, centroids, normals)
         ok = photo.faces_seen & (z > 0) & (cos > 0)
-        log_w[i, ok] = _log_weight(np.maximum(cos[ok], MIN_COS), z[ok], _focal(photo.camera))
+        log_w[i, ok] = _log_weight(np.maximum(cos[ok], MIN_COS), z[ok], photo.camera.focal)
     k = min(MAX_VIEWS, len(photos))
     best = np.argpartition(-log_w, k - 1, axis=0)[:k] if k < len(photos) else np.arange(k)[:, None].repeat(len(faces), 1)
     return np.where(np.isfinite(np.take_along_axis(log_w, best, axis=0)), best, -1).astype(np.int32)
@@ -202,7 +197,7 @@ def view_samples(photo: Photo, points: np.ndarray, normals: np.ndarray) -> tuple
     x0 = np.clip(np.nan_to_num(u), 0, w - 2).astype(np.int64)
     y0 = np.clip(np.nan_to_num(v), 0, cam.height - 2).astype(np.int64)
     fx, fy = (u - x0).astype(np.float32)[:, None], (v - y0).astype(np.float32)[:, None]
-    focal = _focal(cam)
+    focal = cam.focal
     tol = DEPTH_TOL_PX * z / focal / np.maximum(cos, MIN_COS)
     rgb = np.zeros((len(points), 3), dtype=np.float32)
     for offset, wgt in ((0, (1 - fx) * (1 - fy)), (1, fx * (1 - fy)), (w, (1 - fx) * fy), (w + 1, fx * fy)):

@@ -77,6 +77,11 @@ class Camera:
         """(3,) viewing direction (camera +z) in world coordinates."""
         return self.R[2]
 
+    @property
+    def focal(self) -> float:
+        """Focal length in pixels, the geometric mean of fx and fy."""
+        return float(np.sqrt(self.K[0, 0] * self.K[1, 1]))
+
     def world_to_camera(self, X: np.ndarray) -> np.ndarray:
         """(N, 3) world points -> (N, 3) camera-frame points, R X + t."""
         return np.asarray(X, dtype=np.float64) @ self.R.T + self.t

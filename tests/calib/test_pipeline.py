@@ -7,7 +7,6 @@ fit compares the photos-only mesh with one fitted on the true cameras (~2-3 min)
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +32,9 @@ from calib_helpers import read_views, scene_radius, true_cameras
 def calibrated(example_fine, tmp_path_factory):
     stages = []
     out = tmp_path_factory.mktemp("pipeline") / "scene"
-    here = Path.cwd()
-    os.chdir(example_fine)  # the photos as a user types them: relative to the working folder
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(example_fine)  # the photos as a user types them: relative to the working folder
         result = calibrate_photos(Path("images"), out, masks="auto", progress=lambda *a: stages.append(a))
-    finally:
-        os.chdir(here)
     return result, stages
 
 

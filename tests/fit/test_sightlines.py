@@ -60,6 +60,7 @@ def test_a_point_of_uncertain_depth_is_kept_further_away():
     assert np.allclose(np.linalg.norm(lines.ends.numpy(), axis=1), 0.0386, atol=2e-4)
     assert np.allclose(np.linalg.norm(lines.behind.numpy(), axis=1), 0.0386, atol=2e-4)
 
+
 def test_points_outside_the_observing_views_mask_are_dropped():
     cameras = [_camera([4.0, 0, 0]), _camera([0, 4.0, 0])]
     masks = [np.zeros((SIZE, SIZE), bool), np.ones((SIZE, SIZE), bool)]
