@@ -15,7 +15,8 @@ says how far each mask can be trusted and restores what one view's labels cut aw
 3. GrabCut per view from these labels (object points' pixels sure object; textured pixels that
    the neighbouring views see the same through the table plane, and not through a plane
    MIN_HEIGHT above it, sure background): colour decides in the band between near and far, so
-   real holes stay holes and shadows follow the table's colour.
+   real holes stay holes and shadows follow the table's colour. The first cut's colour models
+   are learned from the sure pixels only, not from the band (see :func:`_grabcut`).
 4. Consistency: the masks' voting visual hull (:func:`dvr_cli.scene.hull.visual_hull`; a view that
    does not see a point does not vote) is splatted back into each view; a mask's confidence is its
    IoU with that splat. A view that disagrees with the others (confidence under ``REDO_BELOW``) is
@@ -42,19 +43,26 @@ from ..scene.camera import Camera
 from ..scene.hull import visual_hull
 
 #: Voxels along the longest side of the object's box.
-RESOLUTION = 64
+RESOLUTION = 96
 #: Voxels by which the object points' grid is grown: probable object (NEAR), beyond FAR sure
 #: background. With no table found nothing bounds the parts without points (an underside the
 #: cameras barely see): FAR_NO_TABLE. On the example with the lowest 25% of its surface bare of
 #: points, FAR 5 lost up to 15% of a silhouette, 12 lost 0.3%; on DTU (a table) 10 let more table in.
-NEAR, FAR, FAR_NO_TABLE = 2, 5, 12
+#: A 64^3 grid grown by 2 voxels reached 20-30 px past DTU 69's outline at 400x300 (README).
+NEAR, FAR, FAR_NO_TABLE = 1, 5, 12
 #: The box of the points is padded by this share per side so grown voxels stay inside it.
 BOX_PAD = 0.3
-GRABCUT_ITERATIONS = 3
+#: GrabCut iterations (the first with the sure pixels' colour models, see _grabcut). A view starts
+#: from all its labels instead when it has fewer than MIN_SURE_PIXELS sure object or background
+#: pixels, or when its sure background is under MIN_SURE_SHARE of its background side: too few to
+#: stand for it (the synthetic cut scene, whose textured floor is mostly probable background:
+#: worst IoU 0.80 from the sure pixels, 0.91 from all labels; the DTU figures move by 0.001 or less).
+GRABCUT_ITERATIONS, MIN_SURE_PIXELS, MIN_SURE_SHARE = 3, 50, 0.1
 #: The table plane sits at this percentile of the object points' heights (a few points below: noise).
 TABLE_PERCENTILE = 2.0
-#: Points closer to the table than this (object radius 1) are the table's.
-MIN_HEIGHT = 0.05
+#: Points closer to the table than this (object radius 1) are the table's. At 0.05 DTU 24 lost
+#: the points of the low plate its building stands on (mean / worst mask IoU 0.968 / 0.900 vs 0.991 / 0.961 at 0.02).
+MIN_HEIGHT = 0.02
 #: Plane search: candidate normals within this angle of the direction object -> cameras.
 MAX_TILT_DEG = 75.0
 N_NORMALS = 300
@@ -64,6 +72,9 @@ N_NORMALS = 300
 #: 255), tried first, took dark objects for a table and missed the DTU tables under their views'
 #: changing exposure: the plane found on DTU 24 and 69 stood upright behind the object.
 SCORE_VIEWS, SCORE_SCALE, TEXTURE = 6, 0.25, 3.0
+#: Table pixels are found at this image scale and sized up: 9x faster than at full size, with the
+#: same mean IoU within 0.01 on the DTU scans (the masks' outline is GrabCut's, at full size).
+TABLE_SCALE = 0.5
 NCC_WINDOW, NCC_AGREE = 5, 0.7
 #: A pixel is table (sure background) when TABLE_VOTES of TABLE_NEIGHBOURS views agree with it
 #: through the plane.
@@ -291,13 +302,30 @@ def splat(camera: Camera, centres: np.ndarray, side: float) -> tuple[np.ndarray,
 
 
 def _grabcut(image: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Run GrabCut from a (H, W) uint8 label map (cv2.GC_*); returns the (H, W) bool foreground."""
+    """GrabCut from a (H, W) uint8 label map (cv2.GC_*); returns the (H, W) bool foreground.
+
+    Its colour models are first learned from the sure pixels alone (GC_BGD, GC_FGD) and held for
+    the first cut; the later iterations learn them from the cut, as GrabCut does. Learned from
+    the probable labels too (OpenCV's own start), the band of table around the object taught the
+    object model the table's colour (DTU 69), and the skull's top without points, probable
+    background, taught the background model the skull's (DTU 65). Too few sure pixels of either
+    kind (MIN_SURE_PIXELS, MIN_SURE_SHARE): OpenCV's own start."""
     labels = labels.copy()
     fg = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
     if not fg.any() or fg.all():
         return fg
     bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
-    cv2.grabCut(image, labels, None, bgd, fgd, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    sure_bg, sure_fg = image[labels == cv2.GC_BGD], image[labels == cv2.GC_FGD]
+    background_side = np.count_nonzero((labels == cv2.GC_BGD) | (labels == cv2.GC_PR_BGD))
+    if min(len(sure_bg), len(sure_fg)) < MIN_SURE_PIXELS or len(sure_bg) < MIN_SURE_SHARE * background_side:
+        cv2.grabCut(image, labels, None, bgd, fgd, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    else:
+        # The models of the sure pixels: GrabCut's own initialisation (no iteration) on one row of them.
+        row = np.concatenate([sure_bg, sure_fg])[None]
+        row_labels = np.repeat(np.array([cv2.GC_BGD, cv2.GC_FGD], np.uint8), [len(sure_bg), len(sure_fg)])[None]
+        cv2.grabCut(row, row_labels, None, bgd, fgd, 0, cv2.GC_INIT_WITH_MASK)
+        cv2.grabCut(image, labels, None, bgd, fgd, 1, cv2.GC_EVAL_FREEZE_MODEL)
+        cv2.grabCut(image, labels, None, bgd, fgd, GRABCUT_ITERATIONS - 1, cv2.GC_EVAL)
     return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
 
 
@@ -390,7 +418,9 @@ def auto_masks(images: list[np.ndarray], cameras: list[Camera], points: np.ndarr
     near = ndimage.binary_dilation(grid, iterations=NEAR) & above
     wide = ndimage.binary_dilation(convex, iterations=FAR_NO_TABLE) & above
     far = wide if plane is None else ndimage.binary_dilation(convex, iterations=FAR) & above
-    greys = [cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32) for im in images]
+    greys = [cv2.resize(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32), None, fx=TABLE_SCALE,
+                        fy=TABLE_SCALE, interpolation=cv2.INTER_AREA) for im in images]
+    small_cameras = [c.resized(g.shape[1], g.shape[0]) for c, g in zip(cameras, greys)]
     tables = [None] * n
 
     def one_view(k: int, near: np.ndarray, far: np.ndarray) -> np.ndarray:
@@ -398,7 +428,9 @@ def auto_masks(images: list[np.ndarray], cameras: list[Camera], points: np.ndarr
         # masks do not depend on which thread cuts which view.
         cv2.setRNGSeed(k)
         if plane is not None and tables[k] is None:
-            tables[k] = table_pixels(k, greys, cameras, plane)
+            H, W = images[k].shape[:2]
+            table = table_pixels(k, greys, small_cameras, plane).astype(np.uint8)
+            tables[k] = cv2.resize(table, (W, H), interpolation=cv2.INTER_NEAREST) > 0
         return _grabcut(images[k], view_labels(cameras[k], near, far, side, points, tables[k]))
 
     # OpenCV releases the GIL: one GrabCut per core at a time.
