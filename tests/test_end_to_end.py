@@ -1,6 +1,9 @@
 """The whole pipeline on the default example scene, as `make demo` runs it, through the `dvr`
 executable: fit (default preset) -> export -> eval -> render. Asserts the quality targets:
-Chamfer-L1 <= 1% of the GT bbox diagonal and masked PSNR >= 25 dB on held-out views."""
+Chamfer-L1 <= 1% of the GT bbox diagonal and masked PSNR >= 25 dB on held-out views.
+
+The fit gets 1 minute, not the demo's 3: the preset reaches the targets in seconds (README,
+Performance), so a third of the demo's budget still tests them with a margin, in a third of the time."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from dvr_cli.evaluate.images import masked_psnr
 
 pytestmark = pytest.mark.slow
 DVR = [str(Path(sys.executable).with_name("dvr"))]
-DEMO_MINUTES = 3.0  # what `make demo` gives the fit (a time-planned fit of the default preset)
+FIT_MINUTES = 1.0  # a time-planned fit of the default preset (`make demo` gives it 3)
 
 
 def dvr(*args) -> subprocess.CompletedProcess:
@@ -33,13 +36,13 @@ def fitted(example_full, tmp_path_factory):
     run = tmp_path_factory.mktemp("e2e") / "run"
     start = time.monotonic()
     dvr("fit", example_full / "images", "--cameras", example_full / "cams.json", "--out", run,
-        "--minutes", DEMO_MINUTES)
+        "--minutes", FIT_MINUTES)
     return run, time.monotonic() - start
 
 
 def test_fit_finishes_within_budget(fitted):
     run, seconds = fitted
-    assert seconds < DEMO_MINUTES * 60 * 1.05 + 30  # the budget, plus loading and the last checkpoint
+    assert seconds < FIT_MINUTES * 60 * 1.05 + 30  # the budget, plus loading and the last checkpoint
     config = json.loads((run / "config.json").read_text())
     assert config["preset"] == "fast"
     assert (run / "checkpoints" / "latest.pt").is_file()
