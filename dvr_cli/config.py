@@ -39,6 +39,9 @@ class FitConfig:
     # view-dependent colour: spherical harmonics of the view direction up to this degree (0: none,
     # as in DVR); exported meshes keep the colour averaged over directions
     sh_degree: int = 2
+    # a shading term shared by all points: an MLP of this width over (surface normal, view direction,
+    # their dot product), added to the colour logit (0: none, as in DVR; see fields/grid.py)
+    shading_hidden: int = 32
 
     # ---- optimisation: planned over ``iters`` iterations (repeatable) or, when iters is None,
     # over ``minutes`` of wall clock (DEFAULT_MINUTES when both are None). The schedule (learning
@@ -148,7 +151,7 @@ class FitConfig:
 
 
 #: Fields added after runs were first saved, with the value the older runs ran with.
-LEGACY_VALUES = {"w_sparse": 0.0, "sparse_per_step": 512}
+LEGACY_VALUES = {"w_sparse": 0.0, "sparse_per_step": 512, "shading_hidden": 0}
 
 
 def with_legacy_values(saved: dict) -> dict:
@@ -175,6 +178,7 @@ PRESETS: dict[str, dict] = {
         "mask_probe": "random",
         "edge_ray_fraction": 0.0,
         "sh_degree": 0,
+        "shading_hidden": 0,
         "w_sparse": 0.0,
     },
 }
@@ -225,6 +229,7 @@ def _rules(cfg: FitConfig) -> list[tuple[str, bool, str]]:
         ("init_radius", _number(c.init_radius) and 0 < c.init_radius <= 1, "a number in (0, 1]"),
         ("prior_sharpness", _number(c.prior_sharpness) and c.prior_sharpness > 0, "a number > 0"),
         ("head_scale", _number(c.head_scale) and c.head_scale >= 0, "a number >= 0"),
+        ("shading_hidden", _int(c.shading_hidden) and c.shading_hidden >= 0, "an integer >= 0"),
         ("sh_degree", c.sh_degree in (0, 1, 2) and _int(c.sh_degree), "0, 1 or 2"),
         ("iters", c.iters is None or (_int(c.iters) and c.iters >= 1), "an integer >= 1 (or null: plan in time)"),
         ("minutes", c.minutes is None or (_number(c.minutes) and c.minutes > 0), "a number > 0 (or null)"),

@@ -22,7 +22,8 @@ def build_field(cfg: FitConfig) -> Field:
                          init_radius=cfg.init_radius, prior_sharpness=cfg.prior_sharpness,
                          grid_init_std=cfg.grid_init_std, head_scale=cfg.head_scale, sh_degree=cfg.sh_degree,
                          hash_resolutions=cfg.hash_resolutions, hash_features=cfg.hash_features,
-                         hash_table_log2=cfg.hash_table_log2)
+                         hash_table_log2=cfg.hash_table_log2, shading_hidden=cfg.shading_hidden,
+                         shading_fd_step=cfg.normal_fd_step or 0.008)
     if cfg.field == "paper":
         return PaperField(cfg.paper_hidden, cfg.paper_blocks, init_radius=cfg.init_radius,
                           prior_sharpness=cfg.prior_sharpness, head_scale=cfg.head_scale, sh_degree=cfg.sh_degree)

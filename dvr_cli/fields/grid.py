@@ -7,9 +7,16 @@ C_h features in a (T, C_h) table (hashgrid.py). A point's encoding is
 where m_l in {0, 1} masks the levels not yet active (coarse-to-fine training). Then
     h = relu(W_k ... relu(W_1 e(p))),   [o, c, a_1..a_K] = W_head h + b_head   (o scalar, c, a_k in R^3)
     logit(p) = o + sphere_prior_logit(p, init_radius, prior_sharpness),
-    rgb(p, w) = sigmoid(c + sum_k a_k Y_k(w))   (Y_k: real SH of degree 1..sh_degree, sh.py),
-so with sh_degree 0 the colour is view-independent (DVR), and rgb(p) = sigmoid(c) is always the
-colour averaged over viewing directions (a mesh's texture).
+    rgb(p, w) = sigmoid(c + s(n(p), w) + sum_k a_k Y_k(w))   (Y_k: real SH of degree 1..sh_degree, sh.py),
+so with sh_degree 0 and no shading the colour is view-independent (DVR); rgb(p) = sigmoid(c) is
+what a mesh's texture keeps (without s and the SH terms: no view to shade for).
+
+s is a shading term shared by every point (``shading_hidden`` > 0): a small MLP of the surface's
+outward normal n(p) (central differences of the logit, detached: colour does not move the shape),
+the view direction w and n . w, as IDR / NeuS condition colour on the normal. Lighting that
+moves with the camera (DTU's lights ride on the robot arm with it) is a function of the normal
+and the view the same at every point, which per-point SH coefficients must each learn from the
+few views that see the point. Its last layer starts at 0 (no shading at step 0).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .base import Field, check_points, sphere_prior_logit
+from ..render.normals import fd_normals, fd_points
 from .hashgrid import hash_encode
 from .sh import sh_directional_count, sh_rgb
 
@@ -34,7 +42,8 @@ class GridField(Field):
     def __init__(self, resolutions=(16, 32, 64, 128), features: int = 4, hidden: int = 64,
                  hidden_layers: int = 1, init_radius: float = 0.5, prior_sharpness: float = 10.0,
                  grid_init_std: float = 1e-4, head_scale: float = 0.01, sh_degree: int = 0,
-                 hash_resolutions=(), hash_features: int = 2, hash_table_log2: int = 20):
+                 hash_resolutions=(), hash_features: int = 2, hash_table_log2: int = 20,
+                 shading_hidden: int = 0, shading_fd_step: float = 0.008):
         super().__init__()
         if not resolutions or min(resolutions) < 2:
             raise ValueError(f"grid resolutions must be >= 2, got {list(resolutions)}")
@@ -64,6 +73,13 @@ class GridField(Field):
         with torch.no_grad():
             self.head.weight.mul_(head_scale)
             self.head.bias.zero_()
+        self.shading_fd_step = float(shading_fd_step)
+        self.shading = None
+        if shading_hidden:
+            self.shading = nn.Sequential(nn.Linear(7, shading_hidden), nn.ReLU(), nn.Linear(shading_hidden, 3))
+            with torch.no_grad():  # starts as no shading at all
+                self.shading[2].weight.zero_()
+                self.shading[2].bias.zero_()
 
     @property
     def n_levels(self) -> int:
@@ -107,16 +123,28 @@ class GridField(Field):
         out = F.linear(hidden, self.head.weight[:1], self.head.bias[:1]).squeeze(1)  # the logit row alone
         return out + sphere_prior_logit(points, self.init_radius, self.prior_sharpness)
 
-    def _color(self, hidden: torch.Tensor, dirs: torch.Tensor | None) -> torch.Tensor:
+    def shading_normals(self, points: torch.Tensor) -> torch.Tensor:
+        """points: (N, 3) -> (N, 3) outward unit normals the shading term reads: central differences
+        of the occupancy logit with step ``shading_fd_step`` (the smoothness loss's), detached."""
+        with torch.no_grad():
+            stencil = fd_points(points.detach(), self.shading_fd_step)
+            return fd_normals(self.occupancy_logits(stencil), self.shading_fd_step)
+
+    def _color(self, hidden: torch.Tensor, dirs: torch.Tensor | None, points: torch.Tensor) -> torch.Tensor:
         rows = slice(1, None) if dirs is not None else slice(1, 4)  # the SH rows only when they are used
-        return sh_rgb(F.linear(hidden, self.head.weight[rows], self.head.bias[rows]), dirs, self.sh_degree)
+        raw = F.linear(hidden, self.head.weight[rows], self.head.bias[rows])
+        if self.shading is not None and dirs is not None:
+            n = self.shading_normals(points)
+            shade = self.shading(torch.cat([n, dirs, (n * dirs).sum(1, keepdim=True)], dim=1))
+            raw = torch.cat([raw[:, :3] + shade, raw[:, 3:]], dim=1)
+        return sh_rgb(raw, dirs, self.sh_degree)
 
     def occupancy_logits(self, points: torch.Tensor) -> torch.Tensor:
         return self._logits(points, self._hidden(points))
 
     def texture(self, points: torch.Tensor, dirs: torch.Tensor | None = None) -> torch.Tensor:
-        return self._color(self._hidden(points), dirs)
+        return self._color(self._hidden(points), dirs, points)
 
     def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self._hidden(points)
-        return self._logits(points, hidden), self._color(hidden, None)
+        return self._logits(points, hidden), self._color(hidden, None, points)

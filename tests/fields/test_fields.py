@@ -73,3 +73,50 @@ def test_tau_logit():
     assert abs(tau_logit(0.9) - 2.1972245773) < 1e-9
     with pytest.raises(DvrError):
         tau_logit(1.0)
+
+
+SMALL_GRID = dict(grid_resolutions=[8, 16], grid_features=2, mlp_hidden=16, hash_resolutions=[], init_radius=0.5)
+
+
+def _sphere_points(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """n points on the field's initial sphere (radius 0.5) and n view directions that see them."""
+    g = torch.Generator().manual_seed(seed)
+    normal = torch.nn.functional.normalize(torch.randn(n, 3, generator=g), dim=1)
+    view = torch.nn.functional.normalize(torch.randn(n, 3, generator=g), dim=1)
+    view = torch.where(((view * normal).sum(1, keepdim=True) > 0), -view, view)  # looking at the outside
+    return 0.5 * normal, view
+
+
+def test_shading_starts_as_none_and_reads_the_surface_normal():
+    torch.manual_seed(0)
+    field = build_field(FitConfig(**SMALL_GRID, shading_hidden=8))
+    points, dirs = _sphere_points(200, 0)
+    shaded = field.texture(points, dirs)
+    field.shading = None
+    assert torch.equal(shaded, field.texture(points, dirs))  # last layer at 0: no shading at step 0
+    assert (field.shading_normals(points) - points / 0.5).abs().max() < 1e-3  # the sphere's outward normals
+
+
+def test_the_shading_term_learns_a_lamp_at_the_camera():
+    """Colour 0.15 + 0.7 max(0, -n.w) (a lamp at the camera) on the initial sphere, fitted from 2,000
+    (point, view) pairs with no SH terms: the normal-conditioned shading alone predicts new points
+    and views within 0.02 on average; without it the colour cannot follow the view (> 0.1 off)."""
+    points, dirs = _sphere_points(2000, 1)
+    test_points, test_dirs = _sphere_points(500, 2)
+
+    def headlight(p, w):
+        return (0.15 + 0.7 * (-(p / 0.5) * w).sum(1).clamp_min(0))[:, None].expand(-1, 3)
+
+    errors = {}
+    for hidden in (16, 0):
+        torch.manual_seed(0)
+        field = build_field(FitConfig(**SMALL_GRID, shading_hidden=hidden, sh_degree=0))
+        optimizer = torch.optim.Adam(field.parameters(), lr=1e-2)
+        for _ in range(300):
+            optimizer.zero_grad()
+            (field.texture(points, dirs) - headlight(points, dirs)).abs().mean().backward()
+            optimizer.step()
+        with torch.no_grad():
+            errors[hidden] = float((field.texture(test_points, test_dirs) - headlight(test_points, test_dirs)).abs().mean())
+    assert errors[16] < 0.02, errors
+    assert errors[0] > 0.1, errors
