@@ -117,6 +117,7 @@ def test_the_shading_term_learns_a_lamp_at_the_camera():
             (field.texture(points, dirs) - headlight(points, dirs)).abs().mean().backward()
             optimizer.step()
         with torch.no_grad():
-            errors[hidden] = float((field.texture(test_points, test_dirs) - headlight(test_points, test_dirs)).abs().mean())
+            error = field.texture(test_points, test_dirs) - headlight(test_points, test_dirs)
+        errors[hidden] = float(error.abs().mean())
     assert errors[16] < 0.02, errors
     assert errors[0] > 0.1, errors
