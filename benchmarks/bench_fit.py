@@ -95,6 +95,9 @@ def run_worker(args) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         result = fit(scene, cfg, Path(tmp) / "run", progress=False, hook=score)
+        if result.iterations == 0:  # the set-up took the whole budget: nothing to score
+            raise SystemExit(f"bench_fit: the {args.worker} preset made no step in its {args.budget:g} s budget "
+                             "(the set-up took it all): give it a longer budget")
         if not curve or curve[-1]["iteration"] != result.iterations:
             score(clock["job"], force=True)  # the state the budget ended on
         log = Path(tmp) / "run" / "metrics.jsonl"

@@ -18,7 +18,7 @@ def test_bench_fit_smoke(make_example, tmp_path):
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_fit.py"), "--scene", str(scene), "--out", str(out),
-         "--budget", "4", "--paper-budget", "3", "--eval-every", "2", "--paper-eval-every", "2",
+         "--budget", "4", "--paper-budget", "6", "--eval-every", "2", "--paper-eval-every", "2",
          "--mesh-resolution", "32", "--points", "500", "--eval-steps", "16", "--threads", "1", "--device", "cpu"],
         capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
