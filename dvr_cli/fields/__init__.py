@@ -23,7 +23,7 @@ def build_field(cfg: FitConfig) -> Field:
                          grid_init_std=cfg.grid_init_std, head_scale=cfg.head_scale, sh_degree=cfg.sh_degree,
                          hash_resolutions=cfg.hash_resolutions, hash_features=cfg.hash_features,
                          hash_table_log2=cfg.hash_table_log2, shading_hidden=cfg.shading_hidden,
-                         shading_fd_step=cfg.normal_fd_step or 0.008)
+                         shading_fd_step=cfg.normal_fd_step or type(cfg).normal_fd_step)  # its default if 0
     if cfg.field == "paper":
         return PaperField(cfg.paper_hidden, cfg.paper_blocks, init_radius=cfg.init_radius,
                           prior_sharpness=cfg.prior_sharpness, head_scale=cfg.head_scale, sh_degree=cfg.sh_degree)

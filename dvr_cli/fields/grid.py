@@ -25,8 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .base import Field, check_points, sphere_prior_logit
 from ..render.normals import fd_normals, fd_points
+from .base import Field, check_points, sphere_prior_logit
 from .hashgrid import hash_encode
 from .sh import sh_directional_count, sh_rgb
 
@@ -130,11 +130,12 @@ class GridField(Field):
             stencil = fd_points(points.detach(), self.shading_fd_step)
             return fd_normals(self.occupancy_logits(stencil), self.shading_fd_step)
 
-    def _color(self, hidden: torch.Tensor, dirs: torch.Tensor | None, points: torch.Tensor) -> torch.Tensor:
+    def _color(self, hidden: torch.Tensor, dirs: torch.Tensor | None, points: torch.Tensor,
+               normals: torch.Tensor | None = None) -> torch.Tensor:
         rows = slice(1, None) if dirs is not None else slice(1, 4)  # the SH rows only when they are used
         raw = F.linear(hidden, self.head.weight[rows], self.head.bias[rows])
         if self.shading is not None and dirs is not None:
-            n = self.shading_normals(points)
+            n = normals.detach() if normals is not None else self.shading_normals(points)
             shade = self.shading(torch.cat([n, dirs, (n * dirs).sum(1, keepdim=True)], dim=1))
             raw = torch.cat([raw[:, :3] + shade, raw[:, 3:]], dim=1)
         return sh_rgb(raw, dirs, self.sh_degree)
@@ -142,8 +143,9 @@ class GridField(Field):
     def occupancy_logits(self, points: torch.Tensor) -> torch.Tensor:
         return self._logits(points, self._hidden(points))
 
-    def texture(self, points: torch.Tensor, dirs: torch.Tensor | None = None) -> torch.Tensor:
-        return self._color(self._hidden(points), dirs, points)
+    def texture(self, points: torch.Tensor, dirs: torch.Tensor | None = None,
+                normals: torch.Tensor | None = None) -> torch.Tensor:
+        return self._color(self._hidden(points), dirs, points, normals)
 
     def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self._hidden(points)

@@ -65,7 +65,8 @@ class PaperField(Field):
     def occupancy_logits(self, points: torch.Tensor) -> torch.Tensor:
         return self._logits(points, self.features(points))
 
-    def texture(self, points: torch.Tensor, dirs: torch.Tensor | None = None) -> torch.Tensor:
+    def texture(self, points: torch.Tensor, dirs: torch.Tensor | None = None,
+                normals: torch.Tensor | None = None) -> torch.Tensor:
         return sh_rgb(self.rgb_head(self.features(points)), dirs, self.sh_degree)
 
     def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -75,13 +75,16 @@ def batch_outputs(field: Field, batch: RayBatch, cfg: FitConfig, n_steps: int, o
             queries["stencil"] = fd_points(jittered, cfg.normal_fd_step)
     split = field.occupancy_logits(torch.cat(list(queries.values()))).split([len(q) for q in queries.values()])
     logits = dict(zip(queries, split))
-    out = shade_hits(field, batch.origins, batch.dirs, hits, logits["surface"])
+    fd = fd_normals(logits["stencil"], cfg.normal_fd_step) if "stencil" in logits else None
+    # the first M stencil normals are at the surface points: the shading term reads them (detached)
+    # instead of evaluating a stencil of its own there
+    out = shade_hits(field, batch.origins, batch.dirs, hits, logits["surface"],
+                     None if fd is None else fd[: len(surface)])
     out.update(n_evaluated=hits.n_evaluated, probe_logits=logits["probe"])
     if "free" in logits:
         out["free_logits"], out["solid_logits"] = logits["free"], logits["solid"]
     if jittered is not None:
-        out["normals"] = (fd_normals(logits["stencil"], cfg.normal_fd_step) if cfg.normal_fd_step > 0
-                          else normals(field, jittered, create_graph=True))
+        out["normals"] = fd if fd is not None else normals(field, jittered, create_graph=True)
     return out
 
 

@@ -29,11 +29,12 @@ def render_rays(field: Field, origins: torch.Tensor, dirs: torch.Tensor, n_steps
 
 
 def shade_hits(field: Field, origins: torch.Tensor, dirs: torch.Tensor, hits: SurfaceHits,
-               surface_logits: torch.Tensor) -> dict[str, torch.Tensor]:
+               surface_logits: torch.Tensor, surface_normals: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Depth, points and colour of N marched rays o + t w, differentiable.
 
     origins, dirs: (N, 3) the rays ``hits`` marched; surface_logits: (M,) f at
-    ``surface_points(origins, dirs, hits)`` with gradients (see ``surface_depth``).
+    ``surface_points(origins, dirs, hits)`` with gradients (see ``surface_depth``); surface_normals:
+    (M, 3) outward unit normals there, if the caller has them (passed to ``field.texture``).
     Returns a dict:
       depth (N,): surface distance d (0 where not hit); differentiable by the implicit gradient.
       points (N, 3): p = o + d w (the origin where not hit).
@@ -44,7 +45,7 @@ def shade_hits(field: Field, origins: torch.Tensor, dirs: torch.Tensor, hits: Su
     depth = surface_depth(field, origins, dirs, hits, surface_logits)
     points = origins + depth[:, None] * dirs
     rays = hits.hit.nonzero().squeeze(1)
-    rgb = points.new_zeros(points.shape).index_put((rays,), field.texture(points[rays], dirs[rays]))
+    rgb = points.new_zeros(points.shape).index_put((rays,), field.texture(points[rays], dirs[rays], surface_normals))
     return {"depth": depth, "points": points, "rgb": rgb, "hit": hits.hit, "inside": hits.inside,
             "t_near": hits.t_near, "t_far": hits.t_far, "t_peak": hits.t_peak}
 
