@@ -17,6 +17,7 @@ unchanged.
 from __future__ import annotations
 
 import atexit
+import importlib
 import os
 import signal
 import subprocess
@@ -82,8 +83,9 @@ def init_from_env(device: str = "auto") -> bool:
     # step imports it) outlives destroy_process_group, and its worker threads then outlive the
     # interpreter: one releasing a tensor during shutdown aborts the rank (SIGABRT, "terminate
     # called without an active exception"), in about 1 test run in 6 on 2 cores. Imported first, the group's
-    # threads end with it.
-    import torch._dynamo  # noqa: F401
+    # threads end with it. (importlib: an ``import torch._dynamo`` statement would make ``torch`` a
+    # local name of this function, unbound on the CUDA line above.)
+    importlib.import_module("torch._dynamo")
     dist.init_process_group("nccl" if on_gpu else "gloo", timeout=timedelta(seconds=TIMEOUT_S))
     atexit.register(leave)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

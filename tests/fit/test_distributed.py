@@ -6,6 +6,7 @@ The 2 ranks are started once for the module (`two_ranks`); each test checks what
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import socket
@@ -173,6 +174,24 @@ def test_a_checkpoint_of_two_processes_resumes_only_with_two(monkeypatch):
     assert distributed.ray_share(5) == 2 and distributed.sampler_seed(7) == 8 and not distributed.is_writer()
     monkeypatch.setenv("RANK", "0")
     assert distributed.ray_share(5) == 3
+
+
+def test_a_cuda_rank_joins_nccl_on_its_local_gpu(monkeypatch):
+    """The CUDA branch of init_from_env, on a CPU machine: the calls it makes, recorded."""
+    importlib.import_module("torch._dynamo")  # its atexit hooks go to the real atexit, not to `calls`
+    calls = {}
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setattr(distributed, "resolve_device", lambda device: torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "set_device", lambda index: calls.setdefault("gpu", index))
+    monkeypatch.setattr(distributed.dist, "init_process_group",
+                        lambda backend, timeout: calls.setdefault("backend", backend))
+    monkeypatch.setattr(distributed.atexit, "register", lambda fn: calls.setdefault("atexit", []).append(fn))
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.setdefault("threads", n))
+    assert distributed.init_from_env("cuda")
+    assert calls["gpu"] == 1 and calls["backend"] == "nccl" and distributed.leave in calls["atexit"]
+    assert calls["threads"] >= 1
 
 
 @pytest.mark.slow
