@@ -153,6 +153,22 @@ def test_a_view_that_disagrees_is_rejected():
     assert (coloring.n_views == 3).all()
 
 
+def test_many_views_are_averaged_by_their_resolution():
+    """A point seen by 12 photos under 12 lights takes their weighted mean, not the sharpest few."""
+    verts, faces = squares()
+    views = [flat_view(0.5 + 0.1 * i, 1.5, (0.40 + 0.01 * i,) * 3) for i in range(12)]
+    coloring = PhotoColoring(verts, faces, views, fallback)
+    points = back_points((0.6, 0.8))
+    got = coloring(points, faces_of(points))
+    assert (coloring.n_views == 12).all()
+    normals = np.tile([0.0, 0.0, -1.0], (len(points), 1))
+    w = np.stack([weight(view, points, normals) for view in views])  # (12, N)
+    grey = 0.40 + 0.01 * np.arange(12)
+    np.testing.assert_allclose(got[:, 0], (w * grey[:, None]).sum(axis=0) / w.sum(axis=0), atol=1e-5)
+    assert np.ptp(got[:, 0]) < 0.01  # the same mean on every point, near the middle light
+    assert abs(got[0, 0] - grey.mean()) < 0.02
+
+
 def test_push_pull_fills_gutters_with_chart_colours():
     image = np.zeros((16, 16, 3), dtype=np.float32)
     filled = np.zeros((16, 16), dtype=bool)
