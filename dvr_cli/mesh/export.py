@@ -115,11 +115,13 @@ def extract_run_surface(run: Run, resolution: int = 512, log: Callable[[str], No
 
 
 def colored_mesh(field, verts: np.ndarray, faces: np.ndarray, texture: str, texture_size: int,
-                 photos: Sequence[View] | None = None, log: Callable[[str], None] | None = None) -> ColoredMesh:
+                 photos: Sequence[View] | None = None, log: Callable[[str], None] | None = None,
+                 centers: np.ndarray | None = None) -> ColoredMesh:
     """Colour a unit-frame mesh per vertex, or as an atlas baked at ``texture_size``^2: from
     ``photos`` (cameras in the unit frame; dvr_cli.mesh.bake) with ``field`` where no photo
-    sees the surface, or from ``field`` alone when ``photos`` is None or empty."""
-    field_fn = lambda points: field_colors(field, points)  # noqa: E731
+    sees the surface, or from ``field`` alone when ``photos`` is None or empty; the field's
+    colour is averaged over the views from ``centers`` (C, 3), unit frame (see field_colors)."""
+    field_fn = lambda points: field_colors(field, points, centers)  # noqa: E731
     color_fn = (lambda points, face: field_fn(points)) if not photos else PhotoColoring(verts, faces, photos, field_fn)
     start = time.perf_counter()
     if texture == "vertex":
@@ -169,7 +171,8 @@ def export_mesh(run: Run, fmt: str = "ply", resolution: int = 512, out: str | Pa
     if simplify is not None:
         verts, faces = decimate(verts, faces, simplify)
     photos = training_photos(run, log or warnings.warn) if colors == "photos" else None
-    mesh = colored_mesh(run.field, verts, faces, texture, texture_size, photos, log)
+    centers = np.array([run.normalization.camera_to_unit(run.cameras[i]).center for i in run.train])
+    mesh = colored_mesh(run.field, verts, faces, texture, texture_size, photos, log, centers)
     mesh.verts = run.normalization.to_world(mesh.verts)
     written = write_mesh(mesh, out, fmt)
     if log:

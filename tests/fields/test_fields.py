@@ -6,6 +6,7 @@ import torch
 from dvr_cli.config import FitConfig
 from dvr_cli.errors import DvrError
 from dvr_cli.fields import GridField, PaperField, build_field, tau_logit
+from dvr_cli.mesh.color import field_colors
 
 CORNER = torch.tensor([[1.0, 1.0, 1.0], [-1.0, 1.0, -1.0]])
 ORIGIN = torch.zeros(1, 3)
@@ -100,7 +101,8 @@ def test_shading_starts_as_none_and_reads_the_surface_normal():
 def test_the_shading_term_learns_a_lamp_at_the_camera():
     """Colour 0.15 + 0.7 max(0, -n.w) (a lamp at the camera) on the initial sphere, fitted from 2,000
     (point, view) pairs with no SH terms: the normal-conditioned shading alone predicts new points
-    and views within 0.02 on average; without it the colour cannot follow the view (> 0.1 off)."""
+    and views within 0.02 on average; without it the colour cannot follow the view (> 0.1 off).
+    A mesh of the field takes the colour seen head-on (0.85)."""
     points, dirs = _sphere_points(2000, 1)
     test_points, test_dirs = _sphere_points(500, 2)
 
@@ -119,5 +121,8 @@ def test_the_shading_term_learns_a_lamp_at_the_camera():
         with torch.no_grad():
             error = field.texture(test_points, test_dirs) - headlight(test_points, test_dirs)
         errors[hidden] = float(error.abs().mean())
+        if hidden:  # what a mesh of this field is coloured with: the colour seen head-on, 0.15 + 0.7
+            head_on = field_colors(field, test_points.numpy())
     assert errors[16] < 0.02, errors
     assert errors[0] > 0.1, errors
+    assert abs(head_on - 0.85).mean() < 0.03
