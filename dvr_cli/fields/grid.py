@@ -8,8 +8,8 @@ where m_l in {0, 1} masks the levels not yet active (coarse-to-fine training). T
     h = relu(W_k ... relu(W_1 e(p))),   [o, c, a_1..a_K] = W_head h + b_head   (o scalar, c, a_k in R^3)
     logit(p) = o + sphere_prior_logit(p, init_radius, prior_sharpness),
     rgb(p, w) = sigmoid(c + s(n(p), w) + sum_k a_k Y_k(w))   (Y_k: real SH of degree 1..sh_degree, sh.py),
-so with sh_degree 0 and no shading the colour is view-independent (DVR); rgb(p) = sigmoid(c) is
-what a mesh's texture keeps (without s and the SH terms: no view to shade for).
+so with sh_degree 0 and no shading the colour is view-independent (DVR). A mesh coloured from the
+field takes rgb averaged over its training cameras' views (dvr_cli.mesh.color.field_colors).
 
 s is a shading term shared by every point (``shading_hidden`` > 0): a small MLP of the surface's
 outward normal n(p) (central differences of the logit, detached: colour does not move the shape),
