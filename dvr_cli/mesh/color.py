@@ -7,6 +7,7 @@ import torch
 
 from ..fields.base import Field
 from ..render.normals import normals
+from .bake import MIN_COS  # cameras seeing a point more grazing than this do not count, as in the photo bake
 
 
 def field_device(field: Field) -> torch.device:
@@ -19,8 +20,6 @@ def field_device(field: Field) -> torch.device:
 #: The view-averaged colour reads the field from at most this many of the cameras (evenly
 #: spread over their list): the cost is one texture evaluation per point and camera.
 MAX_CAMERAS = 12
-#: Cameras seeing a point more grazing than acos(0.1) do not count (as in the photo bake).
-MIN_COS = 0.1
 
 
 def field_colors(field: Field, points: np.ndarray, centers: np.ndarray | None = None,
@@ -38,16 +37,17 @@ def field_colors(field: Field, points: np.ndarray, centers: np.ndarray | None = 
     """
     device = field_device(field)
     out = np.empty((len(points), 3), dtype=np.float32)
-    if centers is not None and len(centers) > MAX_CAMERAS:
+    centers = np.zeros((0, 3)) if centers is None else np.asarray(centers)
+    if len(centers) > MAX_CAMERAS:
         centers = centers[np.linspace(0, len(centers) - 1, MAX_CAMERAS).round().astype(int)]
-    cams = None if centers is None else torch.as_tensor(np.asarray(centers), dtype=torch.float32, device=device)
+    cams = torch.as_tensor(centers, dtype=torch.float32, device=device)
     with torch.no_grad():
         for s in range(0, len(points), chunk):
             p = torch.as_tensor(points[s : s + chunk], dtype=torch.float32, device=device)
             n = normals(field, p)
             total = p.new_zeros(len(p), 3)
             weight = p.new_zeros(len(p), 1)
-            for c in cams if cams is not None else ():
+            for c in cams:
                 w = torch.nn.functional.normalize(p - c, dim=1)
                 cos = -(w * n).sum(1, keepdim=True)
                 facing = (cos > MIN_COS).squeeze(1)

@@ -10,6 +10,7 @@ from dvr_cli.mesh.color import field_colors
 
 CORNER = torch.tensor([[1.0, 1.0, 1.0], [-1.0, 1.0, -1.0]])
 ORIGIN = torch.zeros(1, 3)
+CAMERAS = torch.tensor([[0.0, 0.0, 3.0], [3.0, 0.0, 0.0]])
 
 
 def n_params(module):
@@ -102,7 +103,8 @@ def test_the_shading_term_learns_a_lamp_at_the_camera():
     """Colour 0.15 + 0.7 max(0, -n.w) (a lamp at the camera) on the initial sphere, fitted from 2,000
     (point, view) pairs with no SH terms: the normal-conditioned shading alone predicts new points
     and views within 0.02 on average; without it the colour cannot follow the view (> 0.1 off).
-    A mesh of the field takes the colour seen head-on (0.85)."""
+    A mesh of the field takes the colour seen head-on (0.85), or the cos-weighted mean of the
+    colours that given cameras see."""
     points, dirs = _sphere_points(2000, 1)
     test_points, test_dirs = _sphere_points(500, 2)
 
@@ -121,8 +123,18 @@ def test_the_shading_term_learns_a_lamp_at_the_camera():
         with torch.no_grad():
             error = field.texture(test_points, test_dirs) - headlight(test_points, test_dirs)
         errors[hidden] = float(error.abs().mean())
-        if hidden:  # what a mesh of this field is coloured with: the colour seen head-on, 0.15 + 0.7
+        if hidden:  # what a mesh of this field is coloured with: head-on, and averaged over two cameras
             head_on = field_colors(field, test_points.numpy())
+            averaged = field_colors(field, test_points.numpy(), CAMERAS.numpy())
     assert errors[16] < 0.02, errors
     assert errors[0] > 0.1, errors
     assert abs(head_on - 0.85).mean() < 0.03
+    # Averaged: sum_i cos_i (0.15 + 0.7 cos_i) / sum_i cos_i over the cameras facing the point
+    # (cos_i > 0.1), head-on where none does.
+    n = test_points / 0.5
+    toward = torch.nn.functional.normalize(CAMERAS[:, None] - test_points[None], dim=2)  # (2, N, 3)
+    cos = (toward * n[None]).sum(2)
+    w = torch.where(cos > 0.1, cos, 0.0)
+    expected = torch.where(w.sum(0) > 0, (w * (0.15 + 0.7 * cos)).sum(0) / w.sum(0).clamp_min(1e-9), 0.85)
+    assert abs(averaged[:, 0] - expected.numpy()).mean() < 0.03
+    assert abs(averaged[:, 0] - 0.85).mean() > 0.1  # not the head-on colour
