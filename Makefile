@@ -11,7 +11,7 @@ EXAMPLE := examples/data/example
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# CPU build of torch (a CUDA user: see README, "GPU").
+	# CPU build of torch (a CUDA user: see README, "Install").
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
