@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import trimesh
 
 from ..errors import DvrError
 from ..files import to_uint8
@@ -39,6 +40,7 @@ from .sfm import SfmResult, estimate_cameras, write_points_ply
 
 #: ``masks=`` value that asks for automatic masks.
 AUTO = "auto"
+#: The SfM points of a photos-only calibration, world frame, beside the scene's cams.json.
 SPARSE_FILE = "sparse.ply"
 #: Photos-only with automatic masks: every photo with its mask outline and confidence.
 CONTACT_SHEET = "masks.png"
@@ -174,6 +176,17 @@ def calibrate_photos(
         timings["scene"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
     return PhotoCalibration(out, scene, sfm, frame, points, timings)
+
+
+def read_sparse_points(scene_dir: str | Path) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """The points :func:`calibrate_photos` wrote into ``scene_dir`` (SPARSE_FILE): (P, 3) world
+    points and (P, 3) uint8 colours (None when uncoloured); None when the folder has none."""
+    path = Path(scene_dir) / SPARSE_FILE
+    if not path.is_file():
+        return None
+    cloud = trimesh.load(path)
+    colors = getattr(cloud, "colors", None)
+    return np.asarray(cloud.vertices), None if colors is None or len(colors) == 0 else np.asarray(colors)[:, :3]
 
 
 def parse_pattern(text: str) -> tuple[int, int]:

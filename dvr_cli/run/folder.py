@@ -30,6 +30,7 @@ METRICS = "metrics.jsonl"
 PREVIEWS = "previews"
 EVAL = "eval.json"
 EXPORT = "export"
+EXPORTED_MESHES = ("mesh.ply", "mesh.glb", "mesh.obj")  # `dvr export`'s default files, in RUN/export
 RENDERS = "renders"
 LOCK = ".lock"
 LATEST = "latest"

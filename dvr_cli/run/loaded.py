@@ -11,6 +11,7 @@ import torch
 
 from ..config import FitConfig
 from ..errors import DvrError
+from ..files import read_json
 from ..fields import Field, build_field
 from ..render.occgrid import OccupancyGrid
 from ..render.renderer import render_image
@@ -18,7 +19,7 @@ from ..runtime import resolve_device
 from ..scene.camera import Camera
 from ..scene.types import Normalization, Scene
 from .checkpoint import load_checkpoint
-from .folder import CHECKPOINT, CONFIG, SCENE, resolve_run_dir
+from .folder import CHECKPOINT, CONFIG, EVAL, EXPORT, EXPORTED_MESHES, SCENE, resolve_run_dir
 from .record import SceneRecord
 
 
@@ -74,6 +75,19 @@ class Run:
                            n_secant=self.cfg.n_secant)
         out["depth"] = out["depth"] * np.float32(self.normalization.scale)
         return out
+
+    def exported_mesh(self) -> Path | None:
+        """RUN/export/mesh.{ply,glb,obj}, the first of them present, or None."""
+        paths = (self.run_dir / EXPORT / name for name in EXPORTED_MESHES)
+        return next((path for path in paths if path.is_file()), None)
+
+    def view_scores(self) -> dict[str, dict]:
+        """View name -> the field's scores of that view in RUN/eval.json (written by `dvr eval` or
+        `dvr fit --holdout`); empty when there is no eval.json or it scored no images."""
+        if not (self.run_dir / EVAL).is_file():
+            return {}
+        images = read_json(self.run_dir / EVAL).get("images") or {}
+        return {v["name"]: v for v in images.get("views", []) if "name" in v}
 
     def scene(self) -> Scene:
         """Reload the run's scene (all views, images included) from the inputs scene.json records,

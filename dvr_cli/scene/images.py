@@ -61,6 +61,13 @@ def read_mask(path: Path) -> np.ndarray:
     return pixels > 0.5
 
 
+def fit_within(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """(w, h): ``width`` x ``height`` shrunk, aspect kept, until its longer side is at most
+    ``long_side`` pixels (never enlarged; at least 1 pixel a side)."""
+    factor = min(1.0, long_side / max(width, height))
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
 def resize_image(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """(H, W, C) -> (height, width, C) by area averaging (no aliasing when shrinking)."""
     if image.shape[1] == width and image.shape[0] == height:

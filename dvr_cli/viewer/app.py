@@ -2,9 +2,9 @@
 of a scene, a fitted run or a fit in progress.
 
 Everything is shown in dvr's unit frame (the region of interest is the cube [-1, 1]^3). What is
-shown comes from the library's objects (``Scene``, ``LoadedRun``, the fit's field); rendering is
-``render_image`` through :mod:`dvr_cli.viewer.live`, run only by :meth:`Viewer.serve` (a finished
-run) or inside the fit's step hook (:class:`FitWatch`), between optimisation steps.
+shown is a :class:`~dvr_cli.viewer.content.Content`; rendering is ``render_image`` through
+:mod:`dvr_cli.viewer.live`, run only by :meth:`Viewer.serve` (a finished run) or inside the fit's
+step hook (:class:`dvr_cli.viewer.watch.FitWatch`), between optimisation steps.
 """
 
 from __future__ import annotations
@@ -15,26 +15,17 @@ import io
 import queue
 import socket
 import threading
-import time
-from dataclasses import dataclass, field as dataclass_field
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import trimesh
-from PIL import Image
 
-from ..errors import DvrError
-from ..evaluate.images import masked_psnr
-from ..evaluate.report import background_of
-from ..files import read_json, to_uint8
-from ..mesh.color import field_colors, field_device
-from ..mesh.mise import extract_surface
+from ..files import to_uint8
 from ..render.views import average_up
-from ..run import EVAL, EXPORT, Run
-from ..scene.types import Normalization, Scene, View
 from .cameras import Pose, pose_of
-from .live import FULL, PREVIEW, LiveRender, RenderSettings, Throttle, display_image
+from .content import Content, mask_overlay, thumbnail
+from .live import FULL, LiveRender, RenderSettings, display_image
+from .ports import check_port, port_error
 
 #: Long side of the photos drawn on the frustums, and of the "photo | render" panel, pixels.
 FRUSTUM_PHOTO = 128
@@ -42,113 +33,10 @@ COMPARE_SIZE = 160
 TRAIN_COLOR = (60, 100, 200)
 HELDOUT_COLOR = (240, 110, 20)
 ROI_COLOR = (150, 150, 150)
-#: Cells per axis of the surface extracted for display (a run without an exported mesh, a fit).
-SURFACE_RESOLUTION = 64
 LIVE_MODES = ("off", "rgb", "depth", "normal")
-EXPORTED_MESHES = ("mesh.ply", "mesh.glb", "mesh.obj")
-
-
-# --------------------------------------------------------------------------- what is shown
-@dataclass
-class Content:
-    """What the viewer shows, in world units as loaded (converted to the unit frame when drawn).
-
-    views: every view (camera, photo, mask or None); holdout: indices of held-out views;
-    scores: view name -> its metrics (eval.json's per-view record); points (P, 3) / point_colors
-    (P, 3) uint8: sparse SfM points; mesh: a surface already in the unit frame.
-    """
-
-    views: list[View]
-    normalization: Normalization
-    holdout: list[int] = dataclass_field(default_factory=list)
-    scores: dict[str, dict] = dataclass_field(default_factory=dict)
-    points: np.ndarray | None = None
-    point_colors: np.ndarray | None = None
-    mesh: trimesh.Trimesh | None = None
-
-
-def sparse_points(scene: Scene) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The SfM points `dvr calibrate` wrote beside the scene's cams.json (sparse.ply), if any."""
-    from ..calib.pipeline import SPARSE_FILE
-
-    path = Path(scene.source).parent / SPARSE_FILE if scene.source is not None else None
-    if path is None or not path.is_file():
-        return None, None
-    cloud = trimesh.load(path)
-    colors = getattr(cloud, "colors", None)
-    return np.asarray(cloud.vertices), None if colors is None or len(colors) == 0 else np.asarray(colors)[:, :3]
-
-
-def scene_content(scene: Scene) -> Content:
-    """A scene's views and, for a photos-only calibration, its sparse points."""
-    points, colors = sparse_points(scene)
-    return Content(scene.views, scene.normalization, points=points, point_colors=colors)
-
-
-def field_surface(field, occ_grid, tau: float, resolution: int = SURFACE_RESOLUTION) -> trimesh.Trimesh | None:
-    """The field's surface (unit frame, inside the occupancy grid) with vertex colours; None if empty."""
-    logit_fn = field.occupancy_logits if occ_grid is None else occ_grid.masked(field.occupancy_logits)
-    verts, faces, _ = extract_surface(logit_fn, resolution=resolution, start=min(32, resolution), tau=tau,
-                                      device=field_device(field))
-    if len(faces) == 0:
-        return None
-    return trimesh.Trimesh(verts, faces, vertex_colors=to_uint8(field_colors(field, verts)), process=False)
-
-
-def run_surface(run: Run) -> trimesh.Trimesh | None:
-    """RUN/export/mesh.{ply,glb,obj} (the first present) moved into the unit frame, else a
-    low-resolution surface of the field."""
-    for name in EXPORTED_MESHES:
-        path = run.run_dir / EXPORT / name
-        if path.is_file():
-            mesh = trimesh.load(path, force="mesh")
-            mesh.apply_translation(-run.normalization.center)
-            mesh.apply_scale(1.0 / run.normalization.scale)
-            return mesh
-    return field_surface(run.field, run.occ_grid, run.cfg.tau)
-
-
-def run_content(run: Run) -> Content:
-    """A fitted run: its scene's views, held-out views with eval.json's scores (when `dvr eval`
-    or `dvr fit --holdout` wrote them), its surface."""
-    scene = run.scene()
-    scores = {}
-    if (run.run_dir / EVAL).is_file():
-        images = read_json(run.run_dir / EVAL).get("images") or {}
-        scores = {v["name"]: v for v in images.get("views", []) if "name" in v}
-    points, colors = sparse_points(scene)
-    return Content(scene.views, run.normalization, list(run.holdout), scores, points, colors, run_surface(run))
 
 
 # ---------------------------------------------------------------------------------- helpers
-def port_error(host: str, port: int, reason: str) -> DvrError:
-    return DvrError(f"--port {port}: cannot listen on {host}:{port} ({reason}); choose another --port")
-
-
-def check_port(host: str, port: int) -> None:
-    """DvrError in one line unless ``host``:``port`` can be listened on."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: TIME_WAIT is no conflict
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise port_error(host, port, exc.strerror or str(exc)) from None
-
-
-def thumbnail(image: np.ndarray, long_side: int) -> np.ndarray:
-    """(H, W, 3) float [0, 1] -> uint8 with its longer side at most ``long_side`` pixels."""
-    pil = Image.fromarray(to_uint8(image))
-    pil.thumbnail((long_side, long_side), Image.BILINEAR)
-    return np.asarray(pil)
-
-
-def mask_overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(H, W, 3) photo with the object mask shown: background darkened, object tinted green."""
-    tint = np.where(mask[..., None], 0.6 * image + 0.4 * np.array([0.1, 0.9, 0.2]), 0.35 * image)
-    return tint.astype(np.float32)
-
-
 def overview_eye(cameras_unit: list, up: np.ndarray) -> np.ndarray:
     """(3,) where the first view of the page is taken from: between the first two cameras, a
     little higher, 1.6 times as far from the object, so that the cameras around are in sight."""
@@ -354,166 +242,3 @@ class Viewer:
                 until.wait(0.02)
             else:
                 work[0](field, occ_grid)
-
-
-# ------------------------------------------------------------------------------ a live fit
-#: Share of the wall clock the viewer may take from a fit while someone moves the view, and
-#: while it only follows the fit (surface, held-out score, renders of views at rest).
-INTERACTIVE_SHARE = 0.5
-IDLE_SHARE = 0.03
-#: The plots and the views at rest follow the fit at most this often, seconds.
-REFRESH_S = 2.0
-#: Long side of the held-out views scored during the fit, pixels.
-SCORE_SIZE = 64
-
-
-def line_plot(x: list, y: list, title: str, color=(0, 0, 0), size: tuple[int, int] = (320, 160)) -> np.ndarray:
-    """(H, W, 3) uint8 image of the curve y(x) with its title and value ranges, for the GUI panel
-    (drawn here: viser 1.1.1's uPlot charts stay empty when updated below other controls)."""
-    import cv2
-
-    w, h = size
-    left, right, top, bottom = 44, 8, 22, 20
-    image = np.full((h, w, 3), 255, np.uint8)
-    text = dict(fontFace=cv2.FONT_HERSHEY_SIMPLEX, fontScale=0.38, color=(60, 60, 60), thickness=1,
-                lineType=cv2.LINE_AA)
-    cv2.putText(image, title, (left, 14), **text)
-    cv2.rectangle(image, (left, top), (w - right, h - bottom), (200, 200, 200), 1)
-    if len(x) >= 2:
-        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-        span_x, span_y = max(x.max() - x.min(), 1e-12), max(y.max() - y.min(), 1e-12)
-        px = left + (x - x.min()) / span_x * (w - right - left)
-        py = h - bottom - (y - y.min()) / span_y * (h - bottom - top)
-        cv2.polylines(image, [np.stack([px, py], axis=1).round().astype(np.int32)], False, tuple(color), 2,
-                      cv2.LINE_AA)
-        cv2.putText(image, f"{y.max():.3g}", (2, top + 8), **text)
-        cv2.putText(image, f"{y.min():.3g}", (2, h - bottom), **text)
-        cv2.putText(image, f"{x.min():.0f}", (left, h - 5), **text)
-        cv2.putText(image, f"it {x.max():.0f}", (w - right - 50, h - 5), **text)
-    return image
-
-
-def small_view(view: View, normalization: Normalization, long_side: int) -> View:
-    """The view shrunk to ``long_side`` pixels, its camera in the unit frame (for quick scores)."""
-    image = thumbnail(view.image, long_side)
-    h, w = image.shape[:2]
-    mask = None
-    if view.mask is not None:
-        mask = np.asarray(Image.fromarray(view.mask.astype(np.uint8) * 255).resize((w, h), Image.NEAREST)) > 127
-    camera = normalization.camera_to_unit(view.camera).resized(w, h)
-    return View(camera, image.astype(np.float32) / 255.0, mask, image_path=view.image_path)
-
-
-class FitWatch:
-    """The step hook of ``dvr fit --viewer``: the fit's surface, live renders, loss curve and
-    held-out score in a :class:`Viewer`, pause / resume and "save checkpoint now".
-
-    ``watch(job)`` runs after every step (the fit's loop passes its FitJob). It does nothing
-    costly while no browser is connected; otherwise one piece of work per call at most, keeping
-    the viewer within INTERACTIVE_SHARE of the wall clock while a client moves its view and
-    IDLE_SHARE while it only follows the fit. The field is only read (no_grad renders), so the
-    fit's result does not change. While paused it blocks, still serving the viewer.
-    """
-
-    def __init__(self, viewer: Viewer, scene: Scene, holdout: list[int]):
-        self.viewer = viewer
-        content = scene_content(scene)
-        content.holdout = list(holdout)
-        viewer.show(content)
-        gui = viewer.gui
-        self.status = gui.add_markdown("waiting for the first step")
-        self.pause_button = gui.add_button("pause")
-        self.pause_button.on_click(lambda _: self._toggle_pause())
-        self.save_button = gui.add_button("save checkpoint now")
-        self.save_button.on_click(lambda _: setattr(self, "save_requested", True))
-        self.loss_plot = self._plot("loss")
-        self.score_views = [small_view(scene.views[i], scene.normalization, SCORE_SIZE) for i in holdout]
-        self.score_plot = self._plot("held-out masked PSNR (dB)") if self.score_views else None
-        self.paused = self.save_requested = False
-        self.losses: tuple[list, list] = ([], [])
-        self.scores: tuple[list, list] = ([], [])
-        self.throttle = Throttle()
-        self.last_refresh = 0.0
-        self.surface_due = True
-
-    def _plot(self, title: str):
-        return self.viewer.gui.add_image(line_plot([], [], title), label=None, format="png")
-
-    def _toggle_pause(self) -> None:
-        self.paused = not self.paused
-        self.pause_button.label = "resume" if self.paused else "pause"
-
-    def __call__(self, job) -> bool:
-        """The fit's hook: record the step, do the viewer's due work; never stops the fit."""
-        self.losses[0].append(job.iteration)
-        self.losses[1].append(job.record.total)
-        self._save_if_asked(job)
-        watched = bool(self.viewer.server.get_clients())
-        if watched and time.monotonic() - self.last_refresh >= REFRESH_S:
-            self.last_refresh = time.monotonic()
-            self.viewer.live.field_changed()
-            self.surface_due = True
-            self._show_progress(job)
-        if watched and self.throttle.ready():
-            self._work(job, throttled=True)
-        while self.paused:
-            self._save_if_asked(job)
-            if not self._work(job, throttled=False):
-                time.sleep(0.05)
-        return False
-
-    def _save_if_asked(self, job) -> None:
-        if self.save_requested:
-            self.save_requested = False
-            job.save()
-            self.status.content = f"checkpoint saved at iteration {job.iteration}"
-
-    def _work(self, job, throttled: bool) -> bool:
-        """One piece of the viewer's work; False when there was none."""
-        start = time.monotonic()
-        work = self.viewer.next_work()
-        if self.surface_due and (work is None or not work[1]):  # the surface takes turns with renders at rest
-            self.surface_due = False
-            self.viewer.show_surface(field_surface(job.field, job.occ_grid, job.cfg.tau))
-            self._score(job)
-            interactive = False
-        elif work is not None:
-            work[0](job.field, job.occ_grid)
-            interactive = work[1]
-        else:
-            return False
-        if throttled:
-            self.throttle.spent(time.monotonic() - start, INTERACTIVE_SHARE if interactive else IDLE_SHARE)
-        return True
-
-    def _score(self, job) -> None:
-        """Mean masked PSNR of the held-out views, rendered small with the preview's marching steps."""
-        if not self.score_views:
-            return
-        settings = self.viewer.live.settings
-        values = []
-        for view in self.score_views:
-            out = settings.render_camera(job.field, job.occ_grid, view.camera, PREVIEW, background=background_of(view))
-            if view.mask is not None:
-                values.append(masked_psnr(out["rgb"], view.image, view.mask))
-        finite = [v for v in values if np.isfinite(v)]
-        if finite:
-            self.scores[0].append(job.iteration)
-            self.scores[1].append(float(np.mean(finite)))
-            self.score_plot.image = line_plot(*self.scores, "held-out masked PSNR (dB)", HELDOUT_COLOR)
-
-    def _show_progress(self, job) -> None:
-        record = job.record
-        score = f" · held-out masked PSNR {self.scores[1][-1]:.2f} dB" if self.scores[1] else ""
-        self.status.content = (f"iteration **{job.iteration}** · loss {record.total:.4f} · "
-                               f"rays hitting {record.hit_rate:.2f}{score}" + (" · **paused**" if self.paused else ""))
-        self.loss_plot.image = line_plot(*self.losses, "loss", TRAIN_COLOR)
-
-
-def watch_fit(scene: Scene, cfg, host: str = "127.0.0.1", port: int = 8080, title: str = "dvr fit") -> FitWatch:
-    """Start a viewer for a fit of ``scene`` with ``cfg`` (its held-out views as the fit splits
-    them); pass the result as the fit's ``hook`` and stop ``.viewer`` after the fit."""
-    from ..run import holdout_split
-
-    viewer = Viewer(host, port, RenderSettings.of_config(cfg), title=title, live="rgb")
-    return FitWatch(viewer, scene, holdout_split(len(scene), cfg.holdout)[1])

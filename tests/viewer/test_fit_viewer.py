@@ -19,7 +19,7 @@ from dvr_cli.config import FitConfig
 from dvr_cli.fit import fit
 from dvr_cli.run import CHECKPOINT
 from dvr_cli.scene import load_scene
-from dvr_cli.viewer import app as app_module
+from dvr_cli.viewer import watch as watch_module
 from dvr_cli.viewer.app import TRAIN_COLOR
 from dvr_cli.viewer import pose_of, watch_fit
 
@@ -56,9 +56,9 @@ def test_fit_viewer_flag_prints_the_address_and_fits(viewer_example, tmp_path, c
 def test_watched_fit_renders_scores_saves_and_pauses_without_changing_the_field(viewer_example, monkeypatch,
                                                                                   tmp_path, one_thread):
     # A client that is always connected; the viewer may take all the time it wants.
-    monkeypatch.setattr(app_module, "INTERACTIVE_SHARE", 1.0)
-    monkeypatch.setattr(app_module, "IDLE_SHARE", 1.0)
-    monkeypatch.setattr(app_module, "REFRESH_S", 0.0)
+    monkeypatch.setattr(watch_module, "INTERACTIVE_SHARE", 1.0)
+    monkeypatch.setattr(watch_module, "IDLE_SHARE", 1.0)
+    monkeypatch.setattr(watch_module, "REFRESH_S", 0.0)
     cfg = FitConfig.from_preset("fast", iters=4, holdout=4, device="cpu")
     scene = load_scene(viewer_example)
     watch = watch_fit(scene, cfg, port=free_port())
