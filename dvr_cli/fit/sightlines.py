@@ -87,10 +87,10 @@ def _in_mask(X: np.ndarray, view: np.ndarray, cameras: list[Camera], masks: list
     inside = np.zeros(len(X), bool)
     for k in np.unique(view):
         rows = np.flatnonzero(view == k)
-        uv = np.round(cameras[k].project(X[rows], distort=True)).astype(np.int64)
-        w, h = cameras[k].width, cameras[k].height
-        ok = (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
-        inside[rows[ok]] = True if masks[k] is None else masks[k][uv[ok, 1], uv[ok, 0]]
+        uv = cameras[k].project(X[rows], distort=True)
+        ok = cameras[k].in_image(uv)
+        ij = cameras[k].pixel_index(uv[ok])
+        inside[rows[ok]] = True if masks[k] is None else masks[k][ij[:, 1], ij[:, 0]]
     return inside
 
 

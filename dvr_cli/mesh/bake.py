@@ -153,14 +153,10 @@ def prepare_photos(scene, faces: np.ndarray, n_verts: int, views: Sequence[View]
 def _project(camera: Camera, points: np.ndarray, normals: np.ndarray) -> tuple[np.ndarray, ...]:
     """Pixel (u, v) (N,) each, z depth (N,) and cos (N,) of the angle between the unit normals
     (N, 3) and the direction to the camera, for points (N, 3) in the camera's frame."""
-    xc = points @ camera.R.T + camera.t
-    z = xc[:, 2]
+    uv, z = camera.project_depth(points)
     toward = camera.center - points
     cos = np.einsum("nd,nd->n", normals, toward) / np.linalg.norm(toward, axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        u = (camera.K[0, 0] * xc[:, 0] + camera.K[0, 1] * xc[:, 1]) / z + camera.K[0, 2]
-        v = camera.K[1, 1] * xc[:, 1] / z + camera.K[1, 2]
-    return u, v, z, cos
+    return uv[:, 0], uv[:, 1], z, cos
 
 
 def _log_weight(cos: np.ndarray, z: np.ndarray, focal: float) -> np.ndarray:
@@ -169,7 +165,9 @@ def _log_weight(cos: np.ndarray, z: np.ndarray, focal: float) -> np.ndarray:
 
 
 def _in_view(camera: Camera, u: np.ndarray, v: np.ndarray, z: np.ndarray, cos: np.ndarray) -> np.ndarray:
-    return (z > 0) & (cos > MIN_COS) & (u >= 0) & (u <= camera.width - 1) & (v >= 0) & (v <= camera.height - 1)
+    """In front, facing the camera within MIN_COS, and far enough inside the image (half a pixel)
+    that the bilinear lookup reads only the image's pixels."""
+    return (z > 0) & (cos > MIN_COS) & camera.in_image(np.stack([u, v], axis=1), margin=0.5)
 
 
 def candidate_views(photos: Sequence[Photo], verts: np.ndarray, faces: np.ndarray,
@@ -204,8 +202,8 @@ def view_samples(photo: Photo, points: np.ndarray, normals: np.ndarray) -> tuple
     ok = _in_view(cam, u, v, z, cos)
     # The 2x2 pixels the bilinear lookup reads (clamped so a point on the last column is inside).
     w = cam.width
-    x0 = np.clip(np.nan_to_num(u), 0, w - 2).astype(np.int64)
-    y0 = np.clip(np.nan_to_num(v), 0, cam.height - 2).astype(np.int64)
+    x0 = np.clip(u, 0, w - 2).astype(np.int64)
+    y0 = np.clip(v, 0, cam.height - 2).astype(np.int64)
     fx, fy = (u - x0).astype(np.float32)[:, None], (v - y0).astype(np.float32)[:, None]
     focal = cam.focal
     tol = DEPTH_TOL_PX * z / focal / np.maximum(cos, MIN_COS)

@@ -1,7 +1,10 @@
 """The one camera type of dvr: an OpenCV pinhole, world-to-camera.
 
 A world point X maps to pixel u ~ K (R X + t); camera axes x right, y down, z forward. The
-centre of pixel (column i, row j) is at (u, v) = (i, j). Every loader converts into this.
+centre of pixel (column i, row j) is at (u, v) = (i, j), so the pixel covers [i - 0.5, i + 0.5) x
+[j - 0.5, j + 0.5) and the image [-0.5, W - 0.5) x [-0.5, H - 0.5). Every loader converts into
+this; ``Camera.project`` / ``project_depth`` and ``Camera.in_image`` are the one projection and the
+one in-image rule of dvr.
 """
 
 from __future__ import annotations
@@ -103,6 +106,32 @@ class Camera:
             yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
             xy = np.stack([xd, yd], axis=1)
         return xy @ self.K[:2, :2].T + self.K[:2, 2]
+
+    def project_depth(self, X: np.ndarray, distort: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 3) world points -> pixels uv (N, 2) (as :meth:`project`) and depth (N,) along the
+        camera's z. Points not in front of the camera (depth <= 0) get a finite but meaningless uv
+        (the principal point's): test ``depth > 0`` before using it."""
+        depth = self.world_to_camera(X)[:, 2]
+        safe = np.where(depth[:, None] > 1e-9, np.asarray(X, dtype=np.float64), self.center + self.forward)
+        return self.project(safe, distort), depth
+
+    def in_image(self, uv: np.ndarray, margin: float = 0.0) -> np.ndarray:
+        """(N,) bool: pixel coordinates uv (N, 2) fall on the image, [-0.5, W - 0.5) x [-0.5, H - 0.5)
+        (pixel (i, j) covers [i - 0.5, i + 0.5)), shrunk by ``margin`` pixels on every side.
+
+        margin 0.5 keeps the points whose bilinear lookup reads only pixels of the image
+        (u in [0, W - 1)). ``pixel_index`` gives the pixel a point in the image falls on.
+        """
+        uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
+        lo = -0.5 + margin
+        with np.errstate(invalid="ignore"):  # NaN coordinates are outside
+            return ((uv[:, 0] >= lo) & (uv[:, 0] < self.width - 0.5 - margin)
+                    & (uv[:, 1] >= lo) & (uv[:, 1] < self.height - 0.5 - margin))
+
+    @staticmethod
+    def pixel_index(uv: np.ndarray) -> np.ndarray:
+        """(N, 2) int64 (column i, row j) of the pixel each uv (N, 2) falls on: floor(uv + 0.5)."""
+        return np.floor(np.asarray(uv, dtype=np.float64) + 0.5).astype(np.int64)
 
     # ------------------------------------------------------------ transforms
     def resized(self, width: int, height: int) -> "Camera":

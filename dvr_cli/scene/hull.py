@@ -77,18 +77,16 @@ def hull_votes(cameras: list[Camera], masks: list[np.ndarray], points: np.ndarra
                            f"{camera.width}x{camera.height}")
         p = points[alive]
         p_cam = camera.world_to_camera(p)
-        front = p_cam[:, 2] > max(radius, 1e-9)
-        safe = np.where(front[:, None], p, camera.center + camera.forward)  # keep behind-camera points finite
-        uv = camera.project(safe, distort=True)
+        uv, depth = camera.project_depth(p, distort=True)
+        front = depth > max(radius, 1e-9)
         slack = _slack_px(camera, p_cam, radius, pixel_slack)
-        u, v = np.round(uv[:, 0]), np.round(uv[:, 1])
-        in_frame = front & (u >= 0) & (u < camera.width) & (v >= 0) & (v < camera.height)
+        in_frame = front & camera.in_image(uv)
         if slack.max(initial=0.0) > 0:
             # distance (pixels) from each pixel to the nearest mask pixel; inf when the mask is empty
             dist = ndimage.distance_transform_edt(~mask) if mask.any() else np.full(mask.shape, np.inf)
         else:
             dist = np.where(mask, 0.0, np.inf)
-        iu, iv = u[in_frame].astype(np.int64), v[in_frame].astype(np.int64)
+        iu, iv = camera.pixel_index(uv[in_frame]).T
         outside = np.zeros(len(alive), bool)
         outside[in_frame] = dist[iv, iu] > slack[in_frame]
         n_on[alive[in_frame & ~outside]] += 1
