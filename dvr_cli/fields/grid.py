@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..render.normals import fd_normals, fd_points
+from .normals import fd_normals, fd_points
 from .base import Field, check_points, sphere_prior_logit
 from .hashgrid import hash_encode
 from .sh import sh_directional_count, sh_rgb

@@ -15,7 +15,7 @@ from ..config import FitConfig
 from ..fields import Field
 from ..render.implicit import surface_points
 from ..render.march import SurfaceHits, find_surface
-from ..render.normals import fd_normals, fd_points, normals
+from ..fields.normals import fd_normals, fd_points, normals
 from ..render.occgrid import OccupancyGrid
 from ..render.renderer import shade_hits
 from . import losses

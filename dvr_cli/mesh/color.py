@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from ..fields.base import Field
-from ..render.normals import normals
+from ..fields.normals import normals
 from .bake import MIN_COS  # cameras seeing a point more grazing than this do not count, as in the photo bake
 
 

@@ -10,6 +10,7 @@ import trimesh
 from PIL import Image
 
 from ..errors import DvrError
+from ..files import to_uint8
 
 FORMATS = ("ply", "obj", "glb")
 
@@ -38,12 +39,8 @@ class ColoredMesh:
         return np.asarray(trimesh.Trimesh(self.verts, self.faces, process=False).vertex_normals)
 
 
-def _uint8(rgb: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
 def _texture_image(mesh: ColoredMesh) -> Image.Image:
-    return Image.fromarray(_uint8(mesh.texture), "RGB")
+    return Image.fromarray(to_uint8(mesh.texture), "RGB")
 
 
 def write_ply(mesh: ColoredMesh, path: Path) -> None:
@@ -51,7 +48,7 @@ def write_ply(mesh: ColoredMesh, path: Path) -> None:
     if mesh.texture is not None:
         raise DvrError("PLY keeps vertex colours only; use --texture vertex or --format obj/glb for an atlas", path)
     tm = trimesh.Trimesh(mesh.verts, mesh.faces, vertex_normals=mesh.normals, process=False,
-                         vertex_colors=None if mesh.colors is None else _uint8(mesh.colors))
+                         vertex_colors=None if mesh.colors is None else to_uint8(mesh.colors))
     Path(path).write_bytes(tm.export(file_type="ply", vertex_normal=True))
 
 
@@ -95,7 +92,7 @@ def write_glb(mesh: ColoredMesh, path: Path) -> None:
         visual = trimesh.visual.TextureVisuals(uv=np.column_stack([mesh.uv[:, 0], 1.0 - mesh.uv[:, 1]]),
                                                material=material)
     elif mesh.colors is not None:
-        visual = trimesh.visual.ColorVisuals(vertex_colors=_uint8(mesh.colors))
+        visual = trimesh.visual.ColorVisuals(vertex_colors=to_uint8(mesh.colors))
     else:
         visual = None
     tm = trimesh.Trimesh(mesh.verts, mesh.faces, vertex_normals=mesh.normals, visual=visual, process=False)

@@ -1,8 +1,8 @@
 """DVR's surface renderer: rays, marching + secant, the implicit-gradient depth, normals, bit-grid."""
 
+from ..fields.normals import normals
 from .implicit import surface_depth
 from .march import SurfaceHits, find_surface
-from .normals import normals
 from .occgrid import OccupancyGrid
 from .rays import camera_rays, intersect_cube
 from .renderer import render_image, render_rays

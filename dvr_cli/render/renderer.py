@@ -11,7 +11,7 @@ from ..fields.base import Field
 from ..scene.camera import Camera
 from .implicit import surface_depth, surface_points
 from .march import SurfaceHits, find_surface
-from .normals import normals
+from ..fields.normals import normals
 from .rays import camera_rays
 
 

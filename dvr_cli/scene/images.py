@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from ..errors import DvrError
+from ..files import to_uint8
 
 
 def _read_raw(path: Path) -> np.ndarray:
@@ -87,6 +88,6 @@ def write_png(path: Path, pixels: np.ndarray) -> None:
     if pixels.dtype == bool:
         data = pixels.astype(np.uint8) * 255
     else:
-        data = np.round(np.clip(pixels, 0.0, 1.0) * 255.0).astype(np.uint8)[..., ::-1]
+        data = to_uint8(pixels)[..., ::-1]
     if not cv2.imwrite(str(path), data):
         raise DvrError("cannot write image", path)

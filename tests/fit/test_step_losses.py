@@ -14,7 +14,7 @@ from dvr_cli.fit.sampler import RayBatch
 from dvr_cli.fit import fit, losses
 from dvr_cli.fit.model import batch_outputs, step_losses, total_loss
 from dvr_cli.render import camera_rays, render_rays
-from dvr_cli.render.normals import fd_normals, fd_points
+from dvr_cli.fields.normals import fd_normals, fd_points
 
 
 def _grazing_batch(n: int = 64, gap: float = 0.6) -> RayBatch:

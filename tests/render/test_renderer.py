@@ -5,7 +5,7 @@ from render_scenes import ring_cameras, sphere_depth
 
 from dvr_cli.fields import GridField
 from dvr_cli.render import camera_rays, normals, render_image, render_rays
-from dvr_cli.render.normals import fd_normals, fd_points
+from dvr_cli.fields.normals import fd_normals, fd_points
 
 
 def _sphere_field():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..fields.base import Field, check_points
+from .base import Field, check_points
 
 
 def normals(field: Field, points: torch.Tensor, create_graph: bool = False, eps: float = 1e-12) -> torch.Tensor:
