@@ -1,0 +1,51 @@
+"""No import runs back up: every module of dvr_cli imports only from its own layer or lower ones
+(docs/ARCHITECTURE.md's table), lazy imports inside functions included."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import dvr_cli
+
+# calib/ stands on scene/ and render/ on fields/ within their layers: half a layer above them.
+LAYERS = {"errors": 0, "files": 0, "runtime": 0, "config": 0, "scene": 1, "calib": 1.5, "fields": 2, "render": 2.5,
+          "run": 3, "fit": 4, "mesh": 4, "evaluate": 4, "viewer": 5, "batch": 5, "cli": 6, "commands": 6}
+ROOT = Path(dvr_cli.__file__).parent
+
+
+def imported_parts(relative: Path, source: str) -> list[str]:
+    """The top-level parts of dvr_cli (LAYERS' keys) that ``source``, the module at ``relative``
+    inside dvr_cli, imports."""
+    package = ["dvr_cli", *relative.parent.parts]
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                module = package[: len(package) - node.level + 1] + (node.module.split(".") if node.module else [])
+            else:
+                module = (node.module or "").split(".")
+            names = [module + [alias.name] for alias in node.names] if len(module) == 1 else [module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name.split(".") for alias in node.names]
+        else:
+            continue
+        found += [name[1] for name in names if name[0] == "dvr_cli" and len(name) > 1 and name[1] in LAYERS]
+    return found
+
+
+def test_no_import_runs_back_up():
+    upward = []
+    for path in sorted(ROOT.rglob("*.py")):
+        part = path.relative_to(ROOT).parts[0].removesuffix(".py")
+        if part == "__init__":
+            continue
+        relative = path.relative_to(ROOT)
+        upward += [f"{relative} -> {other}" for other in imported_parts(relative, path.read_text())
+                   if LAYERS[other] > LAYERS[part]]
+    assert not upward, upward
+
+
+def test_the_check_sees_relative_and_lazy_imports():
+    source = "from ..render.march import find_surface\nfrom . import base\n\ndef f():\n    from dvr_cli.fit import fit\n"
+    assert imported_parts(Path("fields/probe.py"), source) == ["render", "fields", "fit"]
