@@ -1,5 +1,5 @@
-"""Shared fixtures: the synthetic example scene (generated, never committed), the analytic sphere
-scene, a tiny fitted run, one-line errors, and real data."""
+"""Shared fixtures: the synthetic example scene (generated, never committed), its photos-only
+calibration, the analytic sphere scene, a tiny fitted run, one-line errors, and real data."""
 
 from __future__ import annotations
 
@@ -42,6 +42,20 @@ def example_fine(tmp_path_factory, make_example):
     measured to register every view with < 1 degree / < 1% radius pose error."""
     return make_example(tmp_path_factory.mktemp("calib") / "fine", views=40, size=(320, 240), texture="fine",
                         test_views=0, seed=0)
+
+
+@pytest.fixture(scope="session")
+def fine_calibration(example_fine, tmp_path_factory):
+    """One photos-only calibration of ``example_fine`` (SfM + automatic masks, the library's
+    ``calibrate_photos``), shared by the SfM and pipeline tests: (PhotoCalibration, progress stages)."""
+    from dvr_cli.calib.pipeline import calibrate_photos
+
+    stages = []
+    out = tmp_path_factory.mktemp("pipeline") / "scene"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(example_fine)  # the photos as a user types them: relative to the working folder
+        result = calibrate_photos(Path("images"), out, masks="auto", progress=lambda *a: stages.append(a))
+    return result, stages
 
 
 def shared_data(name: str) -> Path:

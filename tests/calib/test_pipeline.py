@@ -1,13 +1,13 @@
 """Photos alone -> calibrated scene folder (-> fit -> mesh), against the example's ground truth.
 
-The slow tests share one calibration of the 40-view fine example (~15 s here); the end-to-end
+The slow tests share the session's calibration of the 40-view fine example (tests/conftest.py,
+also the SfM tests'); the end-to-end
 fit compares the photos-only mesh with one fitted on the true cameras (~2-3 min).
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,14 +28,9 @@ from dvr_cli.scene import load_scene
 from calib_helpers import read_views, scene_radius, true_cameras
 
 
-@pytest.fixture(scope="module")
-def calibrated(example_fine, tmp_path_factory):
-    stages = []
-    out = tmp_path_factory.mktemp("pipeline") / "scene"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(example_fine)  # the photos as a user types them: relative to the working folder
-        result = calibrate_photos(Path("images"), out, masks="auto", progress=lambda *a: stages.append(a))
-    return result, stages
+@pytest.fixture
+def calibrated(fine_calibration):
+    return fine_calibration  # the session's one calibration of the fine example (tests/conftest.py)
 
 
 @pytest.mark.slow

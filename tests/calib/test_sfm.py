@@ -1,34 +1,33 @@
 """Structure from motion on the example: registration, pose accuracy, clean failures.
 
-The accuracy tests are slow: rendering the 40-view fine example plus SfM take ~35 s here.
+The accuracy tests are slow: they read the SfM of the session's one photos-only calibration of
+the 40-view fine example (tests/conftest.py; rendering the example, SfM and masks take ~50 s here).
+Its automatic masks are checked against the true ones in test_pipeline.py.
 """
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from dvr_cli.calib.align import pose_errors
-from dvr_cli.calib.automask import auto_masks
-from dvr_cli.calib.frame import choose_frame
 from dvr_cli.calib.sfm import estimate_cameras, write_points_ply
 from dvr_cli.errors import DvrError
 from dvr_cli.runtime import open3d
 
-from calib_helpers import read_views, scene_radius, true_cameras
+from calib_helpers import scene_radius, true_cameras
+
+SFM_STAGES = ("features", "matching", "mapping", "refining")
 
 
-@pytest.fixture(scope="module")
-def sfm(example_fine, tmp_path_factory):
+@pytest.fixture
+def sfm(example_fine, fine_calibration):
+    """The SfM of the session's photos-only calibration of the fine example (tests/conftest.py):
+    calibrate_photos runs estimate_cameras with its defaults, so it is not run a second time."""
+    calibration, stages = fine_calibration
     paths = sorted((example_fine / "images").glob("*.png"))
-    stages = []
-    start = time.perf_counter()
-    result = estimate_cameras(paths, tmp_path_factory.mktemp("sfm") / "work", progress=lambda *a: stages.append(a))
-    result.timings["total"] = time.perf_counter() - start
-    return paths, result, stages
+    return paths, calibration.sfm, [s for s in stages if s[0] in SFM_STAGES]
 
 
 @pytest.mark.slow
@@ -45,7 +44,7 @@ def test_sfm_registers_and_recovers_poses(example_fine, sfm):
     assert abs(result.cameras[0].K[0, 0] - f_true) / f_true < 0.03
     assert result.reprojection_error < 1.0
     assert len(result.points) > 300 and result.points.shape == result.point_colors.shape
-    assert {s[0] for s in stages} == {"features", "matching", "mapping", "refining"}
+    assert [s for s in dict.fromkeys(s[0] for s in stages)] == list(SFM_STAGES)
     assert stages[-1] == ("refining", 1, 1)
 
 
@@ -64,21 +63,6 @@ def test_sparse_points_lie_on_the_object(example_fine, sfm, tmp_path):
 
     ply = write_points_ply(tmp_path / "sparse.ply", result.points, result.point_colors)
     assert len(o3d.io.read_point_cloud(str(ply)).points) == len(result.points)
-
-
-@pytest.mark.slow
-def test_photos_alone_to_masks(example_fine, sfm):
-    """End to end: SfM cameras and points -> frame -> automatic masks vs the true masks."""
-    paths, result, _ = sfm
-    _, images, truth = read_views(example_fine)
-    frame = choose_frame(result.cameras, result.points, result.point_track_lengths)
-    cameras = [frame.camera(c) for c in result.cameras]
-    index = {p.name: k for k, p in enumerate(paths)}
-    keep = [index[n] for n in result.registered]
-    masks = auto_masks([images[k] for k in keep], cameras, frame.points(result.points[frame.inliers]),
-                       bbox=frame.bbox).masks
-    scores = [float((m & truth[k]).sum() / (m | truth[k]).sum()) for m, k in zip(masks, keep)]
-    assert np.mean(scores) >= 0.9, scores
 
 
 def _write(path, array):
