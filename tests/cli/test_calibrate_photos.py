@@ -100,10 +100,10 @@ def test_bad_photos_exit_2_and_write_nothing(tmp_path, capsys, case, message):
 
 
 @pytest.mark.slow
-def test_photos_only_through_the_cli(make_example, tmp_path, capsys):
+def test_photos_only_through_the_cli(example_fine, tmp_path, capsys):
     """40 photos + one blank one: the blank is reported and left out; masks auto; dvr info reads
     the folder; known intrinsics stay fixed."""
-    example = make_example(tmp_path / "example", views=40, size=(320, 240), texture="fine", test_views=0, seed=0)
+    example = example_fine  # the session's 40-view 320x240 fine-texture example (tests/conftest.py)
     photos = tmp_path / "photos"
     shutil.copytree(example / "images", photos)
     Image.fromarray(np.full((240, 320, 3), 200, np.uint8)).save(photos / "zz_blank.png")
