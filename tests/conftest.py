@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from runs import fitted_run
 from sphere_scene import make_scene
-
-from dvr_cli.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -83,9 +82,7 @@ def tiny_example(tmp_path_factory, make_example) -> Path:
 def tiny_run(tiny_example) -> Path:
     """runs/ex of a 4-iteration fit holding out every 3rd view: the field is still about its
     initial sphere, so a surface exists."""
-    run = tiny_example.parent / "runs" / "ex"
-    assert main(["fit", str(tiny_example), "--out", str(run), "--iters", "4", "--holdout", "3", "--device", "cpu"]) == 0
-    return run
+    return fitted_run(tiny_example, tiny_example.parent / "runs" / "ex", holdout=3)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dvr_cli.cli import main
+from runs import fitted_run
 
 
 @pytest.fixture(scope="package")
@@ -19,7 +19,4 @@ def viewer_example(tmp_path_factory, make_example) -> Path:
 @pytest.fixture(scope="package")
 def viewer_run(viewer_example) -> Path:
     """A 4-iteration CPU fit holding out every 4th view (so eval.json has per-view scores)."""
-    run = viewer_example.parent / "runs" / "ex"
-    assert main(["fit", str(viewer_example), "--out", str(run), "--iters", "4", "--holdout", "4",
-                 "--device", "cpu"]) == 0
-    return run
+    return fitted_run(viewer_example, viewer_example.parent / "runs" / "ex", holdout=4)

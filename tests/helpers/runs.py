@@ -1,0 +1,20 @@
+"""Small fitted runs for the tests, made through the library (not the CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dvr_cli.config import FitConfig
+from dvr_cli.evaluate.report import evaluate_run
+from dvr_cli.fit import fit
+from dvr_cli.run import load_run
+from dvr_cli.scene import load_scene
+
+
+def fitted_run(scene_dir: Path, run: Path, holdout: int, iters: int = 4) -> Path:
+    """``run``: a CPU fit of the scene folder through the library, then its held-out views scored
+    into eval.json, as `dvr fit --iters N --holdout K` does."""
+    fit(load_scene(scene_dir), FitConfig.from_preset("fast", iters=iters, holdout=holdout, device="cpu"), run,
+        progress=False)
+    evaluate_run(load_run(run, device="cpu"))
+    return run
