@@ -66,8 +66,7 @@ def test_an_object_cut_by_the_frame_keeps_its_cut_parts(tmp_path):
 
 
 def _in_frame(camera, points: np.ndarray) -> np.ndarray:
-    uv = camera.project(points)
-    return ((uv >= -0.5) & (uv < np.array([camera.width, camera.height]) - 0.5)).all(axis=1)
+    return camera.in_image(camera.project(points))
 
 
 def test_a_thin_plate_survives_the_fit(tmp_path):
