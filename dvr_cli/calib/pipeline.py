@@ -27,10 +27,11 @@ import numpy as np
 
 from ..errors import DvrError
 from ..files import to_uint8
-from ..scene import Scene, load_scene, write_scene
+from ..ownership import check_file_target, check_replaceable
+from ..scene import Scene, load_scene
 from ..scene.files import images_folder, list_images, sibling_masks_folder
 from ..scene.images import read_image
-from ..scene.write import CAMS_FILE, check_scene_target
+from ..scene.write import CAMS_FILE, scene_folder, scene_inputs, write_scene_files
 from .automask import AutoMasks, auto_masks, write_confidence, write_masks
 from .checkerboard import Intrinsics, calibrate_checkerboard
 from .contact import write_contact_sheet
@@ -122,11 +123,11 @@ def calibrate_photos(
     out = Path(out)
     images_dir = images_folder(Path(images).resolve())  # the scene is assembled in a temporary folder
     paths = list_images(images_dir)
-    check_scene_target(out)
     if masks is None:
         masks = sibling_masks_folder(images_dir)
     elif str(masks) != AUTO and not Path(masks).is_dir():
         raise DvrError("masks folder does not exist (give a folder of masks, or 'auto')", masks)
+    check_replaceable(out, "scene", [images_dir, None if masks is None or str(masks) == AUTO else Path(masks)])
 
     with tempfile.TemporaryDirectory(prefix="dvr-calibrate-") as tmp:
         tmp = Path(tmp)
@@ -158,18 +159,16 @@ def calibrate_photos(
         scene.meta.update(format="photos (structure from motion)", cameras_file=str(out / SFM_DIR / "sparse"),
                           images_dir=str(images_dir),
                           masks=AUTO if mask_files[0] is not None else scene.meta["masks"])
-        write_scene(scene, out)
-        try:
-            write_points_ply(out / SPARSE_FILE, points, sfm.point_colors)
+        with scene_folder(out, scene_inputs(scene)) as folder:  # swapped in for out once complete
+            write_scene_files(scene, folder)
+            write_points_ply(folder / SPARSE_FILE, points, sfm.point_colors)
+            (folder / SFM_DIR).mkdir()
             for name in SFM_KEPT:
-                shutil.move(str(tmp / SFM_DIR / name), str(out / SFM_DIR / name))
+                shutil.move(str(tmp / SFM_DIR / name), str(folder / SFM_DIR / name))
             if automatic is not None:
-                write_confidence(out, [p.name for p in registered], automatic.confidence)
-                write_contact_sheet(out / CONTACT_SHEET, photos, automatic.masks, [p.name for p in registered],
+                write_confidence(folder, [p.name for p in registered], automatic.confidence)
+                write_contact_sheet(folder / CONTACT_SHEET, photos, automatic.masks, [p.name for p in registered],
                                     automatic.confidence)
-        except BaseException:
-            shutil.rmtree(out, ignore_errors=True)  # no scene folder without its sparse points
-            raise
         report("scene", 1, 1)
         timings["scene"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
@@ -193,6 +192,7 @@ def checkerboard_intrinsics(folder: str | Path, pattern: str, square: float, out
         raise DvrError(f"--square must be a positive length (got {square})")
     if Path(out).is_dir():
         raise DvrError("is a folder; give the intrinsics file to write, e.g. intrinsics.json", out)
+    check_file_target(out)
     result = calibrate_checkerboard(list_images(images_folder(Path(folder))), size, square, progress)
     result.save(out)
     return result

@@ -102,8 +102,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _with_cameras(console: Console, images, cameras, masks, downscale, max_size, out: Path) -> None:
+    from ..ownership import check_replaceable
     from ..scene import load_scene, write_scene
 
+    check_replaceable(out, "scene")  # before the photos are read (write_scene checks the inputs too)
     with console.status("loading cameras, photos and masks"):
         scene = load_scene(images, cameras, masks, downscale, max_size)
     with console.status(f"writing {out}"):
