@@ -86,8 +86,8 @@ def check_not_input(out: Path, inputs: Iterable[Path | str | None]) -> None:
 def claim_folder(folder: str | Path, kind: str, inputs: Iterable[Path | str | None] = ()) -> Path:
     """Make ``folder`` ready for dvr to write into; DvrError when it is someone else's.
 
-    Absent: created (with its parents) and marked. Empty: marked. Marked with ``kind``, or inside a
-    marked folder: used as it is. Anything else (a file, a folder of another kind, a folder with
+    Absent: created (with its parents) and marked. Empty, or inside a marked folder: marked. Marked
+    with ``kind``: used as it is. Anything else (a file, a folder of another kind, a folder with
     files and no marker) is refused.
     """
     folder = Path(folder)
@@ -102,11 +102,10 @@ def claim_folder(folder: str | Path, kind: str, inputs: Iterable[Path | str | No
     if found is not None and found != kind:
         raise DvrError(f"is a dvr {found} folder, not a {kind} folder; {ELSEWHERE}", folder)
     if found is None:
-        if _is_empty_dir(folder):
-            mark(folder, kind)
-        elif owner(folder.parent) is None:
+        if not _is_empty_dir(folder) and owner(folder.parent) is None:
             raise DvrError(f"exists and holds files dvr did not write (no {MARKER} marker): dvr does not write into "
                            f"it; {ELSEWHERE}, or an empty or new folder", folder)
+        mark(folder, kind)
     return folder
 
 
@@ -180,3 +179,14 @@ def staged_folder(folder: str | Path, kind: str, inputs: Iterable[Path | str | N
     finally:
         if new.exists():
             shutil.rmtree(new)
+
+
+def discard_folder(folder: str | Path) -> None:
+    """Remove ``folder``, which must be dvr's (marked, or inside a marked folder); it is first moved
+    into a fresh temporary folder beside it, so it is never left half-removed under its name."""
+    folder = Path(folder)
+    if folder.is_symlink() or not folder.is_dir() or owner(folder) is None:
+        raise DvrError(f"dvr did not write this folder and does not remove it; {ELSEWHERE}", folder)
+    trash = Path(tempfile.mkdtemp(prefix=f".{folder.name}.dvr-old-", dir=folder.parent))
+    folder.rename(trash / folder.name)
+    shutil.rmtree(trash)

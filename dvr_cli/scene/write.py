@@ -40,7 +40,7 @@ def scene_inputs(scene: Scene) -> list[Path]:
     output may not be, hold or lie inside."""
     args = scene.meta.get("load_args") or {}
     paths = {scene.meta.get("cameras_file"), scene.meta.get("images_dir"), args.get("masks"), args.get("depth")}
-    paths |= {str(Path(v.image_path).parent) for v in scene.views if getattr(v, "image_path", None)}
+    paths |= {str(Path(v.image_path).parent) for v in scene.views if v.image_path and Path(v.image_path).is_file()}
     return [Path(p) for p in sorted(p for p in paths if p)]
 
 
