@@ -41,16 +41,17 @@ FILE_MODE = 0o666 & ~_umask()
 
 
 @contextmanager
-def atomic_path(path: str | Path, fsync: bool = False) -> Iterator[Path]:
+def atomic_path(path: str | Path, fsync: bool = False, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a fresh temporary file name beside ``path`` to write; when the block ends without an
     exception it is renamed to ``path`` (after an fsync when ``fsync``), otherwise removed.
 
     Readers never see half a file, and a failed or interrupted write (disk full, Ctrl-C) leaves the
     previous file in place. The temporary name is unique (``mkstemp``) and ends in ``.tmp``, so it
-    never replaces anyone's file and no reader mistakes it for a finished one.
+    never replaces anyone's file and no reader mistakes it for a finished one (``suffix`` for a
+    writer that picks the format from the name, e.g. '.tmp.mp4').
     """
     path = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.live import Live
 from rich.table import Table
 
@@ -100,14 +101,14 @@ def register(app: typer.Typer) -> None:
         specs = read_scenes(scenes, defaults, exclude=out)
         cluster = Cluster(address, cpus, cpus_per_scene, gpus_per_scene, retries)
         console = Console()
-        console.print(f"{len(specs)} scene(s) -> [bold]{out}[/] on "
+        console.print(f"{len(specs)} scene(s) -> [bold]{escape(str(out))}[/] on "
                       + (f"the Ray cluster at {address}" if address else "this machine (Ray started here)"))
         with Live(batch_table([], out), console=console, refresh_per_second=2) as live:
             report = run_batch(specs, out, cluster, ExportOptions(fmt, resolution),
                                on_update=lambda rows: live.update(batch_table(rows, out)))
         for failed in report.failed:
-            console.print(f"[red]failed[/] {failed.name}: {failed.error}", highlight=False, soft_wrap=True)
+            console.print(f"[red]failed[/] {failed.name}: {escape(failed.error)}", highlight=False, soft_wrap=True)
         console.print(f"{len(report.results) - len(report.failed)} done, {len(report.failed)} failed in "
-                      f"{report.seconds:.0f} s: [bold]{report.files['json']}[/], [bold]{report.files['csv']}[/]")
+                      f"{report.seconds:.0f} s: [bold]{escape(report.files['json'])}[/], [bold]{escape(report.files['csv'])}[/]")
         if report.failed:
             raise typer.Exit(1)

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import DvrError
@@ -141,7 +142,7 @@ def _photos_only(console: Console, images, out, masks, shared, intrinsics, match
     K = sfm.cameras[0].K
     console.print(f"  camera    fx {K[0, 0]:.1f}, fy {K[1, 1]:.1f}, cx {K[0, 2]:.1f}, cy {K[1, 2]:.1f} "
                   f"(at {sfm.cameras[0].width}x{sfm.cameras[0].height} px)")
-    console.print(f"  points    {out / 'sparse.ply'} (world frame); COLMAP model in {out / 'sfm'}")
+    console.print(f"  points    {escape(str(out / 'sparse.ply'))} (world frame); COLMAP model in {escape(str(out / 'sfm'))}")
     console.print("  time      " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()))
 
 
@@ -153,7 +154,7 @@ def _checkerboard(console: Console, folder: Path, pattern: str, square: float, o
         task = bars.add_task("corners", total=None)
         result = checkerboard_intrinsics(folder, pattern, square, out,
                                          lambda done, total: bars.update(task, completed=done, total=total))
-    console.print(f"[bold green]wrote[/] {out}: {result.width}x{result.height} px, "
+    console.print(f"[bold green]wrote[/] {escape(str(out))}: {result.width}x{result.height} px, "
                   f"board found in {len(result.per_image)} photos")
     for label, row in zip(("K", "", ""), result.K):
         console.print(f"  {label:<4}" + " ".join(f"{v:10.3f}" for v in row), highlight=False)
@@ -167,7 +168,7 @@ def _summary(console: Console, scene, out: Path) -> None:
     first = scene.views[0].camera
     norm = scene.normalization
     masks = sum(v.mask is not None for v in scene.views)
-    console.print(f"[bold green]wrote[/] {out}: {len(scene)} views, {first.width}x{first.height} px, {masks} masks")
+    console.print(f"[bold green]wrote[/] {escape(str(out))}: {len(scene)} views, {first.width}x{first.height} px, {masks} masks")
     console.print(f"  cameras   {scene.meta['format']} from {scene.meta['cameras_file']}")
     console.print(f"  masks     {scene.meta['masks']}")
     if scene.meta.get("undistorted"):

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -81,4 +82,4 @@ def register(app: typer.Typer) -> None:
                                   mesh=mesh or latest_export(loaded.run_dir))
         for table in result_tables(result):
             console.print(table)
-        console.print(f"metrics: [bold]{result['json']}[/]")
+        console.print(f"metrics: [bold]{escape(result['json'])}[/]")

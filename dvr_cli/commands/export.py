@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 
 def register(app: typer.Typer) -> None:
@@ -41,4 +42,4 @@ def register(app: typer.Typer) -> None:
         with console.status("extracting the surface ..."):
             path = export_mesh(loaded, fmt.lower(), resolution, out, texture, simplify, texture_size,
                                log=lambda line: console.print(line, highlight=False), colors=colors)
-        console.print(f"mesh: [bold]{path}[/]")
+        console.print(f"mesh: [bold]{escape(str(path))}[/]")

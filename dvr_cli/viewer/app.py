@@ -74,9 +74,21 @@ def sparse_points(scene: Scene) -> tuple[np.ndarray | None, np.ndarray | None]:
     path = Path(scene.source).parent / SPARSE_FILE if scene.source is not None else None
     if path is None or not path.is_file():
         return None, None
-    cloud = trimesh.load(path)
+    cloud = _load_trimesh(path)
     colors = getattr(cloud, "colors", None)
     return np.asarray(cloud.vertices), None if colors is None or len(colors) == 0 else np.asarray(colors)[:, :3]
+
+
+def _load_trimesh(path: Path, **kwargs):
+    """``trimesh.load``, with a DvrError naming the file when it is broken (truncated, not a mesh)."""
+    try:
+        loaded = trimesh.load(path, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - trimesh raises many types for a broken file
+        raise DvrError(f"cannot read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                       "delete it or write it again", path) from None
+    if not hasattr(loaded, "vertices") or len(loaded.vertices) == 0:
+        raise DvrError("holds no points or vertices; delete it or write it again", path)
+    return loaded
 
 
 def scene_content(scene: Scene) -> Content:
@@ -101,7 +113,7 @@ def run_surface(run: Run) -> trimesh.Trimesh | None:
     for name in EXPORTED_MESHES:
         path = run.run_dir / EXPORT / name
         if path.is_file():
-            mesh = trimesh.load(path, force="mesh")
+            mesh = _load_trimesh(path, force="mesh")
             mesh.apply_translation(-run.normalization.center)
             mesh.apply_scale(1.0 / run.normalization.scale)
             return mesh
