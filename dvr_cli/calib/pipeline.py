@@ -156,10 +156,11 @@ def calibrate_photos(
         bbox = None if masks is not None or mask_files[0] is not None else frame.bbox.tolist()
         cams_json.write_text(json.dumps({"convention": "opencv", "cameras": entries, "bbox": bbox}))
         scene = load_scene(cams_json, None, masks, downscale, max_size)
+        inputs = scene_inputs(scene)  # the photos and masks read (before the record names OUT/sfm as the cameras)
         scene.meta.update(format="photos (structure from motion)", cameras_file=str(out / SFM_DIR / "sparse"),
                           images_dir=str(images_dir),
                           masks=AUTO if mask_files[0] is not None else scene.meta["masks"])
-        with scene_folder(out, scene_inputs(scene)) as folder:  # swapped in for out once complete
+        with scene_folder(out, inputs) as folder:  # swapped in for out once complete
             write_scene_files(scene, folder)
             write_points_ply(folder / SPARSE_FILE, points, sfm.point_colors)
             (folder / SFM_DIR).mkdir()
