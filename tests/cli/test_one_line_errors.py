@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import dvr_cli.commands.batch  # noqa: F401 - registered with the app; patched below
 from dvr_cli.cli import INTERRUPTED, main
 
 FAST = ["--device", "cpu"]
