@@ -63,8 +63,9 @@ def register(app: typer.Typer) -> None:
         scenes: Path = typer.Argument(..., help="Manifest (.yaml / .json: one entry per scene with images, cameras, "
                                       "masks and options) or a folder of scene folders (each one `dvr fit` takes)."),
         out: Path = typer.Option(Path("runs/batch"), "--out", "-o", help="Folder for the scenes' run folders "
-                                 "(OUT/<scene>/) and batch.json / batch.csv. Run again: finished scenes are kept, "
-                                 "unfinished ones resume."),
+                                 "(OUT/<scene>/) and batch.json / batch.csv: new, empty or an earlier batch. Run "
+                                 "again: finished scenes whose settings and inputs are unchanged are kept, "
+                                 "unfinished ones resume, changed ones start over."),
         address: Optional[str] = typer.Option(
             None, "--address", help="Ray cluster to run on: 'auto' (the one `ray start` runs on this machine), "
             "HOST:6379, or ray://HOST:10001. Default: start Ray here with this machine's cores."),
@@ -109,6 +110,7 @@ def register(app: typer.Typer) -> None:
         for failed in report.failed:
             console.print(f"[red]failed[/] {failed.name}: {escape(failed.error)}", highlight=False, soft_wrap=True)
         console.print(f"{len(report.results) - len(report.failed)} done, {len(report.failed)} failed in "
-                      f"{report.seconds:.0f} s: [bold]{escape(report.files['json'])}[/], [bold]{escape(report.files['csv'])}[/]")
+                      f"{report.seconds:.0f} s: [bold]{escape(report.files['json'])}[/], "
+                      f"[bold]{escape(report.files['csv'])}[/]")
         if report.failed:
             raise typer.Exit(1)

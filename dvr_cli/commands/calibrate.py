@@ -36,8 +36,9 @@ def register(app: typer.Typer) -> None:
             ...,
             "--out",
             "-o",
-            help="Scene folder to write (images/, masks/, cams.json); replaced if it is an earlier scene. "
-            "With --checkerboard: the intrinsics.json to write.",
+            help="Scene folder to write (images/, masks/, cams.json): a new or empty folder, or a scene dvr wrote "
+            "(replaced once the new one is complete); never the photos' folder. With --checkerboard: the "
+            "intrinsics.json to write.",
         ),
         cameras: Optional[Path] = typer.Option(
             None,
@@ -142,7 +143,8 @@ def _photos_only(console: Console, images, out, masks, shared, intrinsics, match
     K = sfm.cameras[0].K
     console.print(f"  camera    fx {K[0, 0]:.1f}, fy {K[1, 1]:.1f}, cx {K[0, 2]:.1f}, cy {K[1, 2]:.1f} "
                   f"(at {sfm.cameras[0].width}x{sfm.cameras[0].height} px)")
-    console.print(f"  points    {escape(str(out / 'sparse.ply'))} (world frame); COLMAP model in {escape(str(out / 'sfm'))}")
+    console.print(f"  points    {escape(str(out / 'sparse.ply'))} (world frame); COLMAP model in "
+                  f"{escape(str(out / 'sfm'))}")
     console.print("  time      " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()))
 
 
@@ -168,7 +170,8 @@ def _summary(console: Console, scene, out: Path) -> None:
     first = scene.views[0].camera
     norm = scene.normalization
     masks = sum(v.mask is not None for v in scene.views)
-    console.print(f"[bold green]wrote[/] {escape(str(out))}: {len(scene)} views, {first.width}x{first.height} px, {masks} masks")
+    console.print(f"[bold green]wrote[/] {escape(str(out))}: {len(scene)} views, {first.width}x{first.height} px, "
+                  f"{masks} masks")
     console.print(f"  cameras   {scene.meta['format']} from {scene.meta['cameras_file']}")
     console.print(f"  masks     {scene.meta['masks']}")
     if scene.meta.get("undistorted"):

@@ -74,8 +74,8 @@ def register(app: typer.Typer) -> None:
             None, "--masks", "-m", help="Folder of object masks (white = object) named like the images. Default: the "
             "camera file's masks, the images' alpha, or a masks/ folder next to the images."),
         out: Optional[Path] = typer.Option(
-            None, "--out", "-o", help="Run folder to write. Default: runs/<scene-name>-<timestamp> (with --resume: "
-            "runs/latest)."),
+            None, "--out", "-o", help="Run folder to write: a new or empty folder, or a run dvr wrote. Default: "
+            "runs/<scene-name>-<timestamp> (with --resume: runs/latest)."),
         preset: Optional[str] = typer.Option(
             None, "--preset", help="Hyper-parameter preset: 'fast' (grid field, minutes on a CPU; default) or 'paper' "
             "(the published DVR MLP, GPU-days)."),

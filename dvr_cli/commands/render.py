@@ -47,7 +47,8 @@ def register(app: typer.Typer) -> None:
         run: Optional[Path] = typer.Argument(None, help="Run folder written by `dvr fit` (default: runs/latest)."),
         view: str = typer.Option("novel", "--view", help="novel (orbit around the object), train, test (the run's "
                                  "held-out views) or a camera file of any supported format."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: RUN/renders/<view>)."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder: new, empty or written by dvr "
+                                           "(default: RUN/renders/<view>)."),
         frames: int = typer.Option(60, "--frames", help="Frames of the novel-view orbit."),
         what: str = typer.Option("rgb", "--what", help="Comma-separated outputs: rgb, depth, normal, mask."),
         video: bool = typer.Option(False, "--video", help="Also write video.mp4 of the rgb frames."),

@@ -27,7 +27,8 @@ def test_novel_orbit_all_outputs_and_video(scene_and_run, tmp_path):
                  "--resolution-scale", "0.5", "--out", str(out), *FAST]) == 0
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted([f"000{i}{s}" for i in range(3) for s in
-                            (".png", "_depth.png", "_depth.npy", "_normal.png", "_mask.png")] + ["video.mp4", ".dvr-owned"])
+                            (".png", "_depth.png", "_depth.npy", "_normal.png", "_mask.png")]
+                           + ["video.mp4", ".dvr-owned"])
     rgb = cv2.imread(str(out / "0000.png"))
     assert rgb.shape == (16, 16, 3)
     mask = cv2.imread(str(out / "0000_mask.png"), cv2.IMREAD_GRAYSCALE) > 0

@@ -78,7 +78,8 @@ def test_write_refuses_to_replace_other_folders(example_small, tmp_path):
     (target / "notes.txt").write_text("keep me")
     with pytest.raises(DvrError, match="dvr did not write it"):
         write_scene(load_scene(example_small, max_size=16), target)
-    assert (target / "notes.txt").read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["precious"]
+    assert (target / "notes.txt").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious"]
 
 
 def test_masks_matched_by_order_when_names_differ(scene_dir, tmp_path):
