@@ -123,7 +123,9 @@ def check_replaceable(folder: str | Path, kind: str, inputs: Iterable[Path | str
     check_not_input(folder, inputs)
     if not folder.exists() and not folder.is_symlink():
         return
-    if not folder.is_dir() or folder.is_symlink():
+    if folder.is_symlink():
+        raise DvrError(f"is a symbolic link: dvr does not replace it; {ELSEWHERE}", folder)
+    if not folder.is_dir():
         raise DvrError(f"exists and is not a folder; {ELSEWHERE}", folder)
     found = marked_kind(folder)
     if found == kind or (found is None and _is_empty_dir(folder)):

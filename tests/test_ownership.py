@@ -109,3 +109,12 @@ def test_atomic_path_keeps_the_previous_file_on_failure(tmp_path):
         assert tmp.parent == tmp_path and tmp.name.endswith(".tmp") and tmp.name.startswith(".eval.json.")
         tmp.write_text("new")
     assert path.read_text() == "new" and os.listdir(tmp_path) == ["eval.json"]
+
+
+def test_a_link_to_a_dvr_scene_is_not_replaced(tmp_path):
+    scene = claim_folder(tmp_path / "scene", "scene")
+    (tmp_path / "link").symlink_to(scene)
+    with pytest.raises(DvrError, match="symbolic link"):
+        with staged_folder(tmp_path / "link", "scene"):
+            pass
+    assert (tmp_path / "link").is_symlink() and marked_kind(scene) == "scene"
