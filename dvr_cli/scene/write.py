@@ -93,7 +93,6 @@ def write_scene(scene: Scene, out_dir: str | Path) -> Path:
     ``OUT`` and swapped in at the end, so a failure never leaves a half-written ``OUT`` and keeps
     an earlier scene there; DvrError (nothing written) when ``OUT`` is not dvr's to replace.
     """
-    _output_names(scene)
     with scene_folder(out_dir, scene_inputs(scene)) as folder:
         write_scene_files(scene, folder)
     return Path(out_dir)
