@@ -53,7 +53,7 @@ def batch_table(rows, out: Path) -> Table:
         scores = [_fmt((result.scores if result else {}).get(key, math.nan)) if result else "" for key, _ in SHOWN]
         seconds = f"{result.seconds['total']:.0f} s" if result is not None and "total" in result.seconds else ""
         note = (result.error or _relative(result.mesh, out)) if result is not None else ""
-        table.add_row(row.name, state, progress, *scores, seconds, note)
+        table.add_row(row.name, state, progress, *scores, seconds, escape(note))
     return table
 
 

@@ -107,10 +107,10 @@ def _with_cameras(console: Console, images, cameras, masks, downscale, max_size,
     from ..ownership import check_replaceable
     from ..scene import load_scene, write_scene
 
-    check_replaceable(out, "scene")  # before the photos are read (write_scene checks the inputs too)
+    check_replaceable(out, "scene", [images, cameras, masks])  # before the photos are read
     with console.status("loading cameras, photos and masks"):
         scene = load_scene(images, cameras, masks, downscale, max_size)
-    with console.status(f"writing {out}"):
+    with console.status(f"writing {escape(str(out))}"):
         write_scene(scene, out)
     _summary(console, scene, out)
 
@@ -136,7 +136,7 @@ def _photos_only(console: Console, images, out, masks, shared, intrinsics, match
     sfm = result.sfm
     if sfm.unregistered:
         console.print(f"[yellow]warning:[/] {len(sfm.unregistered)} photo(s) did not register and are left out: "
-                      f"{', '.join(sfm.unregistered)}")
+                      f"{escape(', '.join(sfm.unregistered))}")
     _summary(console, result.scene, out)
     console.print(f"  SfM       {len(sfm.registered)} of {len(sfm.registered) + len(sfm.unregistered)} photos "
                   f"registered, {len(sfm.points)} sparse points, reprojection error {sfm.reprojection_error:.2f} px")
@@ -162,7 +162,7 @@ def _checkerboard(console: Console, folder: Path, pattern: str, square: float, o
         console.print(f"  {label:<4}" + " ".join(f"{v:10.3f}" for v in row), highlight=False)
     console.print("  dist" + " ".join(f"{v:10.5f}" for v in result.dist) + "  (k1, k2, p1, p2, k3)", highlight=False)
     worst = max(result.per_image, key=result.per_image.get)
-    console.print(f"  reprojection error: rms {result.rms:.3f} px, worst {worst} {result.per_image[worst]:.3f} px")
+    console.print(f"  reprojection error: rms {result.rms:.3f} px, worst {escape(worst)} {result.per_image[worst]:.3f} px")
 
 
 def _summary(console: Console, scene, out: Path) -> None:
@@ -172,8 +172,8 @@ def _summary(console: Console, scene, out: Path) -> None:
     masks = sum(v.mask is not None for v in scene.views)
     console.print(f"[bold green]wrote[/] {escape(str(out))}: {len(scene)} views, {first.width}x{first.height} px, "
                   f"{masks} masks")
-    console.print(f"  cameras   {scene.meta['format']} from {scene.meta['cameras_file']}")
-    console.print(f"  masks     {scene.meta['masks']}")
+    console.print(f"  cameras   {scene.meta['format']} from {escape(str(scene.meta['cameras_file']))}")
+    console.print(f"  masks     {escape(str(scene.meta['masks']))}")
     if scene.meta.get("undistorted"):
         console.print("  undistorted with the cameras' lens distortion")
     center = ", ".join(f"{c:.4g}" for c in norm.center)

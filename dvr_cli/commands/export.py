@@ -42,5 +42,5 @@ def register(app: typer.Typer) -> None:
         loaded = load_run(run, device=device)
         with console.status("extracting the surface ..."):
             path = export_mesh(loaded, fmt.lower(), resolution, out, texture, simplify, texture_size,
-                               log=lambda line: console.print(line, highlight=False), colors=colors)
+                               log=lambda line: console.print(line, highlight=False, markup=False), colors=colors)
         console.print(f"mesh: [bold]{escape(str(path))}[/]")

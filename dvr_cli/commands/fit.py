@@ -16,7 +16,7 @@ from .view import HOST_HELP, print_address
 
 def _summary(console: Console, result, resumed: bool) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_row("run folder", str(result.run_dir))
+    table.add_row("run folder", escape(str(result.run_dir)))
     table.add_row("iterations", f"{result.iterations}" + (" (interrupted)" if result.interrupted else ""))
     table.add_row("time", f"{result.seconds:.1f} s" + (" (this session)" if resumed else ""))
     if result.last is not None:

@@ -205,3 +205,19 @@ def test_exr_decoding_is_switched_on_only_for_an_exr_read(tmp_path, monkeypatch)
     with pytest.raises(DvrError, match="cannot decode"):
         depth.read_depth(exr)
     assert seen == [None, "1"] and depth.OPENEXR_SWITCH not in os.environ
+
+
+def test_paths_with_brackets_print_literally_in_every_command(tiny_example, tmp_path, capsys):
+    """rich reads '[...]' as markup: a folder named like a tag must neither vanish nor break a command."""
+    odd = tmp_path / "[b]x[/b] [/i]"
+    scene, run = odd / "scene", odd / "run"
+    assert main(["calibrate", str(tiny_example), "--cameras", str(tiny_example / "cams.json"), "--out", str(scene),
+                 "--max-size", "16"]) == 0
+    assert main(["fit", str(scene), "--out", str(run), "--iters", "2", "--holdout", "3", *FAST]) == 0
+    assert main(["export", str(run), "--resolution", "16", *FAST]) == 0
+    assert main(["eval", str(run), "--resolution", "16", "--points", "100", *FAST]) == 0
+    assert main(["info", str(run)]) == 0 and main(["info", str(scene)]) == 0
+    assert main(["render", str(run), "--frames", "1", "--resolution-scale", "0.5", *FAST]) == 0
+    printed = capsys.readouterr().out.replace("\n", "")
+    for path in (scene, run, run / "export" / "mesh.ply", run / "eval.json"):
+        assert str(path) in printed, path
