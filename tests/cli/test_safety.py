@@ -109,7 +109,7 @@ def test_a_calibration_failing_midway_keeps_the_previous_scene(cap, tmp_path, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cap", "scene"]  # the half-written new one is gone
 
 
-def test_a_run_folder_outside_dvrs_marker_is_not_the_latest_link(cap, tmp_path, monkeypatch):
+def test_a_users_runs_latest_link_is_left_alone(cap, tmp_path, monkeypatch):
     """runs/latest is changed only when it is dvr's own link."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "runs").mkdir()
