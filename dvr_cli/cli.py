@@ -3,10 +3,14 @@ is a thin layer over the library; errors for users are DvrError, printed here in
 
 from __future__ import annotations
 
+import errno
+import signal
 import sys
+import threading
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .errors import DvrError
 
@@ -31,27 +35,75 @@ def _register() -> None:
 _register()
 
 
+#: Exit code of a command stopped by Ctrl-C or SIGTERM (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
+#: What to do about an operating-system error, by errno.
+OS_HINTS = {
+    errno.ENOSPC: "the disk is full; free space or choose another --out",
+    errno.EDQUOT: "the disk quota is exhausted; free space or choose another --out",
+    errno.EROFS: "the file system is read-only; choose another --out",
+    errno.EACCES: "permission denied; choose another --out or fix the permissions",
+    errno.EPERM: "not permitted; choose another --out or fix the permissions",
+    errno.ENOLCK: "the file system does not support locks (a network file system?); choose a local --out",
+}
+
+
+def _say(message: str) -> None:
+    """One line on stderr, the message printed literally (a path may hold '[' and ']')."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def os_error_line(exc: OSError) -> str:
+    """``PATH: problem (what to do)`` for an operating-system error."""
+    reason = OS_HINTS.get(exc.errno) or exc.strerror or str(exc).splitlines()[0]
+    return reason if exc.filename is None else f"{exc.filename}: {reason}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: returns the exit code.
 
     typer / click handle usage errors themselves (standalone mode: the usage line and the
     problem, exit 2), whichever click they carry (typer >= 0.29 vendors its own); DvrError
-    becomes one line + exit 2; nothing else is caught, so a bug still shows its traceback.
+    becomes one line + exit 2; an operating-system error (disk full, read-only, no permission,
+    no locks) one line naming the path + exit 1; Ctrl-C or SIGTERM one line + exit 130 (the
+    writes are atomic: what was being written is not left half-written). Nothing else is
+    caught, so a bug still shows its traceback.
     """
     from .runtime import setup_process
 
     setup_process()
+    previous = signal.signal(signal.SIGTERM, _terminate) if _in_main_thread() else None
     try:
         app(args=argv, standalone_mode=True)
     except DvrError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        _say(str(exc))
         return exc.exit_code
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return INTERRUPTED
+    except OSError as exc:
+        _say(os_error_line(exc))
+        return 1
     except SystemExit as exc:  # how standalone mode ends: the command's result or a usage error's code
+        if exc.code == INTERRUPTED:  # typer's way of ending on Ctrl-C, silently
+            _say("interrupted")
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or 0
         err_console.print(str(exc.code))
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _terminate(signum, frame) -> None:
+    """SIGTERM (what Ray, SLURM and Kubernetes send) ends a command as Ctrl-C does."""
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -27,16 +30,56 @@ def read_json(path: str | Path) -> dict:
     return data
 
 
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write through a temp file in the same folder + os.replace, so readers never see half a file
-    and a failed write (disk full, read-only folder) leaves the previous file in place."""
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: Permissions of a new file under this process's umask (mkstemp's own are 0600).
+FILE_MODE = 0o666 & ~_umask()
+
+
+@contextmanager
+def atomic_path(path: str | Path, fsync: bool = False, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a fresh temporary file name beside ``path`` to write; when the block ends without an
+    exception it is renamed to ``path`` (after an fsync when ``fsync``), otherwise removed.
+
+    Readers never see half a file, and a failed or interrupted write (disk full, Ctrl-C) leaves the
+    previous file in place. The temporary name is unique (``mkstemp``) and ends in ``.tmp``, so it
+    never replaces anyone's file and no reader mistakes it for a finished one (``suffix`` for a
+    writer that picks the format from the name, e.g. '.tmp.mp4').
+    """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        tmp.write_text(text)
+        os.chmod(tmp, FILE_MODE)
+        yield tmp
+        if fsync:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
+        if fsync:
+            folder = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """``data`` written through :func:`atomic_path`."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """``text`` written through :func:`atomic_path`."""
+    write_bytes_atomic(path, text.encode())
 
 
 def write_json(path: str | Path, data: dict) -> None:
@@ -58,5 +101,21 @@ def save_png(path: str | Path, image: np.ndarray) -> Path:
         image = to_uint8(image)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(image).save(tmp, format="PNG")
     return path
+
+
+def read_trimesh(path: str | Path, **kwargs):
+    """``trimesh.load(path, **kwargs)``, with a DvrError naming the file when it is broken
+    (truncated, not a mesh, no vertices)."""
+    import trimesh
+
+    try:
+        loaded = trimesh.load(path, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - trimesh raises many types for a broken file
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise DvrError(f"cannot read ({type(exc).__name__}: {first}); delete it or write it again", path) from None
+    if not hasattr(loaded, "vertices") or len(loaded.vertices) == 0:
+        raise DvrError("holds no points or vertices; delete it or write it again", path)
+    return loaded

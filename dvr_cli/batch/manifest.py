@@ -35,6 +35,10 @@ LOAD_KEYS = ("downscale", "max_size", "depth", "depth_scale")
 CONFIG_KEYS = tuple(f.name for f in dataclasses.fields(FitConfig))
 KNOWN_KEYS = frozenset({"name", *PATH_KEYS, *LOAD_KEYS, *CONFIG_KEYS})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+#: The batch's own files in OUT, beside the scenes' run folders.
+BATCH_JSON = "batch.json"
+BATCH_CSV = "batch.csv"
+RESERVED = (LATEST, BATCH_JSON, BATCH_CSV)
 
 
 @dataclass
@@ -110,9 +114,9 @@ def _entry(raw: object, index: int, base: Path, defaults: dict, source: Path) ->
                 raise DvrError(f"{label}: {key} {path} does not exist", source)
             paths[key] = path
     name = str(values.get("name") or scene_name(paths["images"]))
-    if not _NAME.match(name) or name == LATEST:
-        raise DvrError(f"{label}: name '{name}' must be letters, digits, '.', '_' or '-' (and not '{LATEST}')",
-                       source)
+    if not _NAME.match(name) or name.lower() in RESERVED:
+        raise DvrError(f"{label}: name '{name}' must be letters, digits, '.', '_' or '-' (and not "
+                       f"{', '.join(RESERVED)}, the batch's own files)", source)
     spec = SceneSpec(
         name=name,
         images=paths["images"],

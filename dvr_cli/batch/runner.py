@@ -10,6 +10,7 @@ whose workers need dvr installed and --out on a file system they share with this
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import math
 import socket
@@ -21,13 +22,12 @@ from urllib.parse import urlsplit
 
 from ..errors import DvrError
 from ..evaluate.report import json_safe
-from ..files import write_json
+from ..files import write_json, write_text_atomic
 from ..runtime import setup_process
-from .manifest import SceneSpec
+from ..ownership import claim_folder
+from .manifest import BATCH_CSV, BATCH_JSON, SceneSpec
 from .scene import GEOMETRY_SCORES, IMAGE_SCORES, ExportOptions, SceneResult, process_scene, read_attempts
 
-BATCH_JSON = "batch.json"
-BATCH_CSV = "batch.csv"
 #: Seconds to wait for a cluster's port to answer before saying it cannot be reached.
 CONNECT_TIMEOUT_S = 3.0
 
@@ -182,7 +182,7 @@ def run_batch(specs: list[SceneSpec], out: str | Path, cluster: Cluster | None =
 
     cluster, export = cluster or Cluster(), export or ExportOptions()
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    claim_folder(out, "batch", [p for s in specs for p in (s.images, s.cameras, s.masks)])
     start = time.monotonic()
     started = connect(cluster)
     try:
@@ -256,9 +256,10 @@ def write_summary(report: BatchReport, out: Path) -> dict[str, str]:
         "results": [r.to_json() for r in report.results],
     }
     write_json(out / BATCH_JSON, json_safe(summary, nan=None))
-    with open(out / BATCH_CSV, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(csv_row(r) for r in report.results)
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    writer.writerows(csv_row(r) for r in report.results)
+    write_text_atomic(out / BATCH_CSV, table.getvalue())
     return {"json": str(out / BATCH_JSON), "csv": str(out / BATCH_CSV)}
 

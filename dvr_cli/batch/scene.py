@@ -2,13 +2,16 @@
 
 :func:`process_scene` is what a Ray task runs, with the library API (no subprocess). It is
 safe to run again on the same folder: a scene whose ``batch_result.json`` exists is returned as
-it is, a scene with a checkpoint resumes from it (a Ray retry after its worker died, or a new
+it is while its settings are unchanged (``batch_settings.json``: a hash of its resolved config,
+loading and export options and its input files; a scene whose settings changed starts over), a
+scene with a checkpoint resumes from it (a Ray retry after its worker died, or a new
 run of the batch), and every start is logged in ``attempts.jsonl`` with the iteration it
 started from. The run folder is ``OUT/<name>/`` (calibrated photos in ``OUT/<name>/calibrated/``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -20,6 +23,7 @@ from typing import Callable
 from ..errors import DvrError
 from ..evaluate.report import evaluate_run, json_safe
 from ..files import read_json, write_json
+from ..ownership import claim_folder, discard_folder
 from ..fit import fit
 from ..run import CHECKPOINT, load_run
 from ..run.checkpoint import load_checkpoint
@@ -28,6 +32,7 @@ from ..scene import detect_format, load_scene
 from .manifest import SceneSpec
 
 RESULT = "batch_result.json"
+SETTINGS = "batch_settings.json"
 ATTEMPTS = "attempts.jsonl"
 CALIBRATED = "calibrated"
 #: Scores taken from eval.json: image metrics (means over the views) and geometry.
@@ -97,6 +102,31 @@ def _log_attempt(run_dir: Path, from_iteration: int) -> None:
                             "time": round(time.time(), 3)}) + "\n")
 
 
+def _fingerprint(path: Path | None) -> list | None:
+    """(name, size, mtime) of ``path``, or of every file under it: what tells that an input changed."""
+    if path is None:
+        return None
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return [(str(p), st.st_size, st.st_mtime_ns) for p in files for st in (p.stat(),)]
+
+
+def settings_hash(spec: SceneSpec, export: ExportOptions) -> str:
+    """A hash of what a scene's result depends on: its resolved FitConfig, loading and export
+    options, and its input files (names, sizes, modification times)."""
+    inputs = {key: _fingerprint(getattr(spec, key)) for key in ("images", "cameras", "masks", "gt_mesh",
+                                                                 "test_cameras")}
+    document = {"config": spec.fit_config().to_json(), "load": spec.load, "export": asdict(export), "inputs": inputs}
+    return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _stored_settings(run_dir: Path) -> str | None:
+    try:
+        return read_json(run_dir / SETTINGS).get("hash")
+    except DvrError:
+        return None
+
+
 def _load(spec: SceneSpec, run_dir: Path, report: Report):
     """The scene as ``dvr fit`` would load it; photos without a camera file are calibrated first
     (by structure from motion, into run_dir/calibrated, reused when a retry finds it written)."""
@@ -135,10 +165,15 @@ def process_scene(spec: SceneSpec, run_dir: str | Path, export: ExportOptions, r
     """
     run_dir = Path(run_dir)
     report = report or (lambda stage, done, total: None)
+    settings = settings_hash(spec, export)
+    if run_dir.exists() and _stored_settings(run_dir) != settings:
+        discard_folder(run_dir)  # fitted with other settings or inputs: start the scene over
     if (run_dir / RESULT).is_file():
         stored = SceneResult.from_json(read_json(run_dir / RESULT))
         stored.reused = True
         return stored
+    claim_folder(run_dir, "run")
+    write_json(run_dir / SETTINGS, {"hash": settings})
     result = SceneResult(spec.name, str(run_dir), host=socket.gethostname())
     start = time.monotonic()
     stage_start = start

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from ..errors import DvrError
+from ..files import write_json
 from ..scene.camera import Camera
 
 # Fewer boards than this leave the 9 unknowns (4 of K, 5 of dist) poorly constrained.
@@ -57,7 +58,7 @@ class Intrinsics:
             "rms": self.rms,
             "per_image": self.per_image,
         }
-        path.write_text(json.dumps(data, indent=2))
+        write_json(path, data)
         return path
 
 

@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import trimesh
 
 from ..errors import DvrError
-from ..files import to_uint8
-from ..scene import Scene, load_scene, write_scene
+from ..files import read_trimesh, to_uint8
+from ..ownership import check_file_target, check_replaceable
+from ..scene import Scene, load_scene
 from ..scene.files import images_folder, list_images, sibling_masks_folder
 from ..scene.images import read_image
-from ..scene.write import CAMS_FILE, check_scene_target
+from ..scene.write import CAMS_FILE, scene_folder, scene_inputs, write_scene_files
 from .automask import AutoMasks, auto_masks, write_confidence, write_masks
 from .checkerboard import Intrinsics, calibrate_checkerboard
 from .contact import write_contact_sheet
@@ -124,11 +124,11 @@ def calibrate_photos(
     out = Path(out)
     images_dir = images_folder(Path(images).resolve())  # the scene is assembled in a temporary folder
     paths = list_images(images_dir)
-    check_scene_target(out)
     if masks is None:
         masks = sibling_masks_folder(images_dir)
     elif str(masks) != AUTO and not Path(masks).is_dir():
         raise DvrError("masks folder does not exist (give a folder of masks, or 'auto')", masks)
+    check_replaceable(out, "scene", [images_dir, None if masks is None or str(masks) == AUTO else Path(masks)])
 
     with tempfile.TemporaryDirectory(prefix="dvr-calibrate-") as tmp:
         tmp = Path(tmp)
@@ -157,21 +157,20 @@ def calibrate_photos(
         bbox = None if masks is not None or mask_files[0] is not None else frame.bbox.tolist()
         cams_json.write_text(json.dumps({"convention": "opencv", "cameras": entries, "bbox": bbox}))
         scene = load_scene(cams_json, None, masks, downscale, max_size)
+        inputs = scene_inputs(scene)  # the photos and masks read (before the record names OUT/sfm as the cameras)
         scene.meta.update(format="photos (structure from motion)", cameras_file=str(out / SFM_DIR / "sparse"),
                           images_dir=str(images_dir),
                           masks=AUTO if mask_files[0] is not None else scene.meta["masks"])
-        write_scene(scene, out)
-        try:
-            write_points_ply(out / SPARSE_FILE, points, sfm.point_colors)
+        with scene_folder(out, inputs) as folder:  # swapped in for out once complete
+            write_scene_files(scene, folder)
+            write_points_ply(folder / SPARSE_FILE, points, sfm.point_colors)
+            (folder / SFM_DIR).mkdir()
             for name in SFM_KEPT:
-                shutil.move(str(tmp / SFM_DIR / name), str(out / SFM_DIR / name))
+                shutil.move(str(tmp / SFM_DIR / name), str(folder / SFM_DIR / name))
             if automatic is not None:
-                write_confidence(out, [p.name for p in registered], automatic.confidence)
-                write_contact_sheet(out / CONTACT_SHEET, photos, automatic.masks, [p.name for p in registered],
+                write_confidence(folder, [p.name for p in registered], automatic.confidence)
+                write_contact_sheet(folder / CONTACT_SHEET, photos, automatic.masks, [p.name for p in registered],
                                     automatic.confidence)
-        except BaseException:
-            shutil.rmtree(out, ignore_errors=True)  # no scene folder without its sparse points
-            raise
         report("scene", 1, 1)
         timings["scene"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
@@ -184,7 +183,7 @@ def read_sparse_points(scene_dir: str | Path) -> tuple[np.ndarray, np.ndarray | 
     path = Path(scene_dir) / SPARSE_FILE
     if not path.is_file():
         return None
-    cloud = trimesh.load(path)
+    cloud = read_trimesh(path)
     colors = getattr(cloud, "colors", None)
     return np.asarray(cloud.vertices), None if colors is None or len(colors) == 0 else np.asarray(colors)[:, :3]
 
@@ -206,6 +205,7 @@ def checkerboard_intrinsics(folder: str | Path, pattern: str, square: float, out
         raise DvrError(f"--square must be a positive length (got {square})")
     if Path(out).is_dir():
         raise DvrError("is a folder; give the intrinsics file to write, e.g. intrinsics.json", out)
+    check_file_target(out)
     result = calibrate_checkerboard(list_images(images_folder(Path(folder))), size, square, progress)
     result.save(out)
     return result

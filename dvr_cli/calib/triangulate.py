@@ -10,7 +10,6 @@ views, reprojected within ``MAX_ERROR_PX``.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..files import atomic_path
 from ..scene.camera import Camera
 from .sfm import RANDOM_SEED, colmap_params, match_pairs, quiet_colmap
 
@@ -49,10 +49,8 @@ class SparsePoints:
 
     def save(self, path: str | Path) -> None:
         """Write an .npz atomically (a temporary file, then renamed)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, points=self.points, view=self.view, point=self.point, seconds=self.seconds)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, points=self.points, view=self.view, point=self.point, seconds=self.seconds)
 
     @classmethod
     def load(cls, path: str | Path) -> "SparsePoints":

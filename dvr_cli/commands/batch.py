@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.live import Live
 from rich.table import Table
 
@@ -52,7 +53,7 @@ def batch_table(rows, out: Path) -> Table:
         scores = [_fmt((result.scores if result else {}).get(key, math.nan)) if result else "" for key, _ in SHOWN]
         seconds = f"{result.seconds['total']:.0f} s" if result is not None and "total" in result.seconds else ""
         note = (result.error or _relative(result.mesh, out)) if result is not None else ""
-        table.add_row(row.name, state, progress, *scores, seconds, note)
+        table.add_row(row.name, state, progress, *scores, seconds, escape(note))
     return table
 
 
@@ -62,8 +63,9 @@ def register(app: typer.Typer) -> None:
         scenes: Path = typer.Argument(..., help="Manifest (.yaml / .json: one entry per scene with images, cameras, "
                                       "masks and options) or a folder of scene folders (each one `dvr fit` takes)."),
         out: Path = typer.Option(Path("runs/batch"), "--out", "-o", help="Folder for the scenes' run folders "
-                                 "(OUT/<scene>/) and batch.json / batch.csv. Run again: finished scenes are kept, "
-                                 "unfinished ones resume."),
+                                 "(OUT/<scene>/) and batch.json / batch.csv: new, empty or an earlier batch. Run "
+                                 "again: finished scenes whose settings and inputs are unchanged are kept, "
+                                 "unfinished ones resume, changed ones start over."),
         address: Optional[str] = typer.Option(
             None, "--address", help="Ray cluster to run on: 'auto' (the one `ray start` runs on this machine), "
             "HOST:6379, or ray://HOST:10001. Default: start Ray here with this machine's cores."),
@@ -100,14 +102,15 @@ def register(app: typer.Typer) -> None:
         specs = read_scenes(scenes, defaults, exclude=out)
         cluster = Cluster(address, cpus, cpus_per_scene, gpus_per_scene, retries)
         console = Console()
-        console.print(f"{len(specs)} scene(s) -> [bold]{out}[/] on "
+        console.print(f"{len(specs)} scene(s) -> [bold]{escape(str(out))}[/] on "
                       + (f"the Ray cluster at {address}" if address else "this machine (Ray started here)"))
         with Live(batch_table([], out), console=console, refresh_per_second=2) as live:
             report = run_batch(specs, out, cluster, ExportOptions(fmt, resolution),
                                on_update=lambda rows: live.update(batch_table(rows, out)))
         for failed in report.failed:
-            console.print(f"[red]failed[/] {failed.name}: {failed.error}", highlight=False, soft_wrap=True)
+            console.print(f"[red]failed[/] {failed.name}: {escape(failed.error)}", highlight=False, soft_wrap=True)
         console.print(f"{len(report.results) - len(report.failed)} done, {len(report.failed)} failed in "
-                      f"{report.seconds:.0f} s: [bold]{report.files['json']}[/], [bold]{report.files['csv']}[/]")
+                      f"{report.seconds:.0f} s: [bold]{escape(report.files['json'])}[/], "
+                      f"[bold]{escape(report.files['csv'])}[/]")
         if report.failed:
             raise typer.Exit(1)

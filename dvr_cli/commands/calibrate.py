@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import DvrError
@@ -35,8 +36,9 @@ def register(app: typer.Typer) -> None:
             ...,
             "--out",
             "-o",
-            help="Scene folder to write (images/, masks/, cams.json); replaced if it is an earlier scene. "
-            "With --checkerboard: the intrinsics.json to write.",
+            help="Scene folder to write (images/, masks/, cams.json): a new or empty folder, or a scene dvr wrote "
+            "(replaced once the new one is complete); never the photos' folder. With --checkerboard: the "
+            "intrinsics.json to write.",
         ),
         cameras: Optional[Path] = typer.Option(
             None,
@@ -102,11 +104,13 @@ def register(app: typer.Typer) -> None:
 
 
 def _with_cameras(console: Console, images, cameras, masks, downscale, max_size, out: Path) -> None:
+    from ..ownership import check_replaceable
     from ..scene import load_scene, write_scene
 
+    check_replaceable(out, "scene", [images, cameras, masks])  # before the photos are read
     with console.status("loading cameras, photos and masks"):
         scene = load_scene(images, cameras, masks, downscale, max_size)
-    with console.status(f"writing {out}"):
+    with console.status(f"writing {escape(str(out))}"):
         write_scene(scene, out)
     _summary(console, scene, out)
 
@@ -132,14 +136,15 @@ def _photos_only(console: Console, images, out, masks, shared, intrinsics, match
     sfm = result.sfm
     if sfm.unregistered:
         console.print(f"[yellow]warning:[/] {len(sfm.unregistered)} photo(s) did not register and are left out: "
-                      f"{', '.join(sfm.unregistered)}")
+                      f"{escape(', '.join(sfm.unregistered))}")
     _summary(console, result.scene, out)
     console.print(f"  SfM       {len(sfm.registered)} of {len(sfm.registered) + len(sfm.unregistered)} photos "
                   f"registered, {len(sfm.points)} sparse points, reprojection error {sfm.reprojection_error:.2f} px")
     K = sfm.cameras[0].K
     console.print(f"  camera    fx {K[0, 0]:.1f}, fy {K[1, 1]:.1f}, cx {K[0, 2]:.1f}, cy {K[1, 2]:.1f} "
                   f"(at {sfm.cameras[0].width}x{sfm.cameras[0].height} px)")
-    console.print(f"  points    {out / 'sparse.ply'} (world frame); COLMAP model in {out / 'sfm'}")
+    console.print(f"  points    {escape(str(out / 'sparse.ply'))} (world frame); COLMAP model in "
+                  f"{escape(str(out / 'sfm'))}")
     console.print("  time      " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()))
 
 
@@ -151,13 +156,13 @@ def _checkerboard(console: Console, folder: Path, pattern: str, square: float, o
         task = bars.add_task("corners", total=None)
         result = checkerboard_intrinsics(folder, pattern, square, out,
                                          lambda done, total: bars.update(task, completed=done, total=total))
-    console.print(f"[bold green]wrote[/] {out}: {result.width}x{result.height} px, "
+    console.print(f"[bold green]wrote[/] {escape(str(out))}: {result.width}x{result.height} px, "
                   f"board found in {len(result.per_image)} photos")
     for label, row in zip(("K", "", ""), result.K):
         console.print(f"  {label:<4}" + " ".join(f"{v:10.3f}" for v in row), highlight=False)
     console.print("  dist" + " ".join(f"{v:10.5f}" for v in result.dist) + "  (k1, k2, p1, p2, k3)", highlight=False)
     worst = max(result.per_image, key=result.per_image.get)
-    console.print(f"  reprojection error: rms {result.rms:.3f} px, worst {worst} {result.per_image[worst]:.3f} px")
+    console.print(f"  reprojection error: rms {result.rms:.3f} px, worst {escape(worst)} {result.per_image[worst]:.3f} px")
 
 
 def _summary(console: Console, scene, out: Path) -> None:
@@ -165,9 +170,10 @@ def _summary(console: Console, scene, out: Path) -> None:
     first = scene.views[0].camera
     norm = scene.normalization
     masks = sum(v.mask is not None for v in scene.views)
-    console.print(f"[bold green]wrote[/] {out}: {len(scene)} views, {first.width}x{first.height} px, {masks} masks")
-    console.print(f"  cameras   {scene.meta['format']} from {scene.meta['cameras_file']}")
-    console.print(f"  masks     {scene.meta['masks']}")
+    console.print(f"[bold green]wrote[/] {escape(str(out))}: {len(scene)} views, {first.width}x{first.height} px, "
+                  f"{masks} masks")
+    console.print(f"  cameras   {scene.meta['format']} from {escape(str(scene.meta['cameras_file']))}")
+    console.print(f"  masks     {escape(str(scene.meta['masks']))}")
     if scene.meta.get("undistorted"):
         console.print("  undistorted with the cameras' lens distortion")
     center = ", ".join(f"{c:.4g}" for c in norm.center)

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -20,7 +21,7 @@ def result_tables(result: dict) -> list[Table]:
     tables = []
     if "geometry" in result:
         g = result["geometry"]
-        table = Table(title=f"geometry vs {Path(g['gt_mesh']).name} (world units, % of GT diagonal)")
+        table = Table(title=f"geometry vs {escape(Path(g['gt_mesh']).name)} (world units, % of GT diagonal)")
         table.add_column("metric")
         table.add_column("value", justify="right")
         table.add_column("% diag", justify="right")
@@ -34,14 +35,14 @@ def result_tables(result: dict) -> list[Table]:
             continue
         im = result[key]
         title = (f"images of the field ({len(im['views'])} views: {result['images']['source']})" if key == "images"
-                 else f"exported mesh {Path(im['file']).name}, ray cast from the same views")
+                 else f"exported mesh {escape(Path(im['file']).name)}, ray cast from the same views")
         table = Table(title=title, min_width=len(title))  # a title wider than the columns is not wrapped
         metrics = list(im["mean"])
         table.add_column("view")
         for m in metrics:
             table.add_column(m, justify="right")
         for v in im["views"]:
-            table.add_row(v["name"], *(_fmt(v.get(m, math.nan)) for m in metrics))
+            table.add_row(escape(v["name"]), *(_fmt(v.get(m, math.nan)) for m in metrics))
         table.add_row("[bold]mean[/]", *(f"[bold]{_fmt(im['mean'][m])}[/]" for m in metrics))
         tables.append(table)
     return tables
@@ -76,9 +77,9 @@ def register(app: typer.Typer) -> None:
         loaded = load_run(run, device=device)
         with console.status("evaluating ...") as status:
             result = evaluate_run(loaded, gt_mesh, test_cameras, json_path, resolution, points, steps,
-                                  log=lambda line: console.print(line, highlight=False),
+                                  log=lambda line: console.print(line, highlight=False, markup=False),
                                   on_view=lambda done, total: status.update(f"rendering view {done}/{total} ..."),
                                   mesh=mesh or latest_export(loaded.run_dir))
         for table in result_tables(result):
             console.print(table)
-        console.print(f"metrics: [bold]{result['json']}[/]")
+        console.print(f"metrics: [bold]{escape(result['json'])}[/]")

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 
 def register(app: typer.Typer) -> None:
@@ -16,7 +17,8 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option("ply", "--format", "-f", help="ply (vertex colours), obj (+ mtl + png) or glb."),
         resolution: int = typer.Option(512, "--resolution", "-r", help="Marching-cubes grid cells per axis "
                                        "(extracted hierarchically: only cells near the surface are evaluated)."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Mesh file (default: RUN/export/mesh.<format>)."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Mesh file (default: RUN/export/mesh.<format>); "
+                                           "an existing file only if dvr wrote it (in a dvr folder)."),
         texture: Optional[str] = typer.Option(None, "--texture", help="vertex (colour per vertex) or atlas "
                                               "(UV-unwrapped texture image). Default: vertex for ply, atlas otherwise."),
         colors: Optional[str] = typer.Option(None, "--colors", help="photos (the run's training photos projected "
@@ -40,5 +42,5 @@ def register(app: typer.Typer) -> None:
         loaded = load_run(run, device=device)
         with console.status("extracting the surface ..."):
             path = export_mesh(loaded, fmt.lower(), resolution, out, texture, simplify, texture_size,
-                               log=lambda line: console.print(line, highlight=False), colors=colors)
-        console.print(f"mesh: [bold]{path}[/]")
+                               log=lambda line: console.print(line, highlight=False, markup=False), colors=colors)
+        console.print(f"mesh: [bold]{escape(str(path))}[/]")

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..config import DEFAULT_MINUTES, MAX_CHECKPOINT_INTERVAL_S, FitConfig
@@ -15,7 +16,7 @@ from .view import HOST_HELP, print_address
 
 def _summary(console: Console, result, resumed: bool) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_row("run folder", str(result.run_dir))
+    table.add_row("run folder", escape(str(result.run_dir)))
     table.add_row("iterations", f"{result.iterations}" + (" (interrupted)" if result.interrupted else ""))
     table.add_row("time", f"{result.seconds:.1f} s" + (" (this session)" if resumed else ""))
     if result.last is not None:
@@ -24,8 +25,8 @@ def _summary(console: Console, result, resumed: bool) -> None:
         table.add_row("rays hitting", f"{result.last.hit_rate:.4f}")
     console.print(table)
     if result.interrupted:
-        console.print(f"continue with: [bold]dvr fit --resume --out {result.run_dir}[/]")
-    console.print(f"next: [bold]dvr export {result.run_dir}[/]")
+        console.print(f"continue with: [bold]dvr fit --resume --out {escape(str(result.run_dir))}[/]")
+    console.print(f"next: [bold]dvr export {escape(str(result.run_dir))}[/]")
 
 
 def _evaluate_holdout(console: Console, run_dir: Path, device: str) -> None:
@@ -39,7 +40,7 @@ def _evaluate_holdout(console: Console, run_dir: Path, device: str) -> None:
                               on_view=lambda done, total: status.update(f"rendering held-out view {done}/{total} ..."))
     for table in result_tables(result):
         console.print(table)
-    console.print(f"metrics: [bold]{result['json']}[/]")
+    console.print(f"metrics: [bold]{escape(result['json'])}[/]")
 
 
 def _command_line(ctx: typer.Context, **replace) -> list[str]:
@@ -73,8 +74,8 @@ def register(app: typer.Typer) -> None:
             None, "--masks", "-m", help="Folder of object masks (white = object) named like the images. Default: the "
             "camera file's masks, the images' alpha, or a masks/ folder next to the images."),
         out: Optional[Path] = typer.Option(
-            None, "--out", "-o", help="Run folder to write. Default: runs/<scene-name>-<timestamp> (with --resume: "
-            "runs/latest)."),
+            None, "--out", "-o", help="Run folder to write: a new or empty folder, or a run dvr wrote. Default: "
+            "runs/<scene-name>-<timestamp> (with --resume: runs/latest)."),
         preset: Optional[str] = typer.Option(
             None, "--preset", help="Hyper-parameter preset: 'fast' (grid field, minutes on a CPU; default) or 'paper' "
             "(the published DVR MLP, GPU-days)."),
@@ -158,7 +159,7 @@ def register(app: typer.Typer) -> None:
         plan = f"{cfg.budget_minutes:g} minutes" if cfg.time_planned else f"{cfg.iters} iterations" + (
             f", at most {cfg.minutes:g} min" if cfg.minutes else "")
         console.print(f"fitting {len(scene)} views ({scene.views[0].camera.width}x{scene.views[0].camera.height}) "
-                      f"-> [bold]{run_dir}[/] (preset {cfg.preset}, {plan})")
+                      f"-> [bold]{escape(str(run_dir))}[/] (preset {cfg.preset}, {plan})")
         watch = None
         if viewer:
             from ..viewer import watch_fit

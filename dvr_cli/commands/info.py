@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import DvrError
@@ -33,7 +34,7 @@ def camera_table(cameras, masks=None, confidence: dict | None = None) -> Table:
         fx, fy, cx, cy = camera.K[0, 0], camera.K[1, 1], camera.K[0, 2], camera.K[1, 2]
         table.add_row(
             str(i),
-            camera.name,
+            escape(camera.name),
             f"{camera.width}x{camera.height}",
             f"{fx:.1f}",
             f"{fy:.1f}",
@@ -56,9 +57,9 @@ def _scene_info(console: Console, path: Path) -> None:
     except DvrError as exc:
         fmt, file = detect_format(path)
         cameras = load_cameras(file)
-        console.print(f"[yellow]images not loaded[/] ({exc}); cameras only")
+        console.print(f"[yellow]images not loaded[/] ({escape(str(exc))}); cameras only")
         console.print(camera_table(cameras))
-        console.print(f"{len(cameras)} cameras, format {fmt}, from {file}")
+        console.print(f"{len(cameras)} cameras, format {fmt}, from {escape(str(file))}")
         return
     from ..calib.automask import read_confidence
 
@@ -67,9 +68,9 @@ def _scene_info(console: Console, path: Path) -> None:
     norm, meta = scene.normalization, scene.meta
     summary = Table.grid(padding=(0, 2))
     summary.add_row("views", str(len(scene)))
-    summary.add_row("format", f"{meta['format']} ({meta['cameras_file']})")
-    summary.add_row("images", meta["images_dir"])
-    summary.add_row("masks", meta["masks"])
+    summary.add_row("format", f"{meta['format']} ({escape(str(meta['cameras_file']))})")
+    summary.add_row("images", escape(str(meta["images_dir"])))
+    summary.add_row("masks", escape(str(meta["masks"])))
     summary.add_row("normalisation", f"{norm.source}: centre {_vec(norm.center)}, scale {norm.scale:.4g}")
     bbox = np.asarray(meta["bbox"])
     summary.add_row("object bbox", f"{_vec(bbox[0])} - {_vec(bbox[1])}  (size {_vec(bbox[1] - bbox[0])})")
@@ -82,11 +83,11 @@ def _run_info(console: Console, run: Path) -> None:
     from ..run import CHECKPOINT, CONFIG, SCENE, SceneRecord
 
     config = FitConfig.load(run / CONFIG)
-    table = Table(title=f"run {run}", show_header=False)
+    table = Table(title=f"run {escape(str(run))}", show_header=False)
     table.add_column("key")
     table.add_column("value")
     for key, value in config.to_json().items():
-        table.add_row(key, json.dumps(value))
+        table.add_row(key, escape(json.dumps(value)))
     console.print(table)
     if not (run / SCENE).is_file():
         return
@@ -96,9 +97,9 @@ def _run_info(console: Console, run: Path) -> None:
     summary.add_row("views", f"{len(record.cameras)} ({len(record.train)} train, {len(record.holdout)} held out)")
     summary.add_row("normalisation", f"{norm.source}: centre {_vec(norm.center)}, scale {norm.scale:.4g}")
     if record.source:
-        summary.add_row("scene", record.source)
+        summary.add_row("scene", escape(str(record.source)))
     checkpoint = run / CHECKPOINT
-    summary.add_row("checkpoint", str(checkpoint) if checkpoint.is_file() else "none yet")
+    summary.add_row("checkpoint", escape(str(checkpoint)) if checkpoint.is_file() else "none yet")
     console.print(summary)
 
 

@@ -7,10 +7,12 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..errors import DvrError
 from ..evaluate.mesh_render import MESH_SUPERSAMPLE, MeshRenderer, latest_export, load_colored_mesh
+from ..ownership import claim_folder
 from ..render.views import orbit_cameras, render_views
 from ..run import RENDERS, Run, load_run
 from ..scene import Camera, load_cameras
@@ -45,7 +47,8 @@ def register(app: typer.Typer) -> None:
         run: Optional[Path] = typer.Argument(None, help="Run folder written by `dvr fit` (default: runs/latest)."),
         view: str = typer.Option("novel", "--view", help="novel (orbit around the object), train, test (the run's "
                                  "held-out views) or a camera file of any supported format."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: RUN/renders/<view>)."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder: new, empty or written by dvr "
+                                           "(default: RUN/renders/<view>)."),
         frames: int = typer.Option(60, "--frames", help="Frames of the novel-view orbit."),
         what: str = typer.Option("rgb", "--what", help="Comma-separated outputs: rgb, depth, normal, mask."),
         video: bool = typer.Option(False, "--video", help="Also write video.mp4 of the rgb frames."),
@@ -69,6 +72,8 @@ def register(app: typer.Typer) -> None:
         loaded = load_run(run, device=device)
         cameras = select_cameras(loaded, view, frames, scale)
         name = view if view in VIEWS else Path(view).stem
+        if out is not None:  # a folder the user chose: new, empty or dvr's
+            claim_folder(out, "renders")
         out_dir = out if out is not None else loaded.run_dir / RENDERS / (name if source == "field" else f"{name}_mesh")
         render_fn = lambda camera: loaded.render(camera, steps)  # noqa: E731
         if source == "mesh":
@@ -85,4 +90,4 @@ def register(app: typer.Typer) -> None:
             files = render_views(render_fn, cameras, out_dir, outputs, transparent, video,
                                  on_frame=lambda done, total: progress.update(task, completed=done))
         console.print(f"{len(cameras)} views ({cameras[0].width}x{cameras[0].height}), {len(files)} files -> "
-                      f"[bold]{out_dir}[/]")
+                      f"[bold]{escape(str(out_dir))}[/]")

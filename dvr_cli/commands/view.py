@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import DvrError
 
-HOST_HELP = "Address to listen on (127.0.0.1: this machine only; 0.0.0.0: every network interface)."
+HOST_HELP = ("Address to listen on (127.0.0.1: this machine only; 0.0.0.0: every network interface, where anyone "
+             "who reaches the port sees the photos and can pause or save a fit).")
+
+
+def is_loopback(host: str) -> bool:
+    """``host`` reaches this machine only (127.x, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def is_run_folder(path: Path) -> bool:
@@ -21,8 +34,13 @@ def is_run_folder(path: Path) -> bool:
 
 
 def print_address(console: Console, viewer) -> None:
-    """The viewer's address, and the tunnel that reaches it from another machine."""
-    console.print(f"viewer: [bold]{viewer.url}[/]", soft_wrap=True)
+    """The viewer's address, and the tunnel that reaches it from another machine; a warning when it
+    listens beyond this machine."""
+    if not is_loopback(viewer.host):
+        console.print(f"[yellow]warning:[/] listening on {escape(viewer.host)}: anyone who reaches port {viewer.port} "
+                      "can see the photos and pause or save the fit (use --host 127.0.0.1 and the ssh tunnel below)",
+                      soft_wrap=True, highlight=False)
+    console.print(f"viewer: [bold]{escape(viewer.url)}[/]", soft_wrap=True)
     console.print(f"from another machine: {viewer.ssh_hint}", soft_wrap=True, highlight=False)
 
 

@@ -16,6 +16,7 @@ from ..errors import DvrError
 from ..files import write_json
 from ..mesh.export import check_writable, extract_run_surface
 from ..mesh.writers import ColoredMesh
+from ..ownership import check_file_target
 from ..render.views import write_rgb
 from ..run import EVAL, Run
 from ..scene import load_scene
@@ -146,6 +147,8 @@ def evaluate_run(run: Run, gt_mesh: str | Path | None = None, test_cameras: str 
 
     Writes the result as JSON to ``json_path`` (default RUN/eval.json) and returns it.
     """
+    if json_path is not None:  # a path the user chose: never over a file dvr did not write
+        check_file_target(json_path)
     json_path = Path(json_path) if json_path is not None else run.run_dir / EVAL
     check_writable(json_path)
     if gt_mesh is not None:

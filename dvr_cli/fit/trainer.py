@@ -31,6 +31,7 @@ from ..config import FitConfig
 from ..errors import DvrError
 from ..fields import Field, build_field
 from ..files import save_png, to_uint8
+from ..ownership import claim_folder
 from ..render.occgrid import OccupancyGrid
 from ..render.renderer import render_image
 from ..run import CHECKPOINT, CONFIG, METRICS, PREVIEWS, SCENE, SPARSE, RunLock, SceneRecord, holdout_split
@@ -38,6 +39,7 @@ from ..run.checkpoint import capture_rng, load_checkpoint, restore_rng, save_che
 from ..run.folder import append_metrics, truncate_metrics, update_latest_link
 from ..runtime import resolve_device
 from ..scene.types import Scene
+from ..scene.write import scene_inputs
 from . import distributed
 from .model import StepRecord, batch_outputs, step_losses, total_loss
 from .sampler import RaySampler
@@ -108,8 +110,9 @@ def save_preview(field: Field, scene: Scene, view_index: int, cfg: FitConfig, it
 
 @contextmanager
 def _sigint_as_flag():
-    """Within the block the first Ctrl-C only sets ``flag['stop']`` (the loop ends its step and
-    saves); a second one raises KeyboardInterrupt as usual. Outside the main thread, no change."""
+    """Within the block the first Ctrl-C or SIGTERM (what Ray, SLURM and Kubernetes send) only sets
+    ``flag['stop']`` (the loop ends its step and saves); a second one does what it did before the
+    block. Outside the main thread, no change."""
     flag = {"stop": False}
     if threading.current_thread() is not threading.main_thread():
         yield flag
@@ -117,13 +120,14 @@ def _sigint_as_flag():
 
     def handler(signum, frame):
         flag["stop"] = True
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, previous[signum])
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, action in previous.items():
+            signal.signal(signum, action)
 
 
 def _progress(console: Console | None, enabled: bool) -> Progress:
@@ -293,7 +297,9 @@ def fit(scene: Scene, cfg: FitConfig, run_dir: str | Path, resume: bool = False,
     train, holdout = holdout_split(len(scene), cfg.holdout)
     if not train:
         raise DvrError(f"--holdout {cfg.holdout} leaves no view to fit ({len(scene)} views)")
-    if not resume:
+    if not resume and writer:
+        claim_folder(run_dir, "run", scene_inputs(scene))  # new, empty or dvr's own: never a user's folder
+    elif not resume:
         run_dir.mkdir(parents=True, exist_ok=True)
     elif not run_dir.is_dir():
         raise DvrError(f"nothing to resume: no {CHECKPOINT}", run_dir)

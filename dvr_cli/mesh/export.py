@@ -13,6 +13,8 @@ import torch
 
 from ..errors import DvrError
 from ..fields.base import tau_logit
+from ..files import atomic_path
+from ..ownership import check_file_target
 from ..run import CHECKPOINT, EXPORT, Run
 from ..scene.types import View
 from .bake import PhotoColoring, incident_faces, training_photos
@@ -20,7 +22,7 @@ from .clean import keep_large_components, simplify as decimate
 from .color import field_colors, field_device
 from .mise import extract_surface
 from .texture import bake_texture, split_seams, uv_atlas
-from .writers import FORMATS, ColoredMesh, write_mesh
+from .writers import FORMATS, ColoredMesh, mesh_files, write_mesh
 
 TEXTURES = ("vertex", "atlas")
 #: Where the colours come from: the training photos (the texture field where none sees a point), or the field.
@@ -90,10 +92,9 @@ def extract_run_surface(run: Run, resolution: int = 512, log: Callable[[str], No
     eval share it). DvrError when the field has no surface.
     """
     cache, key = surface_cache_path(run, resolution), _cache_key(run)
-    if cache.is_file():
-        with np.load(cache) as data:
-            if np.array_equal(data["key"], key):
-                return data["verts"], data["faces"]
+    cached = _read_cache(cache, key)
+    if cached is not None:
+        return cached
     inside = _inside_fraction(run)
     if inside == 1.0:  # masked by the occupancy grid, a full field would give the grid's boundary
         raise _no_surface_error(run, inside)
@@ -110,8 +111,23 @@ def extract_run_surface(run: Run, resolution: int = 512, log: Callable[[str], No
         log(f"surface: {len(verts)} vertices, {len(faces)} faces at {resolution}^3 "
             f"({n_eval} points evaluated, {n_eval / (resolution + 1) ** 3:.1%} of the dense grid)")
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, verts=verts, faces=faces, key=key)
+    with atomic_path(cache) as tmp, open(tmp, "wb") as f:  # an interrupted export leaves no truncated cache
+        np.savez(f, verts=verts, faces=faces, key=key)
     return verts, faces
+
+
+def _read_cache(cache: Path, key: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cached (verts, faces) when ``cache`` holds them for ``key``; None when it is absent, stale
+    or unreadable (a cache is only ever a shortcut: it is then extracted again and replaced)."""
+    if not cache.is_file():
+        return None
+    try:
+        with np.load(cache) as data:
+            if np.array_equal(data["key"], key):
+                return data["verts"], data["faces"]
+    except Exception:  # noqa: BLE001 - numpy / zipfile raise many types for a damaged file
+        pass
+    return None
 
 
 def colored_mesh(field, verts: np.ndarray, faces: np.ndarray, texture: str, texture_size: int,
@@ -164,6 +180,9 @@ def export_mesh(run: Run, fmt: str = "ply", resolution: int = 512, out: str | Pa
         raise DvrError(f"unknown colour source '{colors}' (choose from {', '.join(COLORS)})")
     if simplify is not None and simplify < 4:
         raise DvrError(f"--simplify {simplify}: need at least 4 faces")
+    if out is not None:  # a path the user chose: never over a file dvr did not write
+        for path in mesh_files(out, fmt, texture == "atlas"):
+            check_file_target(path)
     out = Path(out) if out is not None else run.run_dir / EXPORT / f"mesh.{fmt}"
     check_writable(out)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import trimesh
 from PIL import Image
 
 from ..errors import DvrError
-from ..files import to_uint8
+from ..files import atomic_path, to_uint8, write_bytes_atomic, write_text_atomic
 
 FORMATS = ("ply", "obj", "glb")
 
@@ -49,37 +50,39 @@ def write_ply(mesh: ColoredMesh, path: Path) -> None:
         raise DvrError("PLY keeps vertex colours only; use --texture vertex or --format obj/glb for an atlas", path)
     tm = trimesh.Trimesh(mesh.verts, mesh.faces, vertex_normals=mesh.normals, process=False,
                          vertex_colors=None if mesh.colors is None else to_uint8(mesh.colors))
-    Path(path).write_bytes(tm.export(file_type="ply", vertex_normal=True))
+    write_bytes_atomic(path, tm.export(file_type="ply", vertex_normal=True))
 
 
 def write_obj(mesh: ColoredMesh, path: Path) -> list[Path]:
     """OBJ with normals; with a texture also ``<stem>.mtl`` and ``<stem>.png`` beside it.
 
     Without a texture, vertex colours go on the ``v`` lines (``v x y z r g b``, read by
-    MeshLab, Blender, open3d and trimesh). Returns every file written.
+    MeshLab, Blender, open3d and trimesh). Every file is written atomically. Returns every file written.
     """
     path = Path(path)
     written = [path]
-    with open(path, "w") as f:
-        f.write("# dvr: differentiable volumetric rendering export\n")
-        if mesh.texture is not None:
-            mtl, png = path.with_suffix(".mtl"), path.with_suffix(".png")
-            mtl.write_text(f"newmtl material0\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\nillum 1\nmap_Kd {png.name}\n")
-            _texture_image(mesh).save(png)
-            written += [mtl, png]
-            f.write(f"mtllib {mtl.name}\nusemtl material0\n")
-        if mesh.colors is not None and mesh.texture is None:
-            np.savetxt(f, np.column_stack([mesh.verts, mesh.colors]), fmt="v %.7g %.7g %.7g %.4f %.4f %.4f")
-        else:
-            np.savetxt(f, mesh.verts, fmt="v %.7g %.7g %.7g")
-        np.savetxt(f, mesh.normals, fmt="vn %.5f %.5f %.5f")
-        corners = mesh.faces + 1
-        if mesh.uv is not None:
-            # OBJ's v runs up the image.
-            np.savetxt(f, np.column_stack([mesh.uv[:, 0], 1.0 - mesh.uv[:, 1]]), fmt="vt %.7f %.7f")
-            np.savetxt(f, np.repeat(corners, 3, axis=1), fmt="f %d/%d/%d %d/%d/%d %d/%d/%d")
-        else:
-            np.savetxt(f, np.repeat(corners, 2, axis=1), fmt="f %d//%d %d//%d %d//%d")
+    f = io.StringIO()
+    f.write("# dvr: differentiable volumetric rendering export\n")
+    if mesh.texture is not None:  # the texture and material first: the OBJ appears once they are whole
+        mtl, png = path.with_suffix(".mtl"), path.with_suffix(".png")
+        with atomic_path(png) as tmp:
+            _texture_image(mesh).save(tmp, format="PNG")
+        write_text_atomic(mtl, f"newmtl material0\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\nillum 1\nmap_Kd {png.name}\n")
+        written += [mtl, png]
+        f.write(f"mtllib {mtl.name}\nusemtl material0\n")
+    if mesh.colors is not None and mesh.texture is None:
+        np.savetxt(f, np.column_stack([mesh.verts, mesh.colors]), fmt="v %.7g %.7g %.7g %.4f %.4f %.4f")
+    else:
+        np.savetxt(f, mesh.verts, fmt="v %.7g %.7g %.7g")
+    np.savetxt(f, mesh.normals, fmt="vn %.5f %.5f %.5f")
+    corners = mesh.faces + 1
+    if mesh.uv is not None:
+        # OBJ's v runs up the image.
+        np.savetxt(f, np.column_stack([mesh.uv[:, 0], 1.0 - mesh.uv[:, 1]]), fmt="vt %.7f %.7f")
+        np.savetxt(f, np.repeat(corners, 3, axis=1), fmt="f %d/%d/%d %d/%d/%d %d/%d/%d")
+    else:
+        np.savetxt(f, np.repeat(corners, 2, axis=1), fmt="f %d//%d %d//%d %d//%d")
+    write_text_atomic(path, f.getvalue())
     return written
 
 
@@ -96,11 +99,18 @@ def write_glb(mesh: ColoredMesh, path: Path) -> None:
     else:
         visual = None
     tm = trimesh.Trimesh(mesh.verts, mesh.faces, vertex_normals=mesh.normals, visual=visual, process=False)
-    Path(path).write_bytes(tm.export(file_type="glb"))
+    write_bytes_atomic(path, tm.export(file_type="glb"))
+
+
+def mesh_files(path: Path, fmt: str, textured: bool) -> list[Path]:
+    """The files ``write_mesh`` writes for ``path``: the mesh, and an OBJ's texture and material."""
+    path = Path(path)
+    return [path, path.with_suffix(".mtl"), path.with_suffix(".png")] if fmt == "obj" and textured else [path]
 
 
 def write_mesh(mesh: ColoredMesh, path: Path, fmt: str) -> list[Path]:
-    """Write ``mesh`` as ``fmt`` (ply, obj, glb); returns the files written."""
+    """Write ``mesh`` as ``fmt`` (ply, obj, glb), each file atomically (a temporary name, then
+    renamed: an interrupted export leaves no half-written file); returns the files written."""
     if fmt == "obj":
         return write_obj(mesh, path)
     if fmt == "ply":

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from ..errors import DvrError
-from ..files import to_uint8
+from ..files import atomic_path, to_uint8, write_bytes_atomic
 from ..scene.camera import Camera, look_at
 
 OUTPUTS = ("rgb", "depth", "normal", "mask")
@@ -78,8 +78,11 @@ def ray_to_z_depth(ray_depth: np.ndarray, camera: Camera, scale: float = 1.0) ->
 
 
 def _imwrite(path: Path, data: np.ndarray) -> None:
-    if not cv2.imwrite(str(path), data):
-        raise DvrError("cannot write image", path)
+    """Encode by ``path``'s extension and write atomically (an interrupted render leaves no half image)."""
+    ok, encoded = cv2.imencode(Path(path).suffix, data)
+    if not ok:
+        raise DvrError("cannot encode image", path)
+    write_bytes_atomic(path, encoded.tobytes())
 
 
 def write_rgb(path: Path, rgb: np.ndarray, mask: np.ndarray | None = None) -> None:
@@ -97,7 +100,8 @@ def write_depth(path: Path, z: np.ndarray) -> Path:
     """
     _imwrite(path, np.clip(np.round(z * DEPTH_PNG_SCALE), 0, 65535).astype(np.uint16))
     npy = Path(path).with_suffix(".npy")
-    np.save(npy, z.astype(np.float32))
+    with atomic_path(npy) as tmp, open(tmp, "wb") as f:
+        np.save(f, z.astype(np.float32))
     return npy
 
 
@@ -112,19 +116,20 @@ def write_mask(path: Path, mask: np.ndarray) -> None:
 
 
 def write_video(path: Path, frames: Iterable[np.ndarray], fps: float = 24.0) -> None:
-    """MP4 (codec 'mp4v') of (H, W, 3) uint8 RGB frames, all the same size."""
+    """MP4 (codec 'mp4v') of (H, W, 3) uint8 RGB frames, all the same size, written atomically."""
     writer = None
-    try:
-        for frame in frames:
-            if writer is None:
-                h, w = frame.shape[:2]
-                writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-                if not writer.isOpened():
-                    raise DvrError("cannot open an mp4v video writer", path)
-            writer.write(np.ascontiguousarray(frame[..., ::-1]))
-    finally:
-        if writer is not None:
-            writer.release()
+    with atomic_path(path, suffix=".tmp.mp4") as tmp:
+        try:
+            for frame in frames:
+                if writer is None:
+                    h, w = frame.shape[:2]
+                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+                    if not writer.isOpened():
+                        raise DvrError("cannot open an mp4v video writer", path)
+                writer.write(np.ascontiguousarray(frame[..., ::-1]))
+        finally:
+            if writer is not None:
+                writer.release()
 
 
 RenderFn = Callable[[Camera], dict]

@@ -7,7 +7,6 @@ number, string, list, tuple or dict, so loading uses ``weights_only=True`` (no p
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ import torch
 
 from ..config import FitConfig, with_legacy_values
 from ..errors import DvrError
+from ..files import atomic_path
 
 KEYS = ("iteration", "elapsed", "field", "optimizer", "rng", "occ_grid", "config")
 
@@ -25,7 +25,7 @@ RESUME_FREE_KEYS = frozenset({"minutes", "device", "checkpoint_every_s", "previe
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    """Write ``state`` to ``path`` atomically: a temp file in the same folder, then os.replace.
+    """Write ``state`` to ``path`` atomically: a temp file in the same folder, fsync'ed, then os.replace.
 
     A crash or error mid-write leaves the previous checkpoint in place; a write that fails (disk
     full, read-only folder) raises DvrError saying so.
@@ -34,16 +34,13 @@ def save_checkpoint(path: Path, state: dict) -> None:
     if missing:
         raise ValueError(f"checkpoint state lacks {missing}")
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+        with atomic_path(path, fsync=True) as tmp:  # on disk before the rename: a power cut keeps one whole file
+            torch.save(state, tmp)
     except (OSError, RuntimeError) as exc:  # disk full, read-only folder (torch wraps some as RuntimeError)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
         raise DvrError(f"cannot write the checkpoint ({reason}); the previous checkpoint is kept", path) from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_checkpoint(path: Path, config: FitConfig | None = None) -> dict:

@@ -9,6 +9,8 @@ small operations on them.
     RUN/previews/iter_XXXXXX.png
     RUN/eval.json, RUN/export/, RUN/renders/   written by `dvr eval`, `dvr export`, `dvr render`
     RUN/.lock                  held by the one process writing the run (lock.py)
+    RUN/.dvr-owned             dvr's marker (ownership.py): a fit writes only into a folder that is
+                               new, empty or an earlier run of dvr's
     runs/latest -> RUN         relative symlink next to the run folder, to the newest run
 """
 
@@ -16,11 +18,13 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import time
 from pathlib import Path
 
 from ..errors import DvrError
 from ..files import write_text_atomic
+from ..ownership import marked_kind
 
 CONFIG = "config.json"
 SCENE = "scene.json"
@@ -94,16 +98,42 @@ def truncate_metrics(run_dir: Path, iteration: int) -> None:
         write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
+def is_dvr_run(folder: Path) -> bool:
+    """``folder`` is a run folder dvr wrote: its marker says so, or (a run from before the marker)
+    it holds config.json and a checkpoint."""
+    folder = Path(folder)
+    return marked_kind(folder) == "run" or ((folder / CONFIG).is_file() and (folder / CHECKPOINT).is_file())
+
+
+def _latest_is_ours(link: Path) -> bool:
+    """``link`` is absent, or dvr's: a symlink to a sibling name that is a dvr run or is gone."""
+    if not link.is_symlink():
+        return not link.exists()
+    target = os.readlink(link)
+    if Path(target).name != target or target in (".", ".."):
+        return False
+    sibling = link.parent / target
+    return not sibling.exists() or is_dvr_run(sibling)
+
+
 def update_latest_link(run_dir: Path) -> None:
     """Point ``<parent>/latest`` at ``run_dir`` (relative link, swapped atomically).
 
-    Leaves a ``latest`` that is a real file or folder alone: it is not ours to replace.
+    Only a ``latest`` that is absent or dvr's own link is changed; anything else (a file, a
+    folder, a user's link elsewhere) is not ours to replace and is left alone.
     """
     run_dir = Path(run_dir)
     link = run_dir.parent / LATEST
-    if run_dir.name == LATEST or (link.exists() and not link.is_symlink()):
+    if run_dir.name == LATEST or not _latest_is_ours(link):
         return
-    tmp = run_dir.parent / f".{LATEST}.{os.getpid()}.tmp"
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(run_dir.name, target_is_directory=True)
-    os.replace(tmp, link)
+    while True:  # a fresh name: never one someone else's file has
+        tmp = run_dir.parent / f".{LATEST}.{secrets.token_hex(8)}.tmp"
+        try:
+            tmp.symlink_to(run_dir.name, target_is_directory=True)
+            break
+        except FileExistsError:
+            continue
+    try:
+        os.replace(tmp, link)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -8,6 +8,8 @@ for a metre world, the common convention of RGB-D sensors).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,23 @@ import numpy as np
 from ..errors import DvrError
 
 DEPTH_EXTS = (".npy", ".exr", ".png")
+OPENEXR_SWITCH = "OPENCV_IO_ENABLE_OPENEXR"
+
+
+@contextmanager
+def _openexr_enabled() -> Iterator[None]:
+    """OpenCV decodes EXR only when OPENCV_IO_ENABLE_OPENEXR is set, a security default (its EXR
+    decoder has had exploitable bugs, and cv2 picks the decoder from a file's content, whatever its
+    name): set it for one .exr depth read, then put back what was there."""
+    before = os.environ.get(OPENEXR_SWITCH)
+    os.environ[OPENEXR_SWITCH] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(OPENEXR_SWITCH, None)
+        else:
+            os.environ[OPENEXR_SWITCH] = before
 
 
 def find_depth(folder: Path, image_name: str) -> Path | None:
@@ -36,13 +55,13 @@ def read_depth(path: Path, depth_scale: float = 1000.0) -> np.ndarray:
         except (OSError, ValueError) as exc:
             raise DvrError(f"cannot read depth map ({exc})", path) from None
     else:
-        # OpenCV reads EXR only when asked to before cv2 is imported (a security default).
-        os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
         import cv2
 
-        depth = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+        with _openexr_enabled() if path.suffix.lower() == ".exr" else nullcontext():
+            depth = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
         if depth is None:
-            raise DvrError("cannot decode depth map", path)
+            hint = " (this OpenCV may lack OpenEXR: save the depth as .npy)" if path.suffix.lower() == ".exr" else ""
+            raise DvrError(f"cannot decode depth map{hint}", path)
         if depth.ndim == 3:
             depth = depth[..., 0]
         if path.suffix == ".png":

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DvrError
+from ..ownership import staged_folder
 from .images import write_png
 from .types import Scene
 
@@ -33,27 +35,53 @@ def _dumps(document: dict) -> str:
     return f'{{\n "cameras": [\n  {cameras}\n ],\n {rest}\n}}\n'
 
 
-def check_scene_target(out_dir: Path) -> None:
-    """DvrError unless ``out_dir`` is absent, empty, or an earlier scene folder (safe to replace)."""
-    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / CAMS_FILE).is_file())):
-        raise DvrError("exists and is not a dvr scene folder; refusing to overwrite it", out_dir)
+def scene_inputs(scene: Scene) -> list[Path]:
+    """The files and folders ``scene`` was read from (camera file, photo and mask folders): what an
+    output may not be, hold or lie inside."""
+    args = scene.meta.get("load_args") or {}
+    paths = {scene.meta.get("cameras_file"), scene.meta.get("images_dir"),
+             *(args.get(k) for k in ("images", "cameras", "masks", "depth"))}
+    paths |= {str(Path(v.image_path).parent) for v in scene.views if v.image_path and Path(v.image_path).is_file()}
+    return [Path(p) for p in sorted(p for p in paths if p)]
 
 
-def _replace(tmp: Path, out_dir: Path) -> None:
-    """Move the finished ``tmp`` folder to ``out_dir``, replacing an earlier scene folder there."""
-    if out_dir.exists():
-        try:
-            check_scene_target(out_dir)
-        except DvrError:
-            shutil.rmtree(tmp)
-            raise
-        old = out_dir.with_name(out_dir.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        out_dir.rename(old)
-        tmp.rename(out_dir)
-        shutil.rmtree(old)
-    else:
-        tmp.rename(out_dir)
+def write_scene_files(scene: Scene, folder: Path) -> None:
+    """Write ``scene``'s images/, masks/ and cams.json into the (new, empty) ``folder``."""
+    folder = Path(folder)
+    names = _output_names(scene)
+    (folder / "images").mkdir()
+    if any(v.mask is not None for v in scene.views):
+        (folder / "masks").mkdir()
+    entries = []
+    for view, name in zip(scene.views, names):
+        write_png(folder / "images" / name, view.image)
+        mask = None
+        if view.mask is not None:
+            mask = f"masks/{name}"
+            write_png(folder / mask, view.mask)
+        entries.append(view.camera.undistorted().to_json(f"images/{name}", mask))
+    bbox = scene.meta.get("bbox", scene.normalization.bbox)
+    document = {
+        "convention": "opencv",
+        "cameras": entries,
+        "normalization": scene.normalization.to_json(),
+        "bbox": np.asarray(bbox, dtype=np.float64).tolist(),
+        "source": {k: scene.meta[k] for k in ("format", "cameras_file", "images_dir", "masks") if k in scene.meta},
+    }
+    (folder / CAMS_FILE).write_text(_dumps(document))
+
+
+@contextmanager
+def scene_folder(out_dir: str | Path, inputs: list[Path]) -> Iterator[Path]:
+    """A new scene folder to fill, swapped in for ``out_dir`` when the block succeeds (see
+    ``ownership.staged_folder``: ``out_dir`` must be absent, empty or an earlier dvr scene, and no
+    input); an OSError while writing becomes a one-line DvrError."""
+    out_dir = Path(out_dir)
+    try:
+        with staged_folder(out_dir, "scene", inputs) as folder:
+            yield folder
+    except OSError as exc:
+        raise DvrError(f"cannot write the scene ({exc.strerror or exc})", exc.filename or out_dir) from None
 
 
 def write_scene(scene: Scene, out_dir: str | Path) -> Path:
@@ -61,39 +89,10 @@ def write_scene(scene: Scene, out_dir: str | Path) -> Path:
 
     Layout: ``images/NAME.png``, ``masks/NAME.png`` (when the view has a mask) and
     ``cams.json`` (dvr format, world units, no distortion, plus ``normalization`` and
-    ``bbox``). Everything is written to ``OUT.tmp`` first and renamed at the end, so a
-    failure never leaves a half-written ``OUT``; an earlier scene folder at ``OUT`` is replaced.
+    ``bbox``), with dvr's ``.dvr-owned`` marker. Everything is written to a new folder beside
+    ``OUT`` and swapped in at the end, so a failure never leaves a half-written ``OUT`` and keeps
+    an earlier scene there; DvrError (nothing written) when ``OUT`` is not dvr's to replace.
     """
-    out_dir = Path(out_dir)
-    names = _output_names(scene)
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        (tmp / "images").mkdir(parents=True)
-        if any(v.mask is not None for v in scene.views):
-            (tmp / "masks").mkdir()
-        entries = []
-        for view, name in zip(scene.views, names):
-            write_png(tmp / "images" / name, view.image)
-            mask = None
-            if view.mask is not None:
-                mask = f"masks/{name}"
-                write_png(tmp / mask, view.mask)
-            entries.append(view.camera.undistorted().to_json(f"images/{name}", mask))
-        bbox = scene.meta.get("bbox", scene.normalization.bbox)
-        document = {
-            "convention": "opencv",
-            "cameras": entries,
-            "normalization": scene.normalization.to_json(),
-            "bbox": np.asarray(bbox, dtype=np.float64).tolist(),
-            "source": {k: scene.meta[k] for k in ("format", "cameras_file", "images_dir", "masks") if k in scene.meta},
-        }
-        (tmp / CAMS_FILE).write_text(_dumps(document))
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise DvrError(f"cannot write the scene ({exc.strerror})", exc.filename or out_dir) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _replace(tmp, out_dir)
-    return out_dir
+    with scene_folder(out_dir, scene_inputs(scene)) as folder:
+        write_scene_files(scene, folder)
+    return Path(out_dir)

@@ -11,7 +11,7 @@ import numpy as np
 import trimesh
 
 from ..calib.pipeline import read_sparse_points
-from ..files import to_uint8
+from ..files import read_trimesh, to_uint8
 from ..mesh.color import field_colors, field_device
 from ..mesh.mise import extract_surface
 from ..run import Run
@@ -68,7 +68,7 @@ def run_surface(run: Run) -> trimesh.Trimesh | None:
     path = run.exported_mesh()
     if path is None:
         return field_surface(run.field, run.occ_grid, run.cfg.tau)
-    mesh = trimesh.load(path, force="mesh")
+    mesh = read_trimesh(path, force="mesh")
     mesh.apply_translation(-run.normalization.center)
     mesh.apply_scale(1.0 / run.normalization.scale)
     return mesh

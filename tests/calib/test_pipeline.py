@@ -15,9 +15,9 @@ from PIL import Image
 
 from dvr_cli.calib.align import pose_errors
 from dvr_cli.calib.pipeline import calibrate_photos, parse_pattern
-from dvr_cli.scene.write import check_scene_target
 from dvr_cli.config import FitConfig
 from dvr_cli.errors import DvrError
+from dvr_cli.ownership import check_replaceable, mark
 from dvr_cli.evaluate.geometry import load_mesh, mesh_distances
 from dvr_cli.fit import fit
 from dvr_cli.run import load_run
@@ -114,7 +114,8 @@ def test_too_few_photos_write_nothing(tmp_path):
 
 def test_refuses_an_output_folder_that_is_not_a_scene(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(DvrError, match="not a dvr scene folder"):
-        check_scene_target(tmp_path)
     (tmp_path / "cams.json").write_text("{}")
-    check_scene_target(tmp_path)  # an earlier scene folder may be replaced
+    with pytest.raises(DvrError, match="dvr did not write it"):
+        check_replaceable(tmp_path, "scene")
+    mark(tmp_path, "scene")
+    check_replaceable(tmp_path, "scene")  # an earlier scene folder dvr wrote may be replaced

@@ -27,7 +27,8 @@ def test_novel_orbit_all_outputs_and_video(scene_and_run, tmp_path):
                  "--resolution-scale", "0.5", "--out", str(out), *FAST]) == 0
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted([f"000{i}{s}" for i in range(3) for s in
-                            (".png", "_depth.png", "_depth.npy", "_normal.png", "_mask.png")] + ["video.mp4"])
+                            (".png", "_depth.png", "_depth.npy", "_normal.png", "_mask.png")]
+                           + ["video.mp4", ".dvr-owned"])
     rgb = cv2.imread(str(out / "0000.png"))
     assert rgb.shape == (16, 16, 3)
     mask = cv2.imread(str(out / "0000_mask.png"), cv2.IMREAD_GRAYSCALE) > 0
@@ -53,7 +54,7 @@ def test_camera_file_views(scene_and_run, tmp_path):
     cams = example / "test" / "cams.json"
     assert main(["render", str(run), "--view", str(cams), "--out", str(tmp_path / "t"), *FAST]) == 0
     expected = sorted(Path(c["image"]).stem + ".png" for c in json.loads(cams.read_text())["cameras"])
-    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == expected
+    assert sorted(p.name for p in (tmp_path / "t").glob("*.png")) == expected
 
 
 def test_bad_inputs_exit_2_with_one_line(scene_and_run, tmp_path, capsys, error_line):

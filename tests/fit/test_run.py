@@ -7,6 +7,7 @@ from sphere_scene import tiny_config
 from dvr_cli.errors import DvrError
 from dvr_cli import run as runs
 from dvr_cli.fit.trainer import active_levels, fit
+from dvr_cli.ownership import claim_folder
 from dvr_cli.run.folder import update_latest_link
 
 
@@ -21,11 +22,17 @@ def test_coarse_to_fine_reaches_all_levels_at_forty_percent():
 
 
 def test_latest_link_is_relative_and_replaced(tmp_path):
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
+    for name in ("a", "b"):
+        claim_folder(tmp_path / name, "run")
     update_latest_link(tmp_path / "a")
     update_latest_link(tmp_path / "b")
     assert os.readlink(tmp_path / "latest") == "b"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "latest"]  # no temporary link left
+    (tmp_path / "mine").mkdir()  # a user's link to their own folder is theirs: left alone
+    (tmp_path / "latest").unlink()
+    (tmp_path / "latest").symlink_to("mine")
+    update_latest_link(tmp_path / "a")
+    assert os.readlink(tmp_path / "latest") == "mine"
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "latest").mkdir()  # a real folder named latest is left alone
     (tmp_path / "other" / "c").mkdir()

@@ -15,12 +15,14 @@ from sphere_scene import tiny_config
 from dvr_cli.cli import main
 from dvr_cli.errors import DvrError
 from dvr_cli.fit import fit
+from dvr_cli.ownership import mark
 from dvr_cli.run import RunLock
 
 
 def test_a_second_fit_on_a_locked_folder_is_refused(tmp_path, sphere_scene):
     run = tmp_path / "run"
     run.mkdir()
+    mark(run, "run")  # the folder another fit has begun
     with RunLock(run):
         with pytest.raises(DvrError, match=rf"another dvr process \(pid {os.getpid()}\) is writing this run folder"):
             fit(sphere_scene, tiny_config(iters=1), run, progress=False)

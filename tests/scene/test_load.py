@@ -54,7 +54,7 @@ def test_meta_and_bbox_normalisation(example_small):
 def test_write_then_load_round_trip(example_small, tmp_path):
     scene = load_scene(example_small, cameras=example_small / "transforms.json")  # visual-hull normalisation
     out = write_scene(scene, tmp_path / "calibrated")
-    assert sorted(p.name for p in out.iterdir()) == ["cams.json", "images", "masks"]
+    assert sorted(p.name for p in out.iterdir()) == [".dvr-owned", "cams.json", "images", "masks"]
     again = load_scene(out)
     assert again.meta["format"] == "scene"
     assert again.normalization.source == "visual_hull"  # kept, not re-derived
@@ -68,17 +68,18 @@ def test_write_then_load_round_trip(example_small, tmp_path):
         assert np.abs(a.image - b.image).max() <= 0.5 / 255 + 1e-6
         np.testing.assert_array_equal(a.mask, b.mask)
     # writing again replaces the earlier scene folder, and leaves no temporary folder
-    write_scene(again.subset([0, 1]), out)
-    assert len(load_scene(out)) == 2 and not (tmp_path / "calibrated.tmp").exists()
+    write_scene(scene.subset([0, 1]), out)
+    assert len(load_scene(out)) == 2 and sorted(p.name for p in tmp_path.iterdir()) == ["calibrated"]
 
 
 def test_write_refuses_to_replace_other_folders(example_small, tmp_path):
     target = tmp_path / "precious"
     target.mkdir()
     (target / "notes.txt").write_text("keep me")
-    with pytest.raises(DvrError, match="refusing"):
+    with pytest.raises(DvrError, match="dvr did not write it"):
         write_scene(load_scene(example_small, max_size=16), target)
-    assert (target / "notes.txt").read_text() == "keep me" and not (tmp_path / "precious.tmp").exists()
+    assert (target / "notes.txt").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious"]
 
 
 def test_masks_matched_by_order_when_names_differ(scene_dir, tmp_path):

@@ -1,0 +1,120 @@
+"""dvr never deletes or overwrites what it did not write (issue 29): one test per row of the issue's
+table, on a user's capture ``cap/`` (images/, masks/, cams.json and the user's notes.txt), whose
+every byte is compared before and after; a calibration that fails midway keeps the previous scene."""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dvr_cli.cli import main
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative path -> bytes)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def cap(tiny_example, tmp_path) -> Path:
+    """A user's capture: photos, masks and a camera file, with notes of their own."""
+    cap = tmp_path / "cap"
+    for name in ("images", "masks"):
+        shutil.copytree(tiny_example / name, cap / name)
+    shutil.copy(tiny_example / "cams.json", cap / "cams.json")
+    (cap / "notes.txt").write_text("lens 35 mm, turntable, 2026-12-01\n")
+    return cap
+
+
+def calibrate(cap: Path, out: Path, *extra: str) -> int:
+    return main(["calibrate", str(cap / "images"), "--cameras", str(cap / "cams.json"), "--out", str(out), *extra])
+
+
+def test_row1_the_capture_folder_as_out_is_refused(cap, error_line):
+    before = snapshot(cap)
+    assert calibrate(cap, cap, "--downscale", "2") == 2
+    err = error_line()
+    assert str(cap) in err and "choose another --out" in err
+    assert snapshot(cap) == before and sorted(p.name for p in cap.parent.iterdir()) == ["cap"]
+
+
+def test_row2_a_users_folder_holding_a_cams_json_is_refused(cap, tmp_path, error_line):
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(cap / "cams.json", work / "cams.json")
+    (work / "thesis.tex").write_text("\\documentclass{article}\n")
+    before = snapshot(work)
+    assert calibrate(cap, work) == 2
+    assert "dvr did not write it" in error_line()
+    assert snapshot(work) == before and sorted(p.name for p in tmp_path.iterdir()) == ["cap", "work"]
+
+
+def test_row3_a_users_scene_old_beside_the_scene_is_kept(cap, tmp_path):
+    mine = tmp_path / "scene.old"
+    mine.mkdir()
+    (mine / "draft.txt").write_text("my earlier attempt\n")
+    scene = tmp_path / "scene"
+    assert calibrate(cap, scene) == 0
+    first = snapshot(scene)
+    assert calibrate(cap, scene, "--max-size", "16") == 0  # replaces dvr's own scene
+    assert snapshot(scene) != first and (scene / ".dvr-owned").is_file()
+    assert (mine / "draft.txt").read_text() == "my earlier attempt\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cap", "scene", "scene.old"]  # no temporary folder left
+
+
+def test_row4_fit_into_a_users_folder_is_refused(cap, tmp_path, error_line):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for name in ("config.json", "scene.json", "metrics.jsonl"):
+        (mine / name).write_text(f"the user's own {name}\n")
+    before = snapshot(mine)
+    assert main(["fit", str(cap / "images"), "--cameras", str(cap / "cams.json"), "--out", str(mine),
+                 "--iters", "2", "--device", "cpu"]) == 2
+    err = error_line()
+    assert str(mine) in err and "dvr did not write" in err and "choose another --out" in err
+    assert snapshot(mine) == before
+
+
+def test_fit_into_its_input_scene_is_refused(cap, tmp_path, error_line):
+    scene = tmp_path / "scene"
+    assert calibrate(cap, scene) == 0
+    before = snapshot(scene)
+    assert main(["fit", str(scene), "--out", str(scene / "run"), "--iters", "2", "--device", "cpu"]) == 2
+    assert "lies inside the input" in error_line()
+    assert snapshot(scene) == before
+
+
+def test_a_calibration_failing_midway_keeps_the_previous_scene(cap, tmp_path, monkeypatch, error_line):
+    scene = tmp_path / "scene"
+    assert calibrate(cap, scene) == 0
+    before = snapshot(scene)
+    import dvr_cli.scene.write as write
+
+    calls = []
+
+    def full_disk(path, image):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, image)
+
+    real = write.write_png
+    monkeypatch.setattr(write, "write_png", full_disk)
+    assert calibrate(cap, scene, "--max-size", "16") == 2
+    assert "No space left on device" in error_line()
+    assert snapshot(scene) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cap", "scene"]  # the half-written new one is gone
+
+
+def test_a_users_runs_latest_link_is_left_alone(cap, tmp_path, monkeypatch):
+    """runs/latest is changed only when it is dvr's own link."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "runs" / "latest").symlink_to(tmp_path / "elsewhere")  # the user's own link
+    assert main(["fit", str(cap / "images"), "--cameras", str(cap / "cams.json"), "--out", "runs/a",
+                 "--iters", "2", "--device", "cpu"]) == 0
+    assert (tmp_path / "runs" / "latest").readlink() == tmp_path / "elsewhere"

@@ -1,0 +1,67 @@
+"""SIGTERM (what Ray, SLURM and Kubernetes send) stops a fit as Ctrl-C does: a checkpoint, then exit,
+and the run resumes (issue 29)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from sphere_scene import tiny_config
+from dvr_cli.config import FitConfig
+from dvr_cli.fit import trainer
+from dvr_cli.fit.sampler import RaySampler
+from dvr_cli.run import load_run
+from dvr_cli.run.checkpoint import load_checkpoint
+
+ITERS = 8
+
+
+def test_sigterm_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene, monkeypatch):
+    cfg = tiny_config(iters=ITERS)
+    straight = trainer.fit(sphere_scene, cfg, tmp_path / "straight", progress=False)
+    original, calls = RaySampler.sample, {"n": 0}
+
+    def sample_then_sigterm(self):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGTERM)  # the loop finishes this iteration, saves, returns
+        return original(self)
+
+    monkeypatch.setattr(RaySampler, "sample", sample_then_sigterm)
+    first = trainer.fit(sphere_scene, cfg, tmp_path / "resumed", progress=False)
+    monkeypatch.undo()
+    assert first.interrupted and first.iterations == 3
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the fit put back what was there
+    second = trainer.fit(sphere_scene, cfg, tmp_path / "resumed", resume=True, progress=False)
+    assert second.iterations == ITERS
+    a = load_run(tmp_path / "straight", device="cpu").field.state_dict()
+    b = load_run(tmp_path / "resumed", device="cpu").field.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.slow  # about 30 s here: a dvr process that fits 25 iterations before the signal
+def test_a_dvr_fit_sent_sigterm_leaves_a_resumable_checkpoint(tiny_example, tmp_path):
+    run = tmp_path / "run"
+    dvr = Path(sys.executable).with_name("dvr")
+    fit = subprocess.Popen([str(dvr), "fit", str(tiny_example), "--out", str(run), "--iters", "100000",
+                            "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        end = time.monotonic() + 120
+        while not (run / "metrics.jsonl").is_file():  # 25 iterations done
+            assert fit.poll() is None and time.monotonic() < end
+            time.sleep(0.2)
+        fit.send_signal(signal.SIGTERM)
+        out, err = fit.communicate(timeout=60)
+    finally:
+        fit.kill()
+    assert fit.returncode == 0, err
+    assert "(interrupted)" in out and "Traceback" not in err
+    state = load_checkpoint(run / "checkpoints" / "latest.pt", FitConfig.load(run / "config.json"))
+    assert state["iteration"] >= 25 and not (run / ".lock").exists()
