@@ -105,7 +105,8 @@ def _with_cameras(console: Console, images, cameras, masks, downscale, max_size,
     from ..scene import load_scene, write_scene
 
     with console.status("loading cameras, photos and masks"):
-        scene = load_scene(images, cameras, masks, downscale, max_size)
+        scene = load_scene(images, cameras, masks, downscale, max_size,
+                           warn=lambda message: console.print(f"[yellow]warning:[/] {message}"))
     with console.status(f"writing {out}"):
         write_scene(scene, out)
     _summary(console, scene, out)

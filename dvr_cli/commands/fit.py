@@ -144,17 +144,21 @@ def register(app: typer.Typer) -> None:
             cfg = FitConfig.from_preset(preset or "fast", **overrides)
             run_dir = out if out is not None else default_run_dir(scene_name(images))
 
+        console = Console(quiet=not distributed.is_writer())  # rank 0 alone prints
+
+        def warn(message: str) -> None:
+            console.print(f"[yellow]warning:[/] {message}")
+
         if resume and images is None:
-            scene = load_scene(**recorded)
+            scene = load_scene(**recorded, warn=warn)
         else:
             scene = load_scene(images, cameras=cameras, masks=masks, downscale=cfg.downscale, max_size=cfg.max_size,
-                               depth=depth, depth_scale=depth_scale)
+                               depth=depth, depth_scale=depth_scale, warn=warn)
         if nproc != 1 and distributed.world_size() == 1:  # not yet launched: run N copies of this command
             if viewer:
                 raise DvrError("--viewer follows one process: leave out --nproc to watch the fit")
             check_masks(scene)
             raise typer.Exit(distributed.launch(nproc, _command_line(ctx, nproc=None, out=run_dir)))
-        console = Console(quiet=not distributed.is_writer())  # rank 0 alone prints
         plan = f"{cfg.budget_minutes:g} minutes" if cfg.time_planned else f"{cfg.iters} iterations" + (
             f", at most {cfg.minutes:g} min" if cfg.minutes else "")
         console.print(f"fitting {len(scene)} views ({scene.views[0].camera.width}x{scene.views[0].camera.height}) "
