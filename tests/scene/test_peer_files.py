@@ -54,7 +54,8 @@ def _tiny_transforms(folder: Path, frames: list[str], width: int, height: int) -
     entries = []
     for k, name in enumerate(frames):
         a = np.radians(20.0 * k)
-        right, down, forward = np.array([np.cos(a), 0, np.sin(a)]), np.array([0.0, 1, 0]), np.array([-np.sin(a), 0, np.cos(a)])
+        right, down = np.array([np.cos(a), 0, np.sin(a)]), np.array([0.0, 1, 0])
+        forward = np.array([-np.sin(a), 0, np.cos(a)])
         c2w = np.eye(4)
         c2w[:3, :3] = np.stack([right, -down, -forward], 1)  # OpenGL axes: x right, y up, z backwards
         c2w[:3, 3] = -3 * forward
