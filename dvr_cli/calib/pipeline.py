@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import DvrError
 from ..scene import Scene, load_scene, write_scene
-from ..scene.files import images_folder, list_images, sibling_masks_folder
+from ..scene.files import image_size, images_folder, list_images, sibling_masks_folder
 from ..scene.write import CAMS_FILE, check_scene_target
 from .automask import write_confidence
 from .checkerboard import Intrinsics, calibrate_checkerboard
@@ -127,7 +127,7 @@ def calibrate_photos(
     with tempfile.TemporaryDirectory(prefix="dvr-calibrate-") as tmp:
         tmp = Path(tmp)
         sfm = estimate_cameras(paths, tmp / SFM_DIR, shared_intrinsics, None if intrinsics is None else
-                               intrinsics.camera(), matcher, report)
+                               intrinsics.camera(), matcher, report, working_size(paths, downscale, max_size))
         frame = choose_frame(sfm.cameras, sfm.points, sfm.point_track_lengths)
         cameras = [frame.camera(c) for c in sfm.cameras]
         points = frame.points(sfm.points)
@@ -169,6 +169,14 @@ def calibrate_photos(
         timings["scene"] += time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
     return PhotoCalibration(out, scene, sfm, frame, points, timings, automatic)
+
+
+def working_size(paths: list[Path], downscale: float, max_size: int | None) -> int | None:
+    """The longer side (pixels) of the largest photo at the working size, None when it is the
+    photos' own (no --downscale, no --max-size below it)."""
+    longest = max(max(image_size(p)) for p in paths) if paths else 0
+    factor = max(float(downscale), longest / max_size if max_size else 1.0)
+    return round(longest / factor) if factor > 1 else None
 
 
 def write_mask_report(out: Path, result: SceneMasks) -> None:

@@ -30,9 +30,10 @@ from .triangulate import triangulate
 
 #: Share of distrusted masks above which the scene is left without masks.
 MAX_DISTRUSTED = 0.5
-#: Normalisations that came from the cameras alone (or a box around sparse points): masks give a
-#: better one, their visual hull. A camera file's own (DTU's scale_mat, a calibrated scene) is kept.
-REPLACEABLE_NORMALISATIONS = ("cameras", "bbox")
+#: Normalisations that came from the cameras alone, a box around sparse points or masks that the
+#: automatic ones replace: the automatic masks' visual hull replaces them. A camera file's own
+#: (DTU's scale_mat, a calibrated scene's) is kept.
+REPLACEABLE_NORMALISATIONS = ("cameras", "bbox", "visual_hull")
 
 Progress = Callable[[str, int, int], None]
 
