@@ -107,15 +107,16 @@ def bench_given(scan: str, out: Path) -> dict:
             "confidence": result.auto.confidence.round(4).tolist()}
 
 
-def bench_wall(n: int, size: tuple[int, int], out: Path) -> dict:
-    """The synthetic hung object: photos + cams.json written, then calibrate_posed as the CLI runs it."""
+def bench_wall(n: int, size: tuple[int, int], out: Path, photos_only: bool = False) -> dict:
+    """The synthetic hung object: photos + cams.json written, then calibrate_posed as the CLI runs it
+    (with ``photos_only``: calibrate_photos, the cameras estimated)."""
     import json
 
     sys.path[:0] = [str(ROOT / "examples"), str(ROOT / "tests" / "helpers")]
     from wall_scene import wall_capture
 
     from dvr_cli.calib.contact import LOW_CONFIDENCE
-    from dvr_cli.calib.pipeline import calibrate_posed
+    from dvr_cli.calib.pipeline import calibrate_photos, calibrate_posed
 
     capture = wall_capture(n, size)
     photos = out / "wall" / "photos"
@@ -126,11 +127,16 @@ def bench_wall(n: int, size: tuple[int, int], out: Path) -> dict:
     cams.write_text(json.dumps({"convention": "opencv",
                                 "cameras": [c.to_json(str(photos / c.name)) for c in capture["cameras"]]}))
     start = time.perf_counter()
-    result = calibrate_posed(photos, cams, out / "wall" / "scene")
+    if photos_only:  # the cameras estimated by SfM: the masks of the registered photos
+        result = calibrate_photos(photos, out / "wall" / "scene", masks="auto").masks
+    else:
+        result = calibrate_posed(photos, cams, out / "wall" / "scene")
     seconds = time.perf_counter() - start
-    values = np.array([iou(m, t) for m, t in zip(result.auto.masks, capture["truth"])])
+    truth = {c.name: t for c, t in zip(capture["cameras"], capture["truth"])}
+    values = np.array([iou(m, truth[v.name]) for m, v in zip(result.auto.masks, result.scene.views)])
     unflagged = [k for k, v in enumerate(values) if v < 0.8 and result.auto.confidence[k] >= LOW_CONFIDENCE]
-    return {"scan": f"wall{n}", "photos": n, "size": list(size), "mean_iou": float(values.mean()),
+    return {"scan": f"wall{n}" + ("-photos" if photos_only else ""), "photos": n, "registered": len(values),
+            "size": list(size), "mean_iou": float(values.mean()),
             "min_iou": float(values.min()), "below_085": int((values < LOW_IOU).sum()),
             "under_08_unflagged": len(unflagged), "seconds": seconds, "used": result.used,
             "iou": values.round(4).tolist(), "confidence": result.auto.confidence.round(4).tolist()}
@@ -143,15 +149,16 @@ def main() -> None:
     parser.add_argument("--given-cameras", action="store_true", help="keep each scan's cameras (calibrate_posed)")
     parser.add_argument("--wall", type=int, default=0, help="measure the synthetic hung object with N photos instead")
     parser.add_argument("--size", type=int, nargs=2, default=(320, 240), help="--wall photo size W H")
+    parser.add_argument("--photos-only", action="store_true", help="--wall: estimate the cameras (SfM) instead")
     args = parser.parse_args()
     if args.wall or args.given_cameras:
-        rows = [bench_wall(args.wall, tuple(args.size), args.out)] if args.wall else [
+        rows = [bench_wall(args.wall, tuple(args.size), args.out, args.photos_only)] if args.wall else [
             bench_given(scan, args.out) for scan in args.scans if (SHARED_DATA / SCANS[scan][0]).is_dir()]
         for r in rows:
             print(f"{r['scan']:>7}: IoU mean {r['mean_iou']:.3f} min {r['min_iou']:.3f}, under 0.85: "
                   f"{r['below_085']}, masks used: {r['used']}, {r['seconds']:.1f} s"
                   + (f", IoU < 0.8 not flagged: {r['under_08_unflagged']}" if "under_08_unflagged" in r else ""))
-        name = "bench_masks_wall.json" if args.wall else "bench_masks_given.json"
+        name = f"bench_masks_{rows[0]['scan'] if args.wall else 'given'}.json"
         write_json(args.out / name, {"machine": machine(), "runs": rows})
         print(f"wrote {args.out / name}")
         return

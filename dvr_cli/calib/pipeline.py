@@ -1,10 +1,13 @@
-"""Photos alone -> a calibrated scene folder; checkerboard photos -> ``intrinsics.json``.
+"""Photos alone -> a calibrated scene folder; photos with cameras and no masks -> one with
+automatic masks; checkerboard photos -> ``intrinsics.json``.
 
-The photos-only path chains the calib pieces: structure from motion (:mod:`.sfm`), the
-object-centred frame (:mod:`.frame`), optional automatic masks (:mod:`.automask`). The SfM
-cameras, with their distortion, go into a temporary ``cams.json`` beside the work files, which
-is read back with ``load_scene`` and written with ``write_scene``: undistortion, resizing and
-normalisation are the very code the ``--cameras`` path runs.
+The photos-only path chains the calib pieces: structure from motion (:mod:`.sfm`, SIFT at the
+working size), the object-centred frame (:mod:`.frame`), optional automatic masks
+(:mod:`.scene_masks`). The SfM cameras, with their distortion, go into a temporary ``cams.json``
+beside the work files, which is read back with ``load_scene``: undistortion, resizing and
+normalisation are the very code the ``--cameras`` path runs, and the masks are cut on the
+loaded scene, at its working size. The posed path (:func:`calibrate_posed`) loads the scene
+from its camera file and cuts the masks the same way.
 
 Normalisation: with masks, their visual hull (as for any scene with masks); without, the frame's
 box around the sparse object points. The points' box alone cut off 10% of the example object
