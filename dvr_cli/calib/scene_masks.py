@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..errors import DvrError
 from ..files import to_uint8
 from ..scene import Scene
 from ..scene.normalise import choose_normalization
@@ -78,8 +79,8 @@ def mask_scene(scene: Scene, points: np.ndarray | None = None, track_lengths: np
         progress: optional callable(stage, done, total): 'points' (triangulation), then
             auto_masks' 'table', 'grabcut', 'hull'.
     Returns:
-        :class:`SceneMasks`. A scene that keeps its masks gets the masks' visual hull as its
-        normalisation unless its camera file gave one.
+        :class:`SceneMasks`. A scene that keeps its masks gets the trusted masks' visual hull as
+        its normalisation unless its camera file gave one.
     """
     report = progress or (lambda stage, done, total: None)
     photos = [to_uint8(v.image) for v in scene.views]
@@ -96,10 +97,14 @@ def mask_scene(scene: Scene, points: np.ndarray | None = None, track_lengths: np
                       bbox=frame.bbox, progress=progress, support=frame.plane)
     distrusted = [v.name for v, c in zip(scene.views, auto.confidence) if c < LOW_CONFIDENCE]
     used = len(distrusted) <= MAX_DISTRUSTED * len(scene)
-    views = [replace(v, mask=m if used else None, mask_path=None) for v, m in zip(scene.views, auto.masks)]
-    normalization = scene.normalization
-    meta = dict(scene.meta, masks="auto" if used else "none (automatic masks distrusted)")
+    normalization, meta = scene.normalization, dict(scene.meta)
     if used and normalization.source in REPLACEABLE_NORMALISATIONS:
-        normalization, bbox = choose_normalization(cameras, auto.masks)
-        meta["bbox"] = np.asarray(bbox).tolist()
+        trusted = np.flatnonzero(auto.confidence >= LOW_CONFIDENCE)  # a failed (empty) mask carves all away
+        try:
+            normalization, bbox = choose_normalization([cameras[k] for k in trusted], [auto.masks[k] for k in trusted])
+            meta["bbox"] = np.asarray(bbox).tolist()
+        except DvrError:  # masks that carve each other away: their hull is empty
+            used, normalization = False, scene.normalization
+    views = [replace(v, mask=m if used else None, mask_path=None) for v, m in zip(scene.views, auto.masks)]
+    meta["masks"] = "auto" if used else "none (automatic masks distrusted)"
     return SceneMasks(Scene(views, normalization, scene.source, meta), auto, photos, distrusted, used)
