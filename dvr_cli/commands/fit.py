@@ -16,6 +16,7 @@ from .view import HOST_HELP, print_address
 #: With --masks auto: the scene folder with the automatic masks, inside the run folder.
 AUTO_SCENE = "scene"
 
+
 def _summary(console: Console, result, resumed: bool) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_row("run folder", str(result.run_dir))
