@@ -90,6 +90,9 @@ HULL_VOTE = 0.8
 #: table behind DTU 69's figures into its masks (mean IoU 0.78 vs 0.83 without the second cut);
 #: at 0.75 it restores DTU 65's skull top (worst IoU 0.58 -> 0.82) and costs DTU 69 0.016.
 REDO_BELOW = 0.75
+#: Masks that cover more than this share of their photo lose confidence (coverage_trust): masks
+#: of the whole room agree with each other as well as good ones do.
+FULL_FRAME = 0.75
 MASKS_FILE = "masks.json"
 
 
@@ -99,7 +102,8 @@ class AutoMasks:
 
     Attributes:
         masks: per view (H, W) bool (True = object), in the raw images' pixels.
-        confidence: (N_v,) IoU of each mask with the splat of the voting hull of all masks.
+        confidence: (N_v,) IoU of each mask with the splat of the voting hull of all masks, times
+            :func:`coverage_trust` (a mask over most of its photo is not trusted).
         plane: (4,) table plane (n_x, n_y, n_z, d), n.X + d = 0, n towards the cameras; None if
             no plane under the points has every camera on its side.
     """
@@ -382,8 +386,16 @@ def mask_confidence(cameras: list[Camera], masks: list[np.ndarray], hull: np.nda
     return np.array(scores)
 
 
+def coverage_trust(masks: list[np.ndarray]) -> np.ndarray:
+    """(N_v,) factor in [0, 1] on each mask's confidence: 1 up to FULL_FRAME of its frame covered,
+    falling linearly to 0 at the whole frame. A mask over most of its photo has taken the
+    background in (the room around a hung object), however well the masks agree with each other."""
+    cover = np.array([m.mean() for m in masks])
+    return np.clip((1.0 - cover) / (1.0 - FULL_FRAME), 0.0, 1.0)
+
+
 def auto_masks(images: list[np.ndarray], cameras: list[Camera], points: np.ndarray, bbox: np.ndarray | None = None,
-               progress=None) -> AutoMasks:
+               progress=None, support: np.ndarray | None = None) -> AutoMasks:
     """Object masks for calibrated photos from their sparse object points (module docstring).
 
     Args:
@@ -393,6 +405,9 @@ def auto_masks(images: list[np.ndarray], cameras: list[Camera], points: np.ndarr
             frame with the object's radius about 1 (as calib.frame makes it).
         bbox: (2, 3) world box of the object; default: the points' box.
         progress: optional callable(stage, done, total) with stage 'table', 'grabcut', 'hull'.
+        support: (4,) a plane found in the sparse points that the object stands or hangs on
+            (calib.frame.support_plane: a wall behind it), used as the table when the photos
+            show none.
     Returns:
         :class:`AutoMasks`.
     """
@@ -403,6 +418,8 @@ def auto_masks(images: list[np.ndarray], cameras: list[Camera], points: np.ndarr
     images = [_uint8(im) for im in images]
     n = len(images)
     plane = table_plane(images, cameras, points)
+    if plane is None and support is not None:
+        plane = np.asarray(support, dtype=np.float64)
     if plane is not None:
         above = points @ plane[:3] + plane[3] > MIN_HEIGHT
         points = points[above] if above.sum() >= 3 else points
@@ -452,6 +469,7 @@ def auto_masks(images: list[np.ndarray], cameras: list[Camera], points: np.ndarr
         for k, mask in zip(redo, pool.map(one_view, redo, [near_redo] * len(redo), [far_redo] * len(redo))):
             masks[k] = mask
     confidence[redo] = mask_confidence([cameras[k] for k in redo], [masks[k] for k in redo], hull_cells, side)
+    confidence *= coverage_trust(masks)
     report("hull", 1, 1)
     return AutoMasks(masks, confidence, plane)
 

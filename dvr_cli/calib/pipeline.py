@@ -1,10 +1,13 @@
-"""Photos alone -> a calibrated scene folder; checkerboard photos -> ``intrinsics.json``.
+"""Photos alone -> a calibrated scene folder; photos with cameras and no masks -> one with
+automatic masks; checkerboard photos -> ``intrinsics.json``.
 
-The photos-only path chains the calib pieces: structure from motion (:mod:`.sfm`), the
-object-centred frame (:mod:`.frame`), optional automatic masks (:mod:`.automask`). The SfM
-cameras, with their distortion, go into a temporary ``cams.json`` beside the work files, which
-is read back with ``load_scene`` and written with ``write_scene``: undistortion, resizing and
-normalisation are the very code the ``--cameras`` path runs.
+The photos-only path chains the calib pieces: structure from motion (:mod:`.sfm`, SIFT at the
+working size), the object-centred frame (:mod:`.frame`), optional automatic masks
+(:mod:`.scene_masks`). The SfM cameras, with their distortion, go into a temporary ``cams.json``
+beside the work files, which is read back with ``load_scene``: undistortion, resizing and
+normalisation are the very code the ``--cameras`` path runs, and the masks are cut on the
+loaded scene, at its working size. The posed path (:func:`calibrate_posed`) loads the scene
+from its camera file and cuts the masks the same way.
 
 Normalisation: with masks, their visual hull (as for any scene with masks); without, the frame's
 box around the sparse object points. The points' box alone cut off 10% of the example object
@@ -26,21 +29,20 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DvrError
-from ..files import read_trimesh, to_uint8
+from ..files import read_trimesh
 from ..ownership import check_file_target, check_replaceable
 from ..scene import Scene, load_scene
-from ..scene.files import images_folder, list_images, sibling_masks_folder
-from ..scene.images import read_image
+from ..scene.files import image_size, images_folder, list_images, sibling_masks_folder
 from ..scene.write import CAMS_FILE, scene_folder, scene_inputs, write_scene_files
-from .automask import AutoMasks, auto_masks, write_confidence, write_masks
+from .automask import write_confidence
 from .checkerboard import Intrinsics, calibrate_checkerboard
 from .contact import write_contact_sheet
 from .frame import SceneFrame, choose_frame
+from .scene_masks import SceneMasks, mask_scene
 from .sfm import SfmResult, estimate_cameras, write_points_ply
 
 #: ``masks=`` value that asks for automatic masks.
 AUTO = "auto"
-#: The SfM points of a photos-only calibration, world frame, beside the scene's cams.json.
 SPARSE_FILE = "sparse.ply"
 #: Photos-only with automatic masks: every photo with its mask outline and confidence.
 CONTACT_SHEET = "masks.png"
@@ -49,6 +51,14 @@ SFM_DIR = "sfm"
 SFM_KEPT = ("sparse", "colmap.log")
 
 Progress = Callable[[str, int, int], None]
+#: One 'masks' bar over mask_scene's stages for n views: (done, total) of a stage -> (done, total)
+#: of the bar: the points, the table plane, n GrabCuts, the hull.
+MASK_STEPS = {
+    "points": lambda done, total, n: (0, n + 3),
+    "table": lambda done, total, n: (1 + done, n + 3),
+    "grabcut": lambda done, total, n: (2 + done, n + 3),
+    "hull": lambda done, total, n: (n + 2 + done, n + 3),
+}
 
 
 @dataclass
@@ -63,6 +73,7 @@ class PhotoCalibration:
         points: (P, 3) sparse points in the world frame (as in ``OUT/sparse.ply``).
         timings: seconds per stage ('features', 'matching', 'mapping', 'refining', 'masks',
             'scene') and 'total'.
+        masks: with ``masks="auto"``, the automatic masks and whether the scene keeps them.
     """
 
     out: Path
@@ -71,19 +82,7 @@ class PhotoCalibration:
     frame: SceneFrame
     points: np.ndarray
     timings: dict = field(default_factory=dict)
-
-
-def _masks_in_raw_images(paths: list[Path], cameras, frame: SceneFrame, points: np.ndarray, folder: Path,
-                         report: Progress) -> tuple[list[Path], list[np.ndarray], AutoMasks]:
-    """Automatic masks of the raw photos, written as PNGs into ``folder``: one path per photo, the
-    photos (uint8, for the contact sheet) and the masks with their confidence."""
-    n = len(paths)
-    steps = {"table": 0, "grabcut": 1, "hull": n + 1}  # one bar: the table plane, n GrabCuts, the hull
-    report("masks", 0, n + 2)
-    images = [to_uint8(read_image(p)[0]) for p in paths]
-    result = auto_masks(images, cameras, points[frame.inliers], bbox=frame.bbox,
-                        progress=lambda stage, done, total: report("masks", steps[stage] + done, n + 2))
-    return write_masks(result.masks, [p.name for p in paths], folder), images, result
+    masks: SceneMasks | None = None
 
 
 def calibrate_photos(
@@ -133,34 +132,35 @@ def calibrate_photos(
     with tempfile.TemporaryDirectory(prefix="dvr-calibrate-") as tmp:
         tmp = Path(tmp)
         sfm = estimate_cameras(paths, tmp / SFM_DIR, shared_intrinsics, None if intrinsics is None else
-                               intrinsics.camera(), matcher, report)
+                               intrinsics.camera(), matcher, report, working_size(paths, downscale, max_size))
         frame = choose_frame(sfm.cameras, sfm.points, sfm.point_track_lengths)
         cameras = [frame.camera(c) for c in sfm.cameras]
         points = frame.points(sfm.points)
         registered = [images_dir / name for name in sfm.registered]
         timings = dict(sfm.timings)
 
-        mask_files, automatic = [None] * len(registered), None
-        if str(masks) == AUTO:
-            t0 = time.perf_counter()
-            mask_files, photos, automatic = _masks_in_raw_images(registered, cameras, frame, points, tmp / "masks",
-                                                                 report)
-            timings["masks"] = time.perf_counter() - t0
-            masks = None  # the temporary cams.json names them
-
         t0 = time.perf_counter()
-        report("scene", 0, 1)
         cams_json = tmp / CAMS_FILE
-        entries = [cam.to_json(str(path), None if m is None else str(m))
-                   for cam, path, m in zip(cameras, registered, mask_files)]
-        # With masks, normalise by their visual hull: the points' box misses what the photos barely see.
-        bbox = None if masks is not None or mask_files[0] is not None else frame.bbox.tolist()
+        entries = [cam.to_json(str(path)) for cam, path in zip(cameras, registered)]
+        # Without masks the normalisation is the frame's box around the object points; masks give
+        # their visual hull instead (the points' box misses what the photos barely see).
+        bbox = frame.bbox.tolist() if masks is None or str(masks) == AUTO else None
         cams_json.write_text(json.dumps({"convention": "opencv", "cameras": entries, "bbox": bbox}))
-        scene = load_scene(cams_json, None, masks, downscale, max_size)
+        scene = load_scene(cams_json, None, None if str(masks) == AUTO else masks, downscale, max_size)
         inputs = scene_inputs(scene)  # the photos and masks read (before the record names OUT/sfm as the cameras)
         scene.meta.update(format="photos (structure from motion)", cameras_file=str(out / SFM_DIR / "sparse"),
-                          images_dir=str(images_dir),
-                          masks=AUTO if mask_files[0] is not None else scene.meta["masks"])
+                          images_dir=str(images_dir))
+        timings["scene"] = time.perf_counter() - t0
+        automatic = None
+        if str(masks) == AUTO:
+            t0 = time.perf_counter()
+            automatic = mask_scene(scene, points, sfm.point_track_lengths,
+                                   progress=lambda stage, done, total: report("masks", *MASK_STEPS[stage](done, total,
+                                                                                                     len(scene))))
+            scene = automatic.scene
+            timings["masks"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        report("scene", 0, 1)
         with scene_folder(out, inputs) as folder:  # swapped in for out once complete
             write_scene_files(scene, folder)
             write_points_ply(folder / SPARSE_FILE, points, sfm.point_colors)
@@ -168,13 +168,48 @@ def calibrate_photos(
             for name in SFM_KEPT:
                 shutil.move(str(tmp / SFM_DIR / name), str(folder / SFM_DIR / name))
             if automatic is not None:
-                write_confidence(folder, [p.name for p in registered], automatic.confidence)
-                write_contact_sheet(folder / CONTACT_SHEET, photos, automatic.masks, [p.name for p in registered],
-                                    automatic.confidence)
+                write_mask_report(folder, automatic)
         report("scene", 1, 1)
-        timings["scene"] = time.perf_counter() - t0
+        timings["scene"] += time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
-    return PhotoCalibration(out, scene, sfm, frame, points, timings)
+    return PhotoCalibration(out, scene, sfm, frame, points, timings, automatic)
+
+
+def working_size(paths: list[Path], downscale: float, max_size: int | None) -> int | None:
+    """The longer side (pixels) of the largest photo at the working size, None when it is the
+    photos' own (no --downscale, no --max-size below it)."""
+    longest = max(max(image_size(p)) for p in paths) if paths else 0
+    factor = max(float(downscale), longest / max_size if max_size else 1.0)
+    return round(longest / factor) if factor > 1 else None
+
+
+def write_mask_report(out: Path, result: SceneMasks) -> None:
+    """Beside the scene in ``out``: each automatic mask's confidence (masks.json) and the contact
+    sheet (masks.png), also when the masks were distrusted and the scene keeps none."""
+    names = [v.name for v in result.scene.views]
+    write_confidence(out, names, result.auto.confidence)
+    write_contact_sheet(out / CONTACT_SHEET, result.photos, result.auto.masks, names, result.auto.confidence)
+
+
+def calibrate_posed(images: str | Path, cameras: str | Path, out: str | Path, downscale: float = 1.0,
+                    max_size: int | None = None, progress: Progress | None = None,
+                    warn: Callable[[str], None] | None = None) -> SceneMasks:
+    """Photos with known cameras and no masks -> the scene folder ``out`` with automatic masks.
+
+    The scene is loaded at its working size (``downscale``, ``max_size``), its sparse points are
+    triangulated with the cameras held fixed, and :func:`.scene_masks.mask_scene` cuts the masks;
+    ``out`` gets the scene (without masks when most are distrusted), masks.json and masks.png.
+    progress(stage, done, total): 'masks'; warn: as in ``load_scene``.
+    """
+    report = progress or (lambda stage, done, total: None)
+    check_replaceable(out, "scene", [Path(images), Path(cameras)])
+    scene = load_scene(images, cameras, None, downscale, max_size, warn=warn)
+    result = mask_scene(scene, progress=lambda stage, done, total: report("masks", *MASK_STEPS[stage](
+        done, total, len(scene))))
+    with scene_folder(out, scene_inputs(scene)) as folder:  # swapped in for out once complete
+        write_scene_files(result.scene, folder)
+        write_mask_report(folder, result)
+    return result
 
 
 def read_sparse_points(scene_dir: str | Path) -> tuple[np.ndarray, np.ndarray | None] | None:

@@ -192,6 +192,7 @@ def estimate_cameras(
     intrinsics: Camera | None = None,
     matcher: str = "auto",
     progress: Progress | None = None,
+    feature_size: int | None = None,
 ) -> SfmResult:
     """Calibrate photos by structure from motion.
 
@@ -205,6 +206,10 @@ def estimate_cameras(
         matcher: 'auto' (exhaustive up to EXHAUSTIVE_MAX images, else sequential),
             'exhaustive' or 'sequential' (ordered frames of a video).
         progress: optional callable(stage, done, total) for a progress bar.
+        feature_size: SIFT runs on the photos shrunk to this longer side (COLMAP's
+            ``max_image_size``; the keypoints are scaled back to the photos' pixels): the working
+            size of ``--max-size`` / ``--downscale``, so features of a 2 MP phone photo cost what
+            the scene at its working size does. None: COLMAP's default (3200).
     Returns:
         :class:`SfmResult` of the largest model (COLMAP's frame; see calib.frame to normalise).
     Raises:
@@ -225,7 +230,8 @@ def estimate_cameras(
         database.unlink(missing_ok=True)
         shutil.rmtree(sparse, ignore_errors=True)
         sparse.mkdir()
-        result = _run_sfm(image_paths, database, sparse, (width, height), shared_intrinsics, intrinsics, matcher, report)
+        result = _run_sfm(image_paths, database, sparse, (width, height), shared_intrinsics, intrinsics, matcher, report,
+                          feature_size)
     except BaseException:
         if created:
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -237,7 +243,8 @@ def estimate_cameras(
     return result
 
 
-def _run_sfm(image_paths, database, sparse, size, shared_intrinsics, intrinsics, matcher, report) -> SfmResult:
+def _run_sfm(image_paths, database, sparse, size, shared_intrinsics, intrinsics, matcher, report,
+             feature_size) -> SfmResult:
     root = Path(os.path.commonpath([p.parent for p in image_paths]))
     names = [str(p.relative_to(root)) for p in image_paths]
     timings = {}
@@ -263,6 +270,8 @@ def _run_sfm(image_paths, database, sparse, size, shared_intrinsics, intrinsics,
         pycolmap.Database.open(str(database)).close()
         pycolmap.import_images(str(database), str(root), mode, names, reader)
         extraction = pycolmap.FeatureExtractionOptions()
+        if feature_size is not None:
+            extraction.max_image_size = int(feature_size)
         step = max(1, math.ceil(len(names) / EXTRACTION_STEPS))
         for i in range(0, len(names), step):
             # Images are already in the database, so each call reuses their camera.

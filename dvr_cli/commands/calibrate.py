@@ -3,6 +3,7 @@ calibrated scene folder; or checkerboard photos -> intrinsics.json."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
@@ -52,8 +53,10 @@ def register(app: typer.Typer) -> None:
             "--masks",
             "-m",
             help="Folder of object masks (white = object), named like the photos or in the same order; "
-            "'auto' (photos only): masks from the sparse points, the table plane and GrabCut, written to "
-            "OUT/masks, with each mask's confidence in OUT/masks.json and a contact sheet OUT/masks.png.",
+            "'auto': masks from the sparse points (SfM's, or triangulated with the given --cameras held fixed), "
+            "the table or wall plane and GrabCut at the working size, written to OUT/masks, with each mask's "
+            "confidence in OUT/masks.json and a contact sheet OUT/masks.png; when most masks are distrusted "
+            "the scene is written without masks.",
         ),
         downscale: float = typer.Option(1.0, "--downscale", "-d", help="Divide the image size by this factor (>= 1)."),
         max_size: Optional[int] = typer.Option(
@@ -93,11 +96,14 @@ def register(app: typer.Typer) -> None:
             raise DvrError("give IMAGES (a folder of photos), or --checkerboard DIR")
         elif cameras is not None:
             photos_only = {"--matcher": matcher != "auto", "--per-image-intrinsics": per_image_intrinsics,
-                           "--intrinsics": intrinsics is not None, "--masks auto": masks == "auto"}
+                           "--intrinsics": intrinsics is not None}
             used = [name for name, given in photos_only.items() if given]
             if used:
                 raise DvrError(f"{', '.join(used)} only apply when the cameras are estimated (leave out --cameras)")
-            _with_cameras(console, images, cameras, masks, downscale, max_size, out)
+            if masks == "auto":
+                _posed_auto_masks(console, images, cameras, downscale, max_size, out)
+            else:
+                _with_cameras(console, images, cameras, masks, downscale, max_size, out)
         else:
             _photos_only(console, images, out, masks, not per_image_intrinsics, intrinsics, matcher, downscale,
                          max_size)
@@ -109,10 +115,53 @@ def _with_cameras(console: Console, images, cameras, masks, downscale, max_size,
 
     check_replaceable(out, "scene", [images, cameras, masks])  # before the photos are read
     with console.status("loading cameras, photos and masks"):
-        scene = load_scene(images, cameras, masks, downscale, max_size)
+        scene = load_scene(images, cameras, masks, downscale, max_size,
+                           warn=_warner(console))
     with console.status(f"writing {escape(str(out))}"):
         write_scene(scene, out)
     _summary(console, scene, out)
+
+
+def _progress_bars(console: Console) -> tuple[Progress, Callable[[str, int, int], None]]:
+    """Rich bars, one per stage (STAGES), and the callable(stage, done, total) that drives them."""
+    bars = Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console)
+    tasks, totals = {}, {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            for name, task in tasks.items():  # a stage is over when the next begins (mapping may skip a count)
+                bars.update(task, completed=totals[name])
+            tasks[stage] = bars.add_task(STAGES[stage], total=total)
+        totals[stage] = total
+        bars.update(tasks[stage], completed=done, total=total)
+
+    return bars, report
+
+
+def _posed_auto_masks(console: Console, images, cameras, downscale, max_size, out: Path) -> None:
+    from ..calib.pipeline import calibrate_posed
+
+    bars, report = _progress_bars(console)
+    with bars:
+        result = calibrate_posed(images, cameras, out, downscale, max_size, report,
+                                 warn=_warner(console))
+    _summary(console, result.scene, out)
+    _mask_summary(console, result, out)
+
+
+def _warner(console: Console):
+    """A load_scene ``warn`` callback: one yellow line, the message printed literally."""
+    return lambda message: console.print(f"[yellow]warning:[/] {escape(message)}")
+
+
+def _mask_summary(console: Console, result, out: Path) -> None:
+    """Which automatic masks are distrusted, and whether the scene keeps them."""
+    colour = "green" if result.used and not result.distrusted else "yellow"
+    console.print(f"  [{colour}]{result.reason}[/]; confidence per photo in {escape(str(out / 'masks.json'))}, "
+                  f"contact sheet {escape(str(out / 'masks.png'))}")
+    if result.distrusted:
+        console.print(f"  [yellow]distrusted masks:[/] {escape(', '.join(result.distrusted))}")
 
 
 def _photos_only(console: Console, images, out, masks, shared, intrinsics, matcher, downscale, max_size) -> None:
@@ -120,18 +169,8 @@ def _photos_only(console: Console, images, out, masks, shared, intrinsics, match
     from ..calib.pipeline import calibrate_photos
 
     known = None if intrinsics is None else load_intrinsics(intrinsics)
-    with Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as bars:
-        tasks, totals = {}, {}
-
-        def report(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                for name, task in tasks.items():  # a stage is over when the next begins (mapping may skip a count)
-                    bars.update(task, completed=totals[name])
-                tasks[stage] = bars.add_task(STAGES[stage], total=total)
-            totals[stage] = total
-            bars.update(tasks[stage], completed=done, total=total)
-
+    bars, report = _progress_bars(console)
+    with bars:
         result = calibrate_photos(images, out, masks, shared, known, matcher, downscale, max_size, report)
     sfm = result.sfm
     if sfm.unregistered:
@@ -146,6 +185,8 @@ def _photos_only(console: Console, images, out, masks, shared, intrinsics, match
     console.print(f"  points    {escape(str(out / 'sparse.ply'))} (world frame); COLMAP model in "
                   f"{escape(str(out / 'sfm'))}")
     console.print("  time      " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()))
+    if result.masks is not None:
+        _mask_summary(console, result.masks, out)
 
 
 def _checkerboard(console: Console, folder: Path, pattern: str, square: float, out: Path) -> None:

@@ -14,6 +14,10 @@ from ..config import DEFAULT_MINUTES, MAX_CHECKPOINT_INTERVAL_S, FitConfig
 from ..errors import DvrError
 from .view import HOST_HELP, print_address
 
+#: With --masks auto: the scene folder with the automatic masks, inside the run folder.
+AUTO_SCENE = "scene"
+
+
 def _summary(console: Console, result, resumed: bool) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_row("run folder", escape(str(result.run_dir)))
@@ -41,6 +45,27 @@ def _evaluate_holdout(console: Console, run_dir: Path, device: str) -> None:
     for table in result_tables(result):
         console.print(table)
     console.print(f"metrics: [bold]{escape(result['json'])}[/]")
+
+
+def _scene_with_auto_masks(console: Console, images: Path, cameras: Path | None, cfg: FitConfig, run_dir: Path,
+                           warn):
+    """--masks auto: the scene at the working size with automatic masks, written as the scene
+    folder RUN/scene (the run reloads its views from there); says whether the masks are used."""
+    from ..calib.pipeline import calibrate_posed
+    from ..ownership import claim_folder
+    from ..run import CHECKPOINT
+    from ..scene import load_scene
+
+    if (run_dir / CHECKPOINT).exists():
+        raise DvrError("already holds a fit: pass --resume to continue it or choose another --out", run_dir)
+    claim_folder(run_dir, "run", [images, cameras])  # before RUN/scene is written: never into a user's folder
+    with console.status("automatic masks: sparse points with the cameras held fixed, then GrabCut"):
+        result = calibrate_posed(images, cameras, run_dir / AUTO_SCENE, cfg.downscale, cfg.max_size, warn=warn)
+    console.print(("" if result.used else "[yellow]") + result.reason + ("" if result.used else "[/]"))
+    if result.distrusted:
+        console.print(f"[yellow]distrusted masks:[/] {escape(', '.join(result.distrusted))} "
+                      f"(see {escape(str(run_dir / AUTO_SCENE / 'masks.png'))})")
+    return load_scene(run_dir / AUTO_SCENE)
 
 
 def _command_line(ctx: typer.Context, **replace) -> list[str]:
@@ -71,8 +96,10 @@ def register(app: typer.Typer) -> None:
             None, "--cameras", "-c", help="Camera file: cams.json, cameras.npz (DTU/IDR), transforms.json or a COLMAP "
             "model folder. Optional when IMAGES holds one."),
         masks: Optional[Path] = typer.Option(
-            None, "--masks", "-m", help="Folder of object masks (white = object) named like the images. Default: the "
-            "camera file's masks, the images' alpha, or a masks/ folder next to the images."),
+            None, "--masks", "-m", help="Folder of object masks (white = object) named like the images, or 'auto' "
+            "(as `dvr calibrate --masks auto`: written with the scene in RUN/scene; when most are distrusted the fit "
+            "runs without masks). Default: the camera file's masks, the images' alpha, or a masks/ folder next to "
+            "the images."),
         out: Optional[Path] = typer.Option(
             None, "--out", "-o", help="Run folder to write: a new or empty folder, or a run dvr wrote. Default: "
             "runs/<scene-name>-<timestamp> (with --resume: runs/latest)."),
@@ -145,17 +172,26 @@ def register(app: typer.Typer) -> None:
             cfg = FitConfig.from_preset(preset or "fast", **overrides)
             run_dir = out if out is not None else default_run_dir(scene_name(images))
 
+        console = Console(quiet=not distributed.is_writer())  # rank 0 alone prints
+
+        def warn(message: str) -> None:
+            console.print(f"[yellow]warning:[/] {escape(message)}")
+
         if resume and images is None:
-            scene = load_scene(**recorded)
+            scene = load_scene(**recorded, warn=warn)
+        elif masks is not None and str(masks) == "auto":
+            if resume or depth is not None or nproc != 1:
+                raise DvrError("--masks auto writes a new scene for a new fit: without --resume, --depth or --nproc "
+                               "(or run `dvr calibrate --masks auto` first and fit its scene folder)")
+            scene = _scene_with_auto_masks(console, images, cameras, cfg, Path(run_dir), warn)
         else:
             scene = load_scene(images, cameras=cameras, masks=masks, downscale=cfg.downscale, max_size=cfg.max_size,
-                               depth=depth, depth_scale=depth_scale)
+                               depth=depth, depth_scale=depth_scale, warn=warn)
         if nproc != 1 and distributed.world_size() == 1:  # not yet launched: run N copies of this command
             if viewer:
                 raise DvrError("--viewer follows one process: leave out --nproc to watch the fit")
             check_masks(scene)
             raise typer.Exit(distributed.launch(nproc, _command_line(ctx, nproc=None, out=run_dir)))
-        console = Console(quiet=not distributed.is_writer())  # rank 0 alone prints
         plan = f"{cfg.budget_minutes:g} minutes" if cfg.time_planned else f"{cfg.iters} iterations" + (
             f", at most {cfg.minutes:g} min" if cfg.minutes else "")
         console.print(f"fitting {len(scene)} views ({scene.views[0].camera.width}x{scene.views[0].camera.height}) "

@@ -4,6 +4,11 @@ Images become float32 RGB in [0, 1] whatever the file holds (8- or 16-bit, gray,
 An alpha channel is the object mask, and the colour is composited onto a white background
 with it: NeRF-synthetic stores black under alpha = 0, and fitting wants every scene's
 background to be the same colour.
+
+EXIF orientation: the stored pixels are read as they are, as instant-ngp (stb_image), COLMAP and
+nerfstudio's data loader read them: their camera files describe the stored pixel array, so a
+phone's portrait JPEG stored landscape with orientation 6 has a landscape camera there.
+:func:`upright` applies the orientation for camera files written from upright copies.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from ..errors import DvrError
 from ..files import to_uint8
@@ -49,6 +55,36 @@ def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         rgb, alpha = pixels[..., :3], pixels[..., 3]
         return np.ascontiguousarray(rgb * alpha[..., None] + (1.0 - alpha[..., None])), np.ascontiguousarray(alpha)
     return np.ascontiguousarray(pixels[..., :3]), None
+
+
+#: EXIF orientation (tag 0x0112) -> the turn that shows the stored pixels upright: (transpose first,
+#: then quarter turns counter-clockwise as np.rot90, then a left-right mirror).
+ORIENTATIONS = {2: (False, 0, True), 3: (False, 2, False), 4: (False, 2, True), 5: (True, 0, False),
+                6: (False, 3, False), 7: (True, 2, False), 8: (False, 1, False)}
+EXIF_ORIENTATION = 0x0112
+#: Orientations whose upright photo has the stored photo's width as its height.
+SIDEWAYS = (5, 6, 7, 8)
+
+
+def exif_orientation(path: Path) -> int:
+    """The EXIF orientation of an image file (1, upright as stored, when it has none)."""
+    try:
+        with Image.open(path) as image:
+            return int(image.getexif().get(EXIF_ORIENTATION, 1))
+    except (OSError, UnidentifiedImageError, ValueError, TypeError):
+        return 1
+
+
+def upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """(H, W, ...) stored pixels -> the same pixels as shown upright by EXIF ``orientation``
+    (PIL's ``ImageOps.exif_transpose``); (W, H, ...) for orientations 5 to 8."""
+    if orientation not in ORIENTATIONS:
+        return pixels
+    transpose, turns, mirror = ORIENTATIONS[orientation]
+    if transpose:
+        pixels = np.swapaxes(pixels, 0, 1)
+    pixels = np.rot90(pixels, turns)
+    return np.ascontiguousarray(pixels[:, ::-1] if mirror else pixels)
 
 
 def read_mask(path: Path) -> np.ndarray:

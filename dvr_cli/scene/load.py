@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +15,16 @@ from .camera import Camera
 from .depth import find_depth, read_depth, resize_depth
 from .files import IMAGE_EXTS, images_folder, list_images, locate, sibling_masks_folder
 from .formats import CameraSet, read_cameras
-from .images import read_image, read_mask, resize_image, resize_mask
+from .images import SIDEWAYS, exif_orientation, read_image, read_mask, resize_image, resize_mask, upright
 from .normalise import choose_normalization
 from .types import Scene, View
 from .undistort import undistort_view
 
 MIN_VIEWS = 2
+#: Camera formats of other tools, whose frames may name photos that were not shipped; the least
+#: number of frames with photos such a file must keep.
+PEER_FORMATS = ("transforms", "colmap")
+MIN_FRAMES = 3
 
 
 def _names(items, limit: int = 3) -> str:
@@ -27,14 +34,29 @@ def _names(items, limit: int = 3) -> str:
     return head + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def _resolve_images(cameras: CameraSet, images_dir: Path | None, folder_error: DvrError | None) -> list[Path]:
-    """The image file of every camera; DvrError for cameras without images and images without cameras."""
+def _resolve_images(cameras: CameraSet, images_dir: Path | None, folder_error: DvrError | None,
+                    warn: Callable[[str], None]) -> tuple[CameraSet, list[Path]]:
+    """The cameras that have an image file, and their images.
+
+    A peer tool's camera file (transforms.json, a COLMAP model) often lists more frames than the
+    photos shipped with it (instant-ngp's fox: 67 frames, 50 photos; the peer trains on the 50):
+    its frames without a photo are left out with one ``warn`` line, and only fewer than
+    MIN_FRAMES left is an error. dvr's own files and DTU's npz name exactly their images: there a
+    missing image is an error. Images in ``images_dir`` without a camera are an error too.
+    """
     found = [locate(path, images_dir) if path is not None else None for path in cameras.images]
     missing = [c.name or f"#{i}" for i, (c, path) in enumerate(zip(cameras.cameras, found)) if path is None]
     if missing:
-        if folder_error is not None:
+        if folder_error is not None and len(missing) == len(found):
             raise folder_error
-        raise DvrError(f"{len(missing)} camera(s) have no image file: {_names(missing)}", cameras.path)
+        if cameras.format not in PEER_FORMATS or len(found) - len(missing) < MIN_FRAMES:
+            raise DvrError(f"{len(missing)} camera(s) have no image file: {_names(missing)}", cameras.path)
+        warn(f"{len(missing)} of {len(found)} frames in {cameras.path.name} have no photo and are skipped: "
+             f"{_names(missing)}")
+        keep = [i for i, path in enumerate(found) if path is not None]
+        cameras = replace(cameras, cameras=[cameras.cameras[i] for i in keep],
+                          images=[cameras.images[i] for i in keep], masks=[cameras.masks[i] for i in keep])
+        found = [found[i] for i in keep]
     if images_dir is not None:
         listed = list_images(images_dir)
         used = {p.resolve() for p in found}
@@ -43,7 +65,7 @@ def _resolve_images(cameras: CameraSet, images_dir: Path | None, folder_error: D
         # elsewhere), the folder is not the photo set and its other files are no concern.
         if extra and len(extra) < len(listed):
             raise DvrError(f"{len(extra)} image(s) have no camera in {cameras.path.name}: {_names(extra)}", images_dir)
-    return found
+    return cameras, found
 
 
 def _find_mask(folder: Path, name: str) -> Path | None:
@@ -101,6 +123,14 @@ def _load_view(
     """Decode, check sizes, undistort, then resize one view."""
     image, alpha = read_image(image_path)
     height, width = image.shape[:2]
+    if (height, width) == (camera.width, camera.height) != (camera.height, camera.width):
+        # Stored on its side and a camera of the upright photo: the file was written from copies
+        # turned by their EXIF orientation (the stored pixels are what peer tools read; images.py).
+        orientation = exif_orientation(image_path)
+        if orientation in SIDEWAYS:
+            image = upright(image, orientation)
+            alpha = None if alpha is None else upright(alpha, orientation)
+            height, width = image.shape[:2]
     if (width, height) != (camera.width, camera.height):
         raise DvrError(f"image is {width}x{height} but its camera says {camera.width}x{camera.height}", image_path)
     mask = None
@@ -147,6 +177,7 @@ def load_scene(
     max_size: int | None = None,
     depth: str | Path | None = None,
     depth_scale: float = 1000.0,
+    warn: Callable[[str], None] | None = None,
 ) -> Scene:
     """Load a scene: cameras (any format), photos, masks; undistort, resize and normalise.
 
@@ -160,6 +191,8 @@ def load_scene(
         max_size: also shrink so that the longer side is at most this many pixels.
         depth: folder of depth maps named like the images (.npy/.exr float world units, or
             16-bit .png with ``depth_scale`` values per world unit); every view must have one.
+        warn: called with a one-line warning (frames of a peer's camera file without a photo,
+            which are skipped); default ``warnings.warn``.
 
     Returns:
         Scene with world-unit cameras (no distortion), images (H, W, 3) float32, masks (H, W)
@@ -183,7 +216,7 @@ def load_scene(
     except DvrError as exc:
         images_dir, folder_error = None, exc
     camera_set = read_cameras(images if cameras is None else Path(cameras), images_dir or root)
-    image_paths = _resolve_images(camera_set, images_dir, folder_error)
+    camera_set, image_paths = _resolve_images(camera_set, images_dir, folder_error, warn or warnings.warn)
     mask_paths, mask_source = _mask_paths(camera_set, None if masks is None else Path(masks), images_dir)
     depth_paths = _depth_paths(Path(depth), image_paths) if depth is not None else [None] * len(image_paths)
     views = [

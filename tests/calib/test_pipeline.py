@@ -119,3 +119,16 @@ def test_refuses_an_output_folder_that_is_not_a_scene(tmp_path):
         check_replaceable(tmp_path, "scene")
     mark(tmp_path, "scene")
     check_replaceable(tmp_path, "scene")  # an earlier scene folder dvr wrote may be replaced
+
+
+def test_sift_runs_at_the_working_size(tmp_path):
+    """SIFT's longer side: what --max-size / --downscale make of the largest photo, never above it."""
+    from dvr_cli.calib.pipeline import working_size
+
+    paths = []
+    for k, (w, h) in enumerate([(400, 300), (300, 400), (200, 150)]):
+        paths.append(tmp_path / f"{k}.png")
+        Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(paths[-1])
+    assert working_size(paths, 1.0, 200) == 200 and working_size(paths, 4.0, None) == 100
+    assert working_size(paths, 4.0, 50) == 50 and working_size(paths, 1.0, None) is None
+    assert working_size(paths, 1.0, 800) is None

@@ -80,3 +80,21 @@ def test_dvr_executable(example_small, tmp_path):
     assert bad.returncode == 2
     assert str(missing) in bad.stderr and "Traceback" not in bad.stderr
     assert (out / "cams.json").is_file()  # the earlier scene is untouched
+
+
+def test_frames_without_photos_warn_in_one_line(example_small, tmp_path, capsys):
+    """A transforms.json listing 12 frames beside 10 photos: the 10 are calibrated, one warning line."""
+    import shutil
+
+    for name in ("images", "masks"):
+        shutil.copytree(example_small / name, tmp_path / "shipped" / name)
+    shutil.copy(example_small / "transforms.json", tmp_path / "shipped")
+    for name in ("000.png", "005.png"):
+        (tmp_path / "shipped" / "images" / name).unlink()
+    out = tmp_path / "scene"
+    assert main(["calibrate", str(tmp_path / "shipped"), "--cameras", str(tmp_path / "shipped" / "transforms.json"),
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert [line for line in printed.splitlines() if "warning" in line] == [
+        "warning: 2 of 12 frames in transforms.json have no photo and are skipped: 000.png, 005.png"]
+    assert len(json.loads((out / "cams.json").read_text())["cameras"]) == 10

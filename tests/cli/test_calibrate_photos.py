@@ -61,8 +61,8 @@ def test_checkerboard_takes_no_images(boards, tmp_path, capsys):
 def test_photos_only_options_need_no_cameras(example_small, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["calibrate", str(example_small), "--cameras", str(example_small / "cams.json"), "--masks", "auto",
-                 "--per-image-intrinsics", "--out", str(out)]) == 2
-    assert "--per-image-intrinsics, --masks auto only apply" in _one_line_error(capsys)
+                 "--per-image-intrinsics", "--matcher", "sequential", "--out", str(out)]) == 2
+    assert "--matcher, --per-image-intrinsics only apply" in _one_line_error(capsys)
     assert not out.exists()
 
 
