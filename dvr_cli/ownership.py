@@ -69,17 +69,31 @@ def _is_empty_dir(path: Path) -> bool:
     return path.is_dir() and not path.is_symlink() and next(path.iterdir(), None) is None
 
 
-def check_not_input(out: Path, inputs: Iterable[Path | str | None]) -> None:
-    """DvrError when ``out`` is one of ``inputs``, lies inside one, or holds one (paths resolved)."""
+def check_not_input(out: Path, inputs: Iterable[Path | str | None], nested_own: bool = False) -> None:
+    """DvrError when ``out`` is one of ``inputs``, lies inside one, or holds one (paths resolved).
+
+    nested_own: ``out`` (a marked folder) may hold an input that lies in a dvr folder nested inside
+    it (the scene ``dvr fit --masks auto`` writes into its run): for a writer into ``out``, which
+    adds its own files and never replaces ``out`` nor a folder nested in it.
+    """
     target = Path(out).resolve()
     for given in inputs:
         if given is None:
             continue
         source = Path(given).resolve()
+        if nested_own and source != target and _in_nested_dvr_folder(source, target):
+            continue
         if target == source or source.is_relative_to(target):
             raise DvrError(f"holds the input {given}; dvr never writes over its inputs: {ELSEWHERE}", out)
         if target.is_relative_to(source) and source.is_dir():
             raise DvrError(f"lies inside the input {given}; dvr never writes into its inputs: {ELSEWHERE}", out)
+
+
+def _in_nested_dvr_folder(source: Path, target: Path) -> bool:
+    """True when ``target`` is marked and ``source`` lies in a marked folder strictly inside it."""
+    holder = owner(source)
+    return (marked_kind(target) is not None and holder is not None and holder != target
+            and holder.resolve().is_relative_to(target))
 
 
 def claim_folder(folder: str | Path, kind: str, inputs: Iterable[Path | str | None] = ()) -> Path:
@@ -90,7 +104,7 @@ def claim_folder(folder: str | Path, kind: str, inputs: Iterable[Path | str | No
     files and no marker) is refused.
     """
     folder = Path(folder)
-    check_not_input(folder, inputs)
+    check_not_input(folder, inputs, nested_own=True)
     if not folder.exists() and not folder.is_symlink():
         folder.mkdir(parents=True)
         mark(folder, kind)

@@ -49,6 +49,20 @@ def test_an_output_is_never_an_input_nor_inside_or_around_one(tmp_path):
     check_not_input(tmp_path / "cap" / "images2", [images, cams])  # a name that merely starts alike
 
 
+def test_a_run_may_hold_the_scene_dvr_wrote_into_it(tmp_path):
+    """dvr fit --masks auto writes RUN/scene, then fits it into RUN: a writer into the marked run
+    may hold an input inside a dvr folder nested in it; a replace, or an unmarked nesting, may not."""
+    run = claim_folder(tmp_path / "run", "run")
+    scene = claim_folder(run / "scene", "scene")
+    (scene / "images").mkdir()
+    assert claim_folder(run, "run", [scene / "images"]) == run
+    with pytest.raises(DvrError, match="holds the input"):
+        check_not_input(run, [scene / "images"])  # as a replace checks it
+    (run / "photos").mkdir()
+    with pytest.raises(DvrError, match="holds the input"):
+        claim_folder(run, "run", [run / "photos"])  # not in a nested dvr folder: the user's
+
+
 def test_staged_folder_replaces_only_after_success(tmp_path):
     out = tmp_path / "scene"
     with staged_folder(out, "scene") as folder:
