@@ -16,7 +16,7 @@ from ..fields.base import tau_logit
 from ..run import CHECKPOINT, EXPORT, Run
 from ..scene.types import View
 from .bake import PhotoColoring, incident_faces, training_photos
-from .clean import keep_large_components, simplify as decimate
+from .clean import drop_enclosed_components, keep_large_components, simplify as decimate
 from .color import field_colors, field_device
 from .mise import extract_surface
 from .texture import bake_texture, split_seams, uv_atlas
@@ -105,7 +105,7 @@ def extract_run_surface(run: Run, resolution: int = 512, log: Callable[[str], No
                                            device=field_device(run.field))
     if len(faces) == 0:
         raise _no_surface_error(run, inside)
-    verts, faces = keep_large_components(verts, faces)
+    verts, faces = drop_enclosed_components(*keep_large_components(verts, faces))
     if log:
         log(f"surface: {len(verts)} vertices, {len(faces)} faces at {resolution}^3 "
             f"({n_eval} points evaluated, {n_eval / (resolution + 1) ** 3:.1%} of the dense grid)")
