@@ -35,41 +35,6 @@ def keep_large_components(verts: np.ndarray, faces: np.ndarray, min_fraction: fl
     return _from_open3d(mesh)
 
 
-# vertices of a component tested for lying inside the others (evenly spaced through its list)
-ENCLOSED_PROBES = 64
-
-
-def drop_enclosed_components(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Remove the connected components that lie inside another one (hollows within the object).
-
-    verts (V, 3), faces (F, 3) -> (verts (V', 3), faces (F', 3)). A component is enclosed when
-    most of ENCLOSED_PROBES of its vertices are inside the rest of the mesh (open3d's ray-parity
-    occupancy). No camera sees such a surface: a volume-rendered fit leaves hollows behind an
-    opaque shell (nothing there gets a gradient), and they would count as surface in the mesh.
-    """
-    if len(faces) == 0:
-        return verts, faces
-    o3d = open3d()
-    mesh = _to_open3d(verts, faces)
-    cluster, counts, _ = mesh.cluster_connected_triangles()
-    cluster = np.asarray(cluster)
-    if len(counts) < 2:
-        return verts, faces
-    enclosed = np.zeros(len(counts), dtype=bool)
-    for k in np.argsort(counts)[:-1]:  # the largest one is never inside another
-        own = faces[cluster == k]
-        rest = faces[(cluster != k) & ~enclosed[cluster]]
-        scene = o3d.t.geometry.RaycastingScene()
-        scene.add_triangles(o3d.core.Tensor(verts.astype(np.float32)), o3d.core.Tensor(rest.astype(np.uint32)))
-        ids = np.unique(own)
-        probes = verts[ids[np.linspace(0, len(ids) - 1, min(ENCLOSED_PROBES, len(ids))).astype(int)]]
-        inside = scene.compute_occupancy(o3d.core.Tensor(probes.astype(np.float32))).numpy()
-        enclosed[k] = inside.mean() > 0.5
-    mesh.remove_triangles_by_mask(enclosed[cluster])
-    mesh.remove_unreferenced_vertices()
-    return _from_open3d(mesh)
-
-
 def simplify(verts: np.ndarray, faces: np.ndarray, n_faces: int) -> tuple[np.ndarray, np.ndarray]:
     """Quadric edge-collapse decimation to about ``n_faces`` triangles (no-op when already fewer)."""
     if n_faces >= len(faces):
