@@ -47,7 +47,11 @@ def _scores(run_dir, scene_dir) -> dict:
 
 def test_a_fit_without_masks_reaches_the_shape_targets(example_16, tmp_path):
     scene = _without_masks(load_scene(example_16 / "images", example_16 / "cams.json"))
-    fit(scene, _config(), tmp_path / "run", progress=False)
+    # the fast preset itself: measured Chamfer 0.385 %, IoU 0.959, held-out masked PSNR 21.0 dB. The
+    # lighter _config (no hashed level, 32-wide MLP) reaches only 1.89 % / 0.954 here: without masks its
+    # shell has holes where the backdrop's colour shows through early in the fit
+    fit(scene, FitConfig.from_preset("fast", iters=400, device="cpu", preview_every_s=1e9), tmp_path / "run",
+        progress=False)
     scores = _scores(tmp_path / "run", example_16)  # the masks only score the held-out views
     print(scores)
     assert scores["chamfer"] <= 1.0 and scores["iou"] >= 0.95, scores
