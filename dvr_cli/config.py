@@ -60,6 +60,18 @@ class FitConfig:
     mask_probe: str = "peak"
 
     # ---- renderer
+    # 'unified': UNISURF's volume rendering of the occupancy (render/volume.py) until
+    # ``volume_until`` of the plan, then DVR's surface rendering; 'surface': DVR's alone (the paper)
+    renderer: str = "unified"
+    volume_until: float = 0.85
+    # samples per ray of the volume renderer: stratified over the ray's occupied span (free space),
+    # and in the interval [d - delta, d + delta] around the marched surface d, with
+    # delta = max(interval_max exp(-interval_decay * fraction), interval_min) (unit-cube units)
+    free_samples: int = 4
+    interval_samples: int = 8
+    interval_max: float = 1.0
+    interval_min: float = 0.05
+    interval_decay: float = 5.0
     tau: float = 0.5
     # marching steps from a fraction of the plan on: [[fraction, steps], ...], first fraction 0
     steps_schedule: list[list[float]] = dataclasses.field(default_factory=lambda: [[0, 32], [0.33, 64], [0.67, 128]])
@@ -109,6 +121,10 @@ class FitConfig:
         """The wall-clock budget: ``minutes``, or DEFAULT_MINUTES for a time-planned fit."""
         return self.minutes if self.minutes is not None or not self.time_planned else DEFAULT_MINUTES
 
+    def volume_rendered(self, fraction: float) -> bool:
+        """The step at ``fraction`` of the plan renders the occupancy as a volume (else as a surface)."""
+        return self.renderer == "unified" and fraction < self.volume_until
+
     def n_steps(self, fraction: float) -> int:
         """Marching steps at ``fraction`` of the plan, from ``steps_schedule``."""
         n = self.steps_schedule[0][1]
@@ -151,7 +167,7 @@ class FitConfig:
 
 
 #: Fields added after runs were first saved, with the value the older runs ran with.
-LEGACY_VALUES = {"w_sparse": 0.0, "sparse_per_step": 512, "shading_hidden": 0}
+LEGACY_VALUES = {"w_sparse": 0.0, "sparse_per_step": 512, "shading_hidden": 0, "renderer": "surface"}
 
 
 def with_legacy_values(saved: dict) -> dict:
@@ -180,6 +196,7 @@ PRESETS: dict[str, dict] = {
         "sh_degree": 0,
         "shading_hidden": 0,
         "w_sparse": 0.0,
+        "renderer": "surface",
     },
 }
 
@@ -187,6 +204,7 @@ PRESETS: dict[str, dict] = {
 # ------------------------------------------------------------------------ validation
 FIELDS = ("grid", "paper")
 MASK_PROBES = ("peak", "random")
+RENDERERS = ("unified", "surface")
 
 
 def _number(value) -> bool:
@@ -240,6 +258,14 @@ def _rules(cfg: FitConfig) -> list[tuple[str, bool, str]]:
         ("mask_ray_fraction", _number(c.mask_ray_fraction) and 0 <= c.mask_ray_fraction <= 1, "a number in [0, 1]"),
         ("edge_ray_fraction", _number(c.edge_ray_fraction) and 0 <= c.edge_ray_fraction <= 1, "a number in [0, 1]"),
         ("mask_probe", c.mask_probe in MASK_PROBES, f"one of {', '.join(MASK_PROBES)}"),
+        ("renderer", c.renderer in RENDERERS, f"one of {', '.join(RENDERERS)}"),
+        ("volume_until", _number(c.volume_until) and 0 <= c.volume_until <= 1, "a number in [0, 1]"),
+        ("free_samples", _int(c.free_samples) and c.free_samples >= 1, "an integer >= 1"),
+        ("interval_samples", _int(c.interval_samples) and c.interval_samples >= 1, "an integer >= 1"),
+        ("interval_max", _number(c.interval_max) and c.interval_max > 0, "a number > 0"),
+        ("interval_min", _number(c.interval_min) and 0 < c.interval_min <= c.interval_max,
+         "a number in (0, interval_max]"),
+        ("interval_decay", _number(c.interval_decay) and c.interval_decay >= 0, "a number >= 0"),
         ("tau", _number(c.tau) and 0 < c.tau < 1, "a number in (0, 1)"),
         ("steps_schedule", _schedule(c.steps_schedule),
          "a list of [fraction, steps] from fraction 0, increasing fractions < 1, steps >= 2"),

@@ -1,4 +1,4 @@
-"""`dvr fit`: photos + cameras + masks -> a run folder holding the fitted fields."""
+"""`dvr fit`: photos + cameras (+ masks) -> a run folder holding the fitted fields."""
 
 from __future__ import annotations
 
@@ -99,7 +99,9 @@ def register(app: typer.Typer) -> None:
             None, "--masks", "-m", help="Folder of object masks (white = object) named like the images, or 'auto' "
             "(as `dvr calibrate --masks auto`: written with the scene in RUN/scene; when most are distrusted the fit "
             "runs without masks). Default: the camera file's masks, the images' alpha, or a masks/ folder next to "
-            "the images."),
+            "the images. Without masks the fit still works from colour alone: everything inside the normalised "
+            "bounding cube is fitted (the object and whatever lies near it), a learned colour per photo stands for "
+            "what lies beyond, and the mesh covers that cube."),
         out: Optional[Path] = typer.Option(
             None, "--out", "-o", help="Run folder to write: a new or empty folder, or a run dvr wrote. Default: "
             "runs/<scene-name>-<timestamp> (with --resume: runs/latest)."),
@@ -148,7 +150,8 @@ def register(app: typer.Typer) -> None:
             1, "--nproc", help="Fit with N processes on this machine, data-parallel over each step's rays "
             "(torch.distributed: gloo on CPU, nccl with a GPU each on CUDA); as `torchrun --nproc-per-node N`."),
     ) -> None:
-        """Fit occupancy and texture fields to calibrated, masked photos (DVR)."""
+        """Fit occupancy and texture fields to calibrated photos, with or without masks (DVR; the fast preset
+        volume-renders the occupancy first, as UNISURF, then ends on DVR's surface rendering)."""
         from ..fit import distributed, fit as run_fit
         from ..fit.trainer import check_masks
         from ..run import CONFIG, SCENE, SceneRecord, default_run_dir, resolve_run_dir, scene_name
@@ -196,6 +199,9 @@ def register(app: typer.Typer) -> None:
             f", at most {cfg.minutes:g} min" if cfg.minutes else "")
         console.print(f"fitting {len(scene)} views ({scene.views[0].camera.width}x{scene.views[0].camera.height}) "
                       f"-> [bold]{escape(str(run_dir))}[/] (preset {cfg.preset}, {plan})")
+        if not scene.has_masks:
+            console.print("[yellow]note:[/] no mask for every view: fitting from colour alone, over the whole "
+                          "bounding cube (see `dvr fit --help`)")
         watch = None
         if viewer:
             from ..viewer import watch_fit

@@ -1,5 +1,9 @@
 """The DVR objective: what one batch of rays renders to, and the loss terms of a batch and its render.
 
+A step renders its rays either as DVR's surface (the colour at the one marched crossing, the
+implicit gradient to the field) or, in ``cfg.renderer`` 'unified' until ``cfg.volume_until`` of
+the plan, as UNISURF's volume of the occupancy around that crossing (render/volume.py).
+
 The loop (trainer.py) owns the optimiser and the run folder; this module owns only the maths of
 a step, as pure functions over the field, a ray batch and the config (nerfstudio's "model":
 outputs of a batch, losses of a batch and its outputs).
@@ -14,10 +18,11 @@ import torch
 from ..config import FitConfig
 from ..fields import Field
 from ..render.implicit import surface_points
-from ..render.march import SurfaceHits, find_surface
+from ..render.march import SurfaceHits, find_surface, occupied_span
 from ..fields.normals import fd_normals, fd_points, normals
 from ..render.occgrid import OccupancyGrid
 from ..render.renderer import shade_hits
+from ..render.volume import composite, expected_depth, interval_halfwidth, ray_samples
 from . import losses
 from .sampler import RayBatch
 
@@ -47,14 +52,18 @@ class StepRecord:
 
 
 def batch_outputs(field: Field, batch: RayBatch, cfg: FitConfig, n_steps: int, occ_grid: OccupancyGrid | None,
-                  generator: torch.Generator) -> dict[str, torch.Tensor]:
+                  generator: torch.Generator, fraction: float = 1.0,
+                  background: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """The render of a batch's rays and every field query its losses need.
 
     After marching (no gradients), all the step's differentiable occupancy queries (the surface
     points of the implicit depth, the occupancy probes, the finite-difference stencil of the
-    normals) go through one ``field.occupancy_logits`` call: one forward and one parameter-sized
-    gradient instead of one per query. Returns ``shade_hits``' dict (depth, points, rgb, hit,
-    t_peak, ...) and
+    normals, the volume samples) go through one ``field.occupancy_logits`` call: one forward and
+    one parameter-sized gradient instead of one per query. ``fraction``: share of the plan done
+    (it picks the renderer, ``cfg.volume_rendered``, and the volume's interval); background: (N, 3)
+    colour past the cube of each ray, or None (with masks: the rays that matter are in them).
+    Returns ``shade_hits``' dict (depth, points, rgb, hit, t_peak, ...), or for a volume step
+    ``volume_outputs``' (rgb, acc, depth, hit, t_peak, ...), and
       n_evaluated: int, field evaluations of the marcher;
       probe_logits (N,): f at each ray's ``occupancy_probes`` point;
       free_logits, solid_logits (S,), when the batch has ``free_points``: f at those points and
@@ -64,7 +73,10 @@ def batch_outputs(field: Field, batch: RayBatch, cfg: FitConfig, n_steps: int, o
     """
     hits = find_surface(field.occupancy_logits, batch.origins, batch.dirs, n_steps, cfg.tau, cfg.n_secant, occ_grid)
     surface = surface_points(batch.origins, batch.dirs, hits)
-    queries = {"surface": surface, "probe": occupancy_probes(batch, hits, cfg)}
+    volume = cfg.volume_rendered(fraction)
+    queries = {"probe": occupancy_probes(batch, hits, cfg)}
+    if not volume:  # the implicit depth's points: a volume step's depth is the samples' expected depth
+        queries["surface"] = surface
     if batch.free_points is not None:
         queries["free"], queries["solid"] = batch.free_points, batch.solid_points
     jittered = None
@@ -73,18 +85,89 @@ def batch_outputs(field: Field, batch: RayBatch, cfg: FitConfig, n_steps: int, o
         jittered = torch.cat([surface, surface + cfg.normal_eps * noise]).detach()
         if cfg.normal_fd_step > 0:
             queries["stencil"] = fd_points(jittered, cfg.normal_fd_step)
+    if volume:
+        t, points, live = volume_samples(batch, hits, cfg, fraction, occ_grid, generator)
+        queries["volume"] = points[live]
     split = field.occupancy_logits(torch.cat(list(queries.values()))).split([len(q) for q in queries.values()])
     logits = dict(zip(queries, split))
     fd = fd_normals(logits["stencil"], cfg.normal_fd_step) if "stencil" in logits else None
     # the first M stencil normals are at the surface points: the shading term reads them (detached)
     # instead of evaluating a stencil of its own there
-    out = shade_hits(field, batch.origins, batch.dirs, hits, logits["surface"],
-                     None if fd is None else fd[: len(surface)])
-    out.update(n_evaluated=hits.n_evaluated, probe_logits=logits["probe"])
+    surface_normals = None if fd is None else fd[: len(surface)]
+    n_evaluated = hits.n_evaluated
+    if volume:
+        out = volume_outputs(field, batch, hits, t, live, logits["volume"], surface_normals, background)
+        n_evaluated += int(live.sum())
+    else:
+        out = shade_hits(field, batch.origins, batch.dirs, hits, logits["surface"], surface_normals)
+        out["rendered"] = hits.hit
+        if background is not None:  # a miss shows the background: every ray is a render to compare
+            out["rgb"] = out["rgb"] + (~hits.hit)[:, None] * background
+            out["rendered"] = torch.ones_like(hits.hit)
+    out.update(n_evaluated=n_evaluated, probe_logits=logits["probe"])
     if "free" in logits:
         out["free_logits"], out["solid_logits"] = logits["free"], logits["solid"]
     if jittered is not None:
         out["normals"] = fd if fd is not None else normals(field, jittered, create_graph=True)
+    return out
+
+
+# samples whose compositing weight is below this get no colour evaluation (nerfacc skips them
+# too): they would change a pixel by less than 1e-4 of the colour range
+WEIGHT_EPS = 1e-4
+
+
+def volume_samples(batch: RayBatch, hits: SurfaceHits, cfg: FitConfig, fraction: float,
+                   occ_grid: OccupancyGrid | None, generator: torch.Generator):
+    """The volume renderer's samples of a batch's rays (UNISURF's sampling, ``ray_samples``).
+
+    Each ray is sampled over the part of it in the cube that crosses occupied cells of
+    ``occ_grid`` (``occupied_span``; the whole chord without a grid): ``cfg.free_samples`` spread
+    over it, ``cfg.interval_samples`` within the interval of ``interval_halfwidth(fraction, ...)``
+    around its marched surface (or over it all when it has none). Returns
+      t: (N, S) sorted ray parameters, S = free_samples + interval_samples;
+      points: (N * S, 3) the samples o + t w, ray-major;
+      live: (N * S,) bool, the sample lies in an occupied cell (the others are empty: alpha 0).
+    """
+    t_near, t_far = hits.t_near.clamp_min(0.0), hits.t_far
+    if occ_grid is not None:
+        t_near, t_far = occupied_span(occ_grid, batch.origins, batch.dirs, t_near, t_far)
+    delta = interval_halfwidth(fraction, cfg.interval_max, cfg.interval_min, cfg.interval_decay)
+    t = ray_samples(t_near, t_far, hits.depth, hits.hit, delta, cfg.free_samples, cfg.interval_samples, generator)
+    points = (batch.origins[:, None, :] + t[..., None] * batch.dirs[:, None, :]).reshape(-1, 3)
+    live = occ_grid.occupied(points) if occ_grid is not None else torch.ones_like(points[:, 0], dtype=torch.bool)
+    return t, points, live
+
+
+def volume_outputs(field: Field, batch: RayBatch, hits: SurfaceHits, t: torch.Tensor, live: torch.Tensor,
+                   logits: torch.Tensor, surface_normals: torch.Tensor | None,
+                   background: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """The volume render of a batch's rays from their samples' occupancy logits.
+
+    t: (N, S) and live: (N * S,) from ``volume_samples``; logits: (L,) f at the L live samples,
+    with gradients; surface_normals: (M, 3) detached outward normals at the M hit rays' surface
+    points, or None; background: (N, 3) or None. Alpha o = sigmoid(f) (0 at samples in empty
+    cells); the colour t(p, w) is evaluated where the weight is at least WEIGHT_EPS, its shading
+    term reading the normal of the ray's surface (its samples lie around it) or, on a ray with
+    none, -w (facing the camera). Returns ``composite``'s rgb, acc, weights and
+      depth (N,): the expected depth sum w_i t_i / acc;
+      rendered (N,) bool: all True (every ray's colour is a render);
+      hit, inside, t_near, t_far, t_peak (N,): the marching's, as ``shade_hits`` returns them.
+    """
+    n, s = t.shape
+    alphas = t.new_zeros(n * s).index_put((live.nonzero().squeeze(1),), torch.sigmoid(logits)).view(n, s)
+    with torch.no_grad():
+        seen = (composite(alphas, alphas.new_zeros(n, s, 3))["weights"] >= WEIGHT_EPS).reshape(-1)
+    index = seen.nonzero().squeeze(1)
+    ray = index // s
+    ray_normals = -batch.dirs
+    if surface_normals is not None:
+        ray_normals = ray_normals.index_put((hits.hit.nonzero().squeeze(1),), surface_normals.detach())
+    points = batch.origins[ray] + t.reshape(-1)[index, None] * batch.dirs[ray]
+    colours = t.new_zeros(n * s, 3).index_put((index,), field.texture(points, batch.dirs[ray], ray_normals[ray]))
+    out = composite(alphas, colours.view(n, s, 3), background)
+    out.update(depth=expected_depth(out["weights"], t), rendered=torch.ones_like(hits.hit), hit=hits.hit,
+               inside=hits.inside, t_near=hits.t_near, t_far=hits.t_far, t_peak=hits.t_peak)
     return out
 
 
@@ -107,16 +190,21 @@ def occupancy_probes(batch: RayBatch, hits: SurfaceHits, cfg: FitConfig) -> torc
 def step_losses(batch: RayBatch, out: dict, cfg: FitConfig) -> dict[str, torch.Tensor]:
     """The loss terms of one step (unweighted scalars) from its rays and ``batch_outputs``.
 
-    Out-of-mask rays push their occupancy probe empty; in-mask rays that missed push it full;
-    the points on sight lines to sparse points (if any) are pushed empty, those just behind the
-    sparse points full.
+    The colour is compared on the rays whose render is a colour (``out['rendered']``: all of
+    them for a volume step or a background, only the hits for a surface step without one) and,
+    with masks, in the masks. Out-of-mask rays push their occupancy probe empty; in-mask rays
+    that missed push it full (no such terms without masks, ``batch.mask`` None); the points on
+    sight lines to sparse points (if any) are pushed empty, those just behind the sparse points full.
     """
     hit, in_mask = out["hit"], batch.mask
-    terms = {
-        "rgb": losses.rgb_loss(out["rgb"], batch.rgb, hit & in_mask),
-        "freespace": losses.freespace_loss(out["probe_logits"], ~in_mask),
-        "occupancy": losses.occupancy_loss(out["probe_logits"], in_mask & ~hit),
-    }
+    if in_mask is None:
+        terms = {"rgb": losses.rgb_loss(out["rgb"], batch.rgb, out["rendered"])}
+    else:
+        terms = {
+            "rgb": losses.rgb_loss(out["rgb"], batch.rgb, out["rendered"] & in_mask),
+            "freespace": losses.freespace_loss(out["probe_logits"], ~in_mask),
+            "occupancy": losses.occupancy_loss(out["probe_logits"], in_mask & ~hit),
+        }
     if "normals" in out:
         terms["normal"] = losses.normal_loss(*out["normals"].chunk(2), len(batch))
     if "free_logits" in out:

@@ -3,7 +3,8 @@
 Each step draws ``views_per_step`` training views and ``rays_per_step`` pixels among them,
 an ``edge_ray_fraction`` share within EDGE_BAND_PX pixels of a mask's outline (where silhouette
 errors live), then of the rest a ``mask_ray_fraction`` share inside the object masks and the
-others outside. Only pixels whose rays cross the unit cube are candidates: the others carry no
+others outside. Without masks (every view's mask None) every pixel is drawn alike and batches
+carry no mask. Only pixels whose rays cross the unit cube are candidates: the others carry no
 information about the field.
 All randomness comes from one CPU ``torch.Generator`` so a resumed fit draws the same rays.
 """
@@ -33,7 +34,7 @@ class RayBatch:
         origins: (N, 3) ray origins (camera centres).
         dirs: (N, 3) unit ray directions.
         rgb: (N, 3) target colour of each ray's pixel, in [0, 1].
-        mask: (N,) bool, the pixel lies inside the object mask.
+        mask: (N,) bool, the pixel lies inside the object mask; None when the views have no masks.
         depth: (N,) target ray length in the unit frame (0 = unknown), or None when no view has depth.
         random_points: (N, 3) a uniform random point on each ray's segment inside the cube.
         view_index: (N,) long, index of the ray's view in the sampler's view list.
@@ -45,7 +46,7 @@ class RayBatch:
     origins: torch.Tensor
     dirs: torch.Tensor
     rgb: torch.Tensor
-    mask: torch.Tensor
+    mask: torch.Tensor | None
     depth: torch.Tensor | None
     random_points: torch.Tensor
     view_index: torch.Tensor
@@ -111,8 +112,7 @@ class RaySampler:
         sight_lines: SightLines | None = None,
         free_per_step: int = 0,
     ):
-        if any(v.mask is None for v in views):
-            raise DvrError("fitting needs an object mask for every view")
+        self.has_masks = all(v.mask is not None for v in views)
         self.device = torch.device(device)
         self.generator = generator
         self.rays_per_step = int(rays_per_step)
@@ -134,14 +134,16 @@ class RaySampler:
         dev = self.device
         h, w = view.image.shape[:2]
         rgb = torch.as_tensor(view.image, dtype=torch.float32, device=dev).reshape(h * w, 3)
-        mask = torch.as_tensor(view.mask, dtype=torch.bool, device=dev).reshape(h * w)
+        # without masks every pixel counts as in-mask: drawn alike, and the batch carries no mask
+        view_mask = view.mask if self.has_masks else np.ones((h, w), dtype=bool)
+        mask = torch.as_tensor(view_mask, dtype=torch.bool, device=dev).reshape(h * w)
         depth = None
         if view.depth is not None:
             depth = torch.as_tensor(view.depth, dtype=torch.float32, device=dev).reshape(h * w) / scale
         crosses = _cube_pixels(camera, dev)
         inside = torch.nonzero(crosses & mask).flatten().to("cpu", torch.int32)
         outside = torch.nonzero(crosses & ~mask).flatten().to("cpu", torch.int32)
-        band = torch.as_tensor(edge_band(view.mask), device=dev).reshape(h * w)
+        band = torch.as_tensor(edge_band(view_mask), device=dev).reshape(h * w)
         edge = torch.nonzero(crosses & band).flatten().to("cpu", torch.int32)
         return _ViewPixels(camera, rgb, mask, depth, inside, outside, edge)
 
@@ -156,6 +158,8 @@ class RaySampler:
 
     def _draw(self, candidates: torch.Tensor, n: int) -> torch.Tensor:
         """(n,) long flat pixel indices drawn uniformly, with replacement, from ``candidates``."""
+        if n == 0:  # e.g. no out-of-mask pixels to draw from without masks
+            return torch.zeros(0, dtype=torch.long)
         pick = torch.randint(len(candidates), (n,), generator=self.generator)
         return candidates[pick].long()
 
@@ -200,7 +204,7 @@ class RaySampler:
             origins=origins,
             dirs=dirs,
             rgb=torch.cat(rgb),
-            mask=torch.cat(mask),
+            mask=torch.cat(mask) if self.has_masks else None,
             depth=torch.cat(depth) if self.has_depth else None,
             random_points=origins + t[:, None] * dirs,
             view_index=torch.cat(index),

@@ -30,6 +30,7 @@ from ..calib.triangulate import SparsePoints, triangulate
 from ..config import FitConfig
 from ..errors import DvrError
 from ..fields import Field, build_field
+from ..fields.background import Background, median_colours
 from ..files import save_png, to_uint8
 from ..ownership import claim_folder
 from ..render.occgrid import OccupancyGrid
@@ -71,13 +72,10 @@ def _mask_source(scene: Scene) -> str:
 
 
 def check_masks(scene: Scene) -> None:
-    """DvrError unless every view has a mask and the masks hold both object and background."""
+    """DvrError unless the masks, if every view has one, hold both object and background (a scene
+    where any view lacks a mask is fitted without masks)."""
     if not scene.has_masks:
-        raise DvrError(
-            "fitting needs an object mask for every view (white = object): pass --masks DIR or use a "
-            "calibrated scene folder with masks/",
-            scene.source,
-        )
+        return
     n_object = sum(int(v.mask.sum()) for v in scene.views)
     n_total = sum(v.mask.size for v in scene.views)
     if n_object == 0:
@@ -143,7 +141,8 @@ class FitJob:
     """The state of one fit, as the loop and its hook see it.
 
     Attributes: ``cfg``, ``scene``, ``run_dir``, ``train`` (view indices fitted), ``field``,
-    ``optimizer``, ``occ_grid``, ``sampler``, ``generator`` (the sampler's RNG), ``iteration``
+    ``optimizer``, ``occ_grid``, ``sampler``, ``generator`` (the sampler's RNG), ``background``
+    (a learned colour per training image past the cube, without masks; else None), ``iteration``
     (iterations done), ``elapsed`` (seconds of fitting done, over every session of the run),
     ``record`` (the last step's StepRecord, None before the first).
     """
@@ -157,7 +156,7 @@ class FitJob:
         self.generator = torch.Generator().manual_seed(distributed.sampler_seed(cfg.seed))  # global streams: cfg.seed
         train_scene = scene.subset(train)
         cameras = train_scene.unit_cameras()
-        masks = [v.mask for v in train_scene.views]
+        masks = [v.mask for v in train_scene.views] if train_scene.has_masks else [None] * len(cameras)
         lines = None
         if cfg.w_sparse > 0:
             lines = sight_lines(_sparse_points(train_scene, run_dir / SPARSE), cameras, masks,
@@ -168,8 +167,17 @@ class FitJob:
                                   cfg.edge_ray_fraction, lines, cfg.sparse_per_step)
         self.field = build_field(cfg).to(self.device)
         distributed.broadcast_module(self.field)
-        self.optimizer = torch.optim.Adam(self.field.parameters(), lr=cfg.lr, fused=True)
-        self.occ_grid = OccupancyGrid.from_masks(cameras, masks, cfg.occ_grid_res)
+        # without masks nothing tells the object from its surroundings but the colour: the region of
+        # interest is the whole unit cube, and what lies beyond it a colour per photo
+        self.background = None
+        parameters = list(self.field.parameters())
+        if not train_scene.has_masks:
+            self.background = Background(median_colours([v.image for v in train_scene.views])).to(self.device)
+            distributed.broadcast_module(self.background)
+            parameters += list(self.background.parameters())
+        self.optimizer = torch.optim.Adam(parameters, lr=cfg.lr, fused=True)
+        self.occ_grid = (OccupancyGrid.from_masks(cameras, masks, cfg.occ_grid_res) if train_scene.has_masks
+                         else OccupancyGrid.full(cfg.occ_grid_res))
         self.occ_grid = self.occ_grid.to(self.device)
         self.iteration = 0
         self.elapsed = 0.0
@@ -205,12 +213,15 @@ class FitJob:
             "rng": distributed.gather_rng(self.rng_at_iteration),
             "occ_grid": self.occ_grid.state_dict(),
             "config": json.dumps(self.cfg.to_json()),
+            **({} if self.background is None else {"background": self.background.state_dict()}),
         }
 
     def restore(self, state: dict) -> None:
         self.field.load_state_dict(state["field"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.occ_grid.load_state_dict(state["occ_grid"])
+        if self.background is not None:
+            self.background.load_state_dict(state["background"])
         self.iteration = int(state["iteration"])
         self.elapsed = float(state["elapsed"])
         self.rng_at_iteration = distributed.own_rng(state["rng"], self.run_dir)
@@ -233,12 +244,14 @@ class FitJob:
             group["lr"] = lr
         n_steps = cfg.n_steps(fraction)
         batch = self.sampler.sample()
-        out = batch_outputs(self.field, batch, cfg, n_steps, self.occ_grid, self.generator)
+        background = None if self.background is None else self.background(batch.view_index)
+        out = batch_outputs(self.field, batch, cfg, n_steps, self.occ_grid, self.generator, fraction, background)
         terms = step_losses(batch, out, cfg)
         loss = total_loss(terms, cfg)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        distributed.average_gradients(self.field.parameters(), self.sampler.rays_per_step / cfg.rays_per_step)
+        distributed.average_gradients([p for group in self.optimizer.param_groups for p in group["params"]],
+                                      self.sampler.rays_per_step / cfg.rays_per_step)
         self.optimizer.step()
         self.iteration += 1
         self.rng_at_iteration = capture_rng(self.generator)

@@ -20,6 +20,7 @@ from ..scene.types import View
 from .bake import PhotoColoring, incident_faces, training_photos
 from .clean import keep_large_components, simplify as decimate
 from .color import field_colors, field_device
+from .hollows import fill_hollows
 from .mise import extract_surface
 from .texture import bake_texture, split_seams, uv_atlas
 from .writers import FORMATS, ColoredMesh, mesh_files, write_mesh
@@ -102,6 +103,7 @@ def extract_run_surface(run: Run, resolution: int = 512, log: Callable[[str], No
     logit_fn = run.field.occupancy_logits
     if run.occ_grid is not None:
         logit_fn = run.occ_grid.masked(logit_fn, run.cfg.tau)
+    logit_fn = fill_hollows(logit_fn, run.cfg.tau, device=field_device(run.field))
     verts, faces, n_eval = extract_surface(logit_fn, resolution=resolution, start=MISE_START, tau=run.cfg.tau,
                                            device=field_device(run.field))
     if len(faces) == 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,3 +31,17 @@ def test_bench_fit_smoke(make_example, tmp_path):
         assert preset["curve"] and all(p["fit_s"] > 0 for p in preset["curve"])
     assert result["machine"]["cores"] >= 1
     assert (out / "bench_fit.png").is_file()
+
+
+@pytest.mark.slow
+def test_bench_unified_smoke(make_example, tmp_path):
+    scene = make_example(tmp_path / "scene", views=6, size=(32, 32), test_views=2, colmap_points=20)
+    out = tmp_path / "rows.jsonl"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_unified.py"), "--scene", str(scene), "--iters", "3",
+         "--no-masks", "--out", str(out), "--work", str(tmp_path / "runs")],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["renderer"] for r in rows] == ["unified", "surface"]
+    assert all(r["s_per_step"] > 0 and r["masks"] is False and 0 <= r["iou"] <= 1 for r in rows)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from dvr_cli.cli import main
@@ -62,16 +63,19 @@ def test_sparse_points_are_triangulated_once_and_kept_for_a_resume(example_fine,
     assert cached.stat().st_mtime_ns == stamp  # read back, not triangulated again
 
 
-def test_missing_masks_is_a_one_line_error(example, tmp_path, capsys, error_line):
+def test_without_masks_the_fit_runs_from_colour_alone(example, tmp_path, capsys):
     bare = tmp_path / "bare"
     shutil.copytree(example / "images", bare / "images")
     cams = json.loads((example / "cams.json").read_text())
     for cam in cams["cameras"]:
         cam.pop("mask", None)
     (bare / "cams.json").write_text(json.dumps(cams))
-    assert main(["fit", str(bare / "images"), "--cameras", str(bare / "cams.json"), "--out", str(tmp_path / "r"), *TINY]) == 2
-    assert "mask" in error_line()
-    assert not (tmp_path / "r").exists()
+    fit = ["fit", str(bare / "images"), "--cameras", str(bare / "cams.json"), "--out", str(tmp_path / "r")]
+    assert main([*fit, *TINY]) == 0
+    assert "fitting from colour alone" in capsys.readouterr().out
+    state = torch.load(tmp_path / "r" / "checkpoints" / "latest.pt", weights_only=False)
+    assert state["background"]["logits"].shape == (6, 3)  # a colour per training photo, checkpointed
+    assert main([*fit, "--resume", *TINY]) == 0  # and restored
 
 
 @pytest.mark.parametrize("value, word", [(0, "empty"), (255, "full")])
