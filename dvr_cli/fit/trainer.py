@@ -30,6 +30,7 @@ from ..calib.triangulate import SparsePoints, triangulate
 from ..config import FitConfig
 from ..errors import DvrError
 from ..fields import Field, build_field
+from ..fields.compiled import compile_field
 from ..files import save_png, to_uint8
 from ..render.occgrid import OccupancyGrid
 from ..render.renderer import render_image
@@ -50,13 +51,15 @@ PREVIEW_SIZE = 256  # long side of preview renders, pixels
 
 @dataclass
 class FitResult:
-    """What a fit did: its folder, iterations done in total, seconds of this call, the last step."""
+    """What a fit did: its folder, iterations done in total, seconds of this call, the last step,
+    whether the field ran compiled (``cfg.compile`` and no fallback)."""
 
     run_dir: Path
     iterations: int
     seconds: float
     last: StepRecord | None = None
     interrupted: bool = False
+    compiled: bool = False
 
 
 # ------------------------------------------------------------------------------ checks
@@ -164,6 +167,7 @@ class FitJob:
                                   cfg.edge_ray_fraction, lines, cfg.sparse_per_step)
         self.field = build_field(cfg).to(self.device)
         distributed.broadcast_module(self.field)
+        self.compilation = compile_field(self.field, cfg.compile)
         self.optimizer = torch.optim.Adam(self.field.parameters(), lr=cfg.lr, fused=True)
         self.occ_grid = OccupancyGrid.from_masks(cameras, masks, cfg.occ_grid_res)
         self.occ_grid = self.occ_grid.to(self.device)
@@ -172,6 +176,11 @@ class FitJob:
         self.step_seconds = 0.0  # moving average of the time of a step with its bookkeeping (this session)
         self.record: StepRecord | None = None
         self.rng_at_iteration = capture_rng(self.generator)
+
+    @property
+    def compiled(self) -> bool:
+        """The field's per-point work runs compiled (``cfg.compile``, and no compile has failed)."""
+        return self.compilation is not None and self.compilation.active
 
     # ---- the plan
     @property
@@ -337,7 +346,8 @@ def _loop(job: FitJob, console: Console | None, progress: bool, hook: StepHook |
                 rays_per_s = window_iters * cfg.rays_per_step / max(now - window_start, 1e-9)
                 if writer and (job.iteration % LOG_EVERY == 0 or job.done):
                     append_metrics(job.run_dir, {"iter": job.iteration, "time": round(job.elapsed, 3),
-                                                 **record.to_json(), "rays_per_s": round(rays_per_s, 1)})
+                                                 **record.to_json(), "rays_per_s": round(rays_per_s, 1),
+                                                 "compiled": job.compiled})
                     window_start, window_iters = now, 0
                 # every rank saves (the checkpoint gathers their ray streams) when rank 0's clock says so
                 if distributed.from_rank0(now - last_checkpoint >= cfg.checkpoint_every_s)[0]:
@@ -371,7 +381,7 @@ def _loop(job: FitJob, console: Console | None, progress: bool, hook: StepHook |
     if writer and not interrupted and job.record is not None:
         save_preview(job.field, job.scene, job.train[0], cfg, job.iteration, job.record.n_steps, job.occ_grid,
                      job.run_dir)
-    return FitResult(job.run_dir, job.iteration, seconds, job.record, interrupted)
+    return FitResult(job.run_dir, job.iteration, seconds, job.record, interrupted, job.compiled)
 
 
 def _status(record: StepRecord, rays_per_s: float) -> str:
