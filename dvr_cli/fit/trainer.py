@@ -144,7 +144,8 @@ class FitJob:
     Attributes: ``cfg``, ``scene``, ``run_dir``, ``train`` (view indices fitted), ``field``,
     ``optimizer``, ``occ_grid``, ``sampler``, ``generator`` (the sampler's RNG), ``iteration``
     (iterations done), ``elapsed`` (seconds of fitting done, over every session of the run),
-    ``record`` (the last step's StepRecord, None before the first).
+    ``record`` (the last step's StepRecord, None before the first), ``compiled`` (the field runs
+    compiled: ``cfg.compile`` and no fallback).
     """
 
     def __init__(self, scene: Scene, cfg: FitConfig, run_dir: Path, train: list[int]):
