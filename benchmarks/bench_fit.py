@@ -7,6 +7,13 @@ Evaluation time is not counted in the budget. Prints a table, writes JSON and a 
 
     .venv/bin/python benchmarks/bench_fit.py                    # example scene, fast + paper
     .venv/bin/python benchmarks/bench_fit.py --budget 30 --paper-budget 30 --eval-every 10   # smoke
+
+Before / after on one machine (``--compare KEY=A,B``): two fits of the `fast` preset that differ
+only in one FitConfig value (e.g. ``stop_at_hit=false,true`` or ``compile=false,true``) step in turn
+in one process (A, B, A, B ...), so both see the same load; reports steps per minute of each, their
+ratio, and the peak memory of each (a child process per value, the late schedule):
+
+    .venv/bin/python benchmarks/bench_fit.py --compare stop_at_hit=false,true --compare-steps 300
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, machine_title, write_json  # noqa: E402  (a sibling script module)
+from common import field_quality, machine, machine_title, write_json  # noqa: E402  (a sibling script module)
 TARGET_CHAMFER_PCT = 1.0  # Chamfer-L1 <= 1% of the GT bbox diagonal
 TARGET_PSNR = 25.0  # masked PSNR on held-out views, dB
 
@@ -44,12 +51,8 @@ def run_worker(args) -> None:
     import torch
 
     from dvr_cli.config import FitConfig
-    from dvr_cli.evaluate.geometry import load_mesh, mesh_distances
-    from dvr_cli.evaluate.report import view_metrics
+    from dvr_cli.evaluate.geometry import load_mesh
     from dvr_cli.fit import fit
-    from dvr_cli.mesh.clean import keep_large_components
-    from dvr_cli.mesh.mise import extract_surface
-    from dvr_cli.render.renderer import render_image
     from dvr_cli.runtime import setup_process
     from dvr_cli.scene import load_scene
 
@@ -71,23 +74,10 @@ def run_worker(args) -> None:
         fit_s = job.elapsed
         if not force and fit_s - clock["last"] < args.eval_every:
             return False
-        iteration, field, grid = job.iteration, job.field, job.occ_grid
         clock["last"] = fit_s
-        field.eval()
-        verts, faces, _ = extract_surface(field.occupancy_logits, resolution=args.mesh_resolution, start=32,
-                                          tau=cfg.tau, device=next(field.parameters()).device)
-        chamfer = float("nan")
-        if len(faces):
-            verts, faces = keep_large_components(verts, faces)
-            chamfer = mesh_distances((norm.to_world(verts), faces), gt, n_points=args.points)["chamfer_l1_pct"]
-        views = []
-        for view in test.views:
-            pred = render_image(field, norm.camera_to_unit(view.camera), args.eval_steps, tau=cfg.tau,
-                                occ_grid=grid, n_secant=cfg.n_secant)
-            views.append(view_metrics(pred, view))
-        field.train()
-        point = {"fit_s": round(fit_s, 2), "iteration": iteration, "chamfer_pct": chamfer,
-                 **{k: float(np.mean([v[k] for v in views])) for k in ("masked_psnr", "psnr", "ssim", "iou")}}
+        quality = field_quality(job.field, job.occ_grid, cfg, norm, test.views, gt, args.mesh_resolution, args.points,
+                                args.eval_steps)
+        point = {"fit_s": round(fit_s, 2), "iteration": job.iteration, **quality}
         curve.append(point)
         print(json.dumps({"progress": point}), file=sys.stderr, flush=True)
         reached = point["chamfer_pct"] <= TARGET_CHAMFER_PCT and point["masked_psnr"] >= TARGET_PSNR
@@ -121,6 +111,121 @@ def run_worker(args) -> None:
         "curve": curve,
     }
     print(json.dumps(out))
+
+
+# ----------------------------------------------------------------------------- compare
+DTU65 = ROOT.parent / "shared" / "data" / "dtu_scan65"
+
+
+def compare_scene(args):
+    """DTU 65 at 400x300 (``--compare-scene``, downscale 4) or, where it is absent, the example."""
+    from dvr_cli.scene import load_scene
+
+    if args.compare_scene.is_dir():
+        return load_scene(args.compare_scene, downscale=args.compare_downscale), str(args.compare_scene)
+    scene_dir = args.scene or example_scene(ROOT / "benchmarks" / "out" / "example")
+    print(f"bench_fit: {args.compare_scene} is absent: comparing on the example scene", file=sys.stderr)
+    return load_scene(scene_dir / "images", scene_dir / "cams.json"), str(scene_dir)
+
+
+def compare_values(spec: str) -> tuple[str, list]:
+    """'key=a,b' -> ('key', [a, b]) with JSON values (true, 3, 0.5) or strings."""
+    key, _, values = spec.partition("=")
+    parsed = []
+    for v in values.split(","):
+        try:
+            parsed.append(json.loads(v))
+        except json.JSONDecodeError:
+            parsed.append(v)
+    if len(parsed) != 2:
+        raise SystemExit(f"bench_fit: --compare takes KEY=A,B (two values), got {spec!r}")
+    return key, parsed
+
+
+def _job(scene, key, value, args, tmp: Path):
+    from dvr_cli.config import FitConfig
+    from dvr_cli.fit.trainer import FitJob
+
+    cfg = FitConfig.from_preset("fast", iters=args.compare_steps, device=args.device, **{key: value})
+    return FitJob(scene, cfg, tmp / f"{key}={value}", list(range(len(scene))))
+
+
+def memory_worker(args) -> None:
+    """One value of the comparison alone in this process: ``--compare-memory-steps`` steps from 70% of
+    the plan on (all levels, the most marching steps); print its peak RSS (MB) as JSON."""
+    from dvr_cli.runtime import setup_process
+
+    setup_process(args.threads)
+    scene, _ = compare_scene(args)
+    key, values = compare_values(args.compare)
+    with tempfile.TemporaryDirectory() as tmp:
+        job = _job(scene, key, values[args.memory_worker], args, Path(tmp))
+        job.iteration = int(0.7 * args.compare_steps)
+        for _ in range(args.compare_memory_steps):
+            job.step()
+    print(json.dumps({"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+
+
+def run_compare(args) -> dict:
+    """Interleaved steps of the two values (the order alternating every step); steps per minute of
+    each over the whole plan, their ratio, marching evaluations, and each value's peak memory."""
+    import time
+
+    import numpy as np
+
+    from dvr_cli.runtime import setup_process
+
+    setup_process(args.threads)
+    key, values = compare_values(args.compare)
+    scene, source = compare_scene(args)
+    seconds = {0: [], 1: []}
+    evals = {0: [], 1: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs = [_job(scene, key, v, args, Path(tmp)) for v in values]
+        for i in range(args.compare_steps):
+            for k in ((0, 1) if i % 2 == 0 else (1, 0)):
+                tick = time.perf_counter()
+                record = jobs[k].step()
+                seconds[k].append(time.perf_counter() - tick)
+                evals[k].append(record.evaluations)
+        last = [job.record for job in jobs]
+        compiled = [job.compiled for job in jobs]
+    variants = []
+    for k, value in enumerate(values):
+        cmd = [sys.executable, __file__, "--compare", args.compare, "--memory-worker", str(k),
+               "--compare-scene", str(args.compare_scene), "--compare-downscale", str(args.compare_downscale),
+               "--compare-steps", str(args.compare_steps), "--compare-memory-steps", str(args.compare_memory_steps),
+               "--device", args.device] + (["--threads", str(args.threads)] if args.threads else [])
+        if args.scene:
+            cmd += ["--scene", str(args.scene)]
+        memory = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout.strip().splitlines()[-1]
+        t = np.array(seconds[k])
+        variants.append({"value": value, "steps_per_min": round(60.0 / t.mean(), 1),
+                         "first_step_s": round(float(t[0]), 3), "median_step_s": round(float(np.median(t)), 4),
+                         "march_evals_per_step": round(float(np.mean(evals[k]))), "final_total": last[k].total,
+                         "final_hit_rate": last[k].hit_rate, "compiled": compiled[k], **json.loads(memory)})
+    a, b = variants
+    return {"key": key, "scene": source, "steps": args.compare_steps, "variants": variants,
+            "ratio_steps_per_min": round(b["steps_per_min"] / a["steps_per_min"], 3),
+            "ratio_median_step": round(a["median_step_s"] / b["median_step_s"], 3),
+            "ratio_peak_rss": round(b["peak_rss_mb"] / a["peak_rss_mb"], 3)}
+
+
+def report_compare(result: dict, info: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"bench_fit --compare {result['key']}: {result['steps']} interleaved steps each, "
+                        f"{machine_title(info)}")
+    for col in (result["key"], "steps/min", "median step s", "first step s", "march evals/step", "final loss",
+                "peak RSS MB", "compiled"):
+        table.add_column(col, justify="right")
+    for v in result["variants"]:
+        table.add_row(json.dumps(v["value"]), f"{v['steps_per_min']:.0f}", f"{v['median_step_s']:.3f}",
+                      f"{v['first_step_s']:.2f}", f"{v['march_evals_per_step']:,}", f"{v['final_total']:.4f}",
+                      f"{v['peak_rss_mb']:,.0f}", str(v["compiled"]))
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    print(json.dumps({k: result[k] for k in ("ratio_steps_per_min", "ratio_median_step", "ratio_peak_rss")}))
 
 
 # ------------------------------------------------------------------------------ driver
@@ -202,10 +307,26 @@ def main() -> None:
     parser.add_argument("--stop-at-target", action=argparse.BooleanOptionalAction, default=True,
                         help="stop a preset once it reaches the quality target")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "fit")
+    parser.add_argument("--compare", default=None, metavar="KEY=A,B",
+                        help="instead: interleaved steps of two values of one FitConfig key (before / after)")
+    parser.add_argument("--compare-scene", type=Path, default=DTU65, help="scene of --compare (default DTU 65)")
+    parser.add_argument("--compare-downscale", type=float, default=4.0, help="DTU 65 at 1600/4 x 1200/4")
+    parser.add_argument("--compare-steps", type=int, default=300, help="the plan (iterations) of each value")
+    parser.add_argument("--compare-memory-steps", type=int, default=20, help="late-schedule steps for peak memory")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-worker", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         run_worker(args)
+        return
+    if args.memory_worker is not None:
+        memory_worker(args)
+        return
+    if args.compare:
+        result = {"machine": machine(), **run_compare(args)}
+        write_json(args.out / "bench_fit_compare.json", result)
+        report_compare(result, result["machine"])
+        print(f"wrote {args.out / 'bench_fit_compare.json'}")
         return
     args.out.mkdir(parents=True, exist_ok=True)
     args.scene = args.scene or example_scene(ROOT / "benchmarks" / "out" / "example")

@@ -39,3 +39,34 @@ def write_json(path: Path, data: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(json_safe(data, nan=None), indent=2))
     return path
+
+
+def field_quality(field, occ_grid, cfg, normalization, test_views, gt_mesh, mesh_resolution: int = 128,
+                  points: int = 20000, eval_steps: int = 128) -> dict:
+    """Chamfer-L1 (% of the GT diagonal; nan without a surface) of the field's surface (MISE at
+    ``mesh_resolution``, small components dropped) against ``gt_mesh`` (verts, faces), and the mean
+    masked PSNR, PSNR, SSIM and IoU of its renders of ``test_views`` (world cameras). Leaves the
+    field in train mode."""
+    import numpy as np
+    import torch
+
+    from dvr_cli.evaluate.geometry import mesh_distances
+    from dvr_cli.evaluate.report import view_metrics
+    from dvr_cli.mesh.clean import keep_large_components
+    from dvr_cli.mesh.mise import extract_surface
+    from dvr_cli.render.renderer import render_image
+
+    field.eval()
+    device = next(field.parameters()).device
+    with torch.no_grad():
+        verts, faces, _ = extract_surface(field.occupancy_logits, resolution=mesh_resolution, start=32, tau=cfg.tau,
+                                          device=device)
+    chamfer = float("nan")
+    if len(faces):
+        verts, faces = keep_large_components(verts, faces)
+        chamfer = mesh_distances((normalization.to_world(verts), faces), gt_mesh, n_points=points)["chamfer_l1_pct"]
+    views = [view_metrics(render_image(field, normalization.camera_to_unit(v.camera), eval_steps, tau=cfg.tau,
+                                       occ_grid=occ_grid, n_secant=cfg.n_secant), v) for v in test_views]
+    field.train()
+    return {"chamfer_pct": chamfer,
+            **{k: float(np.mean([v[k] for v in views])) for k in ("masked_psnr", "psnr", "ssim", "iou")}}

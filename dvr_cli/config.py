@@ -77,6 +77,12 @@ class FitConfig:
     steps_schedule: list[list[float]] = dataclasses.field(default_factory=lambda: [[0, 32], [0.33, 64], [0.67, 128]])
     n_secant: int = 8
     render_steps: int = 256
+    # marching stops evaluating a ray once it has hit (the same hits and depths for about half the
+    # evaluations; False: every sample of every ray, as before issue 32)
+    stop_at_hit: bool = True
+    # torch.compile the field's per-point work (fields/compiled.py); falls back to eager with one
+    # warning line where it cannot compile. Its warm-up is counted in a time-planned budget
+    compile: bool = False
 
     # ---- losses
     w_rgb: float = 1.0
@@ -167,7 +173,8 @@ class FitConfig:
 
 
 #: Fields added after runs were first saved, with the value the older runs ran with.
-LEGACY_VALUES = {"w_sparse": 0.0, "sparse_per_step": 512, "shading_hidden": 0, "renderer": "surface"}
+LEGACY_VALUES = {"w_sparse": 0.0, "sparse_per_step": 512, "shading_hidden": 0, "renderer": "surface",
+                 "stop_at_hit": False, "compile": False}
 
 
 def with_legacy_values(saved: dict) -> dict:
@@ -271,6 +278,8 @@ def _rules(cfg: FitConfig) -> list[tuple[str, bool, str]]:
          "a list of [fraction, steps] from fraction 0, increasing fractions < 1, steps >= 2"),
         ("n_secant", _int(c.n_secant) and c.n_secant >= 0, "an integer >= 0"),
         ("render_steps", _int(c.render_steps) and c.render_steps >= 2, "an integer >= 2"),
+        ("stop_at_hit", isinstance(c.stop_at_hit, bool), "true or false"),
+        ("compile", isinstance(c.compile, bool), "true or false"),
         *((f"w_{k}", _number(getattr(c, f"w_{k}")) and getattr(c, f"w_{k}") >= 0, "a number >= 0")
           for k in ("rgb", "freespace", "occupancy", "normal", "depth", "sparse")),
         ("sparse_per_step", _int(c.sparse_per_step) and c.sparse_per_step >= 1, "an integer >= 1"),

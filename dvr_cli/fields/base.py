@@ -41,6 +41,9 @@ class Field(nn.Module):
     logit = log(tau / (1 - tau)) (0 for tau = 0.5). Inside the object f > tau.
     """
 
+    #: the method holding the per-point work (encoding + MLP) that fields/compiled.py may compile
+    per_point: str | None = None
+
     def occupancy_logits(self, points: torch.Tensor) -> torch.Tensor:
         """points: (N, 3) in the unit cube -> (N,) occupancy logits."""
         raise NotImplementedError

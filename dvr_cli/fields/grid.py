@@ -39,6 +39,8 @@ class GridField(Field):
     small perturbation (the output head's weights are scaled by ``head_scale``, its bias is 0).
     """
 
+    per_point = "_hidden"
+
     def __init__(self, resolutions=(16, 32, 64, 128), features: int = 4, hidden: int = 64,
                  hidden_layers: int = 1, init_radius: float = 0.5, prior_sharpness: float = 10.0,
                  grid_init_std: float = 1e-4, head_scale: float = 0.01, sh_degree: int = 0,

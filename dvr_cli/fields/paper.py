@@ -36,6 +36,8 @@ class PaperField(Field):
     sphere prior up to a small perturbation and the colour is ~0.5 grey.
     """
 
+    per_point = "features"
+
     def __init__(self, hidden: int = 512, blocks: int = 5, init_radius: float = 0.5,
                  prior_sharpness: float = 10.0, head_scale: float = 0.01, sh_degree: int = 0):
         super().__init__()

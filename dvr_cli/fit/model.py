@@ -71,7 +71,8 @@ def batch_outputs(field: Field, batch: RayBatch, cfg: FitConfig, n_steps: int, o
       normals (2M, 3), when cfg.w_normal > 0 and M > 0 rays hit: outward normals at the M surface
         points (detached), then at M copies jittered by cfg.normal_eps (noise from ``generator``).
     """
-    hits = find_surface(field.occupancy_logits, batch.origins, batch.dirs, n_steps, cfg.tau, cfg.n_secant, occ_grid)
+    hits = find_surface(field.occupancy_logits, batch.origins, batch.dirs, n_steps, cfg.tau, cfg.n_secant, occ_grid,
+                        stop_at_hit=cfg.stop_at_hit)  # a hit's probe is its surface point, not its peak
     surface = surface_points(batch.origins, batch.dirs, hits)
     volume = cfg.volume_rendered(fraction)
     queries = {"probe": occupancy_probes(batch, hits, cfg)}

@@ -31,6 +31,7 @@ from ..config import FitConfig
 from ..errors import DvrError
 from ..fields import Field, build_field
 from ..fields.background import Background, median_colours
+from ..fields.compiled import compile_field
 from ..files import save_png, to_uint8
 from ..ownership import claim_folder
 from ..render.occgrid import OccupancyGrid
@@ -53,13 +54,15 @@ PREVIEW_SIZE = 256  # long side of preview renders, pixels
 
 @dataclass
 class FitResult:
-    """What a fit did: its folder, iterations done in total, seconds of this call, the last step."""
+    """What a fit did: its folder, iterations done in total, seconds of this call, the last step,
+    whether the field ran compiled (``cfg.compile`` and no fallback)."""
 
     run_dir: Path
     iterations: int
     seconds: float
     last: StepRecord | None = None
     interrupted: bool = False
+    compiled: bool = False
 
 
 # ------------------------------------------------------------------------------ checks
@@ -144,7 +147,8 @@ class FitJob:
     ``optimizer``, ``occ_grid``, ``sampler``, ``generator`` (the sampler's RNG), ``background``
     (a learned colour per training image past the cube, without masks; else None), ``iteration``
     (iterations done), ``elapsed`` (seconds of fitting done, over every session of the run),
-    ``record`` (the last step's StepRecord, None before the first).
+    ``record`` (the last step's StepRecord, None before the first), ``compiled`` (the field runs
+    compiled: ``cfg.compile`` and no fallback).
     """
 
     def __init__(self, scene: Scene, cfg: FitConfig, run_dir: Path, train: list[int]):
@@ -169,6 +173,7 @@ class FitJob:
         distributed.broadcast_module(self.field)
         # without masks nothing tells the object from its surroundings but the colour: the region of
         # interest is the whole unit cube, and what lies beyond it a colour per photo
+        self.compilation = compile_field(self.field, cfg.compile)
         self.background = None
         parameters = list(self.field.parameters())
         if not train_scene.has_masks:
@@ -184,6 +189,11 @@ class FitJob:
         self.step_seconds = 0.0  # moving average of the time of a step with its bookkeeping (this session)
         self.record: StepRecord | None = None
         self.rng_at_iteration = capture_rng(self.generator)
+
+    @property
+    def compiled(self) -> bool:
+        """The field's per-point work runs compiled (``cfg.compile``, and no compile has failed)."""
+        return self.compilation is not None and self.compilation.active
 
     # ---- the plan
     @property
@@ -356,7 +366,8 @@ def _loop(job: FitJob, console: Console | None, progress: bool, hook: StepHook |
                 rays_per_s = window_iters * cfg.rays_per_step / max(now - window_start, 1e-9)
                 if writer and (job.iteration % LOG_EVERY == 0 or job.done):
                     append_metrics(job.run_dir, {"iter": job.iteration, "time": round(job.elapsed, 3),
-                                                 **record.to_json(), "rays_per_s": round(rays_per_s, 1)})
+                                                 **record.to_json(), "rays_per_s": round(rays_per_s, 1),
+                                                 "compiled": job.compiled})
                     window_start, window_iters = now, 0
                 # every rank saves (the checkpoint gathers their ray streams) when rank 0's clock says so
                 if distributed.from_rank0(now - last_checkpoint >= cfg.checkpoint_every_s)[0]:
@@ -390,7 +401,7 @@ def _loop(job: FitJob, console: Console | None, progress: bool, hook: StepHook |
     if writer and not interrupted and job.record is not None:
         save_preview(job.field, job.scene, job.train[0], cfg, job.iteration, job.record.n_steps, job.occ_grid,
                      job.run_dir)
-    return FitResult(job.run_dir, job.iteration, seconds, job.record, interrupted)
+    return FitResult(job.run_dir, job.iteration, seconds, job.record, interrupted, job.compiled)
 
 
 def _status(record: StepRecord, rays_per_s: float) -> str:

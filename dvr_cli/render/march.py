@@ -7,6 +7,7 @@ below tau to above tau, and refine the depth in that bracket with secant steps.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -21,6 +22,11 @@ LogitFn = Callable[[torch.Tensor], torch.Tensor]
 DEFAULT_CHUNK = 1 << 16
 # Occupancy-grid lookups per cell side when finding the occupied span of a ray.
 SPAN_SAMPLES_PER_CELL = 2
+# With stop_at_hit, the marching samples are evaluated front to back in stages ending at these
+# shares of the steps, and a ray that has hit is not evaluated further: on DTU 65 about half of a
+# fit's marching evaluations lay behind the ray's first crossing (issue 32). Eight finer stages
+# (1/16 ... 3/4, 1) evaluated 5.6 % fewer samples but measured no faster: smaller field batches.
+HIT_STAGES = (0.125, 0.25, 0.5, 1.0)
 
 
 @dataclass
@@ -53,15 +59,33 @@ def evaluate_chunked(logit_fn: LogitFn, points: torch.Tensor, chunk: int = DEFAU
     return torch.cat([logit_fn(points[s : s + chunk]) for s in range(0, points.shape[0], chunk)])
 
 
-def _march_logits(logit_fn: LogitFn, points: torch.Tensor, occ_grid, chunk: int) -> tuple[torch.Tensor, int]:
-    """(P, 3) -> ((P,) logits, n_evaluated); points in empty occ_grid cells get -inf (outside)."""
-    if occ_grid is None:
-        return evaluate_chunked(logit_fn, points, chunk), points.shape[0]
-    logits = points.new_full(points.shape[:1], float("-inf"))
-    keep = occ_grid.occupied(points).nonzero().squeeze(1)
-    if keep.numel():
-        logits[keep] = evaluate_chunked(logit_fn, points[keep], chunk).to(logits.dtype)
-    return logits, keep.numel()
+def _march_logits(logit_fn: LogitFn, points: torch.Tensor, occ_grid, chunk: int, level: float,
+                  stages: tuple[float, ...]) -> tuple[torch.Tensor, int]:
+    """(M, S, 3) samples -> ((M, S) f = logit - level, n_evaluated), front to back in ``stages``.
+
+    Stage k evaluates the columns up to ``stages[k]`` of S; after it, a ray that has crossed the
+    level (outside -> inside, not starting inside) is not evaluated further. Samples left
+    unevaluated and samples in empty occ_grid cells get -inf (outside).
+    """
+    m, s = points.shape[:2]
+    f = points.new_full((m, s), float("-inf"))
+    keep = torch.ones(m, s, dtype=torch.bool, device=points.device)
+    if occ_grid is not None:
+        keep = occ_grid.occupied(points.reshape(-1, 3)).view(m, s)
+    active = torch.ones(m, dtype=torch.bool, device=points.device)
+    start, n_evaluated = 0, 0
+    for share in stages:
+        stop = min(s, max(start + 2, math.ceil(share * s)))  # >= 2 columns: a stage can hold a crossing
+        rows, cols = (keep[:, start:stop] & active[:, None]).nonzero().unbind(1)
+        if rows.numel():
+            f[rows, cols + start] = evaluate_chunked(logit_fn, points[rows, cols + start], chunk).to(f.dtype) - level
+        n_evaluated += rows.numel()
+        if stop == s:
+            break
+        is_in = f[:, :stop] >= 0
+        active &= ~((~is_in[:, :-1] & is_in[:, 1:]).any(dim=1) & ~is_in[:, 0])
+        start = stop
+    return f, n_evaluated
 
 
 def occupied_span(occ_grid, origins: torch.Tensor, dirs: torch.Tensor, t_near: torch.Tensor,
@@ -120,7 +144,7 @@ def secant_refine(logit_fn: LogitFn, origins, dirs, t_lo, t_hi, f_lo, f_hi, n_se
 
 @torch.no_grad()
 def find_surface(logit_fn: LogitFn, origins: torch.Tensor, dirs: torch.Tensor, n_steps: int, tau: float = 0.5,
-                 n_secant: int = 8, occ_grid=None, chunk: int = DEFAULT_CHUNK) -> SurfaceHits:
+                 n_secant: int = 8, occ_grid=None, chunk: int = DEFAULT_CHUNK, stop_at_hit: bool = False) -> SurfaceHits:
     """First outside -> inside crossing of the level logit = log(tau / (1 - tau)) along each ray.
 
     logit_fn: (P, 3) points -> (P,) occupancy logits (called in chunks of ``chunk`` points).
@@ -133,6 +157,9 @@ def find_surface(logit_fn: LogitFn, origins: torch.Tensor, dirs: torch.Tensor, n
     A ray hits where the first sample with logit >= level follows one with logit < level; the
     bracket is refined with ``n_secant`` steps of ``secant_refine``. Rays whose first sample is
     inside are flagged ``inside``; rays with no crossing or missing the cube are misses.
+    stop_at_hit: evaluate the samples front to back in HIT_STAGES and stop a ray after the stage
+        in which it hits: the same hits and depths for fewer evaluations, but the ``t_peak`` of a
+        hit ray is then the peak of the samples marched up to there (a miss's is unchanged).
     """
     if origins.shape != dirs.shape or origins.ndim != 2 or origins.shape[1] != 3:
         raise ValueError(f"origins and dirs must both be (N, 3), got {tuple(origins.shape)} and {tuple(dirs.shape)}")
@@ -154,8 +181,7 @@ def find_surface(logit_fn: LogitFn, origins: torch.Tensor, dirs: torch.Tensor, n
     fractions = torch.linspace(0.0, 1.0, n_steps, device=origins.device, dtype=origins.dtype)
     t = t_lo[:, None] + (t_hi - t_lo)[:, None] * fractions  # (M, S)
     points = o[:, None, :] + t[..., None] * w[:, None, :]  # (M, S, 3)
-    logits, n_evaluated = _march_logits(logit_fn, points.reshape(-1, 3), occ_grid, chunk)
-    f = logits.view(t.shape).to(t.dtype) - level
+    f, n_evaluated = _march_logits(logit_fn, points, occ_grid, chunk, level, HIT_STAGES if stop_at_hit else (1.0,))
     is_in = f >= 0
     crossing = ~is_in[:, :-1] & is_in[:, 1:]  # (M, S-1): sample i outside, i+1 inside
     starts_in = is_in[:, 0]

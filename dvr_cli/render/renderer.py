@@ -75,7 +75,7 @@ def render_image(field: Field, camera_unit: Camera, n_steps: int, tau: float = 0
     for start in range(0, total, chunk):
         o, w = origins[start : start + chunk], dirs[start : start + chunk]
         with torch.no_grad():
-            hits = find_surface(field.occupancy_logits, o, w, n_steps, tau, n_secant, occ_grid)
+            hits = find_surface(field.occupancy_logits, o, w, n_steps, tau, n_secant, occ_grid, stop_at_hit=True)
             rays = hits.hit.nonzero().squeeze(1)
             points = o[rays] + hits.depth[rays, None] * w[rays]
             out = rays.cpu().numpy() + start

@@ -109,3 +109,20 @@ def test_resume_without_a_run_is_an_error(tmp_path, monkeypatch, capsys, error_l
     assert "runs/latest" in error_line()
     assert main(["fit"]) == 2
     assert "IMAGES" in error_line()
+
+
+def test_compile_flag_falls_back_in_one_line(example, tmp_path, monkeypatch, capsys):
+    from dvr_cli.fields import compiled
+
+    def failing(fn, **kwargs):
+        def run(*args, **kw):
+            raise RuntimeError("no C++ compiler")
+        return run
+
+    monkeypatch.setattr(compiled.torch, "compile", failing)
+    assert main(["fit", str(example), "--out", str(tmp_path / "run"), "--compile", *TINY]) == 0
+    captured = capsys.readouterr()
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["compile"] is True
+    assert captured.err.count("torch.compile of the field failed (RuntimeError: no C++ compiler)") == 1
+    assert "field compiled" not in captured.out
+    assert json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])["compiled"] is False
