@@ -106,9 +106,13 @@ def claim_folder(folder: str | Path, kind: str, inputs: Iterable[Path | str | No
     folder = Path(folder)
     check_not_input(folder, inputs, nested_own=True)
     if not folder.exists() and not folder.is_symlink():
-        folder.mkdir(parents=True)
-        mark(folder, kind)
-        return folder
+        try:
+            folder.mkdir(parents=True)
+        except FileExistsError:
+            pass  # made meanwhile (another rank of the same fit): judged below like any folder found
+        else:
+            mark(folder, kind)
+            return folder
     if not folder.is_dir():
         raise DvrError(f"exists and is not a folder; {ELSEWHERE}", folder)
     found = marked_kind(folder)

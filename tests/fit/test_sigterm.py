@@ -35,10 +35,11 @@ def test_sigterm_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene,
         return original(self)
 
     monkeypatch.setattr(RaySampler, "sample", sample_then_sigterm)
+    before = signal.getsignal(signal.SIGTERM)  # SIG_DFL, or Ray's handler when an earlier test started Ray here
     first = trainer.fit(sphere_scene, cfg, tmp_path / "resumed", progress=False)
     monkeypatch.undo()
     assert first.interrupted and first.iterations == 3
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the fit put back what was there
+    assert signal.getsignal(signal.SIGTERM) is before  # the fit put back what was there
     second = trainer.fit(sphere_scene, cfg, tmp_path / "resumed", resume=True, progress=False)
     assert second.iterations == ITERS
     a = load_run(tmp_path / "straight", device="cpu").field.state_dict()
