@@ -25,7 +25,7 @@ ITERS = 8
 
 def test_sigterm_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene, monkeypatch):
     cfg = tiny_config(iters=ITERS)
-    straight = trainer.fit(sphere_scene, cfg, tmp_path / "straight", progress=False)
+    trainer.fit(sphere_scene, cfg, tmp_path / "straight", progress=False)
     original, calls = RaySampler.sample, {"n": 0}
 
     def sample_then_sigterm(self):
