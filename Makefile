@@ -45,9 +45,13 @@ test-fast: $(STAMP)
 bench-fit: $(STAMP)
 	$(BIN)/python benchmarks/bench_fit.py --eval-every 5 --paper-budget 600 --paper-eval-every 120
 
+REAL_SCENES := dtu24 dtu65 dtu69 dtu106 lego
+# One process per scene; a scene whose result.json exists is skipped, so a stopped run resumes.
 bench-real: $(STAMP)
-	$(BIN)/python benchmarks/bench_real.py --budget-min 10
-	$(BIN)/python benchmarks/bench_real.py --budget-min 3 --field-only --out benchmarks/out/real3 --docs benchmarks/out/real3
+	for s in $(REAL_SCENES); do $(BIN)/python benchmarks/bench_real.py --scenes $$s --results-md docs/results.md || exit 1; done
+	for s in $(REAL_SCENES); do $(BIN)/python benchmarks/bench_real.py --scenes $$s --no-masks --results-md docs/results.md || exit 1; done
+	for s in $(REAL_SCENES); do $(BIN)/python benchmarks/bench_real.py --scenes $$s --budget-min 3 --field-only \
+		--out benchmarks/out/real3 --docs benchmarks/out/real3 --results-md docs/results.md || exit 1; done
 
 bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/bench_scale.py

@@ -1,14 +1,23 @@
 """Real captures end to end: DTU scans 24, 65, 69, 106 and NeRF-synthetic lego, photos -> textured mesh.
 
 For each real scene found in ../shared/data: fit the default preset planned over a wall-clock
-budget (what `dvr fit IMAGES --minutes M --holdout K` does) with every K-th view held out,
-render the held-out views and score them (masked PSNR, SSIM, silhouette IoU), then (unless
---field-only) export the field-coloured PLY and the photo-textured OBJ and score them the same
-way. Prints a table, writes JSON, and for each scene small figures into docs/: a held-out strip
+budget (what `dvr fit IMAGES --minutes M --holdout K` does) with every K-th view held out
+(``--no-masks``: fitted from the photos alone, the masks only score), render the held-out views
+and score them (masked PSNR, SSIM, silhouette IoU), then (unless --field-only) export the
+field-coloured PLY and the photo-textured OBJ and score them the same way, beside the *oracle*:
+the photo mesh's geometry textured from the held-out photos themselves, the ceiling of any
+one-colour-per-point texture on that mesh (how much of the mesh's gap is baking, how much is light
+that moves with the camera). For each scene small figures go into docs/: a held-out strip
 (photo | render | error), the same for the photo-textured mesh, and the field-coloured mesh
 seen from that camera (ray cast, Lambertian shading of its vertex colours).
 
+Each scene writes OUT/<scene>[-nomask]/result.json as it finishes and a later call skips the
+scenes that have one (``make bench-real`` runs one process per scene, so an interrupted run
+resumes where it stopped); every call gathers all the results under OUT into a table, its JSON
+and, with ``--results-md``, the block between this benchmark's markers in docs/results.md.
+
     .venv/bin/python benchmarks/bench_real.py                          # 10 min per scene
+    .venv/bin/python benchmarks/bench_real.py --scenes dtu65 --no-masks
     .venv/bin/python benchmarks/bench_real.py --budget-min 3 --field-only --out benchmarks/out/real3 --docs benchmarks/out/real3
     .venv/bin/python benchmarks/bench_real.py --budget-min 0.5 --dtu-downscale 8 --lego-size 100   # smoke
 """
@@ -16,6 +25,9 @@ seen from that camera (ray cast, Lambertian shading of its vertex colours).
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -120,9 +132,23 @@ def copy_figure(panel: Path, path: Path) -> Path:
 
 
 # ------------------------------------------------------------------------------ one scene
+def tag_of(name: str, args) -> str:
+    """The scene's folder name under OUT: ``dtu65`` or ``dtu65-nomask``."""
+    return f"{name}-nomask" if args.no_masks else name
+
+
+def without_masks(scene):
+    """``scene`` with no masks: what a capture without masks gives the fit."""
+    from dvr_cli.scene.types import Scene
+
+    return Scene([dataclasses.replace(v, mask=None) for v in scene.views], scene.normalization, scene.source,
+                 scene.meta)
+
+
 def bench_scene(name: str, scene, args) -> dict:
     """Fit (or, with --reuse, take a finished fit), evaluate the field, draw its held-out strip and
-    (unless --field-only) export and score the meshes; returns the scene's row."""
+    (unless --field-only) export and score the meshes; returns the scene's row. With
+    ``--no-masks`` the fit never sees the masks; the held-out views keep them to be scored."""
     from dvr_cli.config import FitConfig
     from dvr_cli.evaluate.report import evaluate_images
     from dvr_cli.fit import fit
@@ -130,26 +156,30 @@ def bench_scene(name: str, scene, args) -> dict:
     from dvr_cli.run.folder import read_metrics
 
     spec = SCENES[name]
-    run_dir = args.out / name / "run"
+    tag = tag_of(name, args)
+    run_dir = args.out / tag / "run"
     cfg = FitConfig.from_preset("fast", iters=args.iters, minutes=args.budget_min, holdout=spec.holdout,
                                  device=args.device)  # without --iters: planned over the budget
     camera = scene.views[0].camera
-    print(f"{name}: {len(scene)} views at {camera.width}x{camera.height}, holdout every {spec.holdout}, "
+    print(f"{tag}: {len(scene)} views at {camera.width}x{camera.height}, holdout every {spec.holdout}, "
           f"{args.budget_min:g} min")
+    load_before = os.getloadavg()[0]
     if not (args.reuse and (run_dir / CHECKPOINT).is_file()):
         if run_dir.exists():
             shutil.rmtree(run_dir)  # a benchmark run starts from scratch
-        fit(scene, cfg, run_dir, progress=True)
+        fit(without_masks(scene) if args.no_masks else scene, cfg, run_dir, progress=True)
+    load_after = os.getloadavg()[0]
     last = read_metrics(run_dir)[-1]
     run = load_run(run_dir, device=args.device)
     held = run.holdout
 
     t0 = time.monotonic()
     views = scene.subset(held).views
-    images = evaluate_images(run, views, args.out / name / "eval", n_figures=1)
+    images = evaluate_images(run, views, args.out / tag / "eval", n_figures=1)
     eval_s = time.monotonic() - t0
     row = {
         "scene": name,
+        "masks": not args.no_masks,
         "data": spec.folder,
         "credit": spec.credit,
         "views_train": len(run.train),
@@ -157,23 +187,40 @@ def bench_scene(name: str, scene, args) -> dict:
         "resolution": [camera.width, camera.height],
         "budget_min": args.budget_min,
         "fit_s": round(last["time"], 1),
+        "load_average": [round(load_before, 2), round(load_after, 2)],  # 1-minute, before and after the fit
         "iterations": last["iter"],
         "iterations_planned": cfg.iters,
         "eval_s": round(eval_s, 1),
         "heldout": images["mean"],
         "heldout_views": images["views"],
-        "figures": [str(copy_figure(args.out / name / "eval" / f"{Path(views[0].name).stem}.png",
-                                    args.docs / f"results_{name}_strip.png"))],
+        "figures": [str(copy_figure(args.out / tag / "eval" / f"{Path(views[0].name).stem}.png",
+                                    args.docs / f"results_{tag}_strip.png"))],
     }
     if not args.field_only:
-        meshes = score_meshes(run, views, name, args)
+        meshes = score_meshes(run, views, tag, args)
         row |= meshes | {"figures": row["figures"] + meshes["figures"]}
     return row
 
 
+def oracle_mesh(mesh, views):
+    """``mesh`` (a ColoredMesh with uv and texture, world units) re-textured from ``views``
+    themselves (the held-out photos): the same texture baking as `dvr export --colors photos`,
+    fed the photos it will be scored on. Texels no view sees stay black."""
+    import numpy as np
+
+    from dvr_cli.mesh.bake import PhotoColoring
+    from dvr_cli.mesh.texture import bake_texture
+    from dvr_cli.mesh.writers import ColoredMesh
+
+    coloring = PhotoColoring(mesh.verts, mesh.faces, views, lambda p: np.zeros((len(p), 3), dtype=np.float32))
+    texture = bake_texture(coloring, mesh.verts, mesh.faces, mesh.uv, len(mesh.texture))
+    return ColoredMesh(mesh.verts, mesh.faces, uv=mesh.uv, texture=texture)
+
+
 def score_meshes(run, views, name: str, args) -> dict:
-    """Export the field-coloured PLY and the photo-textured OBJ of ``run``, score both on the
-    held-out ``views`` and draw the photo-mesh strip and a mesh snapshot; the row's mesh columns."""
+    """Export the field-coloured PLY and the photo-textured OBJ of ``run``, score both and the
+    oracle (:func:`oracle_mesh`) on the held-out ``views`` and draw the photo-mesh strip and a mesh
+    snapshot; the row's mesh columns."""
     from dvr_cli.evaluate.mesh_render import load_colored_mesh
     from dvr_cli.evaluate.report import score_mesh
     from dvr_cli.mesh.export import export_mesh, extract_run_surface
@@ -187,7 +234,9 @@ def score_meshes(run, views, name: str, args) -> dict:
                              colors="photos")
     photo_export_s = time.monotonic() - t0
     field_mesh = score_mesh(load_colored_mesh(mesh_path), views)
-    photo_mesh = score_mesh(load_colored_mesh(photo_path), views, args.out / name / "eval", n_figures=1)
+    photo = load_colored_mesh(photo_path)
+    photo_mesh = score_mesh(photo, views, args.out / name / "eval", n_figures=1)
+    oracle = score_mesh(oracle_mesh(photo, views), views)
 
     first = views[0]
     photo_png = copy_figure(args.out / name / "eval" / f"mesh_{Path(first.name).stem}.png",
@@ -201,6 +250,7 @@ def score_meshes(run, views, name: str, args) -> dict:
         "mesh_faces": faces,
         "field_mesh": field_mesh["mean"],
         "photo_mesh": photo_mesh["mean"],
+        "oracle_mesh": oracle["mean"],
         "mesh": str(mesh_path),
         "photo_mesh_path": str(photo_path),
         "figures": [str(photo_png), str(mesh_png)],
@@ -213,21 +263,59 @@ def report(rows: list[dict], info: dict) -> None:
 
     table = Table(title=f"bench_real: {machine_title(info)}",
                   caption="mPSNR (dB, inside the masks), SSIM, silhouette IoU: means over the held-out views")
-    meshes = all("photo_mesh" in r for r in rows)
-    for col in ("scene", "views fit/held", "image", "fit s", "iters", "mPSNR", "SSIM", "IoU") + (
-            ("field-mesh mPSNR", "photo-mesh mPSNR", "photo-mesh IoU", "faces") if meshes else ()):
+    for col in COLUMNS:
         table.add_column(col, justify="right")
     for r in rows:
-        m = r["heldout"]
-        cells = [r["scene"], f"{r['views_train']}/{r['views_heldout']}", "x".join(map(str, r["resolution"])),
-                 f"{r['fit_s']:.0f}", str(r["iterations"]), f"{m['masked_psnr']:.2f}", f"{m['ssim']:.3f}",
-                 f"{m['iou']:.3f}"]
-        if meshes:
-            fm, pm = r["field_mesh"], r["photo_mesh"]
-            cells += [f"{fm['masked_psnr']:.2f}", f"{pm['masked_psnr']:.2f}", f"{pm['iou']:.3f}",
-                      f"{r['mesh_faces']:,}"]
-        table.add_row(*cells)
+        table.add_row(*cells(r))
     Console().print(table)
+
+
+COLUMNS = ("scene", "masks", "views fit/held", "image", "fit s", "iters", "load", "mPSNR", "SSIM", "IoU",
+           "field-mesh mPSNR", "photo-mesh mPSNR", "oracle mPSNR", "photo-mesh IoU", "faces")
+
+
+def cells(r: dict) -> list[str]:
+    """One table row of the result ``r`` (the mesh columns '-' for a --field-only result)."""
+    m = r["heldout"]
+    out = [r["scene"], "yes" if r.get("masks", True) else "no", f"{r['views_train']}/{r['views_heldout']}",
+           "x".join(map(str, r["resolution"])), f"{r['fit_s']:.0f}", str(r["iterations"]),
+           "{:.1f}/{:.1f}".format(*r["load_average"]) if "load_average" in r else "-",
+           f"{m['masked_psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['iou']:.3f}"]
+    if "photo_mesh" not in r:
+        return out + ["-"] * 5
+    oracle = r.get("oracle_mesh", {}).get("masked_psnr")
+    return out + [f"{r['field_mesh']['masked_psnr']:.2f}", f"{r['photo_mesh']['masked_psnr']:.2f}",
+                  "-" if oracle is None else f"{oracle:.2f}", f"{r['photo_mesh']['iou']:.3f}", f"{r['mesh_faces']:,}"]
+
+
+def markdown(rows: list[dict], info: dict, budget_min: float) -> str:
+    """The results as a markdown table, with the machine and the budget above it."""
+    lines = [f"{budget_min:g}-minute default fits (`fast` preset), {machine_title(info)}; "
+             "load = 1-minute load average before/after the fit (2.0 = this benchmark alone on 2 cores).", "",
+             "| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cells(r)) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_block(path: Path, key: str, text: str) -> None:
+    """Replace the block between ``<!-- KEY:begin -->`` and ``<!-- KEY:end -->`` in ``path`` by
+    ``text`` (appended, with its markers, when the file has no such block)."""
+    begin, end = f"<!-- {key}:begin -->", f"<!-- {key}:end -->"
+    doc = path.read_text() if path.is_file() else ""
+    block = f"{begin}\n{text}{end}"
+    if begin in doc and end in doc:
+        doc = doc[: doc.index(begin)] + block + doc[doc.index(end) + len(end):]
+    else:
+        doc = doc.rstrip("\n") + f"\n\n{block}\n"
+    path.write_text(doc)
+
+
+def gathered(out: Path) -> list[dict]:
+    """Every scene's result under ``out``, in SCENES order, masked before unmasked."""
+    rows = [json.loads(p.read_text()) for p in sorted(out.glob("*/result.json"))]
+    order = list(SCENES)
+    return sorted(rows, key=lambda r: (order.index(r["scene"]) if r["scene"] in order else len(order),
+                                       not r.get("masks", True)))
 
 
 def main() -> None:
@@ -236,12 +324,14 @@ def main() -> None:
     parser.add_argument("--budget-min", type=float, default=10.0, help="minutes of fitting per scene")
     parser.add_argument("--iters", type=int, default=None,
                         help="plan over this many iterations instead (the fit also stops at the budget)")
+    parser.add_argument("--no-masks", action="store_true", help="fit from the photos alone (the masks only score)")
     parser.add_argument("--dtu-downscale", type=float, default=4.0, help="DTU images are 1600x1200 / this")
     parser.add_argument("--lego-size", type=int, default=200, help="lego images are shrunk to this many pixels")
     parser.add_argument("--resolution", type=int, default=256, help="mesh extraction resolution")
     parser.add_argument("--simplify", type=int, default=100_000, help="faces of the photo-textured OBJ")
     parser.add_argument("--reuse", action="store_true", help="evaluate a scene's finished fit again instead of "
                         "fitting it anew (its run folder holds a checkpoint)")
+    parser.add_argument("--again", action="store_true", help="bench a scene even when OUT holds its result")
     parser.add_argument("--field-only", action="store_true", help="score the field's renders only (no mesh "
                         "export), as the budget comparison needs")
     parser.add_argument("--device", default="auto")
@@ -249,6 +339,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=SHARED_DATA, help="folder holding the real data sets")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "real")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where the figures for docs/results.md go")
+    parser.add_argument("--results-md", type=Path, default=None,
+                        help="write the gathered table into this markdown file (e.g. docs/results.md)")
     args = parser.parse_args()
     unknown = sorted(set(args.scenes.split(",")) - set(SCENES))
     if unknown:
@@ -257,18 +349,25 @@ def main() -> None:
     from dvr_cli.runtime import setup_process
 
     setup_process(args.threads)
-    rows, info = [], machine()
+    info = machine()
     for name in args.scenes.split(","):
+        result = args.out / tag_of(name, args) / "result.json"
+        if result.is_file() and not args.again:
+            print(f"{tag_of(name, args)}: {result} exists, skipped (--again benches it anew)")
+            continue
         scene = load(name, args)
         if scene is not None:
-            rows.append(bench_scene(name, scene, args))
-            path = write_json(args.out / "bench_real.json", {"machine": info, "budget_min": args.budget_min,
-                                                             "scenes": rows})  # after every scene
+            write_json(result, bench_scene(name, scene, args) | {"machine": info})
+    rows = gathered(args.out)
     if not rows:
         print("no real data found: nothing to benchmark")
         return
     report(rows, info)
+    path = write_json(args.out / "bench_real.json", {"machine": info, "budget_min": args.budget_min, "scenes": rows})
     print(f"wrote {path}")
+    if args.results_md is not None:
+        write_block(args.results_md, f"bench_real {args.budget_min:g} min", markdown(rows, info, args.budget_min))
+        print(f"wrote the table into {args.results_md}")
 
 
 if __name__ == "__main__":
