@@ -204,17 +204,33 @@ def bench_scene(name: str, scene, args) -> dict:
 
 def oracle_mesh(mesh, views):
     """``mesh`` (a ColoredMesh with uv and texture, world units) re-textured from ``views``
-    themselves (the held-out photos): the same texture baking as `dvr export --colors photos`,
-    fed the photos it will be scored on. Texels no view sees stay black."""
+    themselves (the held-out photos): every texel takes the mean colour of the photo pixels
+    whose rays (MESH_SUPERSAMPLE^2 per pixel, as the scorer casts them) land on it, which is the
+    least-squares best colour of that texel for those photos; texels no ray lands on keep the
+    mesh's own colour. The ceiling of any one-colour-per-point texture on this geometry."""
     import numpy as np
 
-    from dvr_cli.mesh.bake import PhotoColoring
-    from dvr_cli.mesh.texture import bake_texture
+    from dvr_cli.evaluate.mesh_render import MESH_SUPERSAMPLE
+    from dvr_cli.mesh.bake import cast_camera, raycasting_scene
     from dvr_cli.mesh.writers import ColoredMesh
 
-    coloring = PhotoColoring(mesh.verts, mesh.faces, views, lambda p: np.zeros((len(p), 3), dtype=np.float32))
-    texture = bake_texture(coloring, mesh.verts, mesh.faces, mesh.uv, len(mesh.texture))
-    return ColoredMesh(mesh.verts, mesh.faces, uv=mesh.uv, texture=texture)
+    s, size = MESH_SUPERSAMPLE, len(mesh.texture)
+    scene = raycasting_scene(mesh.verts, mesh.faces)
+    total, count = np.zeros((size * size, 3)), np.zeros(size * size)
+    for view in views:
+        camera = view.camera
+        hits = cast_camera(scene, camera.resized(camera.width * s, camera.height * s))
+        hit = hits.face >= 0
+        uv = (hits.bary[hit][..., None] * mesh.uv[mesh.faces[hits.face[hit]]]).sum(axis=1)
+        texel = (np.clip((uv[:, 1] * size).astype(np.int64), 0, size - 1) * size
+                 + np.clip((uv[:, 0] * size).astype(np.int64), 0, size - 1))
+        photo = np.repeat(np.repeat(view.image, s, axis=0), s, axis=1)[hit]  # each ray's pixel colour
+        np.add.at(total, texel, photo)
+        count += np.bincount(texel, minlength=size * size)
+    texture = mesh.texture.reshape(-1, 3).copy()
+    seen = count > 0
+    texture[seen] = total[seen] / count[seen, None]
+    return ColoredMesh(mesh.verts, mesh.faces, uv=mesh.uv, texture=texture.reshape(size, size, 3).astype(np.float32))
 
 
 def score_meshes(run, views, name: str, args) -> dict:
@@ -255,6 +271,22 @@ def score_meshes(run, views, name: str, args) -> dict:
         "photo_mesh_path": str(photo_path),
         "figures": [str(photo_png), str(mesh_png)],
     }
+
+
+def rescore_oracle(result: Path, scene, args) -> None:
+    """Score the oracle of the finished scene whose ``result`` (result.json) names its photo mesh."""
+    from dvr_cli.evaluate.mesh_render import load_colored_mesh
+    from dvr_cli.evaluate.report import score_mesh
+    from dvr_cli.run import load_run
+
+    row = json.loads(result.read_text())
+    if "photo_mesh_path" not in row:
+        return
+    views = scene.subset(load_run(result.parent / "run", device=args.device).holdout).views
+    row["oracle_mesh"] = score_mesh(oracle_mesh(load_colored_mesh(row["photo_mesh_path"]), views), views)["mean"]
+    write_json(result, row)
+    print(f"{result.parent.name}: oracle {row['oracle_mesh']['masked_psnr']:.2f} dB "
+          f"(photo mesh {row['photo_mesh']['masked_psnr']:.2f} dB)")
 
 
 def report(rows: list[dict], info: dict) -> None:
@@ -332,6 +364,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="evaluate a scene's finished fit again instead of "
                         "fitting it anew (its run folder holds a checkpoint)")
     parser.add_argument("--again", action="store_true", help="bench a scene even when OUT holds its result")
+    parser.add_argument("--rescore-oracle", action="store_true", help="only score the oracle column again for the "
+                        "scenes whose result OUT holds (from their photo-textured mesh)")
     parser.add_argument("--field-only", action="store_true", help="score the field's renders only (no mesh "
                         "export), as the budget comparison needs")
     parser.add_argument("--device", default="auto")
@@ -352,6 +386,10 @@ def main() -> None:
     info = machine()
     for name in args.scenes.split(","):
         result = args.out / tag_of(name, args) / "result.json"
+        if args.rescore_oracle:
+            if result.is_file():
+                rescore_oracle(result, load(name, args), args)
+            continue
         if result.is_file() and not args.again:
             print(f"{tag_of(name, args)}: {result} exists, skipped (--again benches it anew)")
             continue
