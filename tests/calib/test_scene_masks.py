@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from wall_scene import wall_capture
+from wall_scene import held_capture, wall_capture
 
 from dvr_cli.calib import scene_masks
 from dvr_cli.calib.automask import AutoMasks, coverage_trust, read_confidence
@@ -119,3 +119,13 @@ def test_fit_with_auto_masks(tmp_path, capsys):
     assert load_scene(run / "scene").has_masks and (run / "checkpoints" / "latest.pt").is_file()
     recorded = json.loads((run / "scene.json").read_text())["inputs"]
     assert Path(recorded["images"]) == (run / "scene").resolve()
+
+
+@pytest.mark.xfail(strict=True, reason="known limit (docs/wild-captures.md): the panels between the object and the "
+                   "wall stand in front of the support plane and are taken as the object (IoU 0.36, confidence 0.77-0.98)")
+def test_masks_of_an_object_held_before_clutter():
+    """16 views of the example object two radii before a wall, eight wallpaper panels between them."""
+    capture = held_capture(16, (160, 120))
+    result = mask_scene(_scene(capture), capture["points"], np.full(len(capture["points"]), 3))
+    scores = [iou(m, t) for m, t in zip(result.auto.masks, capture["truth"])]
+    assert np.mean(scores) >= 0.9 or all(c < LOW_CONFIDENCE for c in result.auto.confidence), np.round(scores, 3)
