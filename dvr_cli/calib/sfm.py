@@ -1,7 +1,8 @@
 """Camera poses and intrinsics from photos alone: structure from motion with pycolmap (CPU).
 
-Pipeline: SIFT features -> exhaustive matching (sequential above ``EXHAUSTIVE_MAX`` images,
-for ordered video frames) -> incremental mapping -> the largest model. Intrinsics use COLMAP's
+Pipeline: SIFT features -> matching (exhaustive up to ``RETRIEVAL_MIN`` images, each photo with
+its most similar ones up to ``EXHAUSTIVE_MAX`` (calib.pairs), sequential above, for ordered video
+frames) -> incremental mapping -> the largest model. Intrinsics use COLMAP's
 OPENCV model (fx, fy, cx, cy, k1, k2, p1, p2), one camera shared by all images by default.
 Incremental mapping runs with the distortion held at zero (refining it from the first two views
 is ill-posed: measured focal lengths 2-6x off and 2 of 24 images registered); a final robust
@@ -30,9 +31,15 @@ from PIL import Image
 
 from ..errors import DvrError
 from ..scene.camera import Camera
+from .pairs import largest_scale, overlap_counts, retrieval_pairs
 
-#: Above this many images, exhaustive matching (n^2 pairs) gives way to sequential matching.
+#: Above RETRIEVAL_MIN images, exhaustive matching (n^2 pairs) gives way to matching each photo
+#: with its most similar ones (calib.pairs); above EXHAUSTIVE_MAX, to sequential matching.
+RETRIEVAL_MIN = 30
 EXHAUSTIVE_MAX = 100
+MATCHERS = ("auto", "exhaustive", "retrieval", "sequential")
+#: The retrieval's list of pairs, written beside COLMAP's database.
+PAIRS_FILE = "pairs.txt"
 #: Minimum registered images for a usable reconstruction.
 MIN_REGISTERED = 3
 #: Feature-extraction progress is reported in about this many steps (each a pycolmap call).
@@ -198,13 +205,14 @@ def estimate_cameras(
 
     Args:
         image_paths: the photos (at least 3; one size when intrinsics are shared or given).
-        work_dir: scratch folder for COLMAP's ``database.db``, ``sparse/`` model and
+        work_dir: scratch folder for COLMAP's ``database.db``, ``sparse/`` model, ``pairs.txt`` and
             ``colmap.log``. If SfM fails they are removed again (the folder too if it was new).
         shared_intrinsics: one camera for all photos (same lens and zoom) or one per photo.
         intrinsics: known K and distortion (e.g. from :func:`calibrate_checkerboard`), held fixed;
             rescaled when the photos have the same aspect ratio but another size.
-        matcher: 'auto' (exhaustive up to EXHAUSTIVE_MAX images, else sequential),
-            'exhaustive' or 'sequential' (ordered frames of a video).
+        matcher: 'auto' (exhaustive up to RETRIEVAL_MIN images, retrieval up to EXHAUSTIVE_MAX,
+            else sequential), 'exhaustive', 'retrieval' (each photo with its most similar ones,
+            calib.pairs) or 'sequential' (ordered frames of a video).
         progress: optional callable(stage, done, total) for a progress bar.
         feature_size: SIFT runs on the photos shrunk to this longer side (COLMAP's
             ``max_image_size``; the keypoints are scaled back to the photos' pixels): the working
@@ -216,8 +224,8 @@ def estimate_cameras(
         DvrError: too few images, mixed sizes with shared intrinsics, or SfM registered fewer
             than 3 images (with what to try).
     """
-    if matcher not in ("auto", "exhaustive", "sequential"):
-        raise DvrError(f"matcher must be auto, exhaustive or sequential, not '{matcher}'")
+    if matcher not in MATCHERS:
+        raise DvrError(f"matcher must be {', '.join(MATCHERS[:-1])} or {MATCHERS[-1]}, not '{matcher}'")
     image_paths = [Path(p).resolve() for p in image_paths]
     width, height = check_inputs(image_paths, shared_intrinsics, intrinsics)
     report = progress or (lambda stage, done, total: None)
@@ -236,7 +244,7 @@ def estimate_cameras(
         if created:
             shutil.rmtree(work_dir, ignore_errors=True)
         else:
-            for path in (database, work_dir / "colmap.log"):
+            for path in (database, work_dir / "colmap.log", work_dir / PAIRS_FILE):
                 path.unlink(missing_ok=True)
             shutil.rmtree(sparse, ignore_errors=True)
         raise
@@ -314,13 +322,45 @@ def _run_sfm(image_paths, database, sparse, size, shared_intrinsics, intrinsics,
         return _to_result(best, image_paths, names, timings)
 
 
+def resolve_matcher(matcher: str, n_images: int) -> str:
+    """The matching that ``matcher`` ('auto' or one of MATCHERS) means for ``n_images`` photos."""
+    if matcher != "auto":
+        return matcher
+    return "exhaustive" if n_images <= RETRIEVAL_MIN else "retrieval" if n_images <= EXHAUSTIVE_MAX else "sequential"
+
+
 def match_pairs(pycolmap, database: Path, n_images: int, matcher: str, verification, matching=None) -> None:
-    """Match the features in ``database``: exhaustively, or sequentially (``matcher`` 'sequential',
-    or 'auto' above EXHAUSTIVE_MAX images); ``matching``: FeatureMatchingOptions (default: COLMAP's)."""
-    sequential = matcher == "sequential" or (matcher == "auto" and n_images > EXHAUSTIVE_MAX)
-    match = pycolmap.match_sequential if sequential else pycolmap.match_exhaustive
-    match(str(database), matching_options=matching or pycolmap.FeatureMatchingOptions(),
-          verification_options=verification, device=pycolmap.Device.cpu)
+    """Match the features in ``database`` as ``resolve_matcher(matcher, n_images)`` says;
+    ``matching``: FeatureMatchingOptions (default: COLMAP's)."""
+    how = resolve_matcher(matcher, n_images)
+    options = {"matching_options": matching or pycolmap.FeatureMatchingOptions(), "verification_options": verification,
+               "device": pycolmap.Device.cpu}
+    if how == "retrieval":
+        pycolmap.match_image_pairs(str(database), pairing_options=_retrieval_pairing(pycolmap, database), **options)
+    else:
+        (pycolmap.match_sequential if how == "sequential" else pycolmap.match_exhaustive)(str(database), **options)
+
+
+def _descriptors(stored) -> np.ndarray:
+    """(N, 128) uint8 of a database's descriptors (pycolmap 4 wraps them in FeatureDescriptors)."""
+    return np.asarray(getattr(stored, "data", stored))
+
+
+def _retrieval_pairing(pycolmap, database: Path):
+    """ImportedPairingOptions naming calib.pairs' choice of pairs (a list file beside ``database``)."""
+    db = pycolmap.Database.open(str(database))
+    try:
+        images = sorted(db.read_all_images(), key=lambda image: image.image_id)
+        subsets = [largest_scale(np.asarray(db.read_keypoints(im.image_id)), _descriptors(db.read_descriptors(im.image_id)))
+                   for im in images]
+    finally:
+        db.close()
+    pairs = retrieval_pairs(overlap_counts(subsets))
+    listing = database.with_name(PAIRS_FILE)
+    listing.write_text("".join(f"{images[i].name} {images[j].name}\n" for i, j in pairs))
+    options = pycolmap.ImportedPairingOptions()
+    options.match_list_path = str(listing)
+    return options
 
 
 def refine(pycolmap, rec, free_intrinsics: bool, shared: bool) -> None:

@@ -63,8 +63,9 @@ def register(app: typer.Typer) -> None:
             None, "--max-size", help="Also shrink images so their longer side is at most this many pixels."
         ),
         matcher: str = typer.Option(
-            "auto", "--matcher", help="Photos only: auto (exhaustive up to 100 photos, else sequential), "
-            "exhaustive, or sequential (ordered video frames)."
+            "auto", "--matcher", help="Photos only: auto (exhaustive up to 30 photos, retrieval up to 100, "
+            "else sequential), exhaustive, retrieval (each photo with its 12 most similar ones, in any "
+            "order), or sequential (ordered video frames)."
         ),
         per_image_intrinsics: bool = typer.Option(
             False, "--per-image-intrinsics", help="Photos only: one focal length / distortion per photo "
