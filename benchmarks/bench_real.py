@@ -189,7 +189,7 @@ def bench_scene(name: str, scene, args) -> dict:
         "fit_s": round(last["time"], 1),
         "load_average": [round(load_before, 2), round(load_after, 2)],  # 1-minute, before and after the fit
         "iterations": last["iter"],
-        "iterations_planned": cfg.iters,
+        "iterations_planned": cfg.schedule.iters,
         "eval_s": round(eval_s, 1),
         "heldout": images["mean"],
         "heldout_views": images["views"],

@@ -86,7 +86,7 @@ def run_scenario(name: str, scene, cfg, out: Path, move_every: float, port: int)
         if watch is not None:
             watch.viewer.stop()
     seconds = stamps[-1] - stamps[0]
-    return {"rays_per_s": (len(stamps) - 1) * cfg.rays_per_step / seconds, "seconds": seconds,
+    return {"rays_per_s": (len(stamps) - 1) * cfg.sampler.rays_per_step / seconds, "seconds": seconds,
             "viewer_share": in_hook[0] / seconds,
             "renders": len(frames), "scores": len(watch.scores[0]) if watch is not None else 0}
 

@@ -170,7 +170,7 @@ def register(app: typer.Typer) -> None:
             saved = FitConfig.load(run_dir / CONFIG)
             if preset is not None and preset != saved.preset:
                 raise DvrError(f"--preset {preset}: the run was fitted with preset '{saved.preset}'", run_dir)
-            cfg = FitConfig.from_json({**saved.to_json(), **{k: v for k, v in overrides.items() if v is not None}})
+            cfg = saved.replaced(**overrides)
             if images is None:
                 recorded = SceneRecord.load(run_dir / SCENE).inputs or {}
                 if not recorded.get("images"):
@@ -201,8 +201,8 @@ def register(app: typer.Typer) -> None:
                 raise DvrError("--viewer follows one process: leave out --nproc to watch the fit")
             check_masks(scene)
             raise typer.Exit(distributed.launch(nproc, _command_line(ctx, nproc=None, out=run_dir)))
-        plan = f"{cfg.budget_minutes:g} minutes" if cfg.time_planned else f"{cfg.iters} iterations" + (
-            f", at most {cfg.minutes:g} min" if cfg.minutes else "")
+        plan = f"{cfg.budget_minutes:g} minutes" if cfg.time_planned else f"{cfg.schedule.iters} iterations" + (
+            f", at most {cfg.schedule.minutes:g} min" if cfg.schedule.minutes else "")
         console.print(f"fitting {len(scene)} views ({scene.views[0].camera.width}x{scene.views[0].camera.height}) "
                       f"-> [bold]{escape(str(run_dir))}[/] (preset {cfg.preset}, {plan})")
         if not scene.has_masks:

@@ -2,7 +2,7 @@
 
 One iteration: draw rays (sampler.py), render them and take the loss terms of the DVR objective
 (model.py), take an Adam step. The schedule (learning rate, coarse-to-fine levels, marching
-steps) follows the fraction of the plan done: iterations over ``cfg.iters``, or seconds over
+steps) follows the fraction of the plan done: iterations over ``cfg.schedule.iters``, or seconds over
 the time budget when the fit is planned in time. The loop owns the run folder's bookkeeping
 (lock, metrics, previews, checkpoints) and stops at the end of the plan or on Ctrl-C, always
 leaving a checkpoint.
@@ -10,6 +10,7 @@ leaving a checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import signal
@@ -29,7 +30,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from ..calib.triangulate import SparsePoints, triangulate
 from ..config import FitConfig
 from ..errors import DvrError
-from ..fields import Field, build_field
+from ..fields import Field
 from ..fields.background import Background, median_colours
 from ..fields.compiled import compile_field
 from ..files import save_png, to_uint8
@@ -55,7 +56,7 @@ PREVIEW_SIZE = 256  # long side of preview renders, pixels
 @dataclass
 class FitResult:
     """What a fit did: its folder, iterations done in total, seconds of this call, the last step,
-    whether the field ran compiled (``cfg.compile`` and no fallback)."""
+    whether the field ran compiled (``cfg.rendering.compile`` and no fallback)."""
 
     run_dir: Path
     iterations: int
@@ -102,7 +103,7 @@ def save_preview(field: Field, scene: Scene, view_index: int, cfg: FitConfig, it
     w, h = max(1, round(camera.width * factor)), max(1, round(camera.height * factor))
     was_training = field.training
     field.eval()
-    rendered = render_image(field, camera.resized(w, h), n_steps, tau=cfg.tau, occ_grid=occ_grid)
+    rendered = render_image(field, camera.resized(w, h), n_steps, tau=cfg.rendering.tau, occ_grid=occ_grid)
     field.train(was_training)
     photo = Image.fromarray(to_uint8(view.image)).resize((w, h), Image.BILINEAR)
     pair = np.concatenate([to_uint8(rendered["rgb"]), np.asarray(photo)], axis=1)
@@ -148,7 +149,7 @@ class FitJob:
     (a learned colour per training image past the cube, without masks; else None), ``iteration``
     (iterations done), ``elapsed`` (seconds of fitting done, over every session of the run),
     ``record`` (the last step's StepRecord, None before the first), ``compiled`` (the field runs
-    compiled: ``cfg.compile`` and no fallback).
+    compiled: ``cfg.rendering.compile`` and no fallback).
     """
 
     def __init__(self, scene: Scene, cfg: FitConfig, run_dir: Path, train: list[int]):
@@ -162,27 +163,27 @@ class FitJob:
         cameras = train_scene.unit_cameras()
         masks = [v.mask for v in train_scene.views] if train_scene.has_masks else [None] * len(cameras)
         lines = None
-        if cfg.w_sparse > 0:
+        if cfg.losses.w_sparse > 0:
             lines = sight_lines(_sparse_points(train_scene, run_dir / SPARSE), cameras, masks,
                                 scene.normalization.to_unit, self.device)
-        self.sampler = RaySampler(train_scene.views, cameras, scene.normalization.scale,
-                                  distributed.ray_share(cfg.rays_per_step),
-                                  cfg.views_per_step, cfg.mask_ray_fraction, self.device, self.generator,
-                                  cfg.edge_ray_fraction, lines, cfg.sparse_per_step)
-        self.field = build_field(cfg).to(self.device)
+        share = dataclasses.replace(cfg.sampler, rays_per_step=distributed.ray_share(cfg.sampler.rays_per_step))
+        self.sampler = RaySampler(train_scene.views, cameras, scene.normalization.scale, self.device, self.generator,
+                                  config=share, sight_lines=lines, free_per_step=cfg.losses.sparse_per_step)
+        self.field = cfg.network.setup().to(self.device)
         distributed.broadcast_module(self.field)
         # without masks nothing tells the object from its surroundings but the colour: the region of
         # interest is the whole unit cube, and what lies beyond it a colour per photo
-        self.compilation = compile_field(self.field, cfg.compile)
+        self.compilation = compile_field(self.field, cfg.rendering.compile)
         self.background = None
         parameters = list(self.field.parameters())
         if not train_scene.has_masks:
             self.background = Background(median_colours([v.image for v in train_scene.views])).to(self.device)
             distributed.broadcast_module(self.background)
             parameters += list(self.background.parameters())
-        self.optimizer = torch.optim.Adam(parameters, lr=cfg.lr, fused=True)
-        self.occ_grid = (OccupancyGrid.from_masks(cameras, masks, cfg.occ_grid_res) if train_scene.has_masks
-                         else OccupancyGrid.full(cfg.occ_grid_res))
+        self.optimizer = torch.optim.Adam(parameters, lr=cfg.schedule.lr, fused=True)
+        res = cfg.rendering.occ_grid_res
+        self.occ_grid = (OccupancyGrid.from_masks(cameras, masks, res) if train_scene.has_masks
+                         else OccupancyGrid.full(res))
         self.occ_grid = self.occ_grid.to(self.device)
         self.iteration = 0
         self.elapsed = 0.0
@@ -192,7 +193,7 @@ class FitJob:
 
     @property
     def compiled(self) -> bool:
-        """The field's per-point work runs compiled (``cfg.compile``, and no compile has failed)."""
+        """The field's per-point work runs compiled (``cfg.rendering.compile``, and no compile has failed)."""
         return self.compilation is not None and self.compilation.active
 
     # ---- the plan
@@ -201,7 +202,7 @@ class FitJob:
         """Share of the plan done: iterations / iters, or elapsed seconds / the time budget."""
         if self.cfg.time_planned:
             return min(1.0, self.elapsed / (60.0 * self.cfg.budget_minutes))
-        return min(1.0, self.iteration / self.cfg.iters)
+        return min(1.0, self.iteration / self.cfg.schedule.iters)
 
     @property
     def done(self) -> bool:
@@ -209,7 +210,7 @@ class FitJob:
         ends within half a step of its budget, before or after)."""
         budget = self.cfg.budget_minutes
         over_time = budget is not None and self.elapsed + 0.5 * self.step_seconds >= 60.0 * budget
-        return over_time or (not self.cfg.time_planned and self.iteration >= self.cfg.iters)
+        return over_time or (not self.cfg.time_planned and self.iteration >= self.cfg.schedule.iters)
 
     # ---- checkpoints
     def state(self) -> dict:
@@ -245,14 +246,14 @@ class FitJob:
     def step(self) -> StepRecord:
         """Run one iteration at the current fraction of the plan; returns its record."""
         cfg, fraction = self.cfg, self.fraction
-        if self.iteration > 0 and self.iteration % cfg.occ_grid_every == 0:
-            self.occ_grid.update(self.field.occupancy_logits, cfg.tau)
+        if self.iteration > 0 and self.iteration % cfg.rendering.occ_grid_every == 0:
+            self.occ_grid.update(self.field.occupancy_logits, cfg.rendering.tau)
         if hasattr(self.field, "set_active_levels"):
             self.field.set_active_levels(active_levels(fraction, self.field.n_levels))
-        lr = cfg.lr * cfg.lr_final_ratio ** fraction
+        lr = cfg.schedule.learning_rate(fraction)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        n_steps = cfg.n_steps(fraction)
+        n_steps = cfg.schedule.n_steps(fraction)
         batch = self.sampler.sample()
         background = None if self.background is None else self.background(batch.view_index)
         out = batch_outputs(self.field, batch, cfg, n_steps, self.occ_grid, self.generator, fraction, background)
@@ -261,7 +262,7 @@ class FitJob:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         distributed.average_gradients([p for group in self.optimizer.param_groups for p in group["params"]],
-                                      self.sampler.rays_per_step / cfg.rays_per_step)
+                                      self.sampler.rays_per_step / cfg.sampler.rays_per_step)
         self.optimizer.step()
         self.iteration += 1
         self.rng_at_iteration = capture_rng(self.generator)
@@ -301,8 +302,8 @@ def fit(scene: Scene, cfg: FitConfig, run_dir: str | Path, resume: bool = False,
         console: Console | None = None, progress: bool = True, hook: StepHook | None = None) -> FitResult:
     """Fit occupancy + texture fields to ``scene``'s views, writing the run folder ``run_dir``.
 
-    Plans over ``cfg.iters`` iterations, or over the time budget (``cfg.budget_minutes``) when
-    ``cfg.iters`` is None; stops at the end of the plan or on Ctrl-C, and always leaves
+    Plans over ``cfg.schedule.iters`` iterations, or over the time budget (``cfg.budget_minutes``) when
+    ``cfg.schedule.iters`` is None; stops at the end of the plan or on Ctrl-C, and always leaves
     ``checkpoints/latest.pt`` (also written every ``cfg.checkpoint_every_s``). With ``resume``
     it continues that checkpoint: an iteration-planned fit then equals an uninterrupted one
     (bit-for-bit on CPU); a time-planned one continues its schedule from the time already used.
@@ -363,7 +364,7 @@ def _loop(job: FitJob, console: Console | None, progress: bool, hook: StepHook |
                 spent = time.monotonic() - tick
                 job.elapsed, seconds = job.elapsed + spent, seconds + spent
                 now = time.monotonic()
-                rays_per_s = window_iters * cfg.rays_per_step / max(now - window_start, 1e-9)
+                rays_per_s = window_iters * cfg.sampler.rays_per_step / max(now - window_start, 1e-9)
                 if writer and (job.iteration % LOG_EVERY == 0 or job.done):
                     append_metrics(job.run_dir, {"iter": job.iteration, "time": round(job.elapsed, 3),
                                                  **record.to_json(), "rays_per_s": round(rays_per_s, 1),

@@ -94,7 +94,7 @@ class FitWatch:
         work = self.viewer.next_work()
         if self.surface_due and (work is None or not work[1]):  # the surface takes turns with renders at rest
             self.surface_due = False
-            self.viewer.show_surface(field_surface(job.field, job.occ_grid, job.cfg.tau))
+            self.viewer.show_surface(field_surface(job.field, job.occ_grid, job.cfg.rendering.tau))
             self._score(job)
             interactive = False
         elif work is not None:

@@ -1,4 +1,4 @@
-"""torch.compile of the field (cfg.compile): same fields as eager, one line and eager on failure, repeatable."""
+"""torch.compile of the field (cfg.rendering.compile): same fields as eager, one line and eager on failure, repeatable."""
 
 import hashlib
 
