@@ -84,7 +84,7 @@ def run_worker(args) -> None:
         return reached and args.stop_at_target
 
     with tempfile.TemporaryDirectory() as tmp:
-        result = fit(scene, cfg, Path(tmp) / "run", progress=False, hook=score)
+        result = fit(scene, cfg, Path(tmp) / "run", hooks=[score])
         if result.iterations == 0:  # the set-up took the whole budget: nothing to score
             raise SystemExit(f"bench_fit: the {args.worker} preset made no step in its {args.budget:g} s budget "
                              "(the set-up took it all): give it a longer budget")

@@ -167,7 +167,7 @@ def bench_scene(name: str, scene, args) -> dict:
     if not (args.reuse and (run_dir / CHECKPOINT).is_file()):
         if run_dir.exists():
             shutil.rmtree(run_dir)  # a benchmark run starts from scratch
-        fit(without_masks(scene) if args.no_masks else scene, cfg, run_dir, progress=True)
+        fit(without_masks(scene) if args.no_masks else scene, cfg, run_dir)
     load_after = os.getloadavg()[0]
     last = read_metrics(run_dir)[-1]
     run = load_run(run_dir, device=args.device)

@@ -75,12 +75,12 @@ def run_scenario(name: str, scene, cfg, out: Path, move_every: float, port: int)
 
     def hook(job) -> bool:
         stamps.append(time.monotonic())
-        stop = watch(job) if watch is not None else False
+        stop = watch.after_step(job) if watch is not None else False
         in_hook[0] += time.monotonic() - stamps[-1]
         return stop
 
     try:
-        fit(scene, cfg, out, progress=False, hook=hook)
+        fit(scene, cfg, out, hooks=[hook])
     finally:
         moving.set()
         if watch is not None:

@@ -80,7 +80,7 @@ def fit_and_score(example: Example, overrides: dict, device: str, iters: int, ev
             curve.append({"iteration": job.iteration, "fit_s": round(job.elapsed, 2), **quality})
         return False
 
-    result = fit(example.scene, cfg, run_dir, progress=False, hook=score)
+    result = fit(example.scene, cfg, run_dir, hooks=[score])
     reached = [p for p in curve if p["chamfer_pct"] <= TARGET_CHAMFER_PCT and p["masked_psnr"] >= TARGET_PSNR]
     tick = time.monotonic()
     mesh = export_mesh(load_run(run_dir, device=device), "ply", resolution=args.mesh_resolution,

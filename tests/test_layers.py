@@ -51,3 +51,14 @@ def test_no_import_runs_back_up():
 def test_the_check_sees_relative_and_lazy_imports():
     source = "from ..render.march import find_surface\nfrom . import base\n\ndef f():\n    from dvr_cli.fit import fit\n"
     assert imported_parts(Path("fields/probe.py"), source) == ["render", "fields", "fit"]
+
+
+def test_rich_prints_only_in_the_commands_and_the_viewer():
+    printing = sorted(str(path.relative_to(ROOT)) for path in ROOT.rglob("*.py")
+                      if any(isinstance(node, (ast.Import, ast.ImportFrom))
+                             and any(name.split(".")[0] == "rich" for name in
+                                     ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                                      else [a.name for a in node.names]))
+                             for node in ast.walk(ast.parse(path.read_text())))
+                      and path.relative_to(ROOT).parts[0] not in ("commands", "viewer"))
+    assert not printing, printing

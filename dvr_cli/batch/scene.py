@@ -207,7 +207,7 @@ def process_scene(spec: SceneSpec, run_dir: str | Path, export: ExportOptions, r
                 last["t"] = time.monotonic()
             return False
 
-        fitted = fit(scene, cfg, run_dir, resume=resume, progress=False, hook=hook)
+        fitted = fit(scene, cfg, run_dir, resume=resume, hooks=[hook])
         result.iterations = fitted.iterations
         if fitted.interrupted:
             raise DvrError(f"interrupted at iteration {fitted.iterations}: run the batch again to resume", run_dir)

@@ -53,8 +53,7 @@ def _scene(sphere_scene: Scene, name: str) -> Scene:
 
 @pytest.mark.parametrize("name", sorted(PINNED))
 def test_a_ten_iteration_fit_keeps_its_parameter_checksum(name, sphere_scene, tmp_path, one_thread):
-    result = fit(_scene(sphere_scene, name), tiny_config(iters=10, **SETTINGS[name]), tmp_path / "run",
-                 progress=False)
+    result = fit(_scene(sphere_scene, name), tiny_config(iters=10, **SETTINGS[name]), tmp_path / "run")
     assert result.iterations == 10
     run = load_run(tmp_path / "run", device="cpu")
     got = checksum(run.field.state_dict())
@@ -63,7 +62,7 @@ def test_a_ten_iteration_fit_keeps_its_parameter_checksum(name, sphere_scene, tm
 
 
 def test_a_fit_from_python_loads_and_exports_without_the_cli(sphere_scene, tmp_path):
-    fit(sphere_scene, tiny_config(iters=10), tmp_path / "run", progress=False)
+    fit(sphere_scene, tiny_config(iters=10), tmp_path / "run")
     run = load_run(tmp_path / "run", device="cpu")
     assert run.iteration == 10
     mesh = export_mesh(run, "ply", resolution=32, colors="field")

@@ -79,11 +79,11 @@ def _rank(rank: int, world: int, port: int, root: str) -> None:
         end.update(field=job.field.state_dict(), bits=job.occ_grid.bits.clone())
         return False
 
-    fit(data["scene"], cfg, f"{root}/straight", progress=False, hook=keep_the_end)
+    fit(data["scene"], cfg, f"{root}/straight", hooks=[keep_the_end])
     torch.save(end, f"{root}/end.{rank}")
-    stopped = fit(data["scene"], cfg, f"{root}/resumed", progress=False, hook=lambda job: job.iteration == STOP_AT)
+    stopped = fit(data["scene"], cfg, f"{root}/resumed", hooks=[lambda job: job.iteration == STOP_AT])
     assert stopped.iterations == STOP_AT
-    fit(data["scene"], cfg, f"{root}/resumed", resume=True, progress=False)
+    fit(data["scene"], cfg, f"{root}/resumed", resume=True)
     distributed.leave()
     Path(f"{root}/threads.{rank}").write_text(json.dumps([threads_before, _threads()]))
 

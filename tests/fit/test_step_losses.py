@@ -48,7 +48,7 @@ def test_missed_in_mask_rays_push_their_probe_inside(probe):
 
 def test_unknown_mask_probe_is_a_clear_error(tmp_path, sphere_scene):
     with pytest.raises(DvrError, match="mask_probe"):
-        fit(sphere_scene, tiny_config(mask_probe="closest"), tmp_path / "run", progress=False)
+        fit(sphere_scene, tiny_config(mask_probe="closest"), tmp_path / "run")
 
 
 def _separate_terms(field, batch: RayBatch, cfg, n_steps: int, generator: torch.Generator) -> dict:
