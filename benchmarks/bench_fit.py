@@ -84,7 +84,7 @@ def run_worker(args) -> None:
         return reached and args.stop_at_target
 
     with tempfile.TemporaryDirectory() as tmp:
-        result = fit(scene, cfg, Path(tmp) / "run", progress=False, hook=score)
+        result = fit(scene, cfg, Path(tmp) / "run", hooks=[score])
         if result.iterations == 0:  # the set-up took the whole budget: nothing to score
             raise SystemExit(f"bench_fit: the {args.worker} preset made no step in its {args.budget:g} s budget "
                              "(the set-up took it all): give it a longer budget")
@@ -97,14 +97,14 @@ def run_worker(args) -> None:
     reached = [p for p in curve if p["chamfer_pct"] <= TARGET_CHAMFER_PCT and p["masked_psnr"] >= TARGET_PSNR]
     out = {
         "preset": args.worker,
-        "field": cfg.field,
+        "field": cfg.network.field,
         "budget_s": args.budget,
         "fit_s": round(fit_s, 1),
         "iterations": result.iterations,
         "time_to_target_s": reached[0]["fit_s"] if reached else None,
         "best_chamfer_pct": min((p["chamfer_pct"] for p in curve), default=None),
         "best_masked_psnr": max((p["masked_psnr"] for p in curve), default=None),
-        "rays_per_s": round(result.iterations * cfg.rays_per_step / max(fit_s, 1e-9), 1),
+        "rays_per_s": round(result.iterations * cfg.sampler.rays_per_step / max(fit_s, 1e-9), 1),
         "field_evals_per_s": round(evals * result.iterations / max(fit_s, 1e-9), 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "cuda_peak_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if torch.cuda.is_available() else None,

@@ -149,6 +149,9 @@ def bench_scene(name: str, scene, args) -> dict:
     """Fit (or, with --reuse, take a finished fit), evaluate the field, draw its held-out strip and
     (unless --field-only) export and score the meshes; returns the scene's row. With
     ``--no-masks`` the fit never sees the masks; the held-out views keep them to be scored."""
+    from rich.console import Console
+
+    from dvr_cli.commands.fit_progress import FitProgress
     from dvr_cli.config import FitConfig
     from dvr_cli.evaluate.report import evaluate_images
     from dvr_cli.fit import fit
@@ -167,7 +170,9 @@ def bench_scene(name: str, scene, args) -> dict:
     if not (args.reuse and (run_dir / CHECKPOINT).is_file()):
         if run_dir.exists():
             shutil.rmtree(run_dir)  # a benchmark run starts from scratch
-        fit(without_masks(scene) if args.no_masks else scene, cfg, run_dir, progress=True)
+        progress = FitProgress(Console())
+        with progress.bar:
+            fit(without_masks(scene) if args.no_masks else scene, cfg, run_dir, hooks=[progress])
     load_after = os.getloadavg()[0]
     last = read_metrics(run_dir)[-1]
     run = load_run(run_dir, device=args.device)
@@ -189,7 +194,7 @@ def bench_scene(name: str, scene, args) -> dict:
         "fit_s": round(last["time"], 1),
         "load_average": [round(load_before, 2), round(load_after, 2)],  # 1-minute, before and after the fit
         "iterations": last["iter"],
-        "iterations_planned": cfg.iters,
+        "iterations_planned": cfg.schedule.iters,
         "eval_s": round(eval_s, 1),
         "heldout": images["mean"],
         "heldout_views": images["views"],

@@ -76,7 +76,7 @@ def fit_rate(scene: Path, iters: int, out: Path, nproc: int = 1, one_core: bool 
     config = json.loads((out / "config.json").read_text())
     last = records[-1]
     return {"processes": nproc, "cores": 1 if one_core else len(os.sched_getaffinity(0)), "iterations": last["iter"],
-            "fit_s": last["time"], "rays_per_s": last["iter"] * config["rays_per_step"] / last["time"]}
+            "fit_s": last["time"], "rays_per_s": last["iter"] * config["sampler"]["rays_per_step"] / last["time"]}
 
 
 # ------------------------------------------------------------------------------ main

@@ -75,18 +75,18 @@ def run_scenario(name: str, scene, cfg, out: Path, move_every: float, port: int)
 
     def hook(job) -> bool:
         stamps.append(time.monotonic())
-        stop = watch(job) if watch is not None else False
+        stop = watch.after_step(job) if watch is not None else False
         in_hook[0] += time.monotonic() - stamps[-1]
         return stop
 
     try:
-        fit(scene, cfg, out, progress=False, hook=hook)
+        fit(scene, cfg, out, hooks=[hook])
     finally:
         moving.set()
         if watch is not None:
             watch.viewer.stop()
     seconds = stamps[-1] - stamps[0]
-    return {"rays_per_s": (len(stamps) - 1) * cfg.rays_per_step / seconds, "seconds": seconds,
+    return {"rays_per_s": (len(stamps) - 1) * cfg.sampler.rays_per_step / seconds, "seconds": seconds,
             "viewer_share": in_hook[0] / seconds,
             "renders": len(frames), "scores": len(watch.scores[0]) if watch is not None else 0}
 

@@ -59,14 +59,14 @@ def field_quality(field, occ_grid, cfg, normalization, test_views, gt_mesh, mesh
     field.eval()
     device = next(field.parameters()).device
     with torch.no_grad():
-        verts, faces, _ = extract_surface(field.occupancy_logits, resolution=mesh_resolution, start=32, tau=cfg.tau,
+        verts, faces, _ = extract_surface(field.occupancy_logits, resolution=mesh_resolution, start=32, tau=cfg.rendering.tau,
                                           device=device)
     chamfer = float("nan")
     if len(faces):
         verts, faces = keep_large_components(verts, faces)
         chamfer = mesh_distances((normalization.to_world(verts), faces), gt_mesh, n_points=points)["chamfer_l1_pct"]
-    views = [view_metrics(render_image(field, normalization.camera_to_unit(v.camera), eval_steps, tau=cfg.tau,
-                                       occ_grid=occ_grid, n_secant=cfg.n_secant), v) for v in test_views]
+    views = [view_metrics(render_image(field, normalization.camera_to_unit(v.camera), eval_steps, tau=cfg.rendering.tau,
+                                       occ_grid=occ_grid, n_secant=cfg.rendering.n_secant), v) for v in test_views]
     field.train()
     return {"chamfer_pct": chamfer,
             **{k: float(np.mean([v[k] for v in views])) for k in ("masked_psnr", "psnr", "ssim", "iou")}}

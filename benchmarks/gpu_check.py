@@ -1,7 +1,6 @@
 """Does the fit run on a GPU, and agree with the CPU? The example's fit, per variant, on both.
 
-For each variant (the `fast` preset, plus the unified renderer where FitConfig has a ``renderer``
-option, or any ``--variant NAME:KEY=VALUE,...``):
+For each variant (the `fast` preset, plus the unified renderer, or any ``--variant NAME:KEY=VALUE,...``):
   CPU half: a short iteration-planned fit on the CPU (``--cpu-iters``), the exported mesh's
     Chamfer-L1 to the example's ground truth and the held-out masked PSNR of the field.
   GPU half (only where CUDA is available): the same short fit on the GPU, scored the same way and
@@ -44,15 +43,8 @@ def parse_variant(spec: str) -> tuple[str, dict]:
 
 
 def default_variants() -> list[tuple[str, dict]]:
-    """The default fit, and the unified renderer's where the config has one (issue 31)."""
-    import dataclasses
-
-    from dvr_cli.config import FitConfig
-
-    variants = [("fast", {})]
-    if "renderer" in {f.name for f in dataclasses.fields(FitConfig)}:
-        variants.append(("unified", {"renderer": "unified"}))
-    return variants
+    """The default fit, and the unified renderer's (issue 31)."""
+    return [("fast", {}), ("unified", {"renderer": "unified"})]
 
 
 class Example:
@@ -88,7 +80,7 @@ def fit_and_score(example: Example, overrides: dict, device: str, iters: int, ev
             curve.append({"iteration": job.iteration, "fit_s": round(job.elapsed, 2), **quality})
         return False
 
-    result = fit(example.scene, cfg, run_dir, progress=False, hook=score)
+    result = fit(example.scene, cfg, run_dir, hooks=[score])
     reached = [p for p in curve if p["chamfer_pct"] <= TARGET_CHAMFER_PCT and p["masked_psnr"] >= TARGET_PSNR]
     tick = time.monotonic()
     mesh = export_mesh(load_run(run_dir, device=device), "ply", resolution=args.mesh_resolution,
@@ -96,7 +88,7 @@ def fit_and_score(example: Example, overrides: dict, device: str, iters: int, ev
     export_s = time.monotonic() - tick
     exported = mesh_distances(load_mesh(mesh), example.gt, n_points=args.points)["chamfer_l1_pct"]
     return {"device": device, "iters": result.iterations, "fit_s": round(result.seconds, 2),
-            "rays_per_s": round(result.iterations * cfg.rays_per_step / max(result.seconds, 1e-9), 1),
+            "rays_per_s": round(result.iterations * cfg.sampler.rays_per_step / max(result.seconds, 1e-9), 1),
             "compiled": result.compiled, "seconds_to_target": reached[0]["fit_s"] if reached else None,
             "export_s": round(export_s, 2), "export_chamfer_pct": exported, "final": curve[-1], "curve": curve}
 

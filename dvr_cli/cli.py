@@ -9,9 +9,8 @@ import sys
 import threading
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
+from .commands.console import err_console, say_error
 from .errors import DvrError
 
 app = typer.Typer(
@@ -22,7 +21,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err_console = Console(stderr=True)
 
 
 def _register() -> None:
@@ -48,11 +46,6 @@ OS_HINTS = {
 }
 
 
-def _say(message: str) -> None:
-    """One line on stderr, the message printed literally (a path may hold '[' and ']')."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-
-
 def os_error_line(exc: OSError) -> str:
     """``PATH: problem (what to do)`` for an operating-system error."""
     reason = OS_HINTS.get(exc.errno) or exc.strerror or str(exc).splitlines()[0]
@@ -76,17 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=True)
     except DvrError as exc:
-        _say(str(exc))
+        say_error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
-        _say("interrupted")
+        say_error("interrupted")
         return INTERRUPTED
     except OSError as exc:
-        _say(os_error_line(exc))
+        say_error(os_error_line(exc))
         return 1
     except SystemExit as exc:  # how standalone mode ends: the command's result or a usage error's code
         if exc.code == INTERRUPTED:  # typer's way of ending on Ctrl-C, silently
-            _say("interrupted")
+            say_error("interrupted")
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or 0
         err_console.print(str(exc.code))

@@ -33,6 +33,9 @@ from .manifest import SceneSpec
 
 RESULT = "batch_result.json"
 SETTINGS = "batch_settings.json"
+#: Raised when the hash changes for every scene: 2, the nested config (issue 30) and its new
+#: ``shading_fd_step``; scenes of a batch run before it are fitted again once.
+SETTINGS_VERSION = 2
 ATTEMPTS = "attempts.jsonl"
 CALIBRATED = "calibrated"
 #: Scores taken from eval.json: image metrics (means over the views) and geometry.
@@ -116,7 +119,8 @@ def settings_hash(spec: SceneSpec, export: ExportOptions) -> str:
     options, and its input files (names, sizes, modification times)."""
     inputs = {key: _fingerprint(getattr(spec, key)) for key in ("images", "cameras", "masks", "gt_mesh",
                                                                  "test_cameras")}
-    document = {"config": spec.fit_config().to_json(), "load": spec.load, "export": asdict(export), "inputs": inputs}
+    document = {"config": spec.fit_config().flat(), "load": spec.load, "export": asdict(export), "inputs": inputs,
+                "version": SETTINGS_VERSION}
     return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -193,7 +197,7 @@ def process_scene(spec: SceneSpec, run_dir: str | Path, export: ExportOptions, r
             cfg.device = device
         resume = (run_dir / CHECKPOINT).is_file()
         _log_attempt(run_dir, int(load_checkpoint(run_dir / CHECKPOINT)["iteration"]) if resume else 0)
-        total = cfg.iters or 0  # a fit planned in minutes has no iteration count to reach
+        total = cfg.schedule.iters or 0  # a fit planned in minutes has no iteration count to reach
         report("fit", 0, total)
         last = {"t": 0.0}
 
@@ -203,7 +207,7 @@ def process_scene(spec: SceneSpec, run_dir: str | Path, export: ExportOptions, r
                 last["t"] = time.monotonic()
             return False
 
-        fitted = fit(scene, cfg, run_dir, resume=resume, progress=False, hook=hook)
+        fitted = fit(scene, cfg, run_dir, resume=resume, hooks=[hook])
         result.iterations = fitted.iterations
         if fitted.interrupted:
             raise DvrError(f"interrupted at iteration {fitted.iterations}: run the batch again to resume", run_dir)

@@ -125,17 +125,13 @@ def _disk(r: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
-def _in_frame(uv: np.ndarray, depth: np.ndarray, camera: Camera) -> np.ndarray:
-    """(N,) bool: projections (N, 2) in front of the camera and inside its image."""
-    return (depth > 0) & (uv[:, 0] >= 0) & (uv[:, 0] <= camera.width - 1) & (uv[:, 1] >= 0) & \
-        (uv[:, 1] <= camera.height - 1)
-
-
-def _project(camera: Camera, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 3) world points -> pixels (N, 2) in the raw (distorted) image, depth (N,) along z."""
-    depth = camera.world_to_camera(X)[:, 2]
-    safe = np.where(depth[:, None] > 1e-9, X, camera.center + camera.forward)  # keep behind-camera points finite
-    return camera.project(safe, distort=True), depth
+def _seen_pixels(camera: Camera, X: np.ndarray, margin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels (M, 2) (column, row) of the raw (distorted) image that the world points X (N, 3)
+    in front of the camera and in its image (``Camera.in_image`` with ``margin``) fall on, and
+    those points' depths (M,) along z."""
+    uv, depth = camera.project_depth(X, distort=True)
+    seen = (depth > 0) & camera.in_image(uv, margin)
+    return camera.pixel_index(uv[seen]), depth[seen]
 
 
 # ------------------------------------------------------------------------------------ table plane
@@ -293,15 +289,12 @@ def splat(camera: Camera, centres: np.ndarray, side: float) -> tuple[np.ndarray,
     """(H, W) bool silhouette of cells (V, 3) of size ``side``: their projected centres, dilated
     by a cell's projected half-diagonal at the median depth (which closes the gaps between them);
     and that dilation radius in pixels (the silhouette's uncertainty)."""
-    H, W = camera.height, camera.width
-    mask = np.zeros((H, W), np.uint8)
-    uv, depth = _project(camera, centres)
-    ij = np.round(uv).astype(np.int64)
-    ok = (depth > 0) & (ij[:, 0] >= 0) & (ij[:, 0] < W) & (ij[:, 1] >= 0) & (ij[:, 1] < H)
-    if not ok.any():
+    mask = np.zeros((camera.height, camera.width), np.uint8)
+    ij, depth = _seen_pixels(camera, centres)
+    if not len(ij):
         return mask > 0, 0
-    mask[ij[ok, 1], ij[ok, 0]] = 1
-    r = int(np.ceil(0.87 * side * camera.K[0, 0] / np.median(depth[ok])))
+    mask[ij[:, 1], ij[:, 0]] = 1
+    r = int(np.ceil(0.87 * side * camera.K[0, 0] / np.median(depth)))
     return cv2.dilate(mask, _disk(r)) > 0, r
 
 
@@ -366,8 +359,7 @@ def view_labels(camera: Camera, near: np.ndarray, far: np.ndarray, side: float, 
     if table is not None:
         labels[table] = cv2.GC_BGD
     labels[splat(camera, near, side)[0]] = cv2.GC_PR_FGD
-    uv, depth = _project(camera, points)
-    ij = np.round(uv[_in_frame(uv, depth, camera)]).astype(np.int64)
+    ij = _seen_pixels(camera, points, margin=0.5)[0]  # the sure object within [0, W - 1] x [0, H - 1]
     labels[ij[:, 1], ij[:, 0]] = cv2.GC_FGD
     return labels
 

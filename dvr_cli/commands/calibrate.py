@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import DvrError
+from .console import warner
 
 #: Progress bars of the photos-only path, in the order they run.
 STAGES = {
@@ -117,7 +118,7 @@ def _with_cameras(console: Console, images, cameras, masks, downscale, max_size,
     check_replaceable(out, "scene", [images, cameras, masks])  # before the photos are read
     with console.status("loading cameras, photos and masks"):
         scene = load_scene(images, cameras, masks, downscale, max_size,
-                           warn=_warner(console))
+                           warn=warner(console))
     with console.status(f"writing {escape(str(out))}"):
         write_scene(scene, out)
     _summary(console, scene, out)
@@ -146,14 +147,9 @@ def _posed_auto_masks(console: Console, images, cameras, downscale, max_size, ou
     bars, report = _progress_bars(console)
     with bars:
         result = calibrate_posed(images, cameras, out, downscale, max_size, report,
-                                 warn=_warner(console))
+                                 warn=warner(console))
     _summary(console, result.scene, out)
     _mask_summary(console, result, out)
-
-
-def _warner(console: Console):
-    """A load_scene ``warn`` callback: one yellow line, the message printed literally."""
-    return lambda message: console.print(f"[yellow]warning:[/] {escape(message)}")
 
 
 def _mask_summary(console: Console, result, out: Path) -> None:

@@ -12,6 +12,8 @@ from rich.table import Table
 
 from ..config import DEFAULT_MINUTES, MAX_CHECKPOINT_INTERVAL_S, FitConfig
 from ..errors import DvrError
+from .console import warner
+from .fit_progress import FitProgress
 from .view import HOST_HELP, print_address
 
 #: With --masks auto: the scene folder with the automatic masks, inside the run folder.
@@ -158,8 +160,9 @@ def register(app: typer.Typer) -> None:
         """Fit occupancy and texture fields to calibrated photos, with or without masks (DVR; the fast preset
         volume-renders the occupancy first, as UNISURF, then ends on DVR's surface rendering)."""
         from ..fit import distributed, fit as run_fit
+        from ..fit.resume import recorded_scene, resumed_config
         from ..fit.trainer import check_masks
-        from ..run import CONFIG, SCENE, SceneRecord, default_run_dir, resolve_run_dir, scene_name
+        from ..run import default_run_dir, resolve_run_dir, scene_name
         from ..scene import load_scene
 
         overrides = dict(iters=iters, minutes=minutes, device=device, seed=seed, downscale=downscale, holdout=holdout,
@@ -167,14 +170,7 @@ def register(app: typer.Typer) -> None:
                          compile=compile_field)
         if resume:
             run_dir = resolve_run_dir(out)
-            saved = FitConfig.load(run_dir / CONFIG)
-            if preset is not None and preset != saved.preset:
-                raise DvrError(f"--preset {preset}: the run was fitted with preset '{saved.preset}'", run_dir)
-            cfg = FitConfig.from_json({**saved.to_json(), **{k: v for k, v in overrides.items() if v is not None}})
-            if images is None:
-                recorded = SceneRecord.load(run_dir / SCENE).inputs or {}
-                if not recorded.get("images"):
-                    raise DvrError(f"{SCENE} does not record the images: pass IMAGES (and --cameras)", run_dir)
+            cfg = resumed_config(run_dir, preset, **overrides)
         else:
             if images is None:
                 raise DvrError("IMAGES is required (a folder of photos or a calibrated scene folder)")
@@ -182,12 +178,9 @@ def register(app: typer.Typer) -> None:
             run_dir = out if out is not None else default_run_dir(scene_name(images))
 
         console = Console(quiet=not distributed.is_writer())  # rank 0 alone prints
-
-        def warn(message: str) -> None:
-            console.print(f"[yellow]warning:[/] {escape(message)}")
-
+        warn = warner(console)
         if resume and images is None:
-            scene = load_scene(**recorded, warn=warn)
+            scene = recorded_scene(run_dir, warn=warn)
         elif masks is not None and str(masks) == "auto":
             if resume or depth is not None or nproc != 1:
                 raise DvrError("--masks auto writes a new scene for a new fit: without --resume, --depth or --nproc "
@@ -201,24 +194,26 @@ def register(app: typer.Typer) -> None:
                 raise DvrError("--viewer follows one process: leave out --nproc to watch the fit")
             check_masks(scene)
             raise typer.Exit(distributed.launch(nproc, _command_line(ctx, nproc=None, out=run_dir)))
-        plan = f"{cfg.budget_minutes:g} minutes" if cfg.time_planned else f"{cfg.iters} iterations" + (
-            f", at most {cfg.minutes:g} min" if cfg.minutes else "")
+        plan = f"{cfg.budget_minutes:g} minutes" if cfg.time_planned else f"{cfg.schedule.iters} iterations" + (
+            f", at most {cfg.schedule.minutes:g} min" if cfg.schedule.minutes else "")
         console.print(f"fitting {len(scene)} views ({scene.views[0].camera.width}x{scene.views[0].camera.height}) "
                       f"-> [bold]{escape(str(run_dir))}[/] (preset {cfg.preset}, {plan})")
         if not scene.has_masks:
             console.print("[yellow]note:[/] no mask for every view: fitting from colour alone, over the whole "
                           "bounding cube (see `dvr fit --help`)")
-        watch = None
+        progress = FitProgress(console)
+        hooks = [progress]
         if viewer:
             from ..viewer import watch_fit
 
-            watch = watch_fit(scene, cfg, host, port, title=f"dvr fit: {Path(run_dir).name}")
-            print_address(console, watch.viewer)
+            hooks.append(watch_fit(scene, cfg, host, port, title=f"dvr fit: {Path(run_dir).name}"))
+            print_address(console, hooks[-1].viewer)
         try:
-            result = run_fit(scene, cfg, run_dir, resume=resume, console=console, progress=True, hook=watch)
+            with progress.bar:
+                result = run_fit(scene, cfg, run_dir, resume=resume, hooks=hooks, log=warner(console, "note"))
         finally:
-            if watch is not None:
-                watch.viewer.stop()
+            if viewer:
+                hooks[-1].viewer.stop()
         _summary(console, result, resume)
         if cfg.holdout and not result.interrupted and distributed.is_writer():
             _evaluate_holdout(console, result.run_dir, cfg.device)

@@ -86,7 +86,7 @@ def _run_info(console: Console, run: Path) -> None:
     table = Table(title=f"run {escape(str(run))}", show_header=False)
     table.add_column("key")
     table.add_column("value")
-    for key, value in config.to_json().items():
+    for key, value in config.flat().items():
         table.add_row(key, escape(json.dumps(value)))
     console.print(table)
     if not (run / SCENE).is_file():

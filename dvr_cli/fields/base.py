@@ -43,6 +43,12 @@ class Field(nn.Module):
 
     #: the method holding the per-point work (encoding + MLP) that fields/compiled.py may compile
     per_point: str | None = None
+    #: resolution levels that the fit's coarse-to-fine schedule switches on one after the other
+    n_levels: int = 1
+
+    def set_active_levels(self, n: int) -> None:
+        """Use only the ``n`` coarsest levels (the fit's schedule calls it before every step); a field
+        of one level has nothing to switch."""
 
     def occupancy_logits(self, points: torch.Tensor) -> torch.Tensor:
         """points: (N, 3) in the unit cube -> (N,) occupancy logits."""

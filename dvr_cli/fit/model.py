@@ -1,7 +1,7 @@
 """The DVR objective: what one batch of rays renders to, and the loss terms of a batch and its render.
 
 A step renders its rays either as DVR's surface (the colour at the one marched crossing, the
-implicit gradient to the field) or, in ``cfg.renderer`` 'unified' until ``cfg.volume_until`` of
+implicit gradient to the field) or, in ``cfg.rendering.renderer`` 'unified' until ``volume_until`` of
 the plan, as UNISURF's volume of the occupancy around that crossing (render/volume.py).
 
 The loop (trainer.py) owns the optimiser and the run folder; this module owns only the maths of
@@ -60,7 +60,7 @@ def batch_outputs(field: Field, batch: RayBatch, cfg: FitConfig, n_steps: int, o
     points of the implicit depth, the occupancy probes, the finite-difference stencil of the
     normals, the volume samples) go through one ``field.occupancy_logits`` call: one forward and
     one parameter-sized gradient instead of one per query. ``fraction``: share of the plan done
-    (it picks the renderer, ``cfg.volume_rendered``, and the volume's interval); background: (N, 3)
+    (it picks the renderer, ``cfg.rendering.volume_rendered``, and the volume's interval); background: (N, 3)
     colour past the cube of each ray, or None (with masks: the rays that matter are in them).
     Returns ``shade_hits``' dict (depth, points, rgb, hit, t_peak, ...), or for a volume step
     ``volume_outputs``' (rgb, acc, depth, hit, t_peak, ...), and
@@ -68,30 +68,31 @@ def batch_outputs(field: Field, batch: RayBatch, cfg: FitConfig, n_steps: int, o
       probe_logits (N,): f at each ray's ``occupancy_probes`` point;
       free_logits, solid_logits (S,), when the batch has ``free_points``: f at those points and
         at the ``solid_points``;
-      normals (2M, 3), when cfg.w_normal > 0 and M > 0 rays hit: outward normals at the M surface
-        points (detached), then at M copies jittered by cfg.normal_eps (noise from ``generator``).
+      normals (2M, 3), when cfg.losses.w_normal > 0 and M > 0 rays hit: outward normals at the M surface
+        points (detached), then at M copies jittered by cfg.losses.normal_eps (noise from ``generator``).
     """
-    hits = find_surface(field.occupancy_logits, batch.origins, batch.dirs, n_steps, cfg.tau, cfg.n_secant, occ_grid,
-                        stop_at_hit=cfg.stop_at_hit)  # a hit's probe is its surface point, not its peak
+    render, weights = cfg.rendering, cfg.losses
+    hits = find_surface(field.occupancy_logits, batch.origins, batch.dirs, n_steps, render.tau, render.n_secant,
+                        occ_grid, stop_at_hit=render.stop_at_hit)  # a hit's probe is its surface point, not its peak
     surface = surface_points(batch.origins, batch.dirs, hits)
-    volume = cfg.volume_rendered(fraction)
+    volume = render.volume_rendered(fraction)
     queries = {"probe": occupancy_probes(batch, hits, cfg)}
     if not volume:  # the implicit depth's points: a volume step's depth is the samples' expected depth
         queries["surface"] = surface
     if batch.free_points is not None:
         queries["free"], queries["solid"] = batch.free_points, batch.solid_points
     jittered = None
-    if cfg.w_normal > 0 and hits.hit.any():
+    if weights.w_normal > 0 and hits.hit.any():
         noise = torch.randn(surface.shape, generator=generator).to(surface.device)
-        jittered = torch.cat([surface, surface + cfg.normal_eps * noise]).detach()
-        if cfg.normal_fd_step > 0:
-            queries["stencil"] = fd_points(jittered, cfg.normal_fd_step)
+        jittered = torch.cat([surface, surface + weights.normal_eps * noise]).detach()
+        if weights.normal_fd_step > 0:
+            queries["stencil"] = fd_points(jittered, weights.normal_fd_step)
     if volume:
         t, points, live = volume_samples(batch, hits, cfg, fraction, occ_grid, generator)
         queries["volume"] = points[live]
     split = field.occupancy_logits(torch.cat(list(queries.values()))).split([len(q) for q in queries.values()])
     logits = dict(zip(queries, split))
-    fd = fd_normals(logits["stencil"], cfg.normal_fd_step) if "stencil" in logits else None
+    fd = fd_normals(logits["stencil"], weights.normal_fd_step) if "stencil" in logits else None
     # the first M stencil normals are at the surface points: the shading term reads them (detached)
     # instead of evaluating a stencil of its own there
     surface_normals = None if fd is None else fd[: len(surface)]
@@ -123,8 +124,8 @@ def volume_samples(batch: RayBatch, hits: SurfaceHits, cfg: FitConfig, fraction:
     """The volume renderer's samples of a batch's rays (UNISURF's sampling, ``ray_samples``).
 
     Each ray is sampled over the part of it in the cube that crosses occupied cells of
-    ``occ_grid`` (``occupied_span``; the whole chord without a grid): ``cfg.free_samples`` spread
-    over it, ``cfg.interval_samples`` within the interval of ``interval_halfwidth(fraction, ...)``
+    ``occ_grid`` (``occupied_span``; the whole chord without a grid): ``cfg.rendering.free_samples`` spread
+    over it, ``cfg.rendering.interval_samples`` within the interval of ``interval_halfwidth(fraction, ...)``
     around its marched surface (or over it all when it has none). Returns
       t: (N, S) sorted ray parameters, S = free_samples + interval_samples;
       points: (N * S, 3) the samples o + t w, ray-major;
@@ -133,8 +134,10 @@ def volume_samples(batch: RayBatch, hits: SurfaceHits, cfg: FitConfig, fraction:
     t_near, t_far = hits.t_near.clamp_min(0.0), hits.t_far
     if occ_grid is not None:
         t_near, t_far = occupied_span(occ_grid, batch.origins, batch.dirs, t_near, t_far)
-    delta = interval_halfwidth(fraction, cfg.interval_max, cfg.interval_min, cfg.interval_decay)
-    t = ray_samples(t_near, t_far, hits.depth, hits.hit, delta, cfg.free_samples, cfg.interval_samples, generator)
+    render = cfg.rendering
+    delta = interval_halfwidth(fraction, render.interval_max, render.interval_min, render.interval_decay)
+    t = ray_samples(t_near, t_far, hits.depth, hits.hit, delta, render.free_samples, render.interval_samples,
+                    generator)
     points = (batch.origins[:, None, :] + t[..., None] * batch.dirs[:, None, :]).reshape(-1, 3)
     live = occ_grid.occupied(points) if occ_grid is not None else torch.ones_like(points[:, 0], dtype=torch.bool)
     return t, points, live
@@ -176,12 +179,12 @@ def occupancy_probes(batch: RayBatch, hits: SurfaceHits, cfg: FitConfig) -> torc
     """One occupancy probe per ray, (N, 3), detached.
 
     Its marched surface point if it hit (detached, as in DVR: the freespace term moves the field
-    there, not the point), else (``cfg.mask_probe``) its most occupied marching sample ('peak') or
+    there, not the point), else (``cfg.sampler.mask_probe``) its most occupied marching sample ('peak') or
     its random point in the cube ('random', DVR's choice; also the fallback of a ray with no
     evaluated sample).
     """
     miss_probe = batch.random_points
-    if cfg.mask_probe == "peak":
+    if cfg.sampler.mask_probe == "peak":
         peak = batch.origins + hits.t_peak[:, None] * batch.dirs
         miss_probe = torch.where(hits.t_peak.isnan()[:, None], batch.random_points, peak)
     surface = batch.origins + hits.depth[:, None] * batch.dirs
@@ -210,11 +213,11 @@ def step_losses(batch: RayBatch, out: dict, cfg: FitConfig) -> dict[str, torch.T
         terms["normal"] = losses.normal_loss(*out["normals"].chunk(2), len(batch))
     if "free_logits" in out:
         terms["sparse"] = losses.sight_line_loss(out["free_logits"], out["solid_logits"])
-    if cfg.w_depth > 0 and batch.depth is not None:
+    if cfg.losses.w_depth > 0 and batch.depth is not None:
         terms["depth"] = losses.depth_loss(out["depth"], batch.depth, hit & (batch.depth > 0))
     return terms
 
 
 def total_loss(terms: dict[str, torch.Tensor], cfg: FitConfig) -> torch.Tensor:
-    """sum_k w_k * term_k with the weights ``cfg.w_<name>``."""
-    return sum(getattr(cfg, f"w_{name}") * value for name, value in terms.items())
+    """sum_k w_k * term_k with the weights ``cfg.losses.w_<name>``."""
+    return sum(cfg.losses.weight(name) * value for name, value in terms.items())

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..config import SamplerConfig
 from ..errors import DvrError
 from ..render.rays import camera_rays, intersect_cube
 from ..scene.camera import Camera
@@ -91,34 +92,23 @@ class RaySampler:
         views: the training views (world cameras, images, masks, optional depth).
         cameras_unit: the same cameras in the unit frame.
         scale: world units per unit-frame unit (``Normalization.scale``), to convert depth.
-        rays_per_step, views_per_step, mask_ray_fraction, edge_ray_fraction: see ``FitConfig``.
         device: where batches are returned.
         generator: CPU generator for every random choice (its state is checkpointed).
+        config: rays_per_step, views_per_step, mask_ray_fraction, edge_ray_fraction (``SamplerConfig``).
         sight_lines, free_per_step: empty segments (fit/sightlines.py) and the number of
             ``free_points`` (and ``solid_points``) a batch draws on them (none without sight lines).
     """
 
-    def __init__(
-        self,
-        views: list[View],
-        cameras_unit: list[Camera],
-        scale: float,
-        rays_per_step: int,
-        views_per_step: int,
-        mask_ray_fraction: float,
-        device: torch.device,
-        generator: torch.Generator,
-        edge_ray_fraction: float = 0.0,
-        sight_lines: SightLines | None = None,
-        free_per_step: int = 0,
-    ):
+    def __init__(self, views: list[View], cameras_unit: list[Camera], scale: float, device: torch.device,
+                 generator: torch.Generator, *, config: SamplerConfig, sight_lines: SightLines | None = None,
+                 free_per_step: int = 0):
         self.has_masks = all(v.mask is not None for v in views)
         self.device = torch.device(device)
         self.generator = generator
-        self.rays_per_step = int(rays_per_step)
-        self.views_per_step = max(1, min(int(views_per_step), len(views)))
-        self.mask_ray_fraction = float(mask_ray_fraction)
-        self.edge_ray_fraction = float(edge_ray_fraction)
+        self.rays_per_step = int(config.rays_per_step)
+        self.views_per_step = max(1, min(int(config.views_per_step), len(views)))
+        self.mask_ray_fraction = float(config.mask_ray_fraction)
+        self.edge_ray_fraction = float(config.edge_ray_fraction)
         self.has_depth = any(v.depth is not None for v in views)
         self.sight_lines = sight_lines if sight_lines is not None and len(sight_lines) else None
         self.free_per_step = int(free_per_step)

@@ -2,14 +2,16 @@
 
 One iteration: draw rays (sampler.py), render them and take the loss terms of the DVR objective
 (model.py), take an Adam step. The schedule (learning rate, coarse-to-fine levels, marching
-steps) follows the fraction of the plan done: iterations over ``cfg.iters``, or seconds over
-the time budget when the fit is planned in time. The loop owns the run folder's bookkeeping
-(lock, metrics, previews, checkpoints) and stops at the end of the plan or on Ctrl-C, always
-leaving a checkpoint.
+steps) follows the fraction of the plan done: iterations over ``cfg.schedule.iters``, or seconds over
+the time budget when the fit is planned in time. The loop locks the run folder, calls its hooks at
+named points (hooks.py: the checkpoints, metrics and previews of the run folder, and the caller's:
+a progress display, the viewer) and stops at the end of the plan, when a hook asks, or on Ctrl-C,
+always leaving a checkpoint.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import signal
@@ -18,44 +20,39 @@ import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..calib.triangulate import SparsePoints, triangulate
 from ..config import FitConfig
 from ..errors import DvrError
-from ..fields import Field, build_field
 from ..fields.background import Background, median_colours
 from ..fields.compiled import compile_field
-from ..files import save_png, to_uint8
+from ..files import to_uint8
 from ..ownership import claim_folder
 from ..render.occgrid import OccupancyGrid
-from ..render.renderer import render_image
-from ..run import CHECKPOINT, CONFIG, METRICS, PREVIEWS, SCENE, SPARSE, RunLock, SceneRecord, holdout_split
+from ..run import CHECKPOINT, CONFIG, METRICS, SCENE, SPARSE, RunLock, SceneRecord, holdout_split
 from ..run.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from ..run.folder import append_metrics, truncate_metrics, update_latest_link
+from ..run.folder import resolve_run_dir, truncate_metrics, update_latest_link
 from ..runtime import resolve_device
 from ..scene.types import Scene
 from ..scene.write import scene_inputs
 from . import distributed
+from .hooks import Checkpoints, LoopHook, Metrics, Previews, StepCallback
 from .model import StepRecord, batch_outputs, step_losses, total_loss
+from .resume import recorded_scene, resumed_config
 from .sampler import RaySampler
 from .sightlines import sight_lines
 
-LOG_EVERY = 25  # iterations between metrics.jsonl records
 COARSE_TO_FINE_SHARE = 0.4  # grid levels are switched on over this share of the plan
-PREVIEW_SIZE = 256  # long side of preview renders, pixels
 
 
 @dataclass
 class FitResult:
     """What a fit did: its folder, iterations done in total, seconds of this call, the last step,
-    whether the field ran compiled (``cfg.compile`` and no fallback)."""
+    whether the field ran compiled (``cfg.rendering.compile`` and no fallback)."""
 
     run_dir: Path
     iterations: int
@@ -92,23 +89,6 @@ def active_levels(fraction: float, n_levels: int) -> int:
     return min(n_levels, 1 + int(fraction * (n_levels - 1) / COARSE_TO_FINE_SHARE + 1e-9))
 
 
-# ---------------------------------------------------------------------- bookkeeping
-def save_preview(field: Field, scene: Scene, view_index: int, cfg: FitConfig, iteration: int, n_steps: int,
-                 occ_grid: OccupancyGrid | None, run_dir: Path) -> Path:
-    """Render one view at <= PREVIEW_SIZE px next to its photo: previews/iter_XXXXXX.png."""
-    view = scene.views[view_index]
-    camera = scene.normalization.camera_to_unit(view.camera)
-    factor = min(1.0, PREVIEW_SIZE / max(camera.width, camera.height))
-    w, h = max(1, round(camera.width * factor)), max(1, round(camera.height * factor))
-    was_training = field.training
-    field.eval()
-    rendered = render_image(field, camera.resized(w, h), n_steps, tau=cfg.tau, occ_grid=occ_grid)
-    field.train(was_training)
-    photo = Image.fromarray(to_uint8(view.image)).resize((w, h), Image.BILINEAR)
-    pair = np.concatenate([to_uint8(rendered["rgb"]), np.asarray(photo)], axis=1)
-    return save_png(Path(run_dir) / PREVIEWS / f"iter_{iteration:06d}.png", pair)
-
-
 @contextmanager
 def _sigint_as_flag():
     """Within the block the first Ctrl-C or SIGTERM (what Ray, SLURM and Kubernetes send) only sets
@@ -131,24 +111,17 @@ def _sigint_as_flag():
             signal.signal(signum, action)
 
 
-def _progress(console: Console | None, enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]fit"), BarColumn(), TextColumn("{task.percentage:>3.0f}% it {task.fields[iteration]}"),
-        TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=console,
-        disable=not enabled, transient=False,
-    )
-
-
 # ------------------------------------------------------------------------------- fit
 class FitJob:
-    """The state of one fit, as the loop and its hook see it.
+    """The state of one fit, as the loop and its hooks see it.
 
     Attributes: ``cfg``, ``scene``, ``run_dir``, ``train`` (view indices fitted), ``field``,
     ``optimizer``, ``occ_grid``, ``sampler``, ``generator`` (the sampler's RNG), ``background``
     (a learned colour per training image past the cube, without masks; else None), ``iteration``
     (iterations done), ``elapsed`` (seconds of fitting done, over every session of the run),
     ``record`` (the last step's StepRecord, None before the first), ``compiled`` (the field runs
-    compiled: ``cfg.compile`` and no fallback).
+    compiled: ``cfg.rendering.compile`` and no fallback), ``hooks`` (the loop's; ``save()`` calls
+    their ``on_checkpoint``), ``paused`` (seconds of the caller's hooks, which ``clock()`` leaves out).
     """
 
     def __init__(self, scene: Scene, cfg: FitConfig, run_dir: Path, train: list[int]):
@@ -162,37 +135,48 @@ class FitJob:
         cameras = train_scene.unit_cameras()
         masks = [v.mask for v in train_scene.views] if train_scene.has_masks else [None] * len(cameras)
         lines = None
-        if cfg.w_sparse > 0:
+        if cfg.losses.w_sparse > 0:
             lines = sight_lines(_sparse_points(train_scene, run_dir / SPARSE), cameras, masks,
                                 scene.normalization.to_unit, self.device)
-        self.sampler = RaySampler(train_scene.views, cameras, scene.normalization.scale,
-                                  distributed.ray_share(cfg.rays_per_step),
-                                  cfg.views_per_step, cfg.mask_ray_fraction, self.device, self.generator,
-                                  cfg.edge_ray_fraction, lines, cfg.sparse_per_step)
-        self.field = build_field(cfg).to(self.device)
+        share = dataclasses.replace(cfg.sampler, rays_per_step=distributed.ray_share(cfg.sampler.rays_per_step))
+        self.sampler = RaySampler(train_scene.views, cameras, scene.normalization.scale, self.device, self.generator,
+                                  config=share, sight_lines=lines, free_per_step=cfg.losses.sparse_per_step)
+        self.field = cfg.network.setup().to(self.device)
         distributed.broadcast_module(self.field)
         # without masks nothing tells the object from its surroundings but the colour: the region of
         # interest is the whole unit cube, and what lies beyond it a colour per photo
-        self.compilation = compile_field(self.field, cfg.compile)
+        self.compilation = compile_field(self.field, cfg.rendering.compile)
         self.background = None
         parameters = list(self.field.parameters())
         if not train_scene.has_masks:
             self.background = Background(median_colours([v.image for v in train_scene.views])).to(self.device)
             distributed.broadcast_module(self.background)
             parameters += list(self.background.parameters())
-        self.optimizer = torch.optim.Adam(parameters, lr=cfg.lr, fused=True)
-        self.occ_grid = (OccupancyGrid.from_masks(cameras, masks, cfg.occ_grid_res) if train_scene.has_masks
-                         else OccupancyGrid.full(cfg.occ_grid_res))
+        self.optimizer = torch.optim.Adam(parameters, lr=cfg.schedule.lr, fused=True)
+        res = cfg.rendering.occ_grid_res
+        self.occ_grid = (OccupancyGrid.from_masks(cameras, masks, res) if train_scene.has_masks
+                         else OccupancyGrid.full(res))
         self.occ_grid = self.occ_grid.to(self.device)
         self.iteration = 0
         self.elapsed = 0.0
         self.step_seconds = 0.0  # moving average of the time of a step with its bookkeeping (this session)
         self.record: StepRecord | None = None
         self.rng_at_iteration = capture_rng(self.generator)
+        self.hooks: list[LoopHook] = []
+        self.paused = 0.0
+
+    def clock(self) -> float:
+        """Seconds on the fit's clock: time.monotonic() less the time the caller's hooks took."""
+        return time.monotonic() - self.paused
+
+    def rays_per_s(self, since: float, since_iteration: int) -> float:
+        """Rays fitted per second from ``since`` (the fit's clock) at iteration ``since_iteration`` to now."""
+        rays = (self.iteration - since_iteration) * self.cfg.sampler.rays_per_step
+        return rays / max(self.clock() - since, 1e-9)
 
     @property
     def compiled(self) -> bool:
-        """The field's per-point work runs compiled (``cfg.compile``, and no compile has failed)."""
+        """The field's per-point work runs compiled (``cfg.rendering.compile``, and no compile has failed)."""
         return self.compilation is not None and self.compilation.active
 
     # ---- the plan
@@ -201,7 +185,7 @@ class FitJob:
         """Share of the plan done: iterations / iters, or elapsed seconds / the time budget."""
         if self.cfg.time_planned:
             return min(1.0, self.elapsed / (60.0 * self.cfg.budget_minutes))
-        return min(1.0, self.iteration / self.cfg.iters)
+        return min(1.0, self.iteration / self.cfg.schedule.iters)
 
     @property
     def done(self) -> bool:
@@ -209,7 +193,7 @@ class FitJob:
         ends within half a step of its budget, before or after)."""
         budget = self.cfg.budget_minutes
         over_time = budget is not None and self.elapsed + 0.5 * self.step_seconds >= 60.0 * budget
-        return over_time or (not self.cfg.time_planned and self.iteration >= self.cfg.iters)
+        return over_time or (not self.cfg.time_planned and self.iteration >= self.cfg.schedule.iters)
 
     # ---- checkpoints
     def state(self) -> dict:
@@ -238,21 +222,22 @@ class FitJob:
         restore_rng(self.rng_at_iteration, self.generator)
 
     def save(self) -> None:
-        """Write the checkpoint now (atomic; DvrError when it cannot be written)."""
+        """Write the checkpoint now (atomic; DvrError when it cannot be written), then tell the hooks."""
         distributed.rank0_only(save_checkpoint, self.run_dir / CHECKPOINT, self.state())  # state(): every rank
+        for hook in self.hooks:
+            hook.on_checkpoint(self)
 
     # ---- one iteration
     def step(self) -> StepRecord:
         """Run one iteration at the current fraction of the plan; returns its record."""
         cfg, fraction = self.cfg, self.fraction
-        if self.iteration > 0 and self.iteration % cfg.occ_grid_every == 0:
-            self.occ_grid.update(self.field.occupancy_logits, cfg.tau)
-        if hasattr(self.field, "set_active_levels"):
-            self.field.set_active_levels(active_levels(fraction, self.field.n_levels))
-        lr = cfg.lr * cfg.lr_final_ratio ** fraction
+        if self.iteration > 0 and self.iteration % cfg.rendering.occ_grid_every == 0:
+            self.occ_grid.update(self.field.occupancy_logits, cfg.rendering.tau)
+        self.field.set_active_levels(active_levels(fraction, self.field.n_levels))
+        lr = cfg.schedule.learning_rate(fraction)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        n_steps = cfg.n_steps(fraction)
+        n_steps = cfg.schedule.n_steps(fraction)
         batch = self.sampler.sample()
         background = None if self.background is None else self.background(batch.view_index)
         out = batch_outputs(self.field, batch, cfg, n_steps, self.occ_grid, self.generator, fraction, background)
@@ -261,7 +246,7 @@ class FitJob:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         distributed.average_gradients([p for group in self.optimizer.param_groups for p in group["params"]],
-                                      self.sampler.rays_per_step / cfg.rays_per_step)
+                                      self.sampler.rays_per_step / cfg.sampler.rays_per_step)
         self.optimizer.step()
         self.iteration += 1
         self.rng_at_iteration = capture_rng(self.generator)
@@ -285,8 +270,6 @@ def _prepare_folder(run_dir: Path, cfg: FitConfig, resume: bool) -> dict | None:
     """Validate the run folder before anything is written; the checkpoint to resume from, if any."""
     checkpoint = run_dir / CHECKPOINT
     if resume:
-        if not checkpoint.is_file():
-            raise DvrError(f"nothing to resume: no {CHECKPOINT}", run_dir)
         return load_checkpoint(checkpoint, cfg)
     if checkpoint.exists():
         raise DvrError("already holds a fit: pass --resume to continue it or choose another --out", run_dir)
@@ -294,25 +277,35 @@ def _prepare_folder(run_dir: Path, cfg: FitConfig, resume: bool) -> dict | None:
     return None
 
 
-StepHook = Callable[[FitJob], bool]
-
-
-def fit(scene: Scene, cfg: FitConfig, run_dir: str | Path, resume: bool = False,
-        console: Console | None = None, progress: bool = True, hook: StepHook | None = None) -> FitResult:
+def fit(scene: Scene | None = None, cfg: FitConfig | None = None, run_dir: str | Path | None = None,
+        resume: bool = False, hooks: Sequence[LoopHook | Callable[[FitJob], bool]] = (),
+        log: Callable[[str], None] | None = None) -> FitResult:
     """Fit occupancy + texture fields to ``scene``'s views, writing the run folder ``run_dir``.
 
-    Plans over ``cfg.iters`` iterations, or over the time budget (``cfg.budget_minutes``) when
-    ``cfg.iters`` is None; stops at the end of the plan or on Ctrl-C, and always leaves
-    ``checkpoints/latest.pt`` (also written every ``cfg.checkpoint_every_s``). With ``resume``
-    it continues that checkpoint: an iteration-planned fit then equals an uninterrupted one
-    (bit-for-bit on CPU); a time-planned one continues its schedule from the time already used.
-    The run folder is locked while the fit writes it (a second fit gets a DvrError).
+    Plans over ``cfg.schedule.iters`` iterations, or over the time budget (``cfg.budget_minutes``)
+    when that is None; stops at the end of the plan, when a hook asks, or on Ctrl-C, and always
+    leaves ``checkpoints/latest.pt`` (also written every ``cfg.checkpoint_every_s``). With
+    ``resume`` it continues that checkpoint of ``run_dir`` (default runs/latest), with the run's
+    saved config and recorded scene unless given (as `dvr fit --resume`): an iteration-planned fit
+    then equals an uninterrupted one (bit-for-bit on CPU); a time-planned one continues its schedule
+    from the time already used. The run folder is locked while the fit writes it (a second fit gets
+    a DvrError).
     Raises DvrError for missing / empty / full masks, cameras that do not see the unit cube, a
     resume whose config or checkpoint does not match (the folder is then left untouched), or a
     checkpoint that cannot be written (the previous one is kept).
-    ``hook(job)`` runs after every step with the FitJob (benchmarks and the viewer use it); it
-    returns True to stop, and its time is counted neither in the plan nor in ``seconds``.
+    ``hooks``: :class:`~dvr_cli.fit.hooks.LoopHook` s, or callables ``f(job) -> bool`` run after
+    every step (True stops the fit), called after the run folder's own; their time is counted
+    neither in the plan nor in ``seconds``. ``log``: one line for the user (a lock taken over
+    from a dead process, a warning while reloading the scene).
     """
+    if resume:
+        run_dir = resolve_run_dir(run_dir)
+        if not (run_dir / CHECKPOINT).is_file():
+            raise DvrError(f"nothing to resume: no {CHECKPOINT}", run_dir)
+        cfg = resumed_config(run_dir) if cfg is None else cfg
+        scene = recorded_scene(run_dir, warn=log) if scene is None else scene
+    elif scene is None or cfg is None or run_dir is None:
+        raise DvrError("a new fit needs a scene, a config and a run folder")
     run_dir = Path(run_dir)
     distributed.init_from_env(cfg.device)  # under torchrun: join the other ranks
     writer = distributed.is_writer()  # rank 0 alone writes the folder
@@ -324,11 +317,9 @@ def fit(scene: Scene, cfg: FitConfig, run_dir: str | Path, resume: bool = False,
         claim_folder(run_dir, "run", scene_inputs(scene))  # new, empty or dvr's own: never a user's folder
     elif not resume:
         run_dir.mkdir(parents=True, exist_ok=True)
-    elif not run_dir.is_dir():
-        raise DvrError(f"nothing to resume: no {CHECKPOINT}", run_dir)
     with RunLock(run_dir) if writer else nullcontext() as lock:
-        if lock is not None and lock.stale_pid is not None and console is not None:
-            console.print(f"[yellow]note:[/] took over the lock of process {lock.stale_pid}, which no longer runs")
+        if lock is not None and lock.stale_pid is not None and log is not None:
+            log(f"took over the lock of process {lock.stale_pid}, which no longer runs")
         state = _prepare_folder(run_dir, cfg, resume)
         setup_start = time.monotonic()
         job = FitJob(scene, cfg, run_dir, train)
@@ -343,67 +334,45 @@ def fit(scene: Scene, cfg: FitConfig, run_dir: str | Path, resume: bool = False,
         if writer:
             update_latest_link(run_dir)
         job.elapsed += time.monotonic() - setup_start  # the set-up (visual hull, field) is part of the budget
-        return _loop(job, console, progress, hook)
+        return _loop(job, [h if isinstance(h, LoopHook) else StepCallback(h) for h in hooks])
 
 
-def _loop(job: FitJob, console: Console | None, progress: bool, hook: StepHook | None) -> FitResult:
-    cfg = job.cfg
-    seconds = 0.0  # of this call, hooks excluded
-    last_checkpoint = last_preview = window_start = time.monotonic()
-    window_iters, interrupted, writer = 0, False, distributed.is_writer()
-    bar = _progress(console, progress and writer)
+def _loop(job: FitJob, watchers: list[LoopHook]) -> FitResult:
+    """Steps until the plan is done, a hook stops it or Ctrl-C; the run folder's hooks (checkpoints,
+    metrics, previews) are timed as the fit, the caller's ``watchers`` are not."""
+    bookkeeping = [Checkpoints(), Metrics(), Previews()]
+    job.hooks = [*bookkeeping, *watchers]
+    seconds = 0.0  # of this call, the watchers excluded
+    interrupted = False
     job.elapsed, job.step_seconds = distributed.from_rank0(job.elapsed, job.step_seconds)  # rank 0's clock
-    with _sigint_as_flag() as flag, bar:
-        task = bar.add_task("fit", total=100, completed=100 * job.fraction, status="", iteration=job.iteration)
+    with _sigint_as_flag() as flag:
+        for hook in job.hooks:
+            hook.on_start(job)
         try:
             while not job.done and not flag["stop"]:
                 tick = time.monotonic()
-                record = job.step()
-                window_iters += 1
+                job.step()
                 spent = time.monotonic() - tick
-                job.elapsed, seconds = job.elapsed + spent, seconds + spent
-                now = time.monotonic()
-                rays_per_s = window_iters * cfg.rays_per_step / max(now - window_start, 1e-9)
-                if writer and (job.iteration % LOG_EVERY == 0 or job.done):
-                    append_metrics(job.run_dir, {"iter": job.iteration, "time": round(job.elapsed, 3),
-                                                 **record.to_json(), "rays_per_s": round(rays_per_s, 1),
-                                                 "compiled": job.compiled})
-                    window_start, window_iters = now, 0
-                # every rank saves (the checkpoint gathers their ray streams) when rank 0's clock says so
-                if distributed.from_rank0(now - last_checkpoint >= cfg.checkpoint_every_s)[0]:
-                    job.save()
-                    last_checkpoint = time.monotonic()
-                if writer and now - last_preview >= cfg.preview_every_s:
-                    save_preview(job.field, job.scene, job.train[0], cfg, job.iteration, record.n_steps,
-                                 job.occ_grid, job.run_dir)
-                    last_preview = time.monotonic()
-                spent = time.monotonic() - now  # bookkeeping is part of the fit's time
+                job.elapsed, seconds = job.elapsed + spent, seconds + spent  # the hooks see the step's end
+                bookkeeping_start = time.monotonic()
+                for hook in bookkeeping:
+                    hook.after_step(job)
+                spent = time.monotonic() - bookkeeping_start  # bookkeeping is part of the fit's time
                 job.elapsed, seconds = job.elapsed + spent, seconds + spent
                 step_time = time.monotonic() - tick
                 job.step_seconds = step_time if job.step_seconds == 0 else 0.9 * job.step_seconds + 0.1 * step_time
                 # one schedule and one end for every rank: rank 0's clock and Ctrl-C
                 job.elapsed, job.step_seconds, flag["stop"] = distributed.from_rank0(job.elapsed, job.step_seconds,
                                                                                      flag["stop"])
-                bar.update(task, completed=100 * job.fraction, iteration=job.iteration,
-                           status=_status(record, rays_per_s))
-                if hook is not None:
-                    hook_start = time.monotonic()
-                    stop = hook(job)
-                    paused = time.monotonic() - hook_start  # the hook's time is not the fit's
-                    window_start, last_checkpoint, last_preview = (
-                        t + paused for t in (window_start, last_checkpoint, last_preview))
-                    if stop:
-                        break
+                watch_start = time.monotonic()
+                stop = [hook.after_step(job) for hook in watchers]
+                job.paused += time.monotonic() - watch_start  # the watchers' time is not the fit's
+                if any(stop):
+                    break
         except KeyboardInterrupt:
             interrupted = True  # a second Ctrl-C mid-step: the checkpoint keeps the last finished iteration
         interrupted = interrupted or flag["stop"]
         job.save()
-    if writer and not interrupted and job.record is not None:
-        save_preview(job.field, job.scene, job.train[0], cfg, job.iteration, job.record.n_steps, job.occ_grid,
-                     job.run_dir)
+        for hook in job.hooks:
+            hook.on_stop(job, interrupted)
     return FitResult(job.run_dir, job.iteration, seconds, job.record, interrupted, job.compiled)
-
-
-def _status(record: StepRecord, rays_per_s: float) -> str:
-    terms = " ".join(f"{k} {v:.4f}" for k, v in record.terms.items())
-    return f"{terms} | total {record.total:.4f} | hit {record.hit_rate:.2f} | {rays_per_s:,.0f} rays/s"

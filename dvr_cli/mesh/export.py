@@ -68,7 +68,7 @@ def _cache_key(run: Run) -> np.ndarray:
     checkpoint = run.run_dir / CHECKPOINT
     stat = checkpoint.stat() if checkpoint.is_file() else None
     return np.array([stat.st_mtime_ns if stat else -1, stat.st_size if stat else -1, run.iteration,
-                     round(run.cfg.tau * 1e9)], dtype=np.int64)
+                     round(run.cfg.rendering.tau * 1e9)], dtype=np.int64)
 
 
 def _inside_fraction(run: Run) -> float:
@@ -76,13 +76,13 @@ def _inside_fraction(run: Run) -> float:
     axis = torch.linspace(-1.0, 1.0, INSIDE_PROBE_RES + 1, device=field_device(run.field))
     grid = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), dim=-1).reshape(-1, 3)
     with torch.no_grad():
-        return (run.field.occupancy_logits(grid) > tau_logit(run.cfg.tau)).float().mean().item()
+        return (run.field.occupancy_logits(grid) > tau_logit(run.cfg.rendering.tau)).float().mean().item()
 
 
 def _no_surface_error(run: Run, inside: float) -> DvrError:
     """Say whether the field is empty or full and what to do."""
     state = "full" if inside > 0.5 else "empty"
-    return DvrError(f"no surface: the occupancy field is {state} everywhere at tau={run.cfg.tau:g} "
+    return DvrError(f"no surface: the occupancy field is {state} everywhere at tau={run.cfg.rendering.tau:g} "
                     f"(iteration {run.iteration}); fit for more iterations", run.run_dir)
 
 
@@ -102,9 +102,9 @@ def extract_run_surface(run: Run, resolution: int = 512, log: Callable[[str], No
     # Extract what the renderer sees: the field inside the occupancy grid (no floaters beyond it).
     logit_fn = run.field.occupancy_logits
     if run.occ_grid is not None:
-        logit_fn = run.occ_grid.masked(logit_fn, run.cfg.tau)
-    logit_fn = fill_hollows(logit_fn, run.cfg.tau, device=field_device(run.field))
-    verts, faces, n_eval = extract_surface(logit_fn, resolution=resolution, start=MISE_START, tau=run.cfg.tau,
+        logit_fn = run.occ_grid.masked(logit_fn, run.cfg.rendering.tau)
+    logit_fn = fill_hollows(logit_fn, run.cfg.rendering.tau, device=field_device(run.field))
+    verts, faces, n_eval = extract_surface(logit_fn, resolution=resolution, start=MISE_START, tau=run.cfg.rendering.tau,
                                            device=field_device(run.field))
     if len(faces) == 0:
         raise _no_surface_error(run, inside)

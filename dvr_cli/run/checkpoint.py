@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import FitConfig, with_legacy_values
+from ..config import FitConfig, migrate
 from ..errors import DvrError
 from ..files import atomic_path
 
@@ -59,14 +59,15 @@ def load_checkpoint(path: Path, config: FitConfig | None = None) -> dict:
     if not isinstance(state, dict) or any(k not in state for k in KEYS):
         raise DvrError("corrupt checkpoint (missing entries); delete it to start over", path)
     if config is not None:
-        diff = config_differences(with_legacy_values(json.loads(state["config"])), config.to_json())
+        saved = FitConfig.from_json(migrate(json.loads(state["config"]), path), path)
+        diff = config_differences(saved.flat(), config.flat())
         if diff:
             raise DvrError(f"config differs from the checkpoint's in {diff}; resume with the same settings", path)
     return state
 
 
 def config_differences(saved: dict, current: dict) -> list[str]:
-    """Names of config fields that differ, ignoring :data:`RESUME_FREE_KEYS`."""
+    """Flat names of the settings that differ, ignoring :data:`RESUME_FREE_KEYS`."""
     keys = (set(saved) | set(current)) - RESUME_FREE_KEYS
     return sorted(k for k in keys if saved.get(k) != current.get(k))
 

@@ -12,7 +12,7 @@ import torch
 from ..config import FitConfig
 from ..errors import DvrError
 from ..files import read_json
-from ..fields import Field, build_field
+from ..fields import Field
 from ..render.occgrid import OccupancyGrid
 from ..render.renderer import render_image
 from ..runtime import resolve_device
@@ -70,9 +70,9 @@ class Run:
         (0 on miss), normal (H, W, 3), mask (H, W) bool. ``n_steps``: marching steps (default
         the run's ``render_steps``).
         """
-        out = render_image(self.field, self.normalization.camera_to_unit(camera), n_steps or self.cfg.render_steps,
-                           tau=self.cfg.tau, occ_grid=self.occ_grid, background=background, progress=progress,
-                           n_secant=self.cfg.n_secant)
+        out = render_image(self.field, self.normalization.camera_to_unit(camera), n_steps or self.cfg.rendering.render_steps,
+                           tau=self.cfg.rendering.tau, occ_grid=self.occ_grid, background=background, progress=progress,
+                           n_secant=self.cfg.rendering.n_secant)
         out["depth"] = out["depth"] * np.float32(self.normalization.scale)
         return out
 
@@ -117,7 +117,7 @@ def load_run(run_dir: str | Path | None = None, device: str = "auto") -> Run:
     record = SceneRecord.load(run_dir / SCENE)
     state = load_checkpoint(run_dir / CHECKPOINT, cfg)
     dev = resolve_device(device)
-    field = build_field(cfg)
+    field = cfg.network.setup()
     try:
         field.load_state_dict(state["field"])
     except RuntimeError:

@@ -4,7 +4,7 @@
     cameras.py  dvr Camera <-> the viewer's camera pose (unit frame)
     live.py     live renders of each client's viewpoint with the DVR renderer, within a time share
     app.py      the server: draws a Content, serves live renders (Viewer)
-    watch.py    the fit's step hook (FitWatch): surface, loss curve, held-out score, pause, save
+    watch.py    the fit's loop hook (FitWatch): surface, loss curve, held-out score, pause, save
     chart.py    the line chart of the panels; ports.py: can the server listen there
 """
 

@@ -4,7 +4,7 @@ of a scene, a fitted run or a fit in progress.
 Everything is shown in dvr's unit frame (the region of interest is the cube [-1, 1]^3). What is
 shown is a :class:`~dvr_cli.viewer.content.Content`; rendering is ``render_image`` through
 :mod:`dvr_cli.viewer.live`, run only by :meth:`Viewer.serve` (a finished run) or inside the fit's
-step hook (:class:`dvr_cli.viewer.watch.FitWatch`), between optimisation steps.
+loop hook (:class:`dvr_cli.viewer.watch.FitWatch`), between optimisation steps.
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ def run_surface(run: Run) -> trimesh.Trimesh | None:
     low-resolution surface of the field."""
     path = run.exported_mesh()
     if path is None:
-        return field_surface(run.field, run.occ_grid, run.cfg.tau)
+        return field_surface(run.field, run.occ_grid, run.cfg.rendering.tau)
     mesh = read_trimesh(path, force="mesh")
     mesh.apply_translation(-run.normalization.center)
     mesh.apply_scale(1.0 / run.normalization.scale)

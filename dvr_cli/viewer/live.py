@@ -41,8 +41,9 @@ class RenderSettings:
     @classmethod
     def of_config(cls, cfg, full_size: int = 256) -> "RenderSettings":
         """Settings for a run's FitConfig: its threshold, secant steps and render steps."""
-        return cls(tau=cfg.tau, n_secant=cfg.n_secant, full_steps=cfg.render_steps, full_size=full_size,
-                   preview_steps=min(64, cfg.render_steps))
+        render = cfg.rendering
+        return cls(tau=render.tau, n_secant=render.n_secant, full_steps=render.render_steps, full_size=full_size,
+                   preview_steps=min(64, render.render_steps))
 
     def render_camera(self, field, occ_grid, camera: Camera, level: str, background=(1.0, 1.0, 1.0)) -> dict:
         """render_image of a unit-frame ``camera`` with the marching steps of ``level``."""

@@ -1,4 +1,4 @@
-"""The step hook of ``dvr fit --viewer``: the fit's surface, live renders, loss curve and held-out
+"""The loop hook of ``dvr fit --viewer``: the fit's surface, live renders, loss curve and held-out
 score in a :class:`~dvr_cli.viewer.app.Viewer`, within a share of the fit's wall clock."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import math
 import time
 
 from ..evaluate.report import background_of, score_renders
+from ..fit.hooks import LoopHook
 from ..run import holdout_split
 from ..scene.types import Scene, View
 from .app import HELDOUT_COLOR, TRAIN_COLOR, Viewer
@@ -24,11 +25,11 @@ REFRESH_S = 2.0
 SCORE_SIZE = 64
 
 
-class FitWatch:
-    """The step hook of ``dvr fit --viewer``: the fit's surface, live renders, loss curve and
+class FitWatch(LoopHook):
+    """The loop hook of ``dvr fit --viewer``: the fit's surface, live renders, loss curve and
     held-out score in a :class:`Viewer`, pause / resume and "save checkpoint now".
 
-    ``watch(job)`` runs after every step (the fit's loop passes its FitJob). It does nothing
+    ``after_step(job)`` runs after every step (the fit's loop passes its FitJob). It does nothing
     costly while no browser is connected; otherwise one piece of work per call at most, keeping
     the viewer within INTERACTIVE_SHARE of the wall clock while a client moves its view and
     IDLE_SHARE while it only follows the fit. The field is only read (no_grad renders), so the
@@ -63,8 +64,8 @@ class FitWatch:
         self.paused = not self.paused
         self.pause_button.label = "resume" if self.paused else "pause"
 
-    def __call__(self, job) -> bool:
-        """The fit's hook: record the step, do the viewer's due work; never stops the fit."""
+    def after_step(self, job) -> bool:
+        """After every step: record the step, do the viewer's due work; never stops the fit."""
         self.losses[0].append(job.iteration)
         self.losses[1].append(job.record.total)
         self._save_if_asked(job)
@@ -94,7 +95,7 @@ class FitWatch:
         work = self.viewer.next_work()
         if self.surface_due and (work is None or not work[1]):  # the surface takes turns with renders at rest
             self.surface_due = False
-            self.viewer.show_surface(field_surface(job.field, job.occ_grid, job.cfg.tau))
+            self.viewer.show_surface(field_surface(job.field, job.occ_grid, job.cfg.rendering.tau))
             self._score(job)
             interactive = False
         elif work is not None:

@@ -82,7 +82,7 @@ def test_photos_only_mesh_close_to_true_cameras_mesh(example_fine, calibrated, t
     chamfer = {}
     for name, folder in (("true", example_fine), ("photos", result.out)):
         scene = load_scene(folder, downscale=2)
-        fit(scene, cfg, tmp_path / name, progress=False)
+        fit(scene, cfg, tmp_path / name)
         mesh = export_mesh(load_run(tmp_path / name, device="cpu"), "ply", resolution=128, out=tmp_path / f"{name}.ply")
         verts, faces = load_mesh(mesh)
         if name == "photos":  # into the true frame, by the similarity that aligns the camera centres

@@ -33,7 +33,7 @@ def test_tiny_fit_writes_the_run_folder(example, tmp_path, monkeypatch, capsys, 
     assert os.readlink(tmp_path / "runs" / "latest") == run.name
     for name in ("config.json", "scene.json", "checkpoints/latest.pt", "metrics.jsonl"):
         assert (run / name).is_file(), name
-    assert json.loads((run / "config.json").read_text())["iters"] == 4
+    assert json.loads((run / "config.json").read_text())["schedule"]["iters"] == 4
     info = json.loads((run / "scene.json").read_text())
     assert info["holdout"] == [1, 4] and info["train"] == [0, 2, 3, 5]
     assert Path(info["cameras"][0]["image"]).is_absolute()
@@ -53,7 +53,7 @@ def test_sparse_points_are_triangulated_once_and_kept_for_a_resume(example_fine,
     run = tmp_path / "run"
     fit = ["fit", str(example_fine), "--out", str(run), "--sparse-weight", "0.5", "--max-size", "160"]
     assert main([*fit, *TINY]) == 0
-    assert json.loads((run / "config.json").read_text())["w_sparse"] == 0.5
+    assert json.loads((run / "config.json").read_text())["losses"]["w_sparse"] == 0.5
     cached = run / "sparse_points.npz"
     points = np.load(cached)
     assert len(points["points"]) > 20 and points["view"].max() == 39  # 40 views at 160x120
@@ -122,7 +122,7 @@ def test_compile_flag_falls_back_in_one_line(example, tmp_path, monkeypatch, cap
     monkeypatch.setattr(compiled.torch, "compile", failing)
     assert main(["fit", str(example), "--out", str(tmp_path / "run"), "--compile", *TINY]) == 0
     captured = capsys.readouterr()
-    assert json.loads((tmp_path / "run" / "config.json").read_text())["compile"] is True
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["rendering"]["compile"] is True
     assert captured.err.count("torch.compile of the field failed (RuntimeError: no C++ compiler)") == 1
     assert "field compiled" not in captured.out
     assert json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])["compiled"] is False

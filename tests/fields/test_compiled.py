@@ -1,4 +1,4 @@
-"""torch.compile of the field (cfg.compile): same fields as eager, one line and eager on failure, repeatable."""
+"""torch.compile of the field (cfg.rendering.compile): same fields as eager, one line and eager on failure, repeatable."""
 
 import hashlib
 
@@ -51,11 +51,11 @@ def test_compile_off_leaves_the_field_alone():
 
 def test_iters_fits_repeat_bit_for_bit_and_say_whether_compiled(tmp_path, sphere_scene, monkeypatch, capsys):
     cfg = tiny_config(iters=10)
-    runs = [trainer.fit(sphere_scene, cfg, tmp_path / name, progress=False) for name in ("a", "b")]
+    runs = [trainer.fit(sphere_scene, cfg, tmp_path / name) for name in ("a", "b")]
     assert not runs[0].compiled and _checksum(tmp_path / "a") == _checksum(tmp_path / "b")
     # compile requested but failing: one line, then the same fit as uncompiled, and the run says so
     monkeypatch.setattr(compiled_module.torch, "compile", _failing_compile)
-    fallback = trainer.fit(sphere_scene, tiny_config(iters=10, compile=True), tmp_path / "c", progress=False)
+    fallback = trainer.fit(sphere_scene, tiny_config(iters=10, compile=True), tmp_path / "c")
     assert not fallback.compiled and _checksum(tmp_path / "c") == _checksum(tmp_path / "a")
     assert capsys.readouterr().err.count("torch.compile of the field failed") == 1
     assert '"compiled": false' in (tmp_path / "c" / "metrics.jsonl").read_text()
@@ -64,9 +64,9 @@ def test_iters_fits_repeat_bit_for_bit_and_say_whether_compiled(tmp_path, sphere
 @pytest.mark.slow
 def test_compiled_iters_fits_repeat_bit_for_bit(tmp_path, sphere_scene):
     cfg = tiny_config(iters=10, compile=True)
-    runs = [trainer.fit(sphere_scene, cfg, tmp_path / name, progress=False) for name in ("a", "b")]
+    runs = [trainer.fit(sphere_scene, cfg, tmp_path / name) for name in ("a", "b")]
     assert all(r.compiled for r in runs), "torch.compile fell back on this machine"
     assert _checksum(tmp_path / "a") == _checksum(tmp_path / "b")
-    eager = trainer.fit(sphere_scene, tiny_config(iters=10), tmp_path / "eager", progress=False)
+    eager = trainer.fit(sphere_scene, tiny_config(iters=10), tmp_path / "eager")
     # compiled and eager fields agree to rounding after 10 steps
     assert abs(runs[0].last.total - eager.last.total) < 1e-3 * max(1.0, abs(eager.last.total))

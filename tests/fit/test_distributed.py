@@ -20,7 +20,6 @@ from torch import multiprocessing as mp
 from sphere_scene import tiny_config
 from dvr_cli.config import FitConfig
 from dvr_cli.errors import DvrError
-from dvr_cli.fields import build_field
 from dvr_cli.fit import distributed, fit
 from dvr_cli.fit.model import batch_outputs, step_losses, total_loss
 from dvr_cli.fit.sampler import RayBatch, RaySampler
@@ -47,8 +46,8 @@ def _rows(batch: RayBatch, start: int, stop: int) -> RayBatch:
 
 def _adam_step(field, batch: RayBatch, cfg: FitConfig, share: float) -> dict:
     """One step of the loop's objective on ``batch``: gradients (after the all-reduce) and parameters."""
-    optimizer = torch.optim.Adam(field.parameters(), lr=cfg.lr, fused=True)
-    out = batch_outputs(field, batch, cfg, cfg.n_steps(0.0), None, torch.Generator())
+    optimizer = torch.optim.Adam(field.parameters(), lr=cfg.schedule.lr, fused=True)
+    out = batch_outputs(field, batch, cfg, cfg.schedule.n_steps(0.0), None, torch.Generator())
     loss = total_loss(step_losses(batch, out, cfg), cfg)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -68,7 +67,7 @@ def _rank(rank: int, world: int, port: int, root: str) -> None:
 
     step_cfg = FitConfig.from_json(data["step_cfg"])
     torch.manual_seed(0 if rank == 0 else 1234)  # rank 1 starts elsewhere: broadcast_module gives it rank 0's field
-    field = build_field(step_cfg)
+    field = step_cfg.network.setup()
     distributed.broadcast_module(field)
     share = distributed.ray_share(RAYS)
     batch = _rows(data["batch"], rank * share, (rank + 1) * share)
@@ -80,11 +79,11 @@ def _rank(rank: int, world: int, port: int, root: str) -> None:
         end.update(field=job.field.state_dict(), bits=job.occ_grid.bits.clone())
         return False
 
-    fit(data["scene"], cfg, f"{root}/straight", progress=False, hook=keep_the_end)
+    fit(data["scene"], cfg, f"{root}/straight", hooks=[keep_the_end])
     torch.save(end, f"{root}/end.{rank}")
-    stopped = fit(data["scene"], cfg, f"{root}/resumed", progress=False, hook=lambda job: job.iteration == STOP_AT)
+    stopped = fit(data["scene"], cfg, f"{root}/resumed", hooks=[lambda job: job.iteration == STOP_AT])
     assert stopped.iterations == STOP_AT
-    fit(data["scene"], cfg, f"{root}/resumed", resume=True, progress=False)
+    fit(data["scene"], cfg, f"{root}/resumed", resume=True)
     distributed.leave()
     Path(f"{root}/threads.{rank}").write_text(json.dumps([threads_before, _threads()]))
 
@@ -97,9 +96,8 @@ def two_ranks(sphere_scene, tmp_path_factory):
     # single process drawing for the union cannot reproduce
     step_cfg = tiny_config(rays_per_step=RAYS, w_normal=0.0)
     scene = sphere_scene
-    sampler = RaySampler(scene.views, scene.unit_cameras(), scene.normalization.scale, RAYS, step_cfg.views_per_step,
-                         step_cfg.mask_ray_fraction, "cpu", torch.Generator().manual_seed(3),
-                         step_cfg.edge_ray_fraction)
+    sampler = RaySampler(scene.views, scene.unit_cameras(), scene.normalization.scale, "cpu",
+                         torch.Generator().manual_seed(3), config=step_cfg.sampler)
     batch = sampler.sample()
     fit_cfg = tiny_config(iters=10, occ_grid_every=3)  # grid refreshes at 3, 6, 9
     torch.save({"step_cfg": step_cfg.to_json(), "batch": batch, "fit_cfg": fit_cfg.to_json(), "scene": scene},
@@ -120,7 +118,7 @@ def test_a_rank_that_leaves_the_group_keeps_none_of_its_threads(two_ranks):
 def test_two_ranks_of_half_the_rays_step_like_one_process_on_all(two_ranks):
     cfg = two_ranks["step_cfg"]
     torch.manual_seed(0)
-    field = build_field(cfg)
+    field = cfg.network.setup()
     initial = {k: v.clone() for k, v in field.state_dict().items()}
     one = _adam_step(field, two_ranks["batch"], cfg, 1.0)
     ranks = [torch.load(two_ranks["root"] / f"step.{r}", weights_only=True) for r in range(2)]

@@ -21,9 +21,9 @@ def _train_error(run_dir, scene) -> float:
 
 def test_a_time_planned_fit_ends_on_time_with_its_schedule_done(tmp_path, sphere_scene):
     budget_s = 20.0
-    fit(sphere_scene, tiny_config(iters=1), tmp_path / "warm-up", progress=False)  # imports (torch._dynamo: s)
+    fit(sphere_scene, tiny_config(iters=1), tmp_path / "warm-up")  # imports (torch._dynamo: s)
     start = time.monotonic()
-    result = fit(sphere_scene, tiny_config(iters=None, minutes=budget_s / 60), tmp_path / "run", progress=False)
+    result = fit(sphere_scene, tiny_config(iters=None, minutes=budget_s / 60), tmp_path / "run")
     wall = time.monotonic() - start
     assert wall == pytest.approx(budget_s, rel=0.05)
     assert result.iterations > 5
@@ -32,7 +32,7 @@ def test_a_time_planned_fit_ends_on_time_with_its_schedule_done(tmp_path, sphere
     assert records[-1]["time"] == pytest.approx(budget_s, rel=0.03)  # the fit's own clock, set-up included
     last, cfg = records[-1], tiny_config()
     assert last["fraction"] > 0.95  # the last step started with the plan nearly done: its lr nearly decayed
-    assert last["lr"] == pytest.approx(cfg.lr * cfg.lr_final_ratio ** last["fraction"], rel=1e-4)  # fraction: 5 digits
+    assert last["lr"] == pytest.approx(cfg.schedule.learning_rate(last["fraction"]), rel=1e-4)  # fraction: 5 digits
     assert [r["fraction"] for r in records] == sorted(r["fraction"] for r in records)
 
 
@@ -40,6 +40,6 @@ def test_a_longer_budget_fits_better(tmp_path, sphere_scene):
     errors = {}
     for seconds in (2.0, 10.0):
         run = tmp_path / f"run{seconds:g}"
-        fit(sphere_scene, tiny_config(iters=None, minutes=seconds / 60), run, progress=False)
+        fit(sphere_scene, tiny_config(iters=None, minutes=seconds / 60), run)
         errors[seconds] = _train_error(run, sphere_scene)
     assert errors[10.0] < 0.9 * errors[2.0], errors

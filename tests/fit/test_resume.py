@@ -19,7 +19,7 @@ def _params(run_dir):
 
 def test_ctrl_c_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene, monkeypatch):
     cfg = tiny_config(iters=ITERS)
-    straight = trainer.fit(sphere_scene, cfg, tmp_path / "straight", progress=False)
+    straight = trainer.fit(sphere_scene, cfg, tmp_path / "straight")
     assert straight.iterations == ITERS and not straight.interrupted
 
     original = RaySampler.sample
@@ -32,11 +32,11 @@ def test_ctrl_c_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene, 
         return original(self)
 
     monkeypatch.setattr(RaySampler, "sample", sample_then_ctrl_c)
-    first = trainer.fit(sphere_scene, cfg, tmp_path / "resumed", progress=False)
+    first = trainer.fit(sphere_scene, cfg, tmp_path / "resumed")
     monkeypatch.undo()
     assert first.interrupted and first.iterations == 5
 
-    second = trainer.fit(sphere_scene, cfg, tmp_path / "resumed", resume=True, progress=False)
+    second = trainer.fit(sphere_scene, cfg, tmp_path / "resumed", resume=True)
     assert second.iterations == ITERS
     a, b = _params(tmp_path / "straight"), _params(tmp_path / "resumed")
     assert a.keys() == b.keys()
@@ -47,19 +47,37 @@ def test_ctrl_c_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene, 
 
 def test_resume_with_another_config_leaves_the_run_untouched(tmp_path, sphere_scene):
     run = tmp_path / "run"
-    trainer.fit(sphere_scene, tiny_config(iters=2), run, progress=False)
+    trainer.fit(sphere_scene, tiny_config(iters=2), run)
     before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
     with pytest.raises(DvrError, match="config differs"):
-        trainer.fit(sphere_scene, tiny_config(iters=2, lr=0.5), run, resume=True, progress=False)
+        trainer.fit(sphere_scene, tiny_config(iters=2, lr=0.5), run, resume=True)
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
     (run / "checkpoints" / "latest.pt").write_bytes(b"garbage")
     before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
     with pytest.raises(DvrError, match="corrupt"):
-        trainer.fit(sphere_scene, tiny_config(iters=2), run, resume=True, progress=False)
+        trainer.fit(sphere_scene, tiny_config(iters=2), run, resume=True)
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
 
 
 def test_fresh_fit_refuses_a_folder_that_holds_a_fit(tmp_path, sphere_scene):
-    trainer.fit(sphere_scene, tiny_config(iters=1), tmp_path / "run", progress=False)
+    trainer.fit(sphere_scene, tiny_config(iters=1), tmp_path / "run")
     with pytest.raises(DvrError, match="--resume"):
-        trainer.fit(sphere_scene, tiny_config(iters=1), tmp_path / "run", progress=False)
+        trainer.fit(sphere_scene, tiny_config(iters=1), tmp_path / "run")
+
+
+def test_resume_from_python_reloads_the_runs_config_and_scene(tmp_path, tiny_example, monkeypatch):
+    """``fit(resume=True)`` alone continues runs/latest as `dvr fit --resume` does: its saved config,
+    its recorded scene; the result equals an uninterrupted fit's."""
+    from dvr_cli.scene import load_scene
+
+    scene, cfg = load_scene(tiny_example), tiny_config(iters=6)
+    trainer.fit(scene, cfg, tmp_path / "straight")
+    monkeypatch.chdir(tmp_path)
+    stopped = trainer.fit(scene, cfg, tmp_path / "runs" / "r", hooks=[lambda job: job.iteration == 3])
+    assert stopped.iterations == 3
+    resumed = trainer.fit(resume=True)
+    assert resumed.run_dir == (tmp_path / "runs" / "r").resolve() and resumed.iterations == 6
+    a, b = _params(tmp_path / "straight"), _params(tmp_path / "runs" / "r")
+    assert all(torch.equal(a[key], b[key]) for key in a)
+    with pytest.raises(DvrError, match="a new fit needs a scene, a config and a run folder"):
+        trainer.fit(scene)

@@ -51,7 +51,7 @@ def test_load_run_errors(tmp_path, monkeypatch):
 
 def test_load_run_gives_the_fitted_field(tmp_path, monkeypatch, sphere_scene):
     monkeypatch.chdir(tmp_path)
-    result = fit(sphere_scene, tiny_config(iters=2, holdout=3), tmp_path / "runs" / "r1", progress=False)
+    result = fit(sphere_scene, tiny_config(iters=2, holdout=3), tmp_path / "runs" / "r1")
     loaded = runs.load_run(None, device="cpu")
     assert loaded.run_dir == result.run_dir.resolve() and loaded.iteration == 2
     assert not loaded.field.training

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from sphere_scene import CENTER, RADIUS, make_scene
+from dvr_cli.config import SamplerConfig
 from dvr_cli.errors import DvrError
 from dvr_cli.fit.sampler import RaySampler, edge_band
 from dvr_cli.render.rays import intersect_cube
@@ -10,8 +11,9 @@ from dvr_cli.scene.camera import Camera
 
 
 def _sampler(scene, seed=0, rays=400, views=3, fraction=0.5, edge=0.0):
-    return RaySampler(scene.views, scene.unit_cameras(), scene.normalization.scale, rays, views, fraction,
-                      torch.device("cpu"), torch.Generator().manual_seed(seed), edge)
+    config = SamplerConfig(rays_per_step=rays, views_per_step=views, mask_ray_fraction=fraction, edge_ray_fraction=edge)
+    return RaySampler(scene.views, scene.unit_cameras(), scene.normalization.scale, torch.device("cpu"),
+                      torch.Generator().manual_seed(seed), config=config)
 
 
 def test_share_of_rays_inside_masks_and_views_per_step(sphere_scene):
@@ -92,4 +94,4 @@ def test_cameras_that_miss_the_cube_are_an_error(sphere_scene):
         away.append(Camera(cam.K, R, -R @ cam.center, cam.width, cam.height))
     with pytest.raises(DvrError, match="misses the unit cube"):
         RaySampler(sphere_scene.views, [sphere_scene.normalization.camera_to_unit(c) for c in away], 1.0,
-                   64, 2, 0.5, torch.device("cpu"), torch.Generator())
+                   torch.device("cpu"), torch.Generator(), config=SamplerConfig(rays_per_step=64, views_per_step=2))

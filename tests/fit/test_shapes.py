@@ -51,7 +51,7 @@ def test_an_object_cut_by_the_frame_keeps_its_cut_parts(tmp_path):
     n_seen = sum(_in_frame(c, points) for c in cameras)
     cropped, in_view = n_seen <= len(cameras) // 2, n_seen == len(cameras)
     assert cropped.sum() > 1000 and in_view.sum() > 1000
-    fit(scene, _config(), tmp_path / "run", progress=False)
+    fit(scene, _config(), tmp_path / "run")
     completeness, verts, accuracy = _distances(tmp_path / "run", points)
     # The cropped points are the end caps (|x| >= 0.83). Seeds 0-3 keep 0.78-0.92 of them within
     # 0.05 (the same spread before and after the one-field-call step); ends cut back to |x| = 0.8
@@ -76,7 +76,7 @@ def test_a_thin_plate_survives_the_fit(tmp_path):
     scene = make_box_scene(lo, hi, cameras)
     n_on, _ = hull_votes(cameras, [v.mask for v in scene.views], box_surface_points(lo, hi, 2000), pixel_slack=1.5)
     assert (n_on == len(cameras)).all()  # every mask shows the whole plate
-    fit(scene, _config(), tmp_path / "run", progress=False)
+    fit(scene, _config(), tmp_path / "run")
     points = box_surface_points(lo, hi, 20000)
     completeness, _, accuracy = _distances(tmp_path / "run", points)
     assert np.mean(completeness < 0.05) > 0.95, f"only {np.mean(completeness < 0.05):.1%} of the plate is there"
@@ -94,7 +94,7 @@ def test_sight_lines_carve_a_pit_that_no_silhouette_shows(tmp_path):
     results = {}
     for w_sparse in (0.0, 0.5):
         run_dir = tmp_path / f"run{w_sparse}"
-        fit(scene, _config(w_sparse=w_sparse), run_dir, progress=False)
+        fit(scene, _config(w_sparse=w_sparse), run_dir)
         with torch.no_grad():
             level = load_run(run_dir, device="cpu").field.occupancy_logits(torch.as_tensor(air, dtype=torch.float32))
         completeness, _, _ = _distances(run_dir, pit_floor)

@@ -25,7 +25,7 @@ ITERS = 8
 
 def test_sigterm_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene, monkeypatch):
     cfg = tiny_config(iters=ITERS)
-    trainer.fit(sphere_scene, cfg, tmp_path / "straight", progress=False)
+    trainer.fit(sphere_scene, cfg, tmp_path / "straight")
     original, calls = RaySampler.sample, {"n": 0}
 
     def sample_then_sigterm(self):
@@ -36,11 +36,11 @@ def test_sigterm_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene,
 
     monkeypatch.setattr(RaySampler, "sample", sample_then_sigterm)
     before = signal.getsignal(signal.SIGTERM)  # SIG_DFL, or Ray's handler when an earlier test started Ray here
-    first = trainer.fit(sphere_scene, cfg, tmp_path / "resumed", progress=False)
+    first = trainer.fit(sphere_scene, cfg, tmp_path / "resumed")
     monkeypatch.undo()
     assert first.interrupted and first.iterations == 3
     assert signal.getsignal(signal.SIGTERM) is before  # the fit put back what was there
-    second = trainer.fit(sphere_scene, cfg, tmp_path / "resumed", resume=True, progress=False)
+    second = trainer.fit(sphere_scene, cfg, tmp_path / "resumed", resume=True)
     assert second.iterations == ITERS
     a = load_run(tmp_path / "straight", device="cpu").field.state_dict()
     b = load_run(tmp_path / "resumed", device="cpu").field.state_dict()

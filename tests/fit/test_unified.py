@@ -62,11 +62,11 @@ def test_volume_steps_until_the_plan_switches_to_the_surface():
 
 
 def test_a_config_saved_before_the_unified_renderer_loads_as_the_surface_fit(tmp_path):
-    saved = FitConfig.from_preset("fast").to_json()
+    saved = FitConfig.from_preset("fast").flat()  # as saved before issue 30
     for name in ("renderer", "volume_until", "free_samples", "interval_samples", "interval_max", "interval_min",
                  "interval_decay"):
         saved.pop(name)
     (tmp_path / "config.json").write_text(json.dumps(saved))
-    assert FitConfig.load(tmp_path / "config.json").renderer == "surface"
-    assert FitConfig.from_preset("fast").renderer == "unified"
-    assert FitConfig.from_preset("paper").renderer == "surface"
+    assert FitConfig.load(tmp_path / "config.json").rendering.renderer == "surface"
+    assert FitConfig.from_preset("fast").rendering.renderer == "unified"
+    assert FitConfig.from_preset("paper").rendering.renderer == "surface"

@@ -50,8 +50,7 @@ def test_a_fit_without_masks_reaches_the_shape_targets(example_16, tmp_path):
     # the fast preset itself: measured Chamfer 0.385 %, IoU 0.959, held-out masked PSNR 21.0 dB. The
     # lighter _config (no hashed level, 32-wide MLP) reaches only 1.89 % / 0.954 here: without masks its
     # shell has holes where the backdrop's colour shows through early in the fit
-    fit(scene, FitConfig.from_preset("fast", iters=400, device="cpu", preview_every_s=1e9), tmp_path / "run",
-        progress=False)
+    fit(scene, FitConfig.from_preset("fast", iters=400, device="cpu", preview_every_s=1e9), tmp_path / "run")
     scores = _scores(tmp_path / "run", example_16)  # the masks only score the held-out views
     print(scores)
     assert scores["chamfer"] <= 1.0 and scores["iou"] >= 0.95, scores
@@ -63,7 +62,7 @@ def test_a_plate_thinner_than_the_first_step_survives_without_masks(tmp_path):
     # 0.03 thick: a third of a step of 32 marching steps over the cube's chord (0.11)
     lo, hi = np.array([-0.6, -0.6, -0.015]), np.array([0.6, 0.6, 0.015])
     cameras = ring(16, distance=3.0, size=48, focal=55.0, elevations=(0.25, -0.6, 0.8, -0.15))
-    fit(_without_masks(make_box_scene(lo, hi, cameras)), _config(), tmp_path / "run", progress=False)
+    fit(_without_masks(make_box_scene(lo, hi, cameras)), _config(), tmp_path / "run")
     points = box_surface_points(lo, hi, 20000)
     verts, _ = extract_run_surface(load_run(tmp_path / "run", device="cpu"), resolution=128)
     completeness, _ = cKDTree(verts).query(points)
@@ -74,7 +73,7 @@ def test_a_longer_fit_is_not_worse(example_16, tmp_path):
     scene = load_scene(example_16 / "images", example_16 / "cams.json")
     scores = {}
     for iters in (60, 600):
-        fit(scene, _config(iters=iters), tmp_path / f"run{iters}", progress=False)
+        fit(scene, _config(iters=iters), tmp_path / f"run{iters}")
         scores[iters] = _scores(tmp_path / f"run{iters}", example_16)
     print(scores)
     assert scores[600]["chamfer"] <= scores[60]["chamfer"], scores

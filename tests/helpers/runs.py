@@ -14,7 +14,6 @@ from dvr_cli.scene import load_scene
 def fitted_run(scene_dir: Path, run: Path, holdout: int, iters: int = 4) -> Path:
     """``run``: a CPU fit of the scene folder through the library, then its held-out views scored
     into eval.json, as `dvr fit --iters N --holdout K` does."""
-    fit(load_scene(scene_dir), FitConfig.from_preset("fast", iters=iters, holdout=holdout, device="cpu"), run,
-        progress=False)
+    fit(load_scene(scene_dir), FitConfig.from_preset("fast", iters=iters, holdout=holdout, device="cpu"), run)
     evaluate_run(load_run(run, device="cpu"))
     return run

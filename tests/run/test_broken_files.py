@@ -76,7 +76,7 @@ def test_a_failing_checkpoint_write_is_one_line_and_keeps_the_last_checkpoint(tm
     monkeypatch.setattr(torch, "save", disk_full_after_two)
     with pytest.raises(DvrError, match=r"latest.pt: cannot write the checkpoint \(No space left on device\); "
                                        r"the previous checkpoint is kept"):
-        fit(sphere_scene, tiny_config(iters=5, checkpoint_every_s=0), run, progress=False)
+        fit(sphere_scene, tiny_config(iters=5, checkpoint_every_s=0), run)
     monkeypatch.undo()
     after = load_run(run, device="cpu")
     assert after.iteration == 2

@@ -25,9 +25,9 @@ def test_a_second_fit_on_a_locked_folder_is_refused(tmp_path, sphere_scene):
     mark(run, "run")  # the folder another fit has begun
     with RunLock(run):
         with pytest.raises(DvrError, match=rf"another dvr process \(pid {os.getpid()}\) is writing this run folder"):
-            fit(sphere_scene, tiny_config(iters=1), run, progress=False)
+            fit(sphere_scene, tiny_config(iters=1), run)
         assert not (run / "config.json").exists()  # refused before writing anything
-    result = fit(sphere_scene, tiny_config(iters=1), run, progress=False)  # released: the folder is free
+    result = fit(sphere_scene, tiny_config(iters=1), run)  # released: the folder is free
     assert result.iterations == 1 and not (run / ".lock").exists()
 
 

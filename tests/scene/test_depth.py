@@ -65,4 +65,4 @@ def test_fit_with_depth_logs_the_depth_loss(depth_scene, tmp_path, capsys):
     assert code == 0
     record = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert record["depth"] > 0.0
-    assert json.loads((run / "config.json").read_text())["w_depth"] == 1.0
+    assert json.loads((run / "config.json").read_text())["losses"]["w_depth"] == 1.0

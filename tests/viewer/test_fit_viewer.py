@@ -76,17 +76,17 @@ def test_watched_fit_renders_scores_saves_and_pauses_without_changing_the_field(
             watch.paused = True
             threading.Timer(1.0, lambda: setattr(watch, "paused", False)).start()
         start = time.monotonic()
-        watch(job)
+        watch.after_step(job)
         if job.iteration == 2:
             assert time.monotonic() - start >= 0.9  # blocked while paused
             assert torch.load(job.run_dir / CHECKPOINT, weights_only=False)["iteration"] == 2
         return False
 
     try:
-        fit(scene, cfg, tmp_path / "watched", progress=False, hook=hook)
+        fit(scene, cfg, tmp_path / "watched", hooks=[hook])
     finally:
         watch.viewer.stop()
-    fit(scene, cfg, tmp_path / "alone", progress=False)
+    fit(scene, cfg, tmp_path / "alone")
     assert iterations == [1, 2, 3, 4]
     assert renders.count(24) == 2 and set(renders) <= {24, 48}  # each move rendered small first
     assert watch.viewer.surface is not None
