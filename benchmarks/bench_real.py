@@ -40,6 +40,7 @@ from common import machine, machine_title, write_json
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 FIGURE_WIDTH = 720  # docs figures are shrunk to at most this many pixels across (PNG < 300 KB)
+DAMP = 0.1  # the oracle's Tikhonov damping (LSQR): keeps texels few rays touch near the mesh's own colour
 
 
 @dataclass
@@ -207,13 +208,17 @@ def bench_scene(name: str, scene, args) -> dict:
     return row
 
 
-def oracle_mesh(mesh, views):
+def oracle_mesh(mesh, views, iterations: int = 100):
     """``mesh`` (a ColoredMesh with uv and texture, world units) re-textured from ``views``
-    themselves (the held-out photos): every texel takes the mean colour of the photo pixels
-    whose rays (MESH_SUPERSAMPLE^2 per pixel, as the scorer casts them) land on it, which is the
-    least-squares best colour of that texel for those photos; texels no ray lands on keep the
-    mesh's own colour. The ceiling of any one-colour-per-point texture on this geometry."""
+    themselves (the held-out photos): the texture that minimises the squared error of the
+    pixels the masked PSNR scores, rendered as the scorer renders them (MESH_SUPERSAMPLE^2 rays per
+    pixel, each a bilinear texture lookup). A sparse least-squares problem over the texels those
+    rays touch, solved by LSQR from the mesh's own texture; texels no such ray touches keep it.
+    The ceiling of any one-colour-per-point texture on this geometry: what it still misses is
+    geometry, and light that differs between the held-out views at one surface point."""
     import numpy as np
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.linalg import lsqr
 
     from dvr_cli.evaluate.mesh_render import MESH_SUPERSAMPLE
     from dvr_cli.mesh.bake import cast_camera, raycasting_scene
@@ -221,21 +226,37 @@ def oracle_mesh(mesh, views):
 
     s, size = MESH_SUPERSAMPLE, len(mesh.texture)
     scene = raycasting_scene(mesh.verts, mesh.faces)
-    total, count = np.zeros((size * size, 3)), np.zeros(size * size)
+    rows, cols, weights, targets, n_rows = [], [], [], [], 0
     for view in views:
-        camera = view.camera
-        hits = cast_camera(scene, camera.resized(camera.width * s, camera.height * s))
+        camera, h, w = view.camera, view.camera.height, view.camera.width
+        hits = cast_camera(scene, camera.resized(w * s, h * s))
         hit = hits.face >= 0
+        scored = np.ones((h, w), dtype=bool) if view.mask is None else view.mask.astype(bool)
+        pixel = (np.arange(h * s)[:, None] // s) * w + np.arange(w * s)[None, :] // s  # each ray's pixel
+        hit &= scored.reshape(-1)[pixel]
         uv = (hits.bary[hit][..., None] * mesh.uv[mesh.faces[hits.face[hit]]]).sum(axis=1)
-        texel = (np.clip((uv[:, 1] * size).astype(np.int64), 0, size - 1) * size
-                 + np.clip((uv[:, 0] * size).astype(np.int64), 0, size - 1))
-        photo = np.repeat(np.repeat(view.image, s, axis=0), s, axis=1)[hit]  # each ray's pixel colour
-        np.add.at(total, texel, photo)
-        count += np.bincount(texel, minlength=size * size)
-    texture = mesh.texture.reshape(-1, 3).copy()
-    seen = count > 0
-    texture[seen] = total[seen] / count[seen, None]
-    return ColoredMesh(mesh.verts, mesh.faces, uv=mesh.uv, texture=texture.reshape(size, size, 3).astype(np.float32))
+        x, y = uv[:, 0] * size - 0.5, uv[:, 1] * size - 0.5  # sample_texture's texel coordinates
+        x0, y0 = np.floor(x), np.floor(y)
+        fx, fy = x - x0, y - y0
+        index = np.flatnonzero(scored.reshape(-1))  # the scored pixels, numbered from n_rows
+        row_of = np.full(h * w, -1)
+        row_of[index] = n_rows + np.arange(len(index))
+        row = row_of[pixel[hit]]
+        for dx, dy, wt in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+            cx = np.clip(x0 + dx, 0, size - 1).astype(np.int64)
+            cy = np.clip(y0 + dy, 0, size - 1).astype(np.int64)
+            rows.append(row)
+            cols.append(cy * size + cx)
+            weights.append(wt / s**2)
+        targets.append(view.image.reshape(-1, 3)[index])
+        n_rows += len(index)
+    A = csr_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, size * size))
+    texture = mesh.texture.reshape(-1, 3).astype(np.float64)
+    residual = np.concatenate(targets) - A @ texture  # what the mesh's own texture leaves
+    for c in range(3):
+        texture[:, c] += lsqr(A, residual[:, c], damp=DAMP, iter_lim=iterations)[0]
+    texture = np.clip(texture, 0.0, 1.0).reshape(size, size, 3).astype(np.float32)
+    return ColoredMesh(mesh.verts, mesh.faces, uv=mesh.uv, texture=texture)
 
 
 def score_meshes(run, views, name: str, args) -> dict:
