@@ -95,3 +95,14 @@ def error_line(capsys):
         return err
 
     return read
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread within the test (the sums of a reduction may depend on the thread count)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

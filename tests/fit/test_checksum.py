@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-import torch
 from sphere_scene import tiny_config
 
 from dvr_cli.fit import fit
@@ -28,15 +27,6 @@ SETTINGS = {
                   mask_probe="random", edge_ray_fraction=0.0, normal_fd_step=0.0),
     "unmasked": {},
 }
-
-
-@pytest.fixture
-def one_thread():
-    """One torch thread within the test (the sums of a reduction may depend on the thread count)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def checksum(state: dict) -> tuple[float, float]:

@@ -34,14 +34,6 @@ def assert_bit_equal(a: dict, b: dict) -> None:
         assert torch.equal(a[key], b[key]), key
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_fit_viewer_flag_prints_the_address_and_fits(viewer_example, tmp_path, capsys):
     port = free_port()
     run = tmp_path / "run"
