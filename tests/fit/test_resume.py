@@ -1,14 +1,13 @@
-import os
 import signal
 
 import pytest
 import torch
 
+from runs import signal_at_sample
 from sphere_scene import tiny_config
 from dvr_cli.errors import DvrError
 from dvr_cli.fit import trainer
 from dvr_cli.run import load_run
-from dvr_cli.fit.sampler import RaySampler
 
 ITERS = 10  # occ grid update at 4 and 8, marching steps change at 3, coarse-to-fine level change at 2
 
@@ -22,16 +21,7 @@ def test_ctrl_c_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene, 
     straight = trainer.fit(sphere_scene, cfg, tmp_path / "straight")
     assert straight.iterations == ITERS and not straight.interrupted
 
-    original = RaySampler.sample
-    calls = {"n": 0}
-
-    def sample_then_ctrl_c(self):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            os.kill(os.getpid(), signal.SIGINT)  # the loop finishes this iteration, saves, returns
-        return original(self)
-
-    monkeypatch.setattr(RaySampler, "sample", sample_then_ctrl_c)
+    signal_at_sample(monkeypatch, signal.SIGINT, 5)
     first = trainer.fit(sphere_scene, cfg, tmp_path / "resumed")
     monkeypatch.undo()
     assert first.interrupted and first.iterations == 5

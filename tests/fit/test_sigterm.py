@@ -3,7 +3,6 @@ and the run resumes (issue 29)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from runs import signal_at_sample
 from sphere_scene import tiny_config
 from dvr_cli.config import FitConfig
 from dvr_cli.fit import trainer
-from dvr_cli.fit.sampler import RaySampler
 from dvr_cli.run import load_run
 from dvr_cli.run.checkpoint import load_checkpoint
 
@@ -26,15 +25,7 @@ ITERS = 8
 def test_sigterm_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene, monkeypatch):
     cfg = tiny_config(iters=ITERS)
     trainer.fit(sphere_scene, cfg, tmp_path / "straight")
-    original, calls = RaySampler.sample, {"n": 0}
-
-    def sample_then_sigterm(self):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            os.kill(os.getpid(), signal.SIGTERM)  # the loop finishes this iteration, saves, returns
-        return original(self)
-
-    monkeypatch.setattr(RaySampler, "sample", sample_then_sigterm)
+    signal_at_sample(monkeypatch, signal.SIGTERM, 3)
     before = signal.getsignal(signal.SIGTERM)  # SIG_DFL, or Ray's handler when an earlier test started Ray here
     first = trainer.fit(sphere_scene, cfg, tmp_path / "resumed")
     monkeypatch.undo()
