@@ -10,7 +10,7 @@ import dvr_cli
 
 # calib/ stands on scene/ and render/ on fields/ within their layers: half a layer above them; config/
 # stands on fields/ (FieldConfig.setup() builds the field).
-LAYERS = {"errors": 0, "files": 0, "ownership": 0, "runtime": 0,
+LAYERS = {"errors": 0, "extras": 0, "files": 0, "ownership": 0, "runtime": 0,
           "scene": 1, "calib": 1.5, "fields": 2, "render": 2.5, "config": 2.75,
           "run": 3, "fit": 4, "mesh": 4, "evaluate": 4, "viewer": 5, "batch": 5, "cli": 6, "commands": 6}
 ROOT = Path(dvr_cli.__file__).parent

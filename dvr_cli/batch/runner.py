@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from ..errors import DvrError
 from ..evaluate.report import json_safe
+from ..extras import require
 from ..files import write_json, write_text_atomic
 from ..runtime import setup_process
 from ..ownership import claim_folder
@@ -107,7 +108,7 @@ def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
 def connect(cluster: Cluster) -> bool:
     """Start or join Ray as ``cluster`` says; True when this call started it (the caller shuts it
     down). A Ray already initialised in this process (a notebook, a test session) is used as is."""
-    import ray
+    ray = require("ray")
 
     if cluster.address not in (None, "auto"):
         check_reachable(cluster.address)
@@ -157,7 +158,7 @@ def _one_line(exc: BaseException) -> str:
 
 def _failure(spec: SceneSpec, run_dir: Path, exc: Exception, retries: int) -> SceneResult:
     """A failed result from what ray.get raised: the task's own exception, or a worker that died."""
-    import ray
+    ray = require("ray")
 
     if isinstance(exc, ray.exceptions.RayTaskError):
         reason = _one_line(exc.cause if exc.cause is not None else exc)
@@ -178,7 +179,7 @@ def run_batch(specs: list[SceneSpec], out: str | Path, cluster: Cluster | None =
     :class:`SceneRow` per scene. A scene that fails does not stop the others. Raises DvrError
     when Ray cannot be started or reached.
     """
-    import ray
+    ray = require("ray")
 
     cluster, export = cluster or Cluster(), export or ExportOptions()
     out = Path(out).resolve()

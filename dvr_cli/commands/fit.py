@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..config import DEFAULT_MINUTES, MAX_CHECKPOINT_INTERVAL_S, FitConfig
 from ..errors import DvrError
+from ..extras import require
 from .console import warner
 from .fit_progress import FitProgress
 from .view import HOST_HELP, print_address
@@ -165,6 +166,8 @@ def register(app: typer.Typer) -> None:
         from ..run import default_run_dir, resolve_run_dir, scene_name
         from ..scene import load_scene
 
+        if viewer:  # a missing viewer extra is said before anything is written
+            require("viser")
         overrides = dict(iters=iters, minutes=minutes, device=device, seed=seed, downscale=downscale, holdout=holdout,
                          max_size=max_size, w_depth=depth_weight if depth is not None else None, w_sparse=sparse_weight,
                          compile=compile_field)

@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 import trimesh
 
+from ..extras import require
 from ..files import to_uint8
 from ..render.views import average_up
 from .cameras import Pose, pose_of
@@ -64,8 +65,7 @@ class Viewer:
                  title: str = "dvr", live: str | None = "rgb"):
         """``live``: what the live render shows first ('off', 'rgb', 'depth', 'normal'); None for a
         viewer without a field (a scene): no live render, no render next to a clicked photo."""
-        import viser
-
+        viser = require("viser")
         check_port(host, port)
         with contextlib.redirect_stdout(io.StringIO()):  # viser's own address panel: the command prints ours
             self.server = viser.ViserServer(host=host, port=port, label=title, verbose=False)

@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from viser.transforms import SO3
 
+from ..extras import require
 from ..scene.camera import Camera
+
+SO3 = require("viser.transforms").SO3
 
 
 @dataclass(frozen=True)
