@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXAMPLE := examples/data/example
 
-.PHONY: setup demo test test-fast example bench-fit bench-real bench-scale bench-viewer bench-masks clean chromium
+.PHONY: setup demo lint test test-fast example bench-fit bench-real bench-scale bench-viewer bench-masks clean chromium
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -36,7 +36,12 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
-test: $(STAMP) chromium
+# ruff (pyproject.toml: [tool.ruff]) before the tests, so that a lint error fails CI.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint chromium
 	$(BIN)/python -m pytest -q --durations=20
 
 test-fast: $(STAMP)

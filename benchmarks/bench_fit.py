@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import field_quality, machine, machine_title, write_json  # noqa: E402  (a sibling script module)
+
 TARGET_CHAMFER_PCT = 1.0  # Chamfer-L1 <= 1% of the GT bbox diagonal
 TARGET_PSNR = 25.0  # masked PSNR on held-out views, dB
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from common import machine, machine_title, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,10 +114,9 @@ def bench_wall(n: int, size: tuple[int, int], out: Path, photos_only: bool = Fal
     import json
 
     sys.path[:0] = [str(ROOT / "examples"), str(ROOT / "tests" / "helpers")]
-    from wall_scene import wall_capture
-
     from dvr_cli.calib.contact import LOW_CONFIDENCE
     from dvr_cli.calib.pipeline import calibrate_photos, calibrate_posed
+    from wall_scene import wall_capture
 
     capture = wall_capture(n, size)
     photos = out / "wall" / "photos"

@@ -18,7 +18,8 @@ and, with ``--results-md``, the block between this benchmark's markers in docs/r
 
     .venv/bin/python benchmarks/bench_real.py                          # 10 min per scene
     .venv/bin/python benchmarks/bench_real.py --scenes dtu65 --no-masks
-    .venv/bin/python benchmarks/bench_real.py --budget-min 3 --field-only --out benchmarks/out/real3 --docs benchmarks/out/real3
+    .venv/bin/python benchmarks/bench_real.py --budget-min 3 --field-only \
+        --out benchmarks/out/real3 --docs benchmarks/out/real3
     .venv/bin/python benchmarks/bench_real.py --budget-min 0.5 --dtu-downscale 8 --lego-size 100   # smoke
 """
 
@@ -59,7 +60,8 @@ SCENES = {
     "dtu65": RealScene("dtu_scan65", None, 7, f"DTU MVS scan 65 {DTU_CREDIT}"),
     "dtu69": RealScene("dtu_scan69_400", "cameras_sphere.npz", 7, f"DTU MVS scan 69 {DTU_CREDIT}"),
     "dtu106": RealScene("dtu_scan106_400", "cameras_sphere.npz", 7, f"DTU MVS scan 106 {DTU_CREDIT}"),
-    "lego": RealScene("nerf_synthetic_lego", "transforms_train.json", 8, "NeRF-synthetic lego (Mildenhall et al. 2020)"),
+    "lego": RealScene("nerf_synthetic_lego", "transforms_train.json", 8,
+                      "NeRF-synthetic lego (Mildenhall et al. 2020)"),
 }
 
 

@@ -59,7 +59,8 @@ def field_quality(field, occ_grid, cfg, normalization, test_views, gt_mesh, mesh
     field.eval()
     device = next(field.parameters()).device
     with torch.no_grad():
-        verts, faces, _ = extract_surface(field.occupancy_logits, resolution=mesh_resolution, start=32, tau=cfg.rendering.tau,
+        verts, faces, _ = extract_surface(field.occupancy_logits, resolution=mesh_resolution, start=32,
+                                          tau=cfg.rendering.tau,
                                           device=device)
     chamfer = float("nan")
     if len(faces):

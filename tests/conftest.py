@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from runs import fitted_run
 from sphere_scene import make_scene
 

@@ -49,7 +49,8 @@ def test_no_import_runs_back_up():
 
 
 def test_the_check_sees_relative_and_lazy_imports():
-    source = "from ..render.march import find_surface\nfrom . import base\n\ndef f():\n    from dvr_cli.fit import fit\n"
+    source = ("from ..render.march import find_surface\nfrom . import base\n\n"
+              "def f():\n    from dvr_cli.fit import fit\n")
     assert imported_parts(Path("fields/probe.py"), source) == ["render", "fields", "fit"]
 
 

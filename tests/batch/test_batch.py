@@ -16,9 +16,9 @@ import pytest
 import torch
 from PIL import Image
 
-from manifests import write_manifest
 from dvr_cli.batch import Cluster, ExportOptions, read_scenes, run_batch
 from dvr_cli.cli import main
+from manifests import write_manifest
 
 
 @pytest.mark.slow

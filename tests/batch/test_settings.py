@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from manifests import write_manifest
 from dvr_cli.batch import ExportOptions, process_scene, read_scenes
 from dvr_cli.batch.scene import RESULT, settings_hash
 from dvr_cli.errors import DvrError
+from manifests import write_manifest
 
 EXPORT = ExportOptions("ply", 16)
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from make_example import ColoredMesh, make_object, render_view, shade, smooth_albedo, sphere_cameras
 from PIL import Image
 
 from dvr_cli.calib import automask
 from dvr_cli.calib.automask import auto_masks, read_confidence, table_plane, write_confidence, write_masks
 from dvr_cli.calib.contact import contact_sheet
+from make_example import ColoredMesh, make_object, render_view, shade, smooth_albedo, sphere_cameras
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 #: Near-white paint on the object's top: within 10% of the white background.
@@ -56,7 +56,8 @@ def cut_scene():
     cameras = sphere_cameras(20, center, 2.6 * radius, (W, H), focal, elevation=(15.0, 60.0))
     views = [render_view(obj, cam, supersample=1) for cam in cameras]
     floors = floor_views(cameras, base.vertices[:, 2].min(), center, 4 * radius)
-    images = [np.where(v["mask"][..., None], np.round(v["rgb"] * 255), f).astype(np.uint8) for v, f in zip(views, floors)]
+    images = [np.where(v["mask"][..., None], np.round(v["rgb"] * 255), f).astype(np.uint8)
+              for v, f in zip(views, floors)]
     truth = [v["mask"] for v in views]
     points = obj.sample_surface(500, np.random.default_rng(0))
     return images, cameras, points, truth

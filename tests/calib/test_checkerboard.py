@@ -5,10 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from boards import DIST_TRUE, K_TRUE, PATTERN, SQUARE, H, W, board_poses, render_board
 
+from boards import DIST_TRUE, K_TRUE, PATTERN, SQUARE, H, W, board_poses, render_board
 from dvr_cli.calib.checkerboard import calibrate_checkerboard, load_intrinsics
 from dvr_cli.errors import DvrError
+
 
 @pytest.fixture(scope="module")
 def board_images(tmp_path_factory):

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from calib_helpers import scene_radius, true_cameras
 from dvr_cli.calib.align import transform_camera
 from dvr_cli.calib.frame import choose_frame, common_focus, rotation_to_z
 from dvr_cli.runtime import open3d
-
-from calib_helpers import scene_radius, true_cameras
 
 
 def test_rotation_to_z():

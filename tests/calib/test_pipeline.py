@@ -13,19 +13,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from calib_helpers import read_views, scene_radius, true_cameras
 from dvr_cli.calib.align import pose_errors
 from dvr_cli.calib.pipeline import calibrate_photos, parse_pattern
 from dvr_cli.config import FitConfig
 from dvr_cli.errors import DvrError
-from dvr_cli.ownership import check_replaceable, mark
 from dvr_cli.evaluate.geometry import load_mesh, mesh_distances
 from dvr_cli.fit import fit
-from dvr_cli.run import load_run
 from dvr_cli.mesh.export import export_mesh
+from dvr_cli.ownership import check_replaceable, mark
+from dvr_cli.run import load_run
 from dvr_cli.runtime import open3d
 from dvr_cli.scene import load_scene
-
-from calib_helpers import read_views, scene_radius, true_cameras
 
 
 @pytest.fixture

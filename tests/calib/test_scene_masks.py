@@ -10,7 +10,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from wall_scene import held_capture, wall_capture
 
 from dvr_cli.calib import scene_masks
 from dvr_cli.calib.automask import AutoMasks, coverage_trust, read_confidence
@@ -20,6 +19,7 @@ from dvr_cli.calib.scene_masks import mask_scene
 from dvr_cli.cli import main
 from dvr_cli.scene import Scene, View, load_scene
 from dvr_cli.scene.normalise import from_cameras
+from wall_scene import held_capture, wall_capture
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -11,12 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from calib_helpers import scene_radius, true_cameras
 from dvr_cli.calib.align import pose_errors
 from dvr_cli.calib.sfm import estimate_cameras, write_points_ply
 from dvr_cli.errors import DvrError
 from dvr_cli.runtime import open3d
-
-from calib_helpers import scene_radius, true_cameras
 
 SFM_STAGES = ("features", "matching", "mapping", "refining")
 
@@ -93,7 +92,8 @@ def test_textureless_photos_fail_cleanly(tmp_path):
         # Smooth gradients and a little noise: no blobs for SIFT to find or match.
         y, x = np.mgrid[0:120, 0:160]
         gray = 120 + 40 * np.sin(x / 50 + k) + rng.normal(0, 1, x.shape)
-        paths.append(_write(tmp_path / "in" / f"{k:02d}.png", np.repeat(gray[..., None], 3, 2).clip(0, 255).astype(np.uint8)))
+        rgb = np.repeat(gray[..., None], 3, 2).clip(0, 255).astype(np.uint8)
+        paths.append(_write(tmp_path / "in" / f"{k:02d}.png", rgb))
     existing = tmp_path / "work"
     existing.mkdir()
     (existing / "keep.txt").write_text("user file")

@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from calib_helpers import read_views, scene_radius, true_cameras
 from dvr_cli.calib.triangulate import MIN_TRACK, SparsePoints, triangulate
 from dvr_cli.evaluate.geometry import distance_to_mesh, load_mesh
-
-from calib_helpers import read_views, scene_radius, true_cameras
 
 
 @pytest.mark.slow

@@ -10,11 +10,10 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from boards import K_TRUE, board_poses, render_board
 
+from boards import K_TRUE, board_poses, render_board
 from dvr_cli.calib.checkerboard import Intrinsics
 from dvr_cli.cli import main
-
 
 
 def _one_line_error(capsys) -> str:

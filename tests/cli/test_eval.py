@@ -11,7 +11,6 @@ from PIL import Image
 
 from dvr_cli.cli import main
 
-
 FAST = ["--steps", "32", "--resolution", "32", "--points", "2000", "--device", "cpu"]
 
 

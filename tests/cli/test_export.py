@@ -14,7 +14,6 @@ import trimesh
 from dvr_cli.cli import main
 
 
-
 @pytest.fixture(scope="module")
 def run(tiny_run) -> Path:
     """A 4-iteration fit: the field is still about its initial sphere (a surface exists)."""

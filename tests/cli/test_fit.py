@@ -14,7 +14,6 @@ from PIL import Image
 
 from dvr_cli.cli import main
 
-
 TINY = ["--iters", "4", "--device", "cpu"]
 
 
@@ -97,7 +96,8 @@ def test_cameras_that_miss_the_object_region(example, tmp_path, capsys, error_li
         cam["image"] = str(example / cam["image"])
         cam["mask"] = str(example / cam["mask"])
     (tmp_path / "away.json").write_text(json.dumps(cams))
-    code = main(["fit", str(example / "images"), "--cameras", str(tmp_path / "away.json"), "--out", str(tmp_path / "r"), *TINY])
+    code = main(["fit", str(example / "images"), "--cameras", str(tmp_path / "away.json"), "--out", str(tmp_path / "r"),
+                 *TINY])
     assert code == 2
     line = error_line()
     assert "unit cube" in line

@@ -7,8 +7,7 @@ import json
 import numpy as np
 
 from dvr_cli.cli import main
-from dvr_cli.scene import Camera
-from dvr_cli.scene import load_scene, write_scene
+from dvr_cli.scene import Camera, load_scene, write_scene
 
 
 def test_info_on_a_calibrated_scene(example_small, tmp_path, capsys):

@@ -11,7 +11,6 @@ import pytest
 
 from dvr_cli.cli import main
 
-
 FAST = ["--steps", "32", "--device", "cpu"]
 
 

@@ -11,13 +11,11 @@ import pytest
 import trimesh
 
 import sphere_field as sf
-
 from dvr_cli.errors import DvrError
 from dvr_cli.evaluate.report import evaluate_images, evaluate_run, json_safe
 from dvr_cli.render.renderer import render_image
 from dvr_cli.scene.camera import Camera, look_at
 from dvr_cli.scene.types import View
-
 
 W, H = 40, 32
 

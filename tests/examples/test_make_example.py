@@ -15,10 +15,8 @@ import pytest
 from PIL import Image
 
 import make_example as mx
-
 from dvr_cli.runtime import open3d
 from dvr_cli.scene.camera import Camera
-
 
 VIEWS, SIZE = 8, (48, 40)
 

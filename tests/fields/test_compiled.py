@@ -1,15 +1,16 @@
-"""torch.compile of the field (cfg.rendering.compile): same fields as eager, one line and eager on failure, repeatable."""
+"""torch.compile of the field (cfg.rendering.compile): same fields as eager, one line and eager on failure,
+repeatable."""
 
 import hashlib
 
 import pytest
 import torch
-from sphere_scene import tiny_config
 
 from dvr_cli.fields import GridField
 from dvr_cli.fields import compiled as compiled_module
 from dvr_cli.fields.compiled import compile_field
 from dvr_cli.fit import trainer
+from sphere_scene import tiny_config
 
 
 def _checksum(run_dir) -> str:

@@ -4,14 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from sphere_scene import tiny_config
 from dvr_cli.errors import DvrError
 from dvr_cli.run import checkpoint as ckpt
+from sphere_scene import tiny_config
 
 
 def _state(cfg, value=1.0):
     return {"iteration": 3, "elapsed": 1.5, "field": {"w": torch.full((2,), value)}, "optimizer": {},
-            "rng": ckpt.capture_rng(torch.Generator().manual_seed(0)), "occ_grid": {"res": 2, "bits": torch.ones(2, 2, 2, dtype=torch.bool)},
+            "rng": ckpt.capture_rng(torch.Generator().manual_seed(0)),
+            "occ_grid": {"res": 2, "bits": torch.ones(2, 2, 2, dtype=torch.bool)},
             "config": json.dumps(cfg.to_json())}
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from sphere_scene import tiny_config
 
 from dvr_cli.fit import fit
 from dvr_cli.mesh.export import export_mesh
 from dvr_cli.run import load_run
 from dvr_cli.scene.types import Scene
+from sphere_scene import tiny_config
 
 #: (sum, sum of |.|) in float64 over every parameter of the fitted field, as recorded before the
 #: configuration and loop refactor of issue 30; exact equality: any change of a bit shows

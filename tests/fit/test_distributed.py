@@ -17,12 +17,12 @@ import pytest
 import torch
 from torch import multiprocessing as mp
 
-from sphere_scene import tiny_config
 from dvr_cli.config import FitConfig
 from dvr_cli.errors import DvrError
 from dvr_cli.fit import distributed, fit
 from dvr_cli.fit.model import batch_outputs, step_losses, total_loss
 from dvr_cli.fit.sampler import RayBatch, RaySampler
+from sphere_scene import tiny_config
 
 RAYS = 256
 STOP_AT = 4  # the interrupted 2-process fit stops here, then resumes to the end

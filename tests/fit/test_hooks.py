@@ -3,11 +3,10 @@ can stop the fit; the field declares what the schedule calls on it."""
 
 from __future__ import annotations
 
-from sphere_scene import tiny_config
-
 from dvr_cli.fields import PaperField
 from dvr_cli.fit import fit
 from dvr_cli.fit.hooks import LoopHook
+from sphere_scene import tiny_config
 
 
 class Recorder(LoopHook):

@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from sphere_scene import tiny_config
 from dvr_cli.fit import fit
 from dvr_cli.run import load_run
+from sphere_scene import tiny_config
 
 
 def _train_error(run_dir, scene) -> float:

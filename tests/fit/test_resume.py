@@ -3,11 +3,11 @@ import signal
 import pytest
 import torch
 
-from runs import signal_at_sample
-from sphere_scene import tiny_config
 from dvr_cli.errors import DvrError
 from dvr_cli.fit import trainer
 from dvr_cli.run import load_run
+from runs import signal_at_sample
+from sphere_scene import tiny_config
 
 ITERS = 10  # occ grid update at 4 and 8, marching steps change at 3, coarse-to-fine level change at 2
 

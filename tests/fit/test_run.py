@@ -3,12 +3,12 @@ import os
 import pytest
 import torch
 
-from sphere_scene import tiny_config
-from dvr_cli.errors import DvrError
 from dvr_cli import run as runs
+from dvr_cli.errors import DvrError
 from dvr_cli.fit.trainer import active_levels, fit
 from dvr_cli.ownership import claim_folder
 from dvr_cli.run.folder import update_latest_link
+from sphere_scene import tiny_config
 
 
 def test_holdout_split_keeps_every_kth_view_out():

@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from sphere_scene import CENTER, RADIUS, make_scene
 from dvr_cli.config import SamplerConfig
 from dvr_cli.errors import DvrError
 from dvr_cli.fit.sampler import RaySampler, edge_band
 from dvr_cli.render.rays import intersect_cube
 from dvr_cli.scene.camera import Camera
+from sphere_scene import CENTER, RADIUS, make_scene
 
 
 def _sampler(scene, seed=0, rays=400, views=3, fraction=0.5, edge=0.0):
@@ -71,7 +71,8 @@ def test_depth_targets_are_unit_frame_ray_lengths():
     scene = make_scene(depth=True)
     batch = _sampler(scene).sample()
     known = batch.depth > 0
-    assert known.sum() > 50 and bool((known == batch.mask).all())  # the sphere's depth is known exactly where it is seen
+    # the sphere's depth is known exactly where it is seen
+    assert known.sum() > 50 and bool((known == batch.mask).all())
     surface = batch.origins[known] + batch.depth[known, None] * batch.dirs[known]
     world = scene.normalization.to_world(surface.double().numpy())
     assert np.allclose(np.linalg.norm(world - CENTER, axis=1), RADIUS, atol=1e-4)

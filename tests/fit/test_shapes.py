@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from box_scene import box_surface_points, make_box_scene, ring
-from cup_scene import PIT, PIT_FLOOR, TOP, make_cup_scene
 from scipy.spatial import cKDTree
 
+from box_scene import box_surface_points, make_box_scene, ring
+from cup_scene import PIT, PIT_FLOOR, TOP, make_cup_scene
 from dvr_cli.config import FitConfig
 from dvr_cli.fields.base import tau_logit
 from dvr_cli.fit import fit

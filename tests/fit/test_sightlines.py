@@ -10,7 +10,6 @@ from dvr_cli.calib.triangulate import SparsePoints
 from dvr_cli.fit.sightlines import MARGIN, MAX_MARGIN, sight_lines
 from dvr_cli.scene.camera import Camera, look_at
 
-
 SIZE = 1280  # pixels across: a point 4 units away, seen from 90 degrees apart, has a depth sigma of 0.005
 
 
@@ -44,7 +43,8 @@ def test_segments_run_from_the_cube_to_just_short_of_the_point():
     assert np.allclose(lines.behind.numpy(), expected_behind, atol=1e-5)
     free, solid = (x.numpy() for x in lines.sample(1000, torch.Generator().manual_seed(0)))
     # every free sample lies on one of the segments, with that segment's point behind
-    d = np.stack([np.linalg.norm(np.cross(free - s, e - s), axis=1) / np.linalg.norm(e - s) for s, e in zip(starts, ends)])
+    d = np.stack([np.linalg.norm(np.cross(free - s, e - s), axis=1) / np.linalg.norm(e - s)
+                  for s, e in zip(starts, ends)])
     line = d.argmin(axis=0)
     assert d.min(axis=0).max() < 1e-5 and np.allclose(solid, lines.behind.numpy()[line], atol=1e-6)
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from runs import signal_at_sample
-from sphere_scene import tiny_config
 from dvr_cli.config import FitConfig
 from dvr_cli.fit import trainer
 from dvr_cli.run import load_run
 from dvr_cli.run.checkpoint import load_checkpoint
+from runs import signal_at_sample
+from sphere_scene import tiny_config
 
 ITERS = 8
 

@@ -6,15 +6,15 @@ import math
 import pytest
 import torch
 
-from render_scenes import ring_cameras
-from sphere_scene import tiny_config
 from dvr_cli.errors import DvrError
 from dvr_cli.fields import GridField
-from dvr_cli.fit.sampler import RayBatch
+from dvr_cli.fields.normals import fd_normals, fd_points
 from dvr_cli.fit import fit, losses
 from dvr_cli.fit.model import batch_outputs, step_losses, total_loss
+from dvr_cli.fit.sampler import RayBatch
 from dvr_cli.render import camera_rays, render_rays
-from dvr_cli.fields.normals import fd_normals, fd_points
+from render_scenes import ring_cameras
+from sphere_scene import tiny_config
 
 
 def _grazing_batch(n: int = 64, gap: float = 0.6) -> RayBatch:

@@ -8,12 +8,12 @@ import json
 import pytest
 import torch
 
-from sphere_scene import tiny_config
 from dvr_cli.config import FitConfig
 from dvr_cli.fields import GridField
 from dvr_cli.fit.model import batch_outputs, step_losses, volume_samples
 from dvr_cli.fit.sampler import RayBatch
 from dvr_cli.render.march import find_surface
+from sphere_scene import tiny_config
 
 
 def _head_on_batch(n: int = 16) -> RayBatch:

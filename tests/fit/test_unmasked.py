@@ -7,9 +7,9 @@ import dataclasses
 
 import numpy as np
 import pytest
-from box_scene import box_surface_points, make_box_scene, ring
 from scipy.spatial import cKDTree
 
+from box_scene import box_surface_points, make_box_scene, ring
 from dvr_cli.config import FitConfig
 from dvr_cli.evaluate.report import evaluate_run
 from dvr_cli.fit import fit

@@ -8,10 +8,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from box_scene import ring
 from dvr_cli.mesh.bake import cast_camera, raycasting_scene
 from dvr_cli.scene.types import Normalization, Scene, View
-
-from box_scene import ring
 
 #: The block and the pit (x, y within +-PIT, z from PIT_FLOOR up to TOP).
 HALF, BOTTOM, TOP = 0.6, -0.4, 0.4
@@ -29,8 +28,8 @@ def _box(lo, hi) -> tuple[np.ndarray, np.ndarray]:
 def cup_mesh() -> tuple[np.ndarray, np.ndarray]:
     """(verts, faces) of the cup: a floor slab and four walls (overlapping boxes)."""
     h, p = HALF, PIT
-    boxes = [((-h, -h, BOTTOM), (h, h, PIT_FLOOR)), ((-h, -h, PIT_FLOOR), (-p, h, TOP)), ((p, -h, PIT_FLOOR), (h, h, TOP)),
-             ((-p, -h, PIT_FLOOR), (p, -p, TOP)), ((-p, p, PIT_FLOOR), (p, h, TOP))]
+    boxes = [((-h, -h, BOTTOM), (h, h, PIT_FLOOR)), ((-h, -h, PIT_FLOOR), (-p, h, TOP)),
+             ((p, -h, PIT_FLOOR), (h, h, TOP)), ((-p, -h, PIT_FLOOR), (p, -p, TOP)), ((-p, p, PIT_FLOOR), (p, h, TOP))]
     verts, faces = [], []
     for lo, hi in boxes:
         v, f = _box(lo, hi)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from make_example import make_object, render_view
 
 from dvr_cli.scene import Camera, look_at
+from make_example import make_object, render_view
 
 AZIMUTH = 60.0
 ELEVATION = (-25.0, 35.0)

@@ -125,7 +125,8 @@ def test_occluded_points_take_no_colour_from_the_view():
     a = flat_view(0.0, 1.1, (1, 0, 0))
     b = flat_view(1.5, 1.5, (0, 0, 1))
     coloring = PhotoColoring(verts, faces, [a, b], fallback)
-    red_only, blue_only, neither, both = (back_points(xs) for xs in ((-0.9, -0.7), (0.1, 0.5), (-0.5, -0.1), (0.7, 0.9)))
+    red_only, blue_only, neither, both = (back_points(xs)
+                                          for xs in ((-0.9, -0.7), (0.1, 0.5), (-0.5, -0.1), (0.7, 0.9)))
     np.testing.assert_allclose(coloring(red_only, faces_of(red_only)), [[1, 0, 0]] * len(red_only), atol=1e-6)
     # Hidden from A: B's colour only.
     np.testing.assert_allclose(coloring(blue_only, faces_of(blue_only)), [[0, 0, 1]] * len(blue_only), atol=1e-6)

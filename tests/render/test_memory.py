@@ -9,11 +9,11 @@ the test compares over the rays whose hit flags agree.
 """
 
 import torch
-from render_scenes import ring_cameras
 
 from dvr_cli.fields import GridField
 from dvr_cli.render import camera_rays, render_rays
 from dvr_cli.render.march import find_surface
+from render_scenes import ring_cameras
 
 
 def _saved_bytes(field, origins, dirs, n_steps: int) -> int:

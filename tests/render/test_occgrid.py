@@ -2,9 +2,9 @@
 
 import numpy as np
 import torch
-from render_scenes import ring_cameras, sphere_depth, sphere_logit_fn
 
 from dvr_cli.render import OccupancyGrid, camera_rays, find_surface
+from render_scenes import ring_cameras, sphere_depth, sphere_logit_fn
 
 CENTER, RADIUS = (0.1, 0.0, -0.05), 0.5
 
@@ -30,7 +30,8 @@ def test_visual_hull_contains_sphere_and_carves_corners():
     cams = ring_cameras(12, size=48)
     grid = OccupancyGrid.from_masks(cams, _sphere_masks(cams, CENTER, RADIUS), res=32, dilate=1)
     assert grid.occupied(_points_in_ball(20000, CENTER, RADIUS)).all()
-    corners = 0.95 * torch.tensor([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=torch.float32)
+    corners = 0.95 * torch.tensor([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)],
+                                  dtype=torch.float32)
     assert not grid.occupied(corners).any()
     sphere_share = 4 / 3 * np.pi * RADIUS**3 / 8
     assert sphere_share < grid.fraction < 4 * sphere_share, grid.fraction

@@ -1,11 +1,11 @@
 """render_rays / render_image / normals on a field initialised as a sphere."""
 
 import torch
-from render_scenes import ring_cameras, sphere_depth
 
 from dvr_cli.fields import GridField
-from dvr_cli.render import camera_rays, normals, render_image, render_rays
 from dvr_cli.fields.normals import fd_normals, fd_points
+from dvr_cli.render import camera_rays, normals, render_image, render_rays
+from render_scenes import ring_cameras, sphere_depth
 
 
 def _sphere_field():

@@ -1,10 +1,10 @@
 """find_surface on analytic sphere occupancies: depths to 1e-4 after secant, misses, inside flags."""
 
 import torch
-from render_scenes import ring_cameras, sphere_depth, sphere_logit_fn
 
 from dvr_cli.render import camera_rays, find_surface
 from dvr_cli.render.occgrid import OccupancyGrid
+from render_scenes import ring_cameras, sphere_depth, sphere_logit_fn
 
 
 def test_hits_sphere_at_analytic_depth():

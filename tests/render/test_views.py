@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-
 import cv2
 import numpy as np
 import pytest
 
 import sphere_field as sf
-
 from dvr_cli.errors import DvrError
 from dvr_cli.render.views import orbit_cameras, ray_to_z_depth, render_views, write_depth, write_video
 from dvr_cli.scene.camera import Camera, look_at
-
 
 CENTER = np.array([0.5, -1.0, 2.0])
 UP = np.array([0.0, 1.0, 0.0])  # not z: the orbit must follow the cameras' up

@@ -9,11 +9,11 @@ import shutil
 import pytest
 import torch
 
-from sphere_scene import tiny_config
 from dvr_cli.cli import main
 from dvr_cli.errors import DvrError
 from dvr_cli.fit import fit
 from dvr_cli.run import load_run
+from sphere_scene import tiny_config
 
 COMMANDS = (["export", "--resolution", "16"], ["render", "--frames", "1"], ["eval"], ["fit", "--resume"])
 

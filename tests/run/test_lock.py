@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from sphere_scene import tiny_config
 from dvr_cli.cli import main
 from dvr_cli.errors import DvrError
 from dvr_cli.fit import fit
 from dvr_cli.ownership import mark
 from dvr_cli.run import RunLock
+from sphere_scene import tiny_config
 
 
 def test_a_second_fit_on_a_locked_folder_is_refused(tmp_path, sphere_scene):

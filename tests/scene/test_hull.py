@@ -2,10 +2,10 @@
 
 import numpy as np
 import torch
-from render_scenes import ring_cameras
 
 from dvr_cli.render import OccupancyGrid, camera_rays
 from dvr_cli.scene.hull import hull_votes, touches_border, visual_hull
+from render_scenes import ring_cameras
 
 ROD_LO, ROD_HI = np.array([-0.95, -0.12, -0.12]), np.array([0.95, 0.12, 0.12])
 

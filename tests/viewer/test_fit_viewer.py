@@ -19,9 +19,9 @@ from dvr_cli.config import FitConfig
 from dvr_cli.fit import fit
 from dvr_cli.run import CHECKPOINT
 from dvr_cli.scene import load_scene
+from dvr_cli.viewer import pose_of, watch_fit
 from dvr_cli.viewer import watch as watch_module
 from dvr_cli.viewer.app import TRAIN_COLOR
-from dvr_cli.viewer import pose_of, watch_fit
 
 
 def field_state(run) -> dict[str, torch.Tensor]:
