@@ -43,7 +43,7 @@ def parse_variant(spec: str) -> tuple[str, dict]:
 
 
 def default_variants() -> list[tuple[str, dict]]:
-    """The default fit, and the unified renderer's (issue 31)."""
+    """The default fit, and the unified (UNISURF) renderer's."""
     return [("fast", {}), ("unified", {"renderer": "unified"})]
 
 

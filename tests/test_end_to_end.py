@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from dvr_cli.evaluate.geometry import load_mesh, mesh_distances
-from dvr_cli.evaluate.images import masked_psnr
+from dvr_cli.evaluate.image_metrics import masked_psnr
 
 pytestmark = pytest.mark.slow
 DVR = [str(Path(sys.executable).with_name("dvr"))]

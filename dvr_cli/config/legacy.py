@@ -14,7 +14,7 @@ SHADING_FD_STEP = 0.008
 
 
 def migrate(saved: dict, source: str | Path = "config") -> dict:
-    """A saved config, flat (before issue 30) or nested, in today's nested JSON form: the settings it
+    """A saved config, flat (before 2026-12-05) or nested, in today's nested JSON form: the settings it
     predates take the value it ran with (:data:`LEGACY_VALUES`, and ``shading_fd_step``); DvrError
     naming ``source`` for an unknown key."""
     flat = {**LEGACY_VALUES, **flatten(saved)}

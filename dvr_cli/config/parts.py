@@ -85,7 +85,7 @@ class RenderConfig(Settings):
     n_secant: int = setting(8, check=int_at_least(0), want="an integer >= 0")
     render_steps: int = setting(256, check=int_at_least(2), want="an integer >= 2")
     # marching stops evaluating a ray once it has hit (the same hits and depths for about half the
-    # evaluations; False: every sample of every ray, as before issue 32)
+    # evaluations; False: every sample of every ray, as runs before 2026-12-05 did)
     stop_at_hit: bool = setting(True, check=boolean, want="true or false")
     # torch.compile the field's per-point work (fields/compiled.py); falls back to eager with one
     # warning line where it cannot compile. Its warm-up is counted in a time-planned budget

@@ -22,7 +22,7 @@ from ..run import EVAL, Run
 from ..scene import load_scene
 from ..scene.types import View
 from .geometry import load_mesh, mesh_distances
-from .images import error_map, masked_psnr, psnr, silhouette_iou, ssim
+from .image_metrics import error_map, masked_psnr, psnr, silhouette_iou, ssim
 from .mesh_render import MESH_SUPERSAMPLE, MeshRenderer, load_colored_mesh
 
 FIGURES_DIR = "eval"

@@ -24,7 +24,7 @@ DEFAULT_CHUNK = 1 << 16
 SPAN_SAMPLES_PER_CELL = 2
 # With stop_at_hit, the marching samples are evaluated front to back in stages ending at these
 # shares of the steps, and a ray that has hit is not evaluated further: on DTU 65 about half of a
-# fit's marching evaluations lay behind the ray's first crossing (issue 32). Eight finer stages
+# fit's marching evaluations lay behind the ray's first crossing. Eight finer stages
 # (1/16 ... 3/4, 1) evaluated 5.6 % fewer samples but measured no faster: smaller field batches.
 HIT_STAGES = (0.125, 0.25, 0.5, 1.0)
 

@@ -1,5 +1,5 @@
 """A batch reuses a scene's finished result only while its settings are unchanged, and keeps clear
-of its own files (issue 29). process_scene without Ray: a few seconds."""
+of its own files. process_scene without Ray: a few seconds."""
 
 from __future__ import annotations
 

@@ -34,11 +34,11 @@ def test_bench_fit_smoke(make_example, tmp_path):
 
 
 @pytest.mark.slow
-def test_bench_unified_smoke(make_example, tmp_path):
+def test_bench_renderers_smoke(make_example, tmp_path):
     scene = make_example(tmp_path / "scene", views=6, size=(32, 32), test_views=2, colmap_points=20)
     out = tmp_path / "rows.jsonl"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_unified.py"), "--scene", str(scene), "--iters", "3",
+        [sys.executable, str(ROOT / "benchmarks" / "bench_renderers.py"), "--scene", str(scene), "--iters", "3",
          "--no-masks", "--out", str(out), "--work", str(tmp_path / "runs")],
         capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -1,4 +1,4 @@
-"""The one-line-error promise beyond DvrError (issue 29): operating-system errors, a damaged surface
+"""The one-line-error promise beyond DvrError: operating-system errors, a damaged surface
 cache, broken files in `dvr view`, Ctrl-C (exit 130, nothing half-written), brackets in paths."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""dvr never deletes or overwrites what it did not write (issue 29): one test per row of the issue's
+"""dvr never deletes or overwrites what it did not write: one test per row of docs/data-safety.md's
 table, on a user's capture ``cap/`` (images/, masks/, cams.json and the user's notes.txt), whose
 every byte is compared before and after; a calibration that fails midway keeps the previous scene."""
 

@@ -1,5 +1,5 @@
 """The nested FitConfig: flat names map onto its parts, each value is checked where it is declared,
-and configs saved in the flat form (before issue 30) load through the one migration."""
+and configs saved in the flat form (before 2026-12-05) load through the one migration."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dvr_cli.config import FLAT_NAMES, PARTS, FieldConfig, FitConfig, migrate
 from dvr_cli.errors import DvrError
 from dvr_cli.fields import GridField, PaperField
 
-#: config.json as dvr saved it before issue 30 (flat; `paper` preset, iters=7, holdout=3, w_sparse=0.5,
+#: config.json as dvr saved it before 2026-12-05 (flat; `paper` preset, iters=7, holdout=3, w_sparse=0.5,
 #: normal_fd_step=0.004, field=grid), without the settings added later (shading_hidden, renderer, ...)
 FLAT_SAVED = {
     "preset": "paper", "field": "grid", "grid_resolutions": [16, 32, 64, 128], "grid_features": 4,
@@ -34,7 +34,7 @@ def test_flat_names_map_onto_the_parts():
     assert cfg.schedule.iters == 5 and cfg.rendering.tau == 0.4 and cfg.losses.w_normal == 0.2
     assert cfg.sampler.rays_per_step == 64 and cfg.holdout == 2 and cfg.seed == 0
     assert cfg.network.field == "paper" and cfg.schedule.lr == 1e-4 and cfg.rendering.renderer == "surface"
-    assert set(cfg.flat()) == set(FLAT_NAMES) and len(FLAT_NAMES) == 58  # 57 before issue 30, and shading_fd_step
+    assert set(cfg.flat()) == set(FLAT_NAMES) and len(FLAT_NAMES) == 58  # 57 before 2026-12-05, and shading_fd_step
     assert cfg.replaced(iters=9, device="cpu").flat() == {**cfg.flat(), "iters": 9, "device": "cpu"}
     assert FitConfig.from_json(json.loads(json.dumps(cfg.to_json()))) == cfg
     assert sorted(cfg.to_json()) == sorted([*PARTS, "preset", "downscale", "max_size", "holdout", "seed", "device",

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from dvr_cli.evaluate.images import gaussian_window, masked_psnr, psnr, silhouette_iou, ssim
+from dvr_cli.evaluate.image_metrics import gaussian_window, masked_psnr, psnr, silhouette_iou, ssim
 
 
 @pytest.fixture()

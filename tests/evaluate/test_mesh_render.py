@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dvr_cli.errors import DvrError
-from dvr_cli.evaluate.images import masked_psnr, silhouette_iou
+from dvr_cli.evaluate.image_metrics import masked_psnr, silhouette_iou
 from dvr_cli.evaluate.mesh_render import MESH_SUPERSAMPLE, MeshRenderer, load_colored_mesh, sample_texture
 from dvr_cli.evaluate.report import score_mesh
 from dvr_cli.mesh.writers import ColoredMesh, write_mesh

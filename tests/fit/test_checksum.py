@@ -13,8 +13,8 @@ from dvr_cli.run import load_run
 from dvr_cli.scene.types import Scene
 from sphere_scene import tiny_config
 
-#: (sum, sum of |.|) in float64 over every parameter of the fitted field, as recorded before the
-#: configuration and loop refactor of issue 30; exact equality: any change of a bit shows
+#: (sum, sum of |.|) in float64 over every parameter of the fitted field, as recorded on 2026-12-05
+#: before the nested configuration and the loop hooks; exact equality: any change of a bit shows
 PINNED = {
     "grid": (-1.7921610765842217, 164.946399911661),
     "paper": (14.366107408021776, 101.3791924598255),

@@ -1,5 +1,5 @@
 """SIGTERM (what Ray, SLURM and Kubernetes send) stops a fit as Ctrl-C does: a checkpoint, then exit,
-and the run resumes (issue 29)."""
+and the run resumes."""
 
 from __future__ import annotations
 

@@ -62,7 +62,7 @@ def test_volume_steps_until_the_plan_switches_to_the_surface():
 
 
 def test_a_config_saved_before_the_unified_renderer_loads_as_the_surface_fit(tmp_path):
-    saved = FitConfig.from_preset("fast").flat()  # as saved before issue 30
+    saved = FitConfig.from_preset("fast").flat()  # as saved before 2026-12-05
     for name in ("renderer", "volume_until", "free_samples", "interval_samples", "interval_max", "interval_min",
                  "interval_decay"):
         saved.pop(name)

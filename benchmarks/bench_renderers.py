@@ -5,8 +5,8 @@ each is iteration-planned (repeatable). Scores: held-out masked PSNR and silhoue
 only score a fit without masks), Chamfer-L1 on the example scene; seconds per step of each.
 One JSON line per fit is appended to --out as it finishes.
 
-    .venv/bin/python benchmarks/bench_unified.py --scene examples/data/example --iters 400
-    .venv/bin/python benchmarks/bench_unified.py --scene ../shared/data/dtu_scan65 --downscale 4 --holdout 7 --no-masks
+    .venv/bin/python benchmarks/bench_renderers.py --scene examples/data/example --iters 400
+    .venv/bin/python benchmarks/bench_renderers.py --scene ../shared/data/dtu_scan65 --downscale 4 --holdout 7 --no-masks
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ def main() -> None:
     parser.add_argument("--no-masks", action="store_true", help="fit without masks (they only score)")
     parser.add_argument("--renderers", default="unified,surface")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=Path("bench_unified.jsonl"))
-    parser.add_argument("--work", type=Path, default=Path("runs/bench_unified"))
+    parser.add_argument("--out", type=Path, default=Path("bench_renderers.jsonl"))
+    parser.add_argument("--work", type=Path, default=Path("runs/bench_renderers"))
     args = parser.parse_args()
 
     import torch
