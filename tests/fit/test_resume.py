@@ -6,7 +6,7 @@ import torch
 from dvr_cli.errors import DvrError
 from dvr_cli.fit import trainer
 from dvr_cli.run import load_run
-from runs import signal_at_sample
+from runs import signal_while_writing
 from sphere_scene import tiny_config
 
 ITERS = 10  # occ grid update at 4 and 8, marching steps change at 3, coarse-to-fine level change at 2
@@ -16,15 +16,20 @@ def _params(run_dir):
     return load_run(run_dir, device="cpu").field.state_dict()
 
 
-def test_ctrl_c_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene, monkeypatch):
-    cfg = tiny_config(iters=ITERS)
+def test_ctrl_c_twice_during_a_checkpoint_write_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene,
+                                                                                        monkeypatch):
+    """The first Ctrl-C asks the loop to stop; the second, still inside the write, aborts it: the
+    half-written file is removed, and the loop's last checkpoint holds iteration 5."""
+    cfg = tiny_config(iters=ITERS, checkpoint_every_s=0)  # a checkpoint after every iteration
     straight = trainer.fit(sphere_scene, cfg, tmp_path / "straight")
     assert straight.iterations == ITERS and not straight.interrupted
 
-    signal_at_sample(monkeypatch, signal.SIGINT, 5)
+    write = signal_while_writing(monkeypatch, signal.SIGINT, 5, times=2)  # the write after iteration 5
     first = trainer.fit(sphere_scene, cfg, tmp_path / "resumed")
     monkeypatch.undo()
+    assert 0 < write["written"] < write["size"]
     assert first.interrupted and first.iterations == 5
+    assert sorted(p.name for p in (tmp_path / "resumed" / "checkpoints").iterdir()) == ["latest.pt"]
 
     second = trainer.fit(sphere_scene, cfg, tmp_path / "resumed", resume=True)
     assert second.iterations == ITERS

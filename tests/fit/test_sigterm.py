@@ -1,5 +1,5 @@
 """SIGTERM (what Ray, SLURM and Kubernetes send) stops a fit as Ctrl-C does: a checkpoint, then exit,
-and the run resumes."""
+and the run resumes, also when the signal arrives while a checkpoint is being written."""
 
 from __future__ import annotations
 
@@ -16,21 +16,24 @@ from dvr_cli.config import FitConfig
 from dvr_cli.fit import trainer
 from dvr_cli.run import load_run
 from dvr_cli.run.checkpoint import load_checkpoint
-from runs import signal_at_sample
+from runs import signal_while_writing
 from sphere_scene import tiny_config
 
 ITERS = 8
 
 
-def test_sigterm_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene, monkeypatch):
-    cfg = tiny_config(iters=ITERS)
+def test_sigterm_during_a_checkpoint_write_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene,
+                                                                                     monkeypatch):
+    cfg = tiny_config(iters=ITERS, checkpoint_every_s=0)  # a checkpoint after every iteration
     trainer.fit(sphere_scene, cfg, tmp_path / "straight")
-    signal_at_sample(monkeypatch, signal.SIGTERM, 3)
+    write = signal_while_writing(monkeypatch, signal.SIGTERM, 3)  # the one after iteration 3
     before = signal.getsignal(signal.SIGTERM)  # SIG_DFL, or Ray's handler when an earlier test started Ray here
     first = trainer.fit(sphere_scene, cfg, tmp_path / "resumed")
     monkeypatch.undo()
-    assert first.interrupted and first.iterations == 3
+    assert 0 < write["written"] < write["size"]  # the signal came with half of the file written
+    assert first.interrupted and first.iterations == 3  # the write went on; the loop stopped after it
     assert signal.getsignal(signal.SIGTERM) is before  # the fit put back what was there
+    assert sorted(p.name for p in (tmp_path / "resumed" / "checkpoints").iterdir()) == ["latest.pt"]
     second = trainer.fit(sphere_scene, cfg, tmp_path / "resumed", resume=True)
     assert second.iterations == ITERS
     a = load_run(tmp_path / "straight", device="cpu").field.state_dict()

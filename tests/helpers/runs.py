@@ -19,19 +19,32 @@ def fitted_run(scene_dir: Path, run: Path, holdout: int, iters: int = 4) -> Path
     return run
 
 
-def signal_at_sample(monkeypatch, signum: int, n: int) -> None:
-    """Send this process ``signum`` while the fit draws its ``n``-th batch of rays (the loop
-    finishes that iteration, saves and returns); ``monkeypatch.undo()`` restores the sampler."""
+def signal_while_writing(monkeypatch, signum: int, n: int, times: int = 1) -> dict:
+    """Send this process ``signum`` ``times`` times in the middle of the fit's ``n``-th checkpoint
+    write: half of the file is on disk (in its temporary name) when the signals arrive, the rest
+    is written after them unless one raises. Returns {"written": bytes on disk when the signals
+    were sent, "size": the whole file's}; ``monkeypatch.undo()`` restores ``torch.save``."""
+    import io
     import os
 
-    from dvr_cli.fit.sampler import RaySampler
+    import torch
 
-    original, calls = RaySampler.sample, {"n": 0}
+    original, seen = torch.save, {"calls": 0}
 
-    def sample_then_signal(self):
-        calls["n"] += 1
-        if calls["n"] == n:
-            os.kill(os.getpid(), signum)
-        return original(self)
+    def save_with_signal(state, path, *args, **kwargs):
+        seen["calls"] += 1
+        if seen["calls"] != n:
+            return original(state, path, *args, **kwargs)
+        buffer = io.BytesIO()
+        original(state, buffer, *args, **kwargs)
+        data = buffer.getvalue()
+        with open(path, "wb") as f:
+            f.write(data[: len(data) // 2])
+            f.flush()
+            seen.update(written=os.path.getsize(path), size=len(data))
+            for _ in range(times):
+                os.kill(os.getpid(), signum)  # its handler runs before os.kill returns
+            f.write(data[len(data) // 2:])
 
-    monkeypatch.setattr(RaySampler, "sample", sample_then_signal)
+    monkeypatch.setattr(torch, "save", save_with_signal)
+    return seen
