@@ -44,8 +44,9 @@ lint: $(STAMP)
 test: lint chromium
 	$(BIN)/python -m pytest -q --durations=20
 
+# The quick subset for development: no slow runs, no wall-clock assertions.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow and not timing"
 
 bench-fit: $(STAMP)
 	$(BIN)/python benchmarks/bench_fit.py --eval-every 5 --paper-budget 600 --paper-eval-every 120

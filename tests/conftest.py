@@ -1,5 +1,5 @@
 """Shared fixtures: the synthetic example scene (generated, never committed), its photos-only
-calibration, the analytic sphere scene, a tiny fitted run, one-line errors, and real data."""
+calibration, the analytic sphere scene, a tiny fitted run, one-line errors."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ import pytest
 
 from runs import fitted_run
 from sphere_scene import make_scene
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -58,12 +55,6 @@ def fine_calibration(example_fine, tmp_path_factory):
     return result, stages
 
 
-def shared_data(name: str) -> Path:
-    """Path of a real data set in ../shared/data, or skip the test with a message."""
-    path = SHARED_DATA / name
-    if not path.exists():
-        pytest.skip(f"real data {path} is absent (it lives beside the checkout in shared/data)")
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -110,6 +110,7 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.timing  # "quick": within CONNECT_TIMEOUT_S, not Ray's own minutes
 @pytest.mark.parametrize("address", ["127.0.0.1:{port}", "ray://127.0.0.1:{port}"])
 def test_an_unreachable_cluster_is_a_quick_one_line_error(tiny_example, tmp_path, address, error_line):
     manifest = write_manifest(tmp_path / "m.yaml", [{"images": str(tiny_example)}])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
 import yaml
@@ -60,9 +59,8 @@ def test_bad_entries_are_one_line_errors(tiny_example, tmp_path, entry, message,
     with pytest.raises(DvrError, match=re.escape(message)) as raised:
         read_scenes(manifest)
     assert str(raised.value).startswith(f"{manifest}: ")
-    start = time.monotonic()
     assert main(["batch", str(manifest), "--out", str(tmp_path / "out")]) == 2
-    assert message in error_line() and time.monotonic() - start < 5
+    assert message in error_line()
     assert not (tmp_path / "out").exists()  # nothing started
 
 

@@ -12,6 +12,8 @@ from dvr_cli.fit import fit
 from dvr_cli.run import load_run
 from sphere_scene import tiny_config
 
+pytestmark = pytest.mark.timing  # time-planned fits: their iterations follow the machine's load
+
 
 def _train_error(run_dir, scene) -> float:
     """Mean absolute colour error of the fitted field over the scene's photos (all pixels)."""

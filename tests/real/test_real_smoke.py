@@ -15,25 +15,18 @@ import pytest
 
 from dvr_cli.cli import main
 from dvr_cli.scene import load_cameras, load_scene
+from shared_data import shared_data
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+pytestmark = pytest.mark.real_data
 DTU_VIEWS = [0, 6, 12, 18, 24, 30, 36, 42]
 LEGO_VIEWS = [0, 12, 24, 36, 48, 60, 72, 84]
 SMALL = 8  # downscale factor of the smoke runs
 
 
-def real_data(name: str) -> Path:
-    """Path of a data set in ../shared/data, or skip with a message."""
-    path = SHARED_DATA / name
-    if not path.is_dir():
-        pytest.skip(f"real data {path} is absent (it lives beside the checkout in shared/data)")
-    return path
-
-
 @pytest.fixture(scope="module")
 def dtu(tmp_path_factory) -> Path:
     """DTU scan 65 cut to DTU_VIEWS: links to its photos and masks, and their cameras.npz entries."""
-    source = real_data("dtu_scan65")
+    source = shared_data("dtu_scan65")
     out = tmp_path_factory.mktemp("dtu") / "scan65"
     data = np.load(source / "cameras.npz")
     images, masks = sorted((source / "image").glob("*.png")), sorted((source / "mask").glob("*.png"))
@@ -51,7 +44,7 @@ def dtu(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def lego(tmp_path_factory) -> Path:
     """The lego training set cut to LEGO_VIEWS: a transforms file naming the shared photos."""
-    source = real_data("nerf_synthetic_lego")
+    source = shared_data("nerf_synthetic_lego")
     data = json.loads((source / "transforms_train.json").read_text())
     frames = [dict(data["frames"][i], file_path=str(source / data["frames"][i]["file_path"])) for i in LEGO_VIEWS]
     out = tmp_path_factory.mktemp("lego") / "transforms_train.json"

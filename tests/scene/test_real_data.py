@@ -5,27 +5,20 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from dvr_cli.scene import load_scene
+from shared_data import shared_data
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+pytestmark = pytest.mark.real_data
 VIEWS = 3
 FACTOR = 8
 
 
-def _data(name: str) -> Path:
-    path = SHARED_DATA / name
-    if not path.exists():
-        pytest.skip(f"real data {path} is absent (it lives beside the checkout in shared/data)")
-    return path
-
-
 def test_dtu_three_views_at_one_eighth(tmp_path):
-    dtu = _data("dtu_scan65")
+    dtu = shared_data("dtu_scan65")
     # A DTU-layout folder with the first three views: image/000000.png.., mask/000.png.., npz.
     for sub in ("image", "mask"):
         (tmp_path / sub).mkdir()
@@ -55,7 +48,7 @@ def test_dtu_three_views_at_one_eighth(tmp_path):
 
 
 def test_nerf_lego_three_views_at_one_eighth(tmp_path):
-    lego = _data("nerf_synthetic_lego")
+    lego = shared_data("nerf_synthetic_lego")
     meta = json.loads((lego / "transforms_train.json").read_text())
     frames = [dict(f, file_path=str(lego / f["file_path"])) for f in meta["frames"][:VIEWS]]  # no extension, as NeRF
     (tmp_path / "transforms.json").write_text(json.dumps({"camera_angle_x": meta["camera_angle_x"], "frames": frames}))

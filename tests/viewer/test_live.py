@@ -38,6 +38,7 @@ def test_camera_of_pose_of_round_trip():
     assert (portrait.width, portrait.height) == (50, 100)
 
 
+@pytest.mark.timing
 def test_throttle_keeps_the_share():
     throttle = Throttle()
     assert throttle.ready()
