@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXAMPLE := examples/data/example
 
-.PHONY: setup demo lint test test-fast example bench-fit bench-real bench-scale bench-viewer bench-masks clean chromium
+.PHONY: setup demo lint test test-fast viewer-picture example bench-fit bench-real bench-scale bench-viewer bench-masks clean chromium
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -47,6 +47,10 @@ test: lint chromium
 # The quick subset for development: no slow runs, no wall-clock assertions.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not timing"
+
+# docs/viewer.png, the guide's picture of `dvr view`: the browser test's screenshot.
+viewer-picture: $(STAMP) chromium
+	DVR_VIEWER_PICTURE=$(CURDIR)/docs/viewer.png $(BIN)/python -m pytest -q tests/viewer/test_browser.py
 
 bench-fit: $(STAMP)
 	$(BIN)/python benchmarks/bench_fit.py --eval-every 5 --paper-budget 600 --paper-eval-every 120
