@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, machine_title, write_json  # noqa: E402  (a sibling script module)
 
 SCENARIOS = ("closed", "open, no browser", "open, browser watching", "open, camera moving")
-IDLE_LIMIT = 0.05  # the bound on the cost of an open, idle viewer
+IDLE_LIMIT = 0.05  # the bound set on the cost of an open, idle viewer
 
 
 def orbit_pose(base, angle: float):

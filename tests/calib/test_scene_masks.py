@@ -67,7 +67,7 @@ def test_masks_over_most_of_the_frame_lose_their_confidence():
 
 
 def test_most_masks_distrusted_leave_the_scene_without_masks(wall, monkeypatch):
-    """Masks of the whole room (what the issue saw on instant-ngp's fox) are not used."""
+    """Masks of the whole room (as seen on instant-ngp's fox) are not used."""
     full = [np.ones((120, 160), bool)] * len(wall["images"])
     monkeypatch.setattr(scene_masks, "auto_masks", lambda *a, **k: AutoMasks(full, coverage_trust(full), None))
     result = mask_scene(_scene(wall), wall["points"])

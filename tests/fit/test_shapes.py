@@ -60,7 +60,7 @@ def test_an_object_cut_by_the_frame_keeps_its_cut_parts(tmp_path):
     nearest = cKDTree(points).query(verts)[1]
     chamfer = {name: (completeness[part].mean() + accuracy[part[nearest]].mean()) / 2
                for name, part in (("cropped", cropped), ("in_view", in_view))}
-    # The issue asks for 1.5x; this fit gets about 3x (0.021 vs 0.007 of the unit cube): the cut ends
+    # The target was 1.5x; this fit gets about 3x (0.021 vs 0.007 of the unit cube): the cut ends
     # are there but rounder, as few views see them from the side. 4x guards against losing them.
     assert chamfer["cropped"] <= 4.0 * chamfer["in_view"], chamfer
 
