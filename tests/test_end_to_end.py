@@ -1,28 +1,29 @@
 """The whole pipeline on the default example scene, as `make demo` runs it, through the `dvr`
-executable: fit (default preset) -> export -> eval -> render. Asserts the quality targets:
-Chamfer-L1 <= 1% of the GT bbox diagonal and masked PSNR >= 25 dB on held-out views.
+executable: fit (default preset) -> export -> eval -> render, each figure held to a threshold set
+from a measured run (the figure, its date and the slack beside each).
 
-The fit gets 1 minute, not the demo's 3: the preset reaches the targets in seconds (README,
-Performance), so a third of the demo's budget still tests them with a margin, in a third of the time."""
+The fit is planned in iterations, about what a 1-minute fit makes on a quiet 2-core machine, so its
+figures repeat whatever else the machine runs; that a time-planned fit ends on time is tested in
+tests/fit/test_plan.py."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from dvr_cli.evaluate.geometry import load_mesh, mesh_distances
 from dvr_cli.evaluate.image_metrics import masked_psnr
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 DVR = [str(Path(sys.executable).with_name("dvr"))]
-FIT_MINUTES = 1.0  # a time-planned fit of the default preset (`make demo` gives it 3)
+FIT_ITERS = 600  # the default preset (`make demo` plans 3 minutes instead)
 
 
 def dvr(*args) -> subprocess.CompletedProcess:
@@ -32,24 +33,20 @@ def dvr(*args) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def fitted(example_full, tmp_path_factory):
+def run(example_full, tmp_path_factory) -> Path:
+    """The run folder of the fit."""
     run = tmp_path_factory.mktemp("e2e") / "run"
-    start = time.monotonic()
-    dvr("fit", example_full / "images", "--cameras", example_full / "cams.json", "--out", run,
-        "--minutes", FIT_MINUTES)
-    return run, time.monotonic() - start
+    dvr("fit", example_full / "images", "--cameras", example_full / "cams.json", "--out", run, "--iters", FIT_ITERS)
+    return run
 
 
-def test_fit_finishes_within_budget(fitted):
-    run, seconds = fitted
-    assert seconds < FIT_MINUTES * 60 * 1.05 + 30  # the budget, plus loading and the last checkpoint
-    config = json.loads((run / "config.json").read_text())
-    assert config["preset"] == "fast"
-    assert (run / "checkpoints" / "latest.pt").is_file()
+def test_the_fit_is_the_default_preset_and_saved(run):
+    assert json.loads((run / "config.json").read_text())["preset"] == "fast"
+    state = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    assert state["iteration"] == FIT_ITERS
 
 
-def test_exported_mesh_matches_ground_truth_in_world_units(fitted, example_full):
-    run, _ = fitted
+def test_exported_mesh_matches_ground_truth_in_world_units(run, example_full):
     out = run / "mesh.ply"
     dvr("export", run, "--format", "ply", "--resolution", 256, "--out", out)
     result = mesh_distances(load_mesh(out), load_mesh(example_full / "mesh.ply"), n_points=50_000)
@@ -57,8 +54,7 @@ def test_exported_mesh_matches_ground_truth_in_world_units(fitted, example_full)
     assert result["fscore"] >= 0.95, result
 
 
-def test_eval_on_held_out_views_reaches_targets(fitted, example_full):
-    run, _ = fitted
+def test_eval_on_held_out_views_reaches_targets(run, example_full):
     report = run / "eval-test.json"
     proc = dvr("eval", run, "--gt-mesh", example_full / "mesh.ply", "--test-cameras",
                example_full / "test" / "cams.json", "--json", report)
@@ -69,10 +65,9 @@ def test_eval_on_held_out_views_reaches_targets(fitted, example_full):
     assert result["images"]["mean"]["iou"] >= 0.95
 
 
-def test_rendered_training_views_reach_target_psnr(fitted, example_full, tmp_path):
+def test_rendered_training_views_reach_target_psnr(run, example_full, tmp_path):
     """The first 8 training views, rendered from a camera file of them (`--view train`, which
     renders all 32, is tested on a smaller run in tests/cli/test_render.py)."""
-    run, _ = fitted
     cams = json.loads((example_full / "cams.json").read_text())
     cams["cameras"] = cams["cameras"][:8]
     (tmp_path / "cams8.json").write_text(json.dumps(cams))
