@@ -26,8 +26,10 @@ def test_gpu_check_cpu_half(make_example, tmp_path):
     cpu = result["variants"]["fast"]["cpu"]
     assert cpu["iters"] == 8 and cpu["rays_per_s"] > 0 and cpu["export_s"] > 0 and not cpu["compiled"]
     assert result["variants"]["fast"]["overrides"] == {"rays_per_step": 256, "views_per_step": 2}
-    # 8 steps from the sphere prior: a surface (finite Chamfer, % of the GT diagonal) and a render
-    assert 0 < cpu["export_chamfer_pct"] < 50 and 5 < cpu["final"]["masked_psnr"] < 40
+    # 8 steps from the sphere prior, one thread (repeatable): measured 2026-12-06 Chamfer 5.68 % of the GT
+    # diagonal, masked PSNR 5.89 dB (1 step: 6.11 %, 5.71 dB). Slack 0.3 points of Chamfer (so that the
+    # 1-step fit fails) and 0.4 dB.
+    assert 0 < cpu["export_chamfer_pct"] < 6.0 and 5.5 < cpu["final"]["masked_psnr"] < 40
     assert cpu["curve"][-1]["iteration"] == 8
     if not torch.cuda.is_available():
         assert result["gpu"].startswith("skipped") and "gpu" not in result["variants"]["fast"]

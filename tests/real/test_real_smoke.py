@@ -21,6 +21,12 @@ pytestmark = pytest.mark.real_data
 DTU_VIEWS = [0, 6, 12, 18, 24, 30, 36, 42]
 LEGO_VIEWS = [0, 12, 24, 36, 48, 60, 72, 84]
 SMALL = 8  # downscale factor of the smoke runs
+#: Held-out limits of the 40-iteration smoke fit per scene: (IoU, masked PSNR dB), each view. Measured
+#: 2026-12-06 (load 9): DTU IoU 0.718 / 0.721, 8.96 / 11.19 dB; lego IoU 0.619 / 0.719, 10.19 / 10.91 dB.
+#: Slack about 0.07 IoU and 1 dB (2 torch threads: float sums may differ run to run). A 1-iteration
+#: fit scores lego 0.41 / 0.46, 7.4 / 7.7 dB and fails; on DTU it scores 0.67 / 0.72, 8.9 / 10.2 dB: at
+#: this size 40 iterations barely move DTU's held-out views, so there the limits catch a broken fit only.
+HELD_OUT_LIMITS = {"dtu": (0.65, 8.0), "lego": (0.55, 9.0)}
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +125,8 @@ def test_pipeline_holds_out_exports_and_scores(name, request, tmp_path, capsys):
     assert [Path(v["name"]).stem for v in views] == (["000002", "000006"] if name == "dtu" else ["r_24", "r_72"])
     for v in views:
         assert all(math.isfinite(v[k]) for k in ("psnr", "ssim", "masked_psnr", "iou")), v
-        assert 0.3 < v["iou"] <= 1.0 and 0.0 < v["ssim"] <= 1.0 and v["masked_psnr"] > 5.0, v
+        iou, psnr = HELD_OUT_LIMITS[name]
+        assert iou < v["iou"] <= 1.0 and 0.0 < v["ssim"] <= 1.0 and v["masked_psnr"] > psnr, v
     assert main(["export", str(run), "--resolution", "48", "--format", "ply", "--device", "cpu"]) == 0
     from dvr_cli.runtime import open3d
 
