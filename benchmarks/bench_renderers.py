@@ -6,7 +6,8 @@ only score a fit without masks), Chamfer-L1 on the example scene; seconds per st
 One JSON line per fit is appended to --out as it finishes.
 
     .venv/bin/python benchmarks/bench_renderers.py --scene examples/data/example --iters 400
-    .venv/bin/python benchmarks/bench_renderers.py --scene ../shared/data/dtu_scan65 --downscale 4 --holdout 7 --no-masks
+    .venv/bin/python benchmarks/bench_renderers.py --scene ../shared/data/dtu_scan65 --downscale 4 --holdout 7 \
+        --no-masks
 """
 
 from __future__ import annotations
