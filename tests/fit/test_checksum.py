@@ -6,15 +6,15 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from sphere_scene import tiny_config
 
 from dvr_cli.fit import fit
 from dvr_cli.mesh.export import export_mesh
 from dvr_cli.run import load_run
 from dvr_cli.scene.types import Scene
-from sphere_scene import tiny_config
 
-#: (sum, sum of |.|) in float64 over every parameter of the fitted field, as recorded on 2026-12-05
-#: before the nested configuration and the loop hooks; exact equality: any change of a bit shows
+#: (sum, sum of |.|) in float64 over every parameter of the fitted field, as recorded before the
+#: configuration and loop refactor of issue 30; exact equality: any change of a bit shows
 PINNED = {
     "grid": (-1.7921610765842217, 164.946399911661),
     "paper": (14.366107408021776, 101.3791924598255),
