@@ -8,16 +8,8 @@ import pytest
 
 from dvr_cli.errors import DvrError
 from dvr_cli.files import FILE_MODE, atomic_path, write_text_atomic
-from dvr_cli.ownership import (
-    MARKER,
-    check_file_target,
-    check_not_input,
-    claim_folder,
-    discard_folder,
-    marked_kind,
-    owner,
-    staged_folder,
-)
+from dvr_cli.ownership import (MARKER, check_file_target, check_not_input, claim_folder, discard_folder, marked_kind,
+                               owner, staged_folder)
 
 
 def test_claim_folder_takes_new_empty_and_own_folders_only(tmp_path):

@@ -33,7 +33,7 @@ from .manifest import SceneSpec
 
 RESULT = "batch_result.json"
 SETTINGS = "batch_settings.json"
-#: Raised when the hash changes for every scene: 2, the nested config (2026-12-05) and its new
+#: Raised when the hash changes for every scene: 2, the nested config (issue 30) and its new
 #: ``shading_fd_step``; scenes of a batch run before it are fitted again once.
 SETTINGS_VERSION = 2
 ATTEMPTS = "attempts.jsonl"

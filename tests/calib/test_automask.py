@@ -8,14 +8,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from make_example import ColoredMesh, make_object, render_view, shade, smooth_albedo, sphere_cameras
 from PIL import Image
 
 from dvr_cli.calib import automask
 from dvr_cli.calib.automask import auto_masks, read_confidence, table_plane, write_confidence, write_masks
 from dvr_cli.calib.contact import contact_sheet
-from make_example import ColoredMesh, make_object, render_view, shade, smooth_albedo, sphere_cameras
-from shared_data import shared_data
 
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 #: Near-white paint on the object's top: within 10% of the white background.
 PALE = 0.9
 
@@ -56,8 +56,7 @@ def cut_scene():
     cameras = sphere_cameras(20, center, 2.6 * radius, (W, H), focal, elevation=(15.0, 60.0))
     views = [render_view(obj, cam, supersample=1) for cam in cameras]
     floors = floor_views(cameras, base.vertices[:, 2].min(), center, 4 * radius)
-    images = [np.where(v["mask"][..., None], np.round(v["rgb"] * 255), f).astype(np.uint8)
-              for v, f in zip(views, floors)]
+    images = [np.where(v["mask"][..., None], np.round(v["rgb"] * 255), f).astype(np.uint8) for v, f in zip(views, floors)]
     truth = [v["mask"] for v in views]
     points = obj.sample_surface(500, np.random.default_rng(0))
     return images, cameras, points, truth
@@ -102,10 +101,11 @@ def test_contact_sheet_and_confidence_file(cut_scene, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.real_data
 def test_dtu_scan24_photos_only(tmp_path):
     """DTU scan 24 (a building cut by the border on a white table), 25 photos at 200x150, photos only."""
-    folder = shared_data("dtu_scan24_400")
+    folder = SHARED_DATA / "dtu_scan24_400"
+    if not folder.is_dir():
+        pytest.skip(f"real data {folder} is absent (it lives beside the checkout in shared/data)")
     from dvr_cli.calib.pipeline import CONTACT_SHEET, calibrate_photos
 
     photos = sorted((folder / "image").glob("*.png"))[::2]

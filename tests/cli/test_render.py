@@ -11,6 +11,7 @@ import pytest
 
 from dvr_cli.cli import main
 
+
 FAST = ["--steps", "32", "--device", "cpu"]
 
 

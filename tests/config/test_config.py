@@ -34,7 +34,7 @@ def test_flat_names_map_onto_the_parts():
     assert cfg.schedule.iters == 5 and cfg.rendering.tau == 0.4 and cfg.losses.w_normal == 0.2
     assert cfg.sampler.rays_per_step == 64 and cfg.holdout == 2 and cfg.seed == 0
     assert cfg.network.field == "paper" and cfg.schedule.lr == 1e-4 and cfg.rendering.renderer == "surface"
-    assert set(cfg.flat()) == set(FLAT_NAMES) and len(FLAT_NAMES) == 58  # 57 before 2026-12-05, and shading_fd_step
+    assert set(cfg.flat()) == set(FLAT_NAMES) and len(FLAT_NAMES) == 58  # 57 before issue 30, and shading_fd_step
     assert cfg.replaced(iters=9, device="cpu").flat() == {**cfg.flat(), "iters": 9, "device": "cpu"}
     assert FitConfig.from_json(json.loads(json.dumps(cfg.to_json()))) == cfg
     assert sorted(cfg.to_json()) == sorted([*PARTS, "preset", "downscale", "max_size", "holdout", "seed", "device",
@@ -57,7 +57,7 @@ def test_each_value_is_checked_where_it_is_declared(values, message):
     assert message in str(caught.value)
 
 
-def test_a_flat_config_saved_before_issue_30_migrates_to_the_same_settings(tmp_path):
+def test_a_flat_config_saved_before_the_nesting_migrates_to_the_same_settings(tmp_path):
     nested = migrate(FLAT_SAVED)
     assert nested["schedule"]["iters"] == 7 and nested["network"]["field"] == "grid" and nested["holdout"] == 3
     # settings it predates take the values it ran with, the shading normals its loss's step
