@@ -24,8 +24,8 @@ from ..errors import DvrError
 from ..evaluate.report import json_safe
 from ..extras import require
 from ..files import write_json, write_text_atomic
-from ..runtime import setup_process
 from ..ownership import claim_folder
+from ..runtime import setup_process
 from .manifest import BATCH_CSV, BATCH_JSON, SceneSpec
 from .scene import GEOMETRY_SCORES, IMAGE_SCORES, ExportOptions, SceneResult, process_scene, read_attempts
 

@@ -114,7 +114,8 @@ def occupied_span(occ_grid, origins: torch.Tensor, dirs: torch.Tensor, t_near: t
     return torch.where(any_occupied, span_near, t_near), torch.where(any_occupied, span_far, t_far)
 
 
-def secant_refine(logit_fn: LogitFn, origins, dirs, t_lo, t_hi, f_lo, f_hi, n_secant: int, level: float) -> torch.Tensor:
+def secant_refine(logit_fn: LogitFn, origins, dirs, t_lo, t_hi, f_lo, f_hi, n_secant: int,
+                  level: float) -> torch.Tensor:
     """Regula falsi (Illinois variant) for the root of g(t) = logit(o + t w) - level in [t_lo, t_hi].
 
     origins, dirs: (M, 3); t_lo, t_hi: (M,) bracket with f_lo = g(t_lo) < 0 <= f_hi = g(t_hi).
@@ -144,7 +145,8 @@ def secant_refine(logit_fn: LogitFn, origins, dirs, t_lo, t_hi, f_lo, f_hi, n_se
 
 @torch.no_grad()
 def find_surface(logit_fn: LogitFn, origins: torch.Tensor, dirs: torch.Tensor, n_steps: int, tau: float = 0.5,
-                 n_secant: int = 8, occ_grid=None, chunk: int = DEFAULT_CHUNK, stop_at_hit: bool = False) -> SurfaceHits:
+                 n_secant: int = 8, occ_grid=None, chunk: int = DEFAULT_CHUNK,
+                 stop_at_hit: bool = False) -> SurfaceHits:
     """First outside -> inside crossing of the level logit = log(tau / (1 - tau)) along each ray.
 
     logit_fn: (P, 3) points -> (P,) occupancy logits (called in chunks of ``chunk`` points).
