@@ -60,7 +60,10 @@ def test_three_scenes_finish_and_a_broken_one_fails_alone(local_ray, tiny_exampl
     held_eval = json.loads((out / "held" / "eval.json").read_text())
     assert held_eval["images"]["source"] == "held-out views of the run"
     assert results["held"]["scores"]["iou"] == pytest.approx(held_eval["images"]["mean"]["iou"])
-    assert 0.3 < results["held"]["scores"]["iou"] <= 1.0 and 0 < results["gt"]["scores"]["chamfer_l1"] < 0.5
+    # 12 steps from the sphere prior at 32 px, one thread: measured 2026-12-06 held-out IoU 0.530, Chamfer-L1
+    # 0.249 (1 step: 0.516, 0.259: 12 steps barely move it, so these catch a diverged fit, not a lazy one).
+    # Slack 0.08 IoU, 0.05 Chamfer.
+    assert 0.45 < results["held"]["scores"]["iou"] <= 1.0 and 0 < results["gt"]["scores"]["chamfer_l1"] < 0.30
     assert results["plain"]["scores"] == {}  # nothing held out, no ground truth: nothing to score
     with open(out / "batch.csv") as f:
         rows = {row["name"]: row for row in csv.DictReader(f)}
