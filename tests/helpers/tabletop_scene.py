@@ -2,8 +2,8 @@
 table z = 0, optionally before a wall x = WALL_X, ray-cast exactly per pixel.
 
 Each surface is textured (random colour blobs, which SfM and the plane tests can use) or plain
-(one colour: a white table gives SfM no points). :func:`render` returns the photo, the depth
-along z of the camera, and the object's true mask (what is not table or wall).
+(one colour: a white table gives SfM no points). :func:`render` returns the photo and the
+object's true mask (what is not table or wall), :func:`first_hits` each pixel's surface point.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from make_example import sphere_cameras
 from dvr_cli.scene import Camera
 
 #: The wall's plane x = WALL_X (behind the object for cameras at +x).
-WALL_X = -1.6
+WALL_X = -0.9
 
 
 def blobs(seed: int) -> np.ndarray:
@@ -78,9 +78,9 @@ class Surface:
         return paper[ij[:, 1], ij[:, 0]]
 
 
-def render(surfaces: list[Surface], camera: Camera) -> dict:
-    """{'rgb' (H, W, 3) float32, 'depth' (H, W) float32 z-depth (0 where nothing is hit), 'mask'
-    (H, W) bool the object's pixels} of ``camera``."""
+def first_hits(surfaces: list[Surface], camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pixel (row-major) of ``camera``: the first surface point (H*W, 3), the index of its
+    surface (H*W,), and whether anything is hit (H*W,) bool."""
     H, W = camera.height, camera.width
     v, u = np.mgrid[0:H, 0:W]
     pix = np.stack([u.ravel(), v.ravel(), np.ones(u.size)], 1)
@@ -88,14 +88,20 @@ def render(surfaces: list[Surface], camera: Camera) -> dict:
     t = np.stack([s.cast(camera.center, dirs) for s in surfaces], 1)
     first = np.argmin(t, 1)
     depth = t[np.arange(len(t)), first]
-    rgb = np.full((len(t), 3), 0.5, np.float32)
     hit = np.isfinite(depth)
+    return camera.center + np.where(hit, depth, 0)[:, None] * dirs, first, hit
+
+
+def render(surfaces: list[Surface], camera: Camera) -> dict:
+    """{'rgb' (H, W, 3) float32, 'mask' (H, W) bool the object's pixels} of ``camera``."""
+    X, first, hit = first_hits(surfaces, camera)
+    rgb = np.full((len(X), 3), 0.5, np.float32)
     for k, s in enumerate(surfaces):
         sel = hit & (first == k)
-        rgb[sel] = s.paint(camera.center + depth[sel, None] * dirs[sel])
+        rgb[sel] = s.paint(X[sel])
     obj = hit & np.array([s.is_object for s in surfaces])[first]
-    return {"rgb": rgb.reshape(H, W, 3), "depth": np.where(hit, depth, 0).reshape(H, W).astype(np.float32),
-            "mask": obj.reshape(H, W)}
+    H, W = camera.height, camera.width
+    return {"rgb": rgb.reshape(H, W, 3), "mask": obj.reshape(H, W)}
 
 
 def plinth_scene() -> list[Surface]:
@@ -133,20 +139,12 @@ def surface_points(surfaces: list[Surface], cameras: list[Camera], n: int = 2000
     rng = np.random.default_rng(seed)
     points = []
     for camera in cameras:
-        H, W = camera.height, camera.width
-        v, u = np.mgrid[0:H, 0:W]
-        pix = np.stack([u.ravel(), v.ravel(), np.ones(u.size)], 1)
-        dirs = pix @ np.linalg.inv(camera.K).T @ camera.R
-        t = np.stack([s.cast(camera.center, dirs) for s in surfaces], 1)
-        first = np.argmin(t, 1)
-        depth = t[np.arange(len(t)), first]
-        hit = np.isfinite(depth)
-        X = camera.center + depth[hit, None] * dirs[hit]
-        textured = np.zeros(len(X), bool)
+        X, first, hit = first_hits(surfaces, camera)
+        found = np.zeros(len(X), bool)
         for k, s in enumerate(surfaces):
-            on = first[hit] == k
-            textured[on] = s.found(X[on], rng)
-        X = X[textured]
+            on = hit & (first == k)
+            found[on] = s.found(X[on], rng)
+        X = X[found]
         points.append(X[rng.choice(len(X), min(len(X), n // len(cameras)), replace=False)])
     points = np.concatenate(points)
     seen = sum(_visible(surfaces, c, points) for c in cameras)

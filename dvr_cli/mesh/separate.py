@@ -1,0 +1,227 @@
+"""The object apart from its table, floor and wall, from a fit without masks.
+
+A fit without masks models whatever the photos show inside the unit cube: the object and the
+table it stands on, the wall behind it. From the fit's depth maps (every training view rendered
+at SEPARATION_SIZE pixels, each hit a surface point in the unit frame):
+
+1. Supports. RANSAC finds the plane holding most of the points (within PLANE_TOL); it is a
+   support when it has the cameras in front and reaches past the other points to the frame in
+   most views (:mod:`dvr_cli.calib.support`: a plinth's flat top does not). The support and all
+   that lies beyond it, as seen from the cameras, go; up to MAX_PLANES planes (a table and a wall).
+2. The object. What is left fills a voxel grid of GRID cells per side of the cube; of its
+   connected parts (26-neighbours) the object is the one nearest the cameras' common focus.
+3. The region. The object's cells grown by GROW cells, on the object's side of every support
+   (:class:`ObjectRegion`, saved as RUN/object.npz, docs/formats.md).
+
+A view's mask is the object's rendered silhouette: the pixels whose surface point lies in the
+region; its confidence is the mask's IoU with the region's cells projected into that view.
+Nothing is separated (None, with the reason) when no plane is a support, or when what is left
+reaches the cube's faces on most sides (the object fills the region).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from ..calib.automask import cell_centres, mask_confidence
+from ..calib.frame import common_focus
+from ..calib.support import points_reach, verdict
+from ..errors import DvrError
+from ..render.rays import camera_rays
+from ..run import Run
+from ..scene.camera import Camera
+
+#: Longest side of the views rendered for the separation (pixels).
+SEPARATION_SIZE = 96
+#: RANSAC: trials per plane; inlier distance (unit cube half-side 1); the least share of the
+#: points a support holds; how many planes are tried.
+PLANE_TRIALS, PLANE_TOL, MIN_PLANE_SHARE, MAX_PLANES = 300, 0.02, 0.08, 3
+#: Points within SUPPORT_MARGIN of a support (or beyond it) are the support's.
+SUPPORT_MARGIN = 0.03
+#: Occupancy grid over the cube [-1, 1]^3: cells per side; cells the object's part is grown by.
+GRID, GROW = 64, 2
+#: The object fills the region when its cells reach the cube's faces on FILLS_FACES of the six sides.
+FILLS_FACES = 5
+OBJECT_FILE = "object.npz"
+
+
+@dataclass
+class ObjectRegion:
+    """The object's 3D region in the unit frame: cells of a grid and the supports' planes.
+
+    Attributes:
+        cells: (G, G, G) bool, the object's cells of the grid over [-1, 1]^3 (cell side 2 / G).
+        planes: (K, 3 + 1) supports (n, d), n.X + d = 0, unit n towards the object; K may be 0.
+    """
+
+    cells: np.ndarray
+    planes: np.ndarray
+
+    @property
+    def side(self) -> float:
+        return 2.0 / self.cells.shape[0]
+
+    def contains(self, X: np.ndarray) -> np.ndarray:
+        """(N,) bool: unit-frame points X (N, 3) in an object cell and on the object's side of
+        every support (beyond SUPPORT_MARGIN)."""
+        X = np.asarray(X, dtype=np.float64).reshape(-1, 3)
+        idx = np.floor((X + 1.0) / self.side).astype(int)
+        inside = np.all((idx >= 0) & (idx < self.cells.shape[0]), axis=1)
+        keep = np.zeros(len(X), bool)
+        keep[inside] = self.cells[tuple(idx[inside].T)]
+        for plane in self.planes:
+            keep &= X @ plane[:3] + plane[3] > SUPPORT_MARGIN
+        return keep
+
+    def centres(self) -> np.ndarray:
+        """(V, 3) unit-frame centres of the object's cells."""
+        return cell_centres(self.cells, -np.ones(3), self.side)
+
+    def save(self, path: str | Path) -> Path:
+        np.savez_compressed(path, cells=np.packbits(self.cells), grid=np.int64(self.cells.shape[0]), planes=self.planes)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> ObjectRegion:
+        try:
+            with np.load(path) as data:
+                g = int(data["grid"])
+                cells = np.unpackbits(data["cells"])[: g**3].reshape(g, g, g).astype(bool)
+                return cls(cells, np.asarray(data["planes"], dtype=np.float64).reshape(-1, 4))
+        except (OSError, KeyError, ValueError) as error:
+            raise DvrError(f"not an object region ({error})", path) from None
+
+
+@dataclass
+class Separation:
+    """What :func:`separate_points` found: the region (None when nothing separates) and why not."""
+
+    region: ObjectRegion | None
+    reason: str = ""
+
+
+def _ransac_plane(points: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(4,) plane (n, d) through PLANE_TRIALS random triples of ``points`` (P, 3) with most points
+    within PLANE_TOL, refitted to them by least squares; and its inliers (P,) bool."""
+    best, best_count = None, -1
+    for triple in rng.integers(0, len(points), (PLANE_TRIALS, 3)):
+        a, b, c = points[triple]
+        n = np.cross(b - a, c - a)
+        if np.linalg.norm(n) < 1e-12:
+            continue
+        n /= np.linalg.norm(n)
+        count = int(np.count_nonzero(np.abs((points - a) @ n) < PLANE_TOL))
+        if count > best_count:
+            best, best_count = np.append(n, -n @ a), count
+    on = np.abs(points @ best[:3] + best[3]) < PLANE_TOL
+    mean = points[on].mean(0)
+    n = np.linalg.svd(points[on] - mean)[2][-1]
+    plane = np.append(n, -n @ mean)
+    return plane, np.abs(points @ plane[:3] + plane[3]) < PLANE_TOL
+
+
+def find_supports(points: np.ndarray, cameras: list[Camera], seed: int = 0) -> list[np.ndarray]:
+    """The support planes (4,) (n towards the cameras) among surface points (P, 3), unit frame:
+    step 1 of the module docstring."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([c.center for c in cameras])
+    candidates, supports = points, []
+    for _ in range(MAX_PLANES):
+        if len(candidates) < max(3, MIN_PLANE_SHARE * len(points)):
+            break
+        plane, on = _ransac_plane(candidates, rng)
+        if on.sum() < MIN_PLANE_SHARE * len(points):
+            break
+        if np.median(centres @ plane[:3]) + plane[3] < 0:
+            plane = -plane
+        front = np.all(centres @ plane[:3] + plane[3] > 0)
+        rest = candidates[~on]
+        if front and verdict(points_reach(candidates[on], rest, cameras)) == "support":
+            supports.append(plane)
+            rest = rest[rest @ plane[:3] + plane[3] > SUPPORT_MARGIN]
+        candidates = rest
+    return supports
+
+
+def separate_points(points: np.ndarray, cameras: list[Camera], seed: int = 0) -> Separation:
+    """The object's region among a fit's surface points (P, 3) seen by ``cameras``, unit frame
+    (module docstring, steps 1-3)."""
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    supports = find_supports(points, cameras, seed)
+    if not supports:
+        return Separation(None, "no table, floor or wall found")
+    keep = np.ones(len(points), bool)
+    for plane in supports:
+        keep &= points @ plane[:3] + plane[3] > SUPPORT_MARGIN
+    side = 2.0 / GRID
+    idx = np.clip(np.floor((points[keep] + 1.0) / side).astype(int), 0, GRID - 1)
+    occupied = np.zeros((GRID,) * 3, bool)
+    occupied[tuple(idx.T)] = True
+    labels, count = ndimage.label(ndimage.binary_dilation(occupied), np.ones((3, 3, 3)))
+    if count == 0:
+        return Separation(None, "nothing stands on the table, floor or wall found")
+    i, j, k = np.clip(np.floor((common_focus(cameras) + 1.0) / side).astype(int), 0, GRID - 1)
+    nearest_cell = ndimage.distance_transform_edt(labels == 0, return_distances=False, return_indices=True)
+    nearest = labels[tuple(nearest_cell[:, i, j, k])]  # the part with the cell nearest the focus
+    cells = ndimage.binary_dilation((labels == nearest) & occupied, iterations=GROW)
+    touched = sum(cells[i].any() for i in (np.s_[0], np.s_[-1], np.s_[:, 0], np.s_[:, -1], np.s_[:, :, 0], np.s_[:, :, -1]))
+    if touched >= FILLS_FACES:
+        return Separation(None, "the object fills the region")
+    return Separation(ObjectRegion(cells, np.array(supports).reshape(-1, 4)))
+
+
+# ------------------------------------------------------------------------------------ from a run
+def fitted_without_masks(run: Run) -> bool:
+    """Whether the run was fitted without masks (none of its views had one)."""
+    return all(m is None for m in run.record.masks)
+
+
+def view_points(run: Run, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
+    """The fit's surface seen by the world ``camera``: (H, W) bool hit and (H, W, 3) unit-frame points."""
+    out = run.render(camera)
+    origins, dirs = camera_rays(run.normalization.camera_to_unit(camera))
+    depth = out["depth"].reshape(-1, 1) / run.normalization.scale
+    points = origins.numpy() + depth * dirs.numpy()
+    return out["mask"], points.reshape(camera.height, camera.width, 3)
+
+
+def shrunk(camera: Camera, size: int) -> Camera:
+    """``camera`` resized so that its longest side is at most ``size`` pixels."""
+    scale = min(1.0, size / max(camera.width, camera.height))
+    return camera.resized(max(1, round(camera.width * scale)), max(1, round(camera.height * scale)))
+
+
+def separate_run(run: Run, seed: int = 0) -> Separation:
+    """:func:`separate_points` on the run's training views rendered at SEPARATION_SIZE."""
+    cameras = [shrunk(run.cameras[i], SEPARATION_SIZE) for i in run.train]
+    points = []
+    for camera in cameras:
+        hit, X = view_points(run, camera)
+        points.append(X[hit])
+    return separate_points(np.concatenate(points), [run.normalization.camera_to_unit(c) for c in cameras], seed)
+
+
+def object_masks(run: Run, region: ObjectRegion, cameras: list[Camera]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per world camera the object's rendered silhouette (H, W) bool (the pixels whose surface
+    point the region contains), and (N,) confidences: each mask's IoU with the region's cells
+    projected into its view (:func:`dvr_cli.calib.automask.mask_confidence`)."""
+    masks = []
+    for camera in cameras:
+        hit, X = view_points(run, camera)
+        masks.append(hit & region.contains(X.reshape(-1, 3)).reshape(hit.shape))
+    unit = [run.normalization.camera_to_unit(c) for c in cameras]
+    return masks, mask_confidence(unit, masks, region.centres(), region.side)
+
+
+def region_path(run: Run) -> Path:
+    return run.run_dir / OBJECT_FILE
+
+
+def load_region(run: Run) -> ObjectRegion | None:
+    """The run's saved object region (RUN/object.npz), or None."""
+    path = region_path(run)
+    return ObjectRegion.load(path) if path.is_file() else None
