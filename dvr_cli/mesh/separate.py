@@ -21,6 +21,7 @@ reaches the cube's faces on most sides (the object fills the region).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,10 +57,12 @@ class ObjectRegion:
     Attributes:
         cells: (G, G, G) bool, the object's cells of the grid over [-1, 1]^3 (cell side 2 / G).
         planes: (K, 3 + 1) supports (n, d), n.X + d = 0, unit n towards the object; K may be 0.
+        iteration: the fit's iteration it was separated from (-1: not from a run).
     """
 
     cells: np.ndarray
     planes: np.ndarray
+    iteration: int = -1
 
     @property
     def side(self) -> float:
@@ -82,7 +85,8 @@ class ObjectRegion:
         return cell_centres(self.cells, -np.ones(3), self.side)
 
     def save(self, path: str | Path) -> Path:
-        np.savez_compressed(path, cells=np.packbits(self.cells), grid=np.int64(self.cells.shape[0]), planes=self.planes)
+        np.savez_compressed(path, cells=np.packbits(self.cells), grid=np.int64(self.cells.shape[0]),
+                            planes=self.planes, iteration=np.int64(self.iteration))
         return Path(path)
 
     @classmethod
@@ -91,7 +95,7 @@ class ObjectRegion:
             with np.load(path) as data:
                 g = int(data["grid"])
                 cells = np.unpackbits(data["cells"])[: g**3].reshape(g, g, g).astype(bool)
-                return cls(cells, np.asarray(data["planes"], dtype=np.float64).reshape(-1, 4))
+                return cls(cells, np.asarray(data["planes"], dtype=np.float64).reshape(-1, 4), int(data["iteration"]))
         except (OSError, KeyError, ValueError) as error:
             raise DvrError(f"not an object region ({error})", path) from None
 
@@ -180,13 +184,11 @@ def fitted_without_masks(run: Run) -> bool:
     return all(m is None for m in run.record.masks)
 
 
-def view_points(run: Run, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
-    """The fit's surface seen by the world ``camera``: (H, W) bool hit and (H, W, 3) unit-frame points."""
-    out = run.render(camera)
+def unit_points(run: Run, out: dict, camera: Camera) -> np.ndarray:
+    """(H*W, 3) unit-frame surface points of a render (Run.render's dict) of the world ``camera``
+    (the camera's centre where nothing is hit)."""
     origins, dirs = camera_rays(run.normalization.camera_to_unit(camera))
-    depth = out["depth"].reshape(-1, 1) / run.normalization.scale
-    points = origins.numpy() + depth * dirs.numpy()
-    return out["mask"], points.reshape(camera.height, camera.width, 3)
+    return origins.numpy() + out["depth"].reshape(-1, 1) / run.normalization.scale * dirs.numpy()
 
 
 def shrunk(camera: Camera, size: int) -> Camera:
@@ -200,8 +202,8 @@ def separate_run(run: Run, seed: int = 0) -> Separation:
     cameras = [shrunk(run.cameras[i], SEPARATION_SIZE) for i in run.train]
     points = []
     for camera in cameras:
-        hit, X = view_points(run, camera)
-        points.append(X[hit])
+        out = run.render(camera)
+        points.append(unit_points(run, out, camera)[out["mask"].ravel()])
     return separate_points(np.concatenate(points), [run.normalization.camera_to_unit(c) for c in cameras], seed)
 
 
@@ -209,19 +211,61 @@ def object_masks(run: Run, region: ObjectRegion, cameras: list[Camera]) -> tuple
     """Per world camera the object's rendered silhouette (H, W) bool (the pixels whose surface
     point the region contains), and (N,) confidences: each mask's IoU with the region's cells
     projected into its view (:func:`dvr_cli.calib.automask.mask_confidence`)."""
-    masks = []
-    for camera in cameras:
-        hit, X = view_points(run, camera)
-        masks.append(hit & region.contains(X.reshape(-1, 3)).reshape(hit.shape))
+    masks = [cut_render(run, region, run.render(camera), camera)["mask"] for camera in cameras]
     unit = [run.normalization.camera_to_unit(c) for c in cameras]
     return masks, mask_confidence(unit, masks, region.centres(), region.side)
 
 
-def region_path(run: Run) -> Path:
-    return run.run_dir / OBJECT_FILE
+def object_region(run: Run, log: Callable[[str], None] | None = None) -> ObjectRegion | None:
+    """The object's region of a run fitted without masks: RUN/object.npz when it was separated
+    from the run's current iteration, else separated now (and saved). None for a run fitted with
+    masks (its region is the object's already), and None with one line to ``log`` when nothing
+    separates: the whole region is kept, never silently dropped."""
+    if not fitted_without_masks(run):
+        return None
+    path = run.run_dir / OBJECT_FILE
+    if path.is_file() and (saved := ObjectRegion.load(path)).iteration == run.iteration:
+        return saved
+    found = separate_run(run)
+    if found.region is None:
+        if log:
+            log(f"no object could be separated from its surroundings ({found.reason}): the whole region is kept")
+        return None
+    found.region.iteration = run.iteration
+    found.region.save(path)
+    return found.region
 
 
-def load_region(run: Run) -> ObjectRegion | None:
-    """The run's saved object region (RUN/object.npz), or None."""
-    path = region_path(run)
-    return ObjectRegion.load(path) if path.is_file() else None
+def cut_render(run: Run, region: ObjectRegion | None, out: dict, camera: Camera) -> dict:
+    """A render (Run.render's dict of world ``camera``) with its mask cut to the object's
+    silhouette (the hits whose surface point the region contains); unchanged without a region."""
+    if region is None:
+        return out
+    return {**out, "mask": out["mask"] & region.contains(unit_points(run, out, camera)).reshape(out["mask"].shape)}
+
+
+def cut_mesh(verts: np.ndarray, faces: np.ndarray, region: ObjectRegion) -> tuple[np.ndarray, np.ndarray]:
+    """The faces (F, 3) of a unit-frame mesh whose three vertices (V, 3) the region contains, and
+    the vertices they use (re-indexed)."""
+    faces = faces[region.contains(verts)[faces].all(axis=1)]
+    used, faces = np.unique(faces, return_inverse=True)
+    return verts[used], faces.reshape(-1, 3)
+
+
+def object_surface(run: Run, verts: np.ndarray, faces: np.ndarray,
+                   log: Callable[[str], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A run's unit-frame surface (V, 3), (F, 3) cut to its object (:func:`object_region`, one
+    line to ``log`` saying what was cut); the whole surface when no object separates, or when
+    the cut would leave nothing."""
+    region = object_region(run, log)
+    if region is None:
+        return verts, faces
+    kept = cut_mesh(verts, faces, region)
+    if not len(kept[1]):
+        if log:
+            log("the object's region holds none of the surface: the whole region is kept")
+        return verts, faces
+    if log:
+        log(f"the object apart from {len(region.planes)} support plane(s): {len(kept[1])} of {len(faces)} faces "
+            f"kept ({OBJECT_FILE}; --keep-surroundings keeps everything)")
+    return kept
