@@ -36,8 +36,9 @@ from ..render.rays import camera_rays
 from ..run import Run
 from ..scene.camera import Camera
 
-#: Longest side of the views rendered for the separation (pixels).
-SEPARATION_SIZE = 96
+#: Longest side of the views rendered for the separation (pixels), and their marching steps (a
+#: quarter of the default render's: the separation needs where the surface is, to a grid cell).
+SEPARATION_SIZE, SEPARATION_STEPS = 80, 64
 #: RANSAC: trials per plane; inlier distance (unit cube half-side 1); the least share of the
 #: points a support holds; how many planes are tried.
 PLANE_TRIALS, PLANE_TOL, MIN_PLANE_SHARE, MAX_PLANES = 300, 0.02, 0.08, 3
@@ -198,11 +199,11 @@ def shrunk(camera: Camera, size: int) -> Camera:
 
 
 def separate_run(run: Run, seed: int = 0) -> Separation:
-    """:func:`separate_points` on the run's training views rendered at SEPARATION_SIZE."""
+    """:func:`separate_points` on the run's training views rendered at SEPARATION_SIZE pixels."""
     cameras = [shrunk(run.cameras[i], SEPARATION_SIZE) for i in run.train]
     points = []
     for camera in cameras:
-        out = run.render(camera)
+        out = run.render(camera, SEPARATION_STEPS)
         points.append(unit_points(run, out, camera)[out["mask"].ravel()])
     return separate_points(np.concatenate(points), [run.normalization.camera_to_unit(c) for c in cameras], seed)
 
