@@ -1,13 +1,24 @@
 """The object apart from its supports, from surface points as a fit's depth maps give them: a
-table, a wall, both, and nothing to separate (an object in the open)."""
+table, a wall, both, and nothing to separate (an object in the open); and from a run (an
+analytic field of the same scene): the object's masks, the export cut to the object, the table
+kept with keep_surroundings, one line and everything kept when nothing separates."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
-from tabletop_scene import first_hits, table_and_wall_scene, tabletop_cameras
+import torch
+import trimesh
+from tabletop_scene import WALL_X, first_hits, render, table_and_wall_scene, tabletop_cameras
 
-from dvr_cli.mesh.separate import ObjectRegion, separate_points
+from dvr_cli.config import FitConfig
+from dvr_cli.fields.base import Field
+from dvr_cli.mesh.export import export_mesh
+from dvr_cli.mesh.separate import OBJECT_FILE, ObjectRegion, object_masks, object_region, separate_points
+from dvr_cli.render.occgrid import OccupancyGrid
+from dvr_cli.run import Run, SceneRecord
 from dvr_cli.scene.types import Normalization
 
 #: The unit frame of these captures: the cube [-1, 1]^3 around (0, 0, 0.5), what a fit models.
@@ -51,3 +62,65 @@ def test_an_object_in_the_open_is_not_separated():
     found = separate_points(np.concatenate([p[h] for p, h in zip(points, hits)]),
                             [FRAME.camera_to_unit(c) for c in cameras])
     assert found.region is None and found.reason == "no table, floor or wall found"
+
+
+class TabletopField(Field):
+    """The occupancy of :func:`table_and_wall_scene` in the unit frame FRAME: logit = -k sdf of the
+    union of the box, the sphere, a slab under the table's top and a slab behind the wall's face."""
+
+    def __init__(self, table: bool, wall: bool):
+        super().__init__()
+        self.table, self.wall = table, wall
+        self.anchor = torch.nn.Parameter(torch.zeros(0))  # the renderer takes device and dtype from it
+
+    def occupancy_logits(self, p: torch.Tensor) -> torch.Tensor:
+        lo, hi = torch.tensor([-0.35, -0.3, -0.5]), torch.tensor([0.35, 0.3, 0.0])
+        q = (p - (lo + hi) / 2).abs() - (hi - lo) / 2
+        box = q.clamp(min=0).norm(dim=-1) + q.max(dim=-1).values.clamp(max=0)
+        sdf = torch.minimum(box, (p - torch.tensor([0.0, 0.0, 0.3])).norm(dim=-1) - 0.3)
+        if self.table:
+            sdf = torch.minimum(sdf, (p[:, 2] + 0.55).abs() - 0.05)
+        if self.wall:
+            sdf = torch.minimum(sdf, (p[:, 0] - WALL_X + 0.05).abs() - 0.05)
+        return -60.0 * sdf
+
+    def texture(self, points: torch.Tensor, dirs=None, normals=None) -> torch.Tensor:
+        return 0.5 + 0.4 * torch.sin(3.0 * points)
+
+
+def tabletop_run(run_dir: Path, cameras, table: bool = True, wall: bool = True) -> Run:
+    """A loaded run fitted without masks whose field is :class:`TabletopField`, world frame = the scene's."""
+    record = SceneRecord(FRAME, cameras=cameras, images=[None] * len(cameras), masks=[None] * len(cameras),
+                         train=list(range(len(cameras))), holdout=[])
+    return Run(FitConfig(), TabletopField(table, wall), OccupancyGrid.full(8), record, run_dir, torch.device("cpu"), 7)
+
+
+def test_a_run_without_masks_gives_the_object(tmp_path):
+    """The object's masks of a run (its rendered silhouette), and its export without the table
+    and the wall; with keep_surroundings the export keeps them."""
+    cameras = tabletop_cameras(10, (80, 60), azimuth=70.0)
+    run = tabletop_run(tmp_path, cameras)
+    lines: list[str] = []
+    region = object_region(run, lines.append)
+    assert region is not None and (tmp_path / OBJECT_FILE).is_file() and len(region.planes) == 2
+    masks, confidence = object_masks(run, region, cameras[:4])
+    truth = [render(table_and_wall_scene(), c)["mask"] for c in cameras[:4]]
+    scores = [iou(m, t) for m, t in zip(masks, truth)]
+    assert min(scores) >= 0.95 and np.all(confidence > 0.5), (np.round(scores, 3), confidence)
+
+    cut = trimesh.load(export_mesh(run, "ply", resolution=64, out=tmp_path / "object.ply", log=lines.append))
+    whole = trimesh.load(export_mesh(run, "ply", resolution=64, out=tmp_path / "whole.ply", keep_surroundings=True))
+    assert any("faces kept" in line for line in lines)
+    assert cut.vertices[:, 2].min() > -0.02 and cut.vertices[:, 0].min() > WALL_X + 0.3  # world: table z = 0
+    assert whole.vertices[:, 2].min() < -0.04 and whole.vertices[:, 0].min() < WALL_X
+    assert 0.2 * len(whole.faces) > len(cut.faces) > 500
+
+
+def test_nothing_separates_one_line_and_everything_kept(tmp_path):
+    run = tabletop_run(tmp_path, tabletop_cameras(8, (48, 36)), table=False, wall=False)
+    lines: list[str] = []
+    mesh = trimesh.load(export_mesh(run, "ply", resolution=48, out=tmp_path / "mesh.ply", log=lines.append))
+    said = [line for line in lines if "separated" in line]
+    assert said == ["no object could be separated from its surroundings (no table, floor or wall found): "
+                    "the whole region is kept"]
+    assert mesh.vertices[:, 2].min() < 0.02 and not (tmp_path / OBJECT_FILE).exists()
