@@ -514,10 +514,11 @@ def write_masks(masks: list[np.ndarray], names: list[str], folder: str | Path) -
     return paths
 
 
-def write_confidence(scene_dir: str | Path, names: list[str], confidence: np.ndarray) -> Path:
-    """Write ``masks.json`` into the scene folder: {"method": "auto", "confidence": {image name: value}}."""
+def write_confidence(scene_dir: str | Path, names: list[str], confidence: np.ndarray, method: str = "auto") -> Path:
+    """Write ``masks.json`` into the scene folder: {"method": method, "confidence": {image name: value}}
+    ('auto': these masks; 'separated': the object's silhouettes from a fit, dvr_cli.mesh.separate)."""
     path = Path(scene_dir) / MASKS_FILE
-    write_json(path, {"method": "auto", "confidence": {name: round(float(c), 4) for name, c in zip(names, confidence)}})
+    write_json(path, {"method": method, "confidence": {name: round(float(c), 4) for name, c in zip(names, confidence)}})
     return path
 
 

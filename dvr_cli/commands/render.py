@@ -12,11 +12,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..errors import DvrError
 from ..evaluate.mesh_render import MESH_SUPERSAMPLE, MeshRenderer, latest_export, load_colored_mesh
+from ..mesh.separate import cut_render, object_region
 from ..ownership import claim_folder
 from ..render.views import orbit_cameras, render_views
-from ..mesh.separate import cut_render, object_region
 from ..run import RENDERS, Run, load_run
 from ..scene import Camera, load_cameras
+from .console import warner
 
 VIEWS = ("novel", "train", "test")
 SOURCES = ("field", "mesh")
@@ -79,8 +80,7 @@ def register(app: typer.Typer) -> None:
             claim_folder(out, "renders")
         out_dir = out if out is not None else loaded.run_dir / RENDERS / (name if source == "field" else f"{name}_mesh")
         console = Console()
-        say = lambda line: console.print(line, highlight=False, markup=False)  # noqa: E731
-        region = None if keep_surroundings or source == "mesh" else object_region(loaded, say)
+        region = None if keep_surroundings or source == "mesh" else object_region(loaded, warner(console, "note"))
         render_fn = lambda camera: cut_render(loaded, region, loaded.render(camera, steps), camera)  # noqa: E731
         if source == "mesh":
             mesh = mesh or latest_export(loaded.run_dir)

@@ -181,8 +181,8 @@ def separate_points(points: np.ndarray, cameras: list[Camera], seed: int = 0) ->
 
 # ------------------------------------------------------------------------------------ from a run
 def fitted_without_masks(run: Run) -> bool:
-    """Whether the run was fitted without masks (none of its views had one)."""
-    return all(m is None for m in run.record.masks)
+    """Whether the run was fitted without masks (none of its training views had one)."""
+    return all(run.record.masks[i] is None for i in run.train)
 
 
 def unit_points(run: Run, out: dict, camera: Camera) -> np.ndarray:
@@ -217,6 +217,14 @@ def object_masks(run: Run, region: ObjectRegion, cameras: list[Camera]) -> tuple
     return masks, mask_confidence(unit, masks, region.centres(), region.side)
 
 
+def saved_region(run: Run) -> ObjectRegion | None:
+    """RUN/object.npz when it was separated from the run's current iteration, else None."""
+    path = run.run_dir / OBJECT_FILE
+    if path.is_file() and (saved := ObjectRegion.load(path)).iteration == run.iteration:
+        return saved
+    return None
+
+
 def object_region(run: Run, log: Callable[[str], None] | None = None) -> ObjectRegion | None:
     """The object's region of a run fitted without masks: RUN/object.npz when it was separated
     from the run's current iteration, else separated now (and saved). None for a run fitted with
@@ -224,8 +232,7 @@ def object_region(run: Run, log: Callable[[str], None] | None = None) -> ObjectR
     separates: the whole region is kept, never silently dropped."""
     if not fitted_without_masks(run):
         return None
-    path = run.run_dir / OBJECT_FILE
-    if path.is_file() and (saved := ObjectRegion.load(path)).iteration == run.iteration:
+    if (saved := saved_region(run)) is not None:
         return saved
     found = separate_run(run)
     if found.region is None:
@@ -233,7 +240,7 @@ def object_region(run: Run, log: Callable[[str], None] | None = None) -> ObjectR
             log(f"no object could be separated from its surroundings ({found.reason}): the whole region is kept")
         return None
     found.region.iteration = run.iteration
-    found.region.save(path)
+    found.region.save(run.run_dir / OBJECT_FILE)
     return found.region
 
 
