@@ -5,8 +5,8 @@ table it stands on, the wall behind it. From the fit's depth maps (every trainin
 at SEPARATION_SIZE pixels, each hit a surface point in the unit frame):
 
 1. Supports. RANSAC finds the plane holding most of the points (within PLANE_TOL); it is a
-   support when it has the cameras in front and reaches past the other points to the frame in
-   most views (:mod:`dvr_cli.calib.support`: a plinth's flat top does not). The support and all
+   support when it has the cameras in front and reaches past the other points (the nearer half
+   to the cameras' common focus) to the frame in most views (:mod:`dvr_cli.calib.support`: a plinth's flat top does not). The support and all
    that lies beyond it, as seen from the cameras, go; up to MAX_PLANES planes (a table and a wall).
 2. The object. What is left fills a voxel grid of GRID cells per side of the cube; of its
    connected parts (26-neighbours) the object is the one nearest the cameras' common focus.
@@ -134,6 +134,7 @@ def find_supports(points: np.ndarray, cameras: list[Camera], seed: int = 0) -> l
     step 1 of the module docstring."""
     rng = np.random.default_rng(seed)
     centres = np.array([c.center for c in cameras])
+    focus = common_focus(cameras)
     candidates, supports = points, []
     for _ in range(MAX_PLANES):
         if len(candidates) < max(3, MIN_PLANE_SHARE * len(points)):
@@ -145,7 +146,11 @@ def find_supports(points: np.ndarray, cameras: list[Camera], seed: int = 0) -> l
             plane = -plane
         front = np.all(centres @ plane[:3] + plane[3] > 0)
         rest = candidates[~on]
-        if front and verdict(points_reach(candidates[on], rest, cameras)) == "support":
+        # the object's evidence: the nearer half of the other points to the focus (not a wall
+        # that fills the frame, which would leave no view able to tell)
+        dist = np.linalg.norm(rest - focus, axis=1)
+        near = rest[dist <= np.median(dist)] if len(rest) else rest
+        if front and verdict(points_reach(candidates[on], near, cameras)) == "support":
             supports.append(plane)
             rest = rest[rest @ plane[:3] + plane[3] > SUPPORT_MARGIN]
         candidates = rest
