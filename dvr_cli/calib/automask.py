@@ -41,7 +41,7 @@ from ..errors import DvrError
 from ..files import read_json, to_uint8, write_json
 from ..scene.camera import Camera
 from ..scene.hull import visual_hull
-from .support import AMBIGUOUS_TRUST, reach_share, reaches_frame, verdict
+from .support import AMBIGUOUS_TRUST, BEYOND_DEPTH, reach_share, reaches_frame, verdict
 
 #: Voxels along the longest side of the object's box.
 RESOLUTION = 96
@@ -442,8 +442,9 @@ def auto_masks(images: list[np.ndarray], cameras: list[Camera], points: np.ndarr
     images = [_uint8(im) for im in images]
     n = len(images)
     plane = table_plane(images, cameras, points)
-    if plane is not None:  # a support reaches past the object to the frame; a plinth's top does not
-        kind = verdict(table_reach(images, cameras, points, plane))
+    if plane is not None:  # a table hides nothing of the object; a plinth's top has the plinth under it
+        beyond = float(np.mean(points @ plane[:3] + plane[3] < -BEYOND_DEPTH))
+        kind = verdict(table_reach(images, cameras, points, plane), beyond)
         ambiguous |= kind == "ambiguous"
         plane = plane if kind == "support" else None
     if plane is None and support is not None:

@@ -157,9 +157,10 @@ def test_grabcut_learns_its_first_colour_models_from_the_sure_pixels(monkeypatch
 
 def test_a_plinth_top_is_not_the_table():
     """A sphere on a plinth whose flat textured top is the largest plane in view, on a white table
-    (no texture, no points), 12 views at 128x96: the top does not reach past the object to the
-    frame, so the plinth stays object. Taken for the table (before), the plinth was cut away:
-    IoU 0.52-0.90 with confidence 0.87-0.99."""
+    (no texture, no points), 12 views at 128x96: the plinth goes on under the top (0.4 % of the
+    points, its sides), so the top is no support; it reaches past the points' outline in half the
+    views (the sides have few points): ambiguous, the plinth stays object with a lower confidence.
+    Taken for the table (before), the plinth was cut away: IoU 0.52-0.90, confidence 0.87-0.99."""
     surfaces, cameras = plinth_scene(), tabletop_cameras(12)
     views = [render(surfaces, c) for c in cameras]
     points = surface_points(surfaces, cameras)
@@ -167,4 +168,4 @@ def test_a_plinth_top_is_not_the_table():
     result = mask_scene(scene, points, np.full(len(points), 3))
     scores = [iou(m, v["mask"]) for m, v in zip(result.auto.masks, views)]
     assert np.mean(scores) >= 0.97 and min(scores) >= 0.95, np.round(scores, 3)
-    assert result.auto.plane is None and result.used
+    assert result.auto.plane is None and result.auto.ambiguous and result.used
