@@ -187,7 +187,7 @@ def separate_points(points: np.ndarray, cameras: list[Camera], seed: int = 0) ->
 # ------------------------------------------------------------------------------------ from a run
 def fitted_without_masks(run: Run) -> bool:
     """Whether the run was fitted without masks (none of its training views had one)."""
-    return all(run.record.masks[i] is None for i in run.train)
+    return bool(run.train) and all(run.record.masks[i] is None for i in run.train)
 
 
 def unit_points(run: Run, out: dict, camera: Camera) -> np.ndarray:
