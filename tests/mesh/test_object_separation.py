@@ -5,25 +5,14 @@ kept with keep_surroundings, one line and everything kept when nothing separates
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-import torch
 import trimesh
+from tabletop_field import FRAME, tabletop_run
 from tabletop_scene import WALL_X, first_hits, render, table_and_wall_scene, tabletop_cameras
 
-from dvr_cli.config import FitConfig
-from dvr_cli.fields.base import Field
 from dvr_cli.mesh.export import export_mesh
 from dvr_cli.mesh.separate import OBJECT_FILE, ObjectRegion, object_masks, object_region, separate_points
-from dvr_cli.render.occgrid import OccupancyGrid
-from dvr_cli.run import Run, SceneRecord
-from dvr_cli.scene.types import Normalization
-
-#: The unit frame of these captures: the cube [-1, 1]^3 around (0, 0, 0.5), what a fit models.
-FRAME = Normalization(np.array([0.0, 0.0, 0.5]), 1.0, "bbox")
-
 
 def depth_points(surfaces, cameras) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Per camera: unit-frame surface points (H*W, 3), hit inside the cube (H*W,), object truth (H*W,)."""
@@ -62,37 +51,6 @@ def test_an_object_in_the_open_is_not_separated():
     found = separate_points(np.concatenate([p[h] for p, h in zip(points, hits)]),
                             [FRAME.camera_to_unit(c) for c in cameras])
     assert found.region is None and found.reason == "no table, floor or wall found"
-
-
-class TabletopField(Field):
-    """The occupancy of :func:`table_and_wall_scene` in the unit frame FRAME: logit = -k sdf of the
-    union of the box, the sphere, a slab under the table's top and a slab behind the wall's face."""
-
-    def __init__(self, table: bool, wall: bool):
-        super().__init__()
-        self.table, self.wall = table, wall
-        self.anchor = torch.nn.Parameter(torch.zeros(0))  # the renderer takes device and dtype from it
-
-    def occupancy_logits(self, p: torch.Tensor) -> torch.Tensor:
-        lo, hi = torch.tensor([-0.35, -0.3, -0.5]), torch.tensor([0.35, 0.3, 0.0])
-        q = (p - (lo + hi) / 2).abs() - (hi - lo) / 2
-        box = q.clamp(min=0).norm(dim=-1) + q.max(dim=-1).values.clamp(max=0)
-        sdf = torch.minimum(box, (p - torch.tensor([0.0, 0.0, 0.3])).norm(dim=-1) - 0.3)
-        if self.table:
-            sdf = torch.minimum(sdf, (p[:, 2] + 0.55).abs() - 0.05)
-        if self.wall:
-            sdf = torch.minimum(sdf, (p[:, 0] - WALL_X + 0.05).abs() - 0.05)
-        return -60.0 * sdf
-
-    def texture(self, points: torch.Tensor, dirs=None, normals=None) -> torch.Tensor:
-        return 0.5 + 0.4 * torch.sin(3.0 * points)
-
-
-def tabletop_run(run_dir: Path, cameras, table: bool = True, wall: bool = True) -> Run:
-    """A loaded run fitted without masks whose field is :class:`TabletopField`, world frame = the scene's."""
-    record = SceneRecord(FRAME, cameras=cameras, images=[None] * len(cameras), masks=[None] * len(cameras),
-                         train=list(range(len(cameras))), holdout=[])
-    return Run(FitConfig(), TabletopField(table, wall), OccupancyGrid.full(8), record, run_dir, torch.device("cpu"), 7)
 
 
 def test_a_run_without_masks_gives_the_object(tmp_path):
