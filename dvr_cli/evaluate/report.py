@@ -84,7 +84,8 @@ def evaluate_images(run: Run, views: list[View], figures_dir: Path | None = None
 
     Returns {"views": [{name, psnr, ssim, masked_psnr?, iou?}], "mean": {metric: mean}}.
     """
-    region = None if keep_surroundings else object_region(run, log)
+    scored = not keep_surroundings and any(view.mask is not None for view in views)  # IoU needs the views' masks
+    region = object_region(run, log) if scored else None
 
     def render(view: View) -> dict:
         return cut_render(run, region, run.render(view.camera, n_steps, background=background_of(view)), view.camera)
