@@ -41,7 +41,7 @@ from ..errors import DvrError
 from ..files import read_json, to_uint8, write_json
 from ..scene.camera import Camera
 from ..scene.hull import visual_hull
-from .support import AMBIGUOUS_TRUST, BEYOND_DEPTH, reach_share, reaches_frame, verdict
+from .support import AMBIGUOUS_TRUST, BEYOND_DEPTH, reach_share, reaches_past, verdict
 
 #: Voxels along the longest side of the object's box.
 RESOLUTION = 96
@@ -272,7 +272,7 @@ def table_reach(images: list[np.ndarray], cameras: list[Camera], points: np.ndar
     for view in _score_views(images, cameras):
         cam = view[1]
         rows, cols = np.nonzero(_agreeing(view, plane))
-        votes.append(reaches_frame(np.stack([cols, rows], 1).astype(np.float64), _seen_pixels(cam, points)[0],
+        votes.append(reaches_past(np.stack([cols, rows], 1).astype(np.float64), _seen_pixels(cam, points)[0],
                                    cam.width, cam.height))
     return reach_share(votes)
 

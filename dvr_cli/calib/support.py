@@ -1,7 +1,8 @@
 """Is a plane the object's support, or a flat face of the object?
 
 A table, a floor or a wall reaches past the object: in most photos some of it lies outside the
-object's outline (the convex hull of the object's points), out toward the frame. The flat top
+object's outline (the convex hull of the object's points), and nothing of the object lies
+beyond it. The flat top
 of a plinth the object stands on (or of the blocks tools lie on) ends at its own edges, inside
 the object's outline with the plinth counted in: taken for the table, it cut the plinth out of
 every mask (a scan of tools on two concrete blocks on a white table: mean mask IoU 0.559
@@ -34,7 +35,7 @@ SUPPORT_VIEWS, DOUBT_VIEWS, AMBIGUOUS_TRUST = 0.5, 0.25, 0.9
 BEYOND_DEPTH, BEYOND_SHARE = 0.2, 0.002
 
 
-def reaches_frame(plane_px: np.ndarray, object_px: np.ndarray, width: int, height: int) -> bool | None:
+def reaches_past(plane_px: np.ndarray, object_px: np.ndarray, width: int, height: int) -> bool | None:
     """Whether the plane's pixels ``plane_px`` (M, 2) (column, row) reach past the object's
     silhouette: the convex hull of its pixels ``object_px`` (K, 2), grown by REACH_MARGIN; None
     when the view cannot tell (fewer than REACH_MIN object pixels, or the grown hull covers
@@ -53,7 +54,7 @@ def reaches_frame(plane_px: np.ndarray, object_px: np.ndarray, width: int, heigh
 
 
 def reach_share(votes: list[bool | None]) -> float | None:
-    """Share of the views that can tell (not None) in which the plane reaches the frame; None when none can."""
+    """Share of the views that can tell (not None) in which the plane reaches past the object; None when none can."""
     told = [v for v in votes if v is not None]
     return float(np.mean(told)) if told else None
 
@@ -65,7 +66,7 @@ def points_reach(plane_points: np.ndarray, object_points: np.ndarray, cameras: l
         uv, depth = camera.project_depth(X)
         return uv[(depth > 0) & camera.in_image(uv)]
 
-    return reach_share([reaches_frame(seen(c, plane_points), seen(c, object_points), c.width, c.height)
+    return reach_share([reaches_past(seen(c, plane_points), seen(c, object_points), c.width, c.height)
                         for c in cameras])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dvr_cli.calib.support import points_reach, reaches_frame, verdict
+from dvr_cli.calib.support import points_reach, reaches_past, verdict
 from dvr_cli.scene.camera import Camera, look_at
 
 
@@ -35,7 +35,7 @@ def test_a_table_reaches_past_the_object_a_plinth_top_does_not():
 
 def test_a_view_filled_by_the_object_cannot_tell():
     corners = np.array([[2.0, 2.0], [125.0, 94.0], [2.0, 94.0], [125.0, 2.0]])
-    assert reaches_frame(np.array([[1.0, 1.0]] * 5), corners, 128, 96) is None
+    assert reaches_past(np.array([[1.0, 1.0]] * 5), corners, 128, 96) is None
     middle = np.array([[50.0, 40.0], [70.0, 60.0], [50.0, 60.0], [70.0, 40.0]])
-    assert reaches_frame(np.array([[10.0, 10.0]] * 200), middle, 128, 96) is True
-    assert reaches_frame(np.array([[47.0, 38.0]] * 5), middle, 128, 96) is False  # within the grown outline
+    assert reaches_past(np.array([[10.0, 10.0]] * 200), middle, 128, 96) is True
+    assert reaches_past(np.array([[47.0, 38.0]] * 5), middle, 128, 96) is False  # within the grown outline
