@@ -6,8 +6,9 @@ says how far each mask can be trusted and restores what one view's labels cut aw
    (a white or dark table gives SfM few points): candidate normals around the cameras' side, each
    plane put under the object's points (``TABLE_PERCENTILE`` of their heights), scored by how many
    textured patches of a few views it maps onto the same patches of their neighbours (normalised
-   cross-correlation, a plane homography test at quarter size). Points less than ``MIN_HEIGHT``
-   above it are table, not object.
+   cross-correlation, a plane homography test at quarter size). It is the table only when
+   nothing of the object lies beyond it (:func:`.support.verdict`: a plinth's flat top has the
+   plinth under it and stays object). Points less than ``MIN_HEIGHT`` above it are table, not object.
 2. Where the object can be. The object points fill a voxel grid; grown by ``NEAR`` voxels it is
    the probable object; outside the points' convex hull grown by ``FAR`` voxels is sure
    background, in every view that sees it; nothing under the table plane is object. This is 3D,
