@@ -24,9 +24,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from .commands import batch, calibrate, evaluate, export, fit, info, render, view
+    from .commands import batch, calibrate, evaluate, export, fit, info, render, separate, view
 
-    for module in (calibrate, fit, export, render, evaluate, info, batch, view):
+    for module in (calibrate, fit, separate, export, render, evaluate, info, batch, view):
         module.register(app)
 
 

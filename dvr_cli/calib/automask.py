@@ -6,8 +6,9 @@ says how far each mask can be trusted and restores what one view's labels cut aw
    (a white or dark table gives SfM few points): candidate normals around the cameras' side, each
    plane put under the object's points (``TABLE_PERCENTILE`` of their heights), scored by how many
    textured patches of a few views it maps onto the same patches of their neighbours (normalised
-   cross-correlation, a plane homography test at quarter size). Points less than ``MIN_HEIGHT``
-   above it are table, not object.
+   cross-correlation, a plane homography test at quarter size). It is the table only when
+   nothing of the object lies beyond it (:func:`.support.verdict`: a plinth's flat top has the
+   plinth under it and stays object). Points less than ``MIN_HEIGHT`` above it are table, not object.
 2. Where the object can be. The object points fill a voxel grid; grown by ``NEAR`` voxels it is
    the probable object; outside the points' convex hull grown by ``FAR`` voxels is sure
    background, in every view that sees it; nothing under the table plane is object. This is 3D,
@@ -41,6 +42,7 @@ from ..errors import DvrError
 from ..files import read_json, to_uint8, write_json
 from ..scene.camera import Camera
 from ..scene.hull import visual_hull
+from .support import AMBIGUOUS_TRUST, BEYOND_DEPTH, reach_share, reaches_past, verdict
 
 #: Voxels along the longest side of the object's box.
 RESOLUTION = 96
@@ -105,12 +107,16 @@ class AutoMasks:
         confidence: (N_v,) IoU of each mask with the splat of the voting hull of all masks, times
             :func:`coverage_trust` (a mask over most of its photo is not trusted).
         plane: (4,) table plane (n_x, n_y, n_z, d), n.X + d = 0, n towards the cameras; None if
-            no plane under the points has every camera on its side.
+            no plane under the points has every camera on its side, or none reaches past the
+            object to the frame (:mod:`.support`).
+        ambiguous: a plane that may be the support or a flat face of the object was kept as
+            object; the confidence is lowered by ``support.AMBIGUOUS_TRUST``.
     """
 
     masks: list[np.ndarray]
     confidence: np.ndarray
     plane: np.ndarray | None
+    ambiguous: bool = False
 
 
 def _uint8(image: np.ndarray) -> np.ndarray:
@@ -197,6 +203,28 @@ def _fibonacci_cap(n: int, axis: np.ndarray, max_angle_deg: float) -> np.ndarray
     return dirs[polar <= np.radians(max_angle_deg)] @ basis.T
 
 
+def _score_views(images: list[np.ndarray], cameras: list[Camera]) -> list[tuple]:
+    """The SCORE_VIEWS views the plane tests look at, at SCORE_SCALE: per view (grey (h, w)
+    float32, its camera, [(grey, camera) of its 2nd and 3rd nearest views], textured (h, w) bool).
+    The nearest view has too little parallax to reject an object."""
+    centres = np.array([c.center for c in cameras])
+    small = [cv2.cvtColor(cv2.resize(im, None, fx=SCORE_SCALE, fy=SCORE_SCALE, interpolation=cv2.INTER_AREA),
+                          cv2.COLOR_RGB2GRAY).astype(np.float32) for im in images]
+    h, w = small[0].shape[:2]
+    scams = [c.resized(w, h) for c in cameras]
+    views = []
+    for i in np.linspace(0, len(cameras) - 1, min(SCORE_VIEWS, len(cameras))).astype(int):
+        near = np.argsort(np.linalg.norm(centres - centres[i], axis=1))[2:4]
+        views.append((small[i], scams[i], [(small[j], scams[j]) for j in near], _local_stats(small[i])[1] > TEXTURE))
+    return views
+
+
+def _agreeing(view: tuple, plane: np.ndarray) -> np.ndarray:
+    """(h, w) bool: the textured pixels of a score view that all its neighbours see the same through the plane."""
+    grey, cam, others, textured = view
+    return (plane_agreement(grey, cam, others, plane) == len(others)) & textured
+
+
 def table_plane(images: list[np.ndarray], cameras: list[Camera], points: np.ndarray,
                 rng: np.random.Generator | None = None) -> np.ndarray | None:
     """The plane the object rests on (see the module docstring, step 1).
@@ -209,16 +237,7 @@ def table_plane(images: list[np.ndarray], cameras: list[Camera], points: np.ndar
     """
     rng = rng or np.random.default_rng(0)
     centres = np.array([c.center for c in cameras])
-    small = [cv2.cvtColor(cv2.resize(im, None, fx=SCORE_SCALE, fy=SCORE_SCALE, interpolation=cv2.INTER_AREA),
-                          cv2.COLOR_RGB2GRAY).astype(np.float32) for im in images]
-    h, w = small[0].shape[:2]
-    scams = [c.resized(w, h) for c in cameras]
-    views = []
-    for i in np.linspace(0, len(cameras) - 1, min(SCORE_VIEWS, len(cameras))).astype(int):
-        textured = _local_stats(small[i])[1] > TEXTURE
-        # The 2nd and 3rd nearest cameras: the nearest has too little parallax to reject an object.
-        near = np.argsort(np.linalg.norm(centres - centres[i], axis=1))[2:4]
-        views.append((small[i], scams[i], [(small[j], scams[j]) for j in near], textured))
+    views = _score_views(images, cameras)
 
     def under_points(n: np.ndarray) -> np.ndarray | None:
         heights = points @ n
@@ -227,8 +246,7 @@ def table_plane(images: list[np.ndarray], cameras: list[Camera], points: np.ndar
         return np.append(n, -np.percentile(heights, TABLE_PERCENTILE))
 
     def score(plane: np.ndarray) -> int:
-        return sum(int(np.sum((plane_agreement(grey, cam, others, plane) == len(others)) & textured))
-                   for grey, cam, others, textured in views)
+        return sum(int(np.count_nonzero(_agreeing(view, plane))) for view in views)
 
     best, best_score = None, -1
     for n in _fibonacci_cap(N_NORMALS, centres.mean(0) - np.median(points, 0), MAX_TILT_DEG):
@@ -245,6 +263,19 @@ def table_plane(images: list[np.ndarray], cameras: list[Camera], points: np.ndar
             if plane is not None and (s := score(plane)) > best_score:
                 best, best_score = plane, s
     return best
+
+
+def table_reach(images: list[np.ndarray], cameras: list[Camera], points: np.ndarray, plane: np.ndarray) -> float | None:
+    """:func:`.support.reach_share` of a table plane over the score views: its agreeing pixels
+    against the object ``points`` (P, 3), so that a plinth's textured top, bounded by the object's
+    own outline, is not taken for the table."""
+    votes = []
+    for view in _score_views(images, cameras):
+        cam = view[1]
+        rows, cols = np.nonzero(_agreeing(view, plane))
+        votes.append(reaches_past(np.stack([cols, rows], 1).astype(np.float64), _seen_pixels(cam, points)[0],
+                                   cam.width, cam.height))
+    return reach_share(votes)
 
 
 # ------------------------------------------------------------------------------ masks per view
@@ -387,7 +418,7 @@ def coverage_trust(masks: list[np.ndarray]) -> np.ndarray:
 
 
 def auto_masks(images: list[np.ndarray], cameras: list[Camera], points: np.ndarray, bbox: np.ndarray | None = None,
-               progress=None, support: np.ndarray | None = None) -> AutoMasks:
+               progress=None, support: np.ndarray | None = None, ambiguous: bool = False) -> AutoMasks:
     """Object masks for calibrated photos from their sparse object points (module docstring).
 
     Args:
@@ -400,6 +431,8 @@ def auto_masks(images: list[np.ndarray], cameras: list[Camera], points: np.ndarr
         support: (4,) a plane found in the sparse points that the object stands or hangs on
             (calib.frame.support_plane: a wall behind it), used as the table when the photos
             show none.
+        ambiguous: the caller kept a plane that may be the support as object (calib.frame):
+            the masks' confidence is lowered as for an ambiguous table.
     Returns:
         :class:`AutoMasks`.
     """
@@ -410,6 +443,11 @@ def auto_masks(images: list[np.ndarray], cameras: list[Camera], points: np.ndarr
     images = [_uint8(im) for im in images]
     n = len(images)
     plane = table_plane(images, cameras, points)
+    if plane is not None:  # a table hides nothing of the object; a plinth's top has the plinth under it
+        beyond = float(np.mean(points @ plane[:3] + plane[3] < -BEYOND_DEPTH))
+        kind = verdict(table_reach(images, cameras, points, plane), beyond)
+        ambiguous |= kind == "ambiguous"
+        plane = plane if kind == "support" else None
     if plane is None and support is not None:
         plane = np.asarray(support, dtype=np.float64)
     if plane is not None:
@@ -461,9 +499,9 @@ def auto_masks(images: list[np.ndarray], cameras: list[Camera], points: np.ndarr
         for k, mask in zip(redo, pool.map(one_view, redo, [near_redo] * len(redo), [far_redo] * len(redo))):
             masks[k] = mask
     confidence[redo] = mask_confidence([cameras[k] for k in redo], [masks[k] for k in redo], hull_cells, side)
-    confidence *= coverage_trust(masks)
+    confidence *= coverage_trust(masks) * (AMBIGUOUS_TRUST if ambiguous else 1.0)
     report("hull", 1, 1)
-    return AutoMasks(masks, confidence, plane)
+    return AutoMasks(masks, confidence, plane, ambiguous)
 
 
 def write_masks(masks: list[np.ndarray], names: list[str], folder: str | Path) -> list[Path]:
@@ -478,10 +516,11 @@ def write_masks(masks: list[np.ndarray], names: list[str], folder: str | Path) -
     return paths
 
 
-def write_confidence(scene_dir: str | Path, names: list[str], confidence: np.ndarray) -> Path:
-    """Write ``masks.json`` into the scene folder: {"method": "auto", "confidence": {image name: value}}."""
+def write_confidence(scene_dir: str | Path, names: list[str], confidence: np.ndarray, method: str = "auto") -> Path:
+    """Write ``masks.json`` into the scene folder: {"method": method, "confidence": {image name: value}}
+    ('auto': these masks; 'separated': the object's silhouettes from a fit, dvr_cli.mesh.separate)."""
     path = Path(scene_dir) / MASKS_FILE
-    write_json(path, {"method": "auto", "confidence": {name: round(float(c), 4) for name, c in zip(names, confidence)}})
+    write_json(path, {"method": method, "confidence": {name: round(float(c), 4) for name, c in zip(names, confidence)}})
     return path
 
 

@@ -5,7 +5,8 @@ the cameras' average image-up direction becomes +z, and the object's radius (95t
 distance of its sparse points from c) becomes 1. The object is told apart from background points
 by where the cameras look: points far from the optical axes' common focus (a median/MAD cut)
 are left out. Before that cut, a support plane found in the points (:func:`support_plane`: a wall
-the object hangs on, a textured table) takes its points and everything behind it away: a
+the object hangs on, a textured table), if it reaches past the object to the frame (:mod:`.support`;
+a plinth's flat top does not), takes its points and everything behind it away: a
 wallpaper gives SfM more points than the object, and the cut around the focus alone then kept
 the wall (masks of 94-98 % of each photo on instant-ngp's fox, 100 % on the synthetic hung object).
 """
@@ -18,6 +19,7 @@ import numpy as np
 
 from ..scene.camera import Camera
 from .align import transform_camera
+from .support import points_reach, verdict
 
 #: Points seen in fewer images are poorly triangulated; used when enough such points exist.
 MIN_TRACK = 3
@@ -48,6 +50,8 @@ class SceneFrame:
         bbox: (2, 3) padded box of the inlier points, in the new frame.
         plane: (4,) support plane (n, d) in the new frame, n.X + d = 0 with n towards the
             cameras (see :func:`support_plane`), or None.
+        ambiguous: a plane found in the points may be the support or a flat face of the object
+            (:mod:`.support`); it was kept as object (``plane`` is None).
     """
 
     s: float
@@ -57,6 +61,7 @@ class SceneFrame:
     inliers: np.ndarray
     bbox: np.ndarray
     plane: np.ndarray | None = None
+    ambiguous: bool = False
 
     def points(self, X: np.ndarray) -> np.ndarray:
         """(N, 3) SfM points -> (N, 3) points in the new frame."""
@@ -111,7 +116,7 @@ def support_plane(points: np.ndarray, cameras: list[Camera], seed: int = 0) -> n
     focus = common_focus(cameras)
     centres = np.array([c.center for c in cameras])
     dist = np.linalg.norm(points - focus, axis=1)
-    tol, near = PLANE_TOL * float(np.median(dist)), dist < np.median(dist)
+    tol, near = inlier_distance(points, cameras), dist < np.median(dist)
     rng = np.random.default_rng(seed)
     best, best_count = None, int(PLANE_SUPPORT * len(points)) - 1
     for triple in rng.integers(0, len(points), (PLANE_TRIALS, 3)):
@@ -137,6 +142,19 @@ def support_plane(points: np.ndarray, cameras: list[Camera], seed: int = 0) -> n
     return np.append(n, -n @ mean)
 
 
+def inlier_distance(points: np.ndarray, cameras: list[Camera]) -> float:
+    """A support plane's inlier distance: PLANE_TOL of the points' (P, 3) median distance to the focus."""
+    return PLANE_TOL * float(np.median(np.linalg.norm(points - common_focus(cameras), axis=1)))
+
+
+def support_verdict(plane: np.ndarray, points: np.ndarray, track_lengths: np.ndarray, cameras: list[Camera]) -> str:
+    """:func:`.support.verdict` on a plane (4,) found in the points (P, 3): does it reach past the
+    other points near the focus (the object, whatever side of the plane) to the frame?"""
+    on = np.abs(points @ plane[:3] + plane[3]) < inlier_distance(points, cameras)
+    near = object_points(points, track_lengths, cameras)
+    return verdict(points_reach(points[on], points[near & ~on], cameras))
+
+
 def object_points(points: np.ndarray, track_lengths: np.ndarray, cameras: list[Camera],
                   plane: np.ndarray | None = None) -> np.ndarray:
     """(P,) bool: well-triangulated points near the cameras' common focus, off the support plane.
@@ -152,8 +170,7 @@ def object_points(points: np.ndarray, track_lengths: np.ndarray, cameras: list[C
         keep = np.ones(len(points), dtype=bool)
     focus = common_focus(cameras)
     if plane is not None:
-        tol = PLANE_TOL * float(np.median(np.linalg.norm(points - focus, axis=1)))
-        front = points @ plane[:3] + plane[3] > tol
+        front = points @ plane[:3] + plane[3] > inlier_distance(points, cameras)
         if (keep & front).sum() >= MIN_POINTS:
             keep &= front
     dist = np.linalg.norm(points - focus, axis=1)
@@ -173,6 +190,8 @@ def choose_frame(cameras: list[Camera], points: np.ndarray, track_lengths: np.nd
     """
     points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
     plane = support_plane(points, cameras)
+    kind = "support" if plane is None else support_verdict(plane, points, track_lengths, cameras)
+    plane = plane if kind == "support" else None  # a flat face of the object (a plinth's top) stays object
     inliers = object_points(points, track_lengths, cameras, plane)
     obj = points[inliers]
     R = rotation_to_z(average_up(cameras))
@@ -189,4 +208,4 @@ def choose_frame(cameras: list[Camera], points: np.ndarray, track_lengths: np.nd
     if plane is not None:  # n.X + d = 0 -> n'.X' + d' = 0 with n' = R n, X' = s R X + t
         n = R @ plane[:3]
         plane = np.append(n, s * plane[3] - n @ t)
-    return SceneFrame(s, R, t, center, inliers, np.stack([lo - pad, hi + pad]), plane)
+    return SceneFrame(s, R, t, center, inliers, np.stack([lo - pad, hi + pad]), plane, kind == "ambiguous")

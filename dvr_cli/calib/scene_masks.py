@@ -94,7 +94,7 @@ def mask_scene(scene: Scene, points: np.ndarray | None = None, track_lengths: np
         track_lengths = np.full(len(points), 3)
     frame = choose_frame(cameras, points, track_lengths)
     auto = auto_masks(photos, [frame.camera(c) for c in cameras], frame.points(points[frame.inliers]),
-                      bbox=frame.bbox, progress=progress, support=frame.plane)
+                      bbox=frame.bbox, progress=progress, support=frame.plane, ambiguous=frame.ambiguous)
     distrusted = [v.name for v, c in zip(scene.views, auto.confidence) if c < LOW_CONFIDENCE]
     used = len(distrusted) <= MAX_DISTRUSTED * len(scene)
     normalization, meta = scene.normalization, dict(scene.meta)

@@ -17,4 +17,4 @@ def say_error(message: str) -> None:
 
 def warner(console: Console, label: str = "warning") -> Callable[[str], None]:
     """A library ``warn`` / ``log`` callback: one yellow-labelled line, the message printed literally."""
-    return lambda message: console.print(f"[yellow]{label}:[/] {escape(message)}")
+    return lambda message: console.print(f"[yellow]{label}:[/] {escape(message)}", soft_wrap=True)

@@ -62,6 +62,8 @@ def register(app: typer.Typer) -> None:
         steps: Optional[int] = typer.Option(None, "--steps", help="Ray-marching steps (default: the run's render_steps)."),
         mesh: Optional[Path] = typer.Option(None, "--mesh", help="Exported mesh to score on the same views "
                                             "(default: the newest .obj/.glb/.ply in RUN/export, if any)."),
+        keep_surroundings: bool = typer.Option(False, "--keep-surroundings", help="A run fitted without masks: score "
+                                               "the silhouette of the whole region (default: the object's)."),
         device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda[:i]."),
     ) -> None:
         """Measure a fitted run: mesh distances to a GT mesh, PSNR / SSIM / IoU on test views, for the
@@ -79,7 +81,7 @@ def register(app: typer.Typer) -> None:
             result = evaluate_run(loaded, gt_mesh, test_cameras, json_path, resolution, points, steps,
                                   log=lambda line: console.print(line, highlight=False, markup=False),
                                   on_view=lambda done, total: status.update(f"rendering view {done}/{total} ..."),
-                                  mesh=mesh or latest_export(loaded.run_dir))
+                                  mesh=mesh or latest_export(loaded.run_dir), keep_surroundings=keep_surroundings)
         for table in result_tables(result):
             console.print(table)
         console.print(f"metrics: [bold]{escape(result['json'])}[/]")

@@ -27,6 +27,8 @@ def register(app: typer.Typer) -> None:
                                              "vertex colours."),
         simplify: Optional[int] = typer.Option(None, "--simplify", help="Decimate to about this many faces."),
         texture_size: int = typer.Option(2048, "--texture-size", help="Atlas texture side in pixels."),
+        keep_surroundings: bool = typer.Option(False, "--keep-surroundings", help="A run fitted without masks: "
+                                               "keep the table, wall and backdrop (default: the object only)."),
         device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda[:i]."),
     ) -> None:
         """Extract the fitted surface, colour it from the photos or the texture field and write a mesh."""
@@ -42,5 +44,6 @@ def register(app: typer.Typer) -> None:
         loaded = load_run(run, device=device)
         with console.status("extracting the surface ..."):
             path = export_mesh(loaded, fmt.lower(), resolution, out, texture, simplify, texture_size,
-                               log=lambda line: console.print(line, highlight=False, markup=False), colors=colors)
+                               log=lambda line: console.print(line, highlight=False, markup=False), colors=colors,
+                               keep_surroundings=keep_surroundings)
         console.print(f"mesh: [bold]{escape(str(path))}[/]")

@@ -12,10 +12,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..errors import DvrError
 from ..evaluate.mesh_render import MESH_SUPERSAMPLE, MeshRenderer, latest_export, load_colored_mesh
+from ..mesh.separate import cut_render, object_region
 from ..ownership import claim_folder
 from ..render.views import orbit_cameras, render_views
 from ..run import RENDERS, Run, load_run
 from ..scene import Camera, load_cameras
+from .console import warner
 
 VIEWS = ("novel", "train", "test")
 SOURCES = ("field", "mesh")
@@ -54,6 +56,8 @@ def register(app: typer.Typer) -> None:
         video: bool = typer.Option(False, "--video", help="Also write video.mp4 of the rgb frames."),
         scale: float = typer.Option(1.0, "--resolution-scale", help="Scale the image size by this factor."),
         transparent: bool = typer.Option(False, "--transparent", help="RGBA images, background transparent."),
+        keep_surroundings: bool = typer.Option(False, "--keep-surroundings", help="A run fitted without masks: the "
+                                               "mask (and --transparent) of the whole region (default: the object's)."),
         steps: Optional[int] = typer.Option(None, "--steps", help="Ray-marching steps (default: the run's render_steps)."),
         source: str = typer.Option("field", "--source", help="field (ray march the fitted fields) or mesh (ray cast "
                                    "the exported textured mesh, what the user takes home; no shading)."),
@@ -75,7 +79,9 @@ def register(app: typer.Typer) -> None:
         if out is not None:  # a folder the user chose: new, empty or dvr's
             claim_folder(out, "renders")
         out_dir = out if out is not None else loaded.run_dir / RENDERS / (name if source == "field" else f"{name}_mesh")
-        render_fn = lambda camera: loaded.render(camera, steps)  # noqa: E731
+        console = Console()
+        region = None if keep_surroundings or source == "mesh" else object_region(loaded, warner(console, "note"))
+        render_fn = lambda camera: cut_render(loaded, region, loaded.render(camera, steps), camera)  # noqa: E731
         if source == "mesh":
             mesh = mesh or latest_export(loaded.run_dir)
             if mesh is None:
@@ -83,7 +89,6 @@ def register(app: typer.Typer) -> None:
                                loaded.run_dir)
             renderer = MeshRenderer(load_colored_mesh(mesh))
             render_fn = lambda camera: renderer.render(camera, supersample=MESH_SUPERSAMPLE)  # noqa: E731
-        console = Console()
         with Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=console, transient=True) as progress:
             task = progress.add_task("render", total=len(cameras))

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import DvrError
 from ..files import write_json
 from ..mesh.export import check_writable, extract_run_surface
+from ..mesh.separate import cut_render, object_region
 from ..mesh.writers import ColoredMesh
 from ..ownership import check_file_target
 from ..render.views import write_rgb
@@ -75,13 +76,21 @@ def _mean(values: list[float]) -> float:
 
 
 def evaluate_images(run: Run, views: list[View], figures_dir: Path | None = None, n_figures: int = 3,
-                    n_steps: int | None = None, on_view: Callable[[int, int], None] | None = None) -> dict:
-    """Render every view's camera and compare; the first ``n_figures`` get a comparison PNG.
+                    n_steps: int | None = None, on_view: Callable[[int, int], None] | None = None,
+                    keep_surroundings: bool = False, log: Callable[[str], None] | None = None) -> dict:
+    """Render every view's camera and compare; the first ``n_figures`` get a comparison PNG. The
+    silhouette of a run fitted without masks is its object's (dvr_cli.mesh.separate) unless
+    ``keep_surroundings``.
 
     Returns {"views": [{name, psnr, ssim, masked_psnr?, iou?}], "mean": {metric: mean}}.
     """
-    return score_renders(lambda view: run.render(view.camera, n_steps, background=background_of(view)), views,
-                         figures_dir, n_figures, on_view=on_view)
+    scored = not keep_surroundings and any(view.mask is not None for view in views)  # IoU needs the views' masks
+    region = object_region(run, log) if scored else None
+
+    def render(view: View) -> dict:
+        return cut_render(run, region, run.render(view.camera, n_steps, background=background_of(view)), view.camera)
+
+    return score_renders(render, views, figures_dir, n_figures, on_view=on_view)
 
 
 def score_mesh(mesh: ColoredMesh, views: list[View], figures_dir: Path | None = None, n_figures: int = 3,
@@ -141,9 +150,11 @@ def json_safe(value, nan: str | None = "nan"):
 def evaluate_run(run: Run, gt_mesh: str | Path | None = None, test_cameras: str | Path | None = None,
                  json_path: str | Path | None = None, resolution: int = 256, n_points: int = 100_000,
                  n_steps: int | None = None, log: Callable[[str], None] | None = None,
-                 on_view: Callable[[int, int], None] | None = None, mesh: str | Path | None = None) -> dict:
+                 on_view: Callable[[int, int], None] | None = None, mesh: str | Path | None = None,
+                 keep_surroundings: bool = False) -> dict:
     """Geometry (with ``gt_mesh``) and image metrics (test cameras or held-out views) of ``run``,
-    and of the exported ``mesh`` file (as the user takes it home) from the same views.
+    and of the exported ``mesh`` file (as the user takes it home) from the same views. A run
+    fitted without masks is scored on its object's silhouette unless ``keep_surroundings``.
 
     Writes the result as JSON to ``json_path`` (default RUN/eval.json) and returns it.
     """
@@ -163,7 +174,8 @@ def evaluate_run(run: Run, gt_mesh: str | Path | None = None, test_cameras: str 
         result["geometry"] = evaluate_geometry(run, gt_mesh, resolution, n_points, log=log)
     if views:
         result["images"] = {"source": source,
-                            **evaluate_images(run, views, run.run_dir / FIGURES_DIR, n_steps=n_steps, on_view=on_view)}
+                            **evaluate_images(run, views, run.run_dir / FIGURES_DIR, n_steps=n_steps, on_view=on_view,
+                                             keep_surroundings=keep_surroundings, log=log)}
     if views and colored is not None:
         result["mesh"] = {"file": str(mesh), "supersample": MESH_SUPERSAMPLE,
                           **score_mesh(colored, views, run.run_dir / FIGURES_DIR, on_view=on_view)}

@@ -22,6 +22,7 @@ from .clean import keep_large_components, simplify as decimate
 from .color import field_colors, field_device
 from .hollows import fill_hollows
 from .mise import extract_surface
+from .separate import object_surface
 from .texture import bake_texture, split_seams, uv_atlas
 from .writers import FORMATS, ColoredMesh, mesh_files, write_mesh
 
@@ -161,14 +162,16 @@ def colored_mesh(field, verts: np.ndarray, faces: np.ndarray, texture: str, text
 
 def export_mesh(run: Run, fmt: str = "ply", resolution: int = 512, out: str | Path | None = None,
                 texture: str | None = None, simplify: int | None = None, texture_size: int = 2048,
-                log: Callable[[str], None] | None = None, colors: str | None = None) -> Path:
+                log: Callable[[str], None] | None = None, colors: str | None = None,
+                keep_surroundings: bool = False) -> Path:
     """Extract, clean, colour and write the run's surface in world units.
 
     run: a loaded run (dvr_cli.run.load_run). Default ``out``: RUN/export/mesh.<fmt>. ``texture``: 'vertex' or 'atlas' (default: vertex for PLY, atlas
     otherwise). ``simplify``: target face count (quadric decimation). ``colors``: 'photos' (the
     run's training photos projected onto the surface, see dvr_cli.mesh.bake) or 'field' (default:
     photos for an atlas, field for vertex colours); photos that cannot be loaded any more fall
-    back to the field with a one-line warning (``log``, else warnings.warn). Returns the mesh path.
+    back to the field with a one-line warning (``log``, else warnings.warn). A run fitted without
+    masks is cut to its object (dvr_cli.mesh.separate) unless ``keep_surroundings``. Returns the mesh path.
     """
     if fmt not in FORMATS:
         raise DvrError(f"unknown format '{fmt}' (choose from {', '.join(FORMATS)})")
@@ -189,6 +192,8 @@ def export_mesh(run: Run, fmt: str = "ply", resolution: int = 512, out: str | Pa
     check_writable(out)
 
     verts, faces = extract_run_surface(run, resolution, log)
+    if not keep_surroundings:
+        verts, faces = object_surface(run, verts, faces, log)
     if simplify is not None:
         verts, faces = decimate(verts, faces, simplify)
     photos = training_photos(run, log or warnings.warn) if colors == "photos" else None

@@ -25,7 +25,8 @@ class SceneRecord:
     Attributes:
         normalization: world <-> unit frame the field was fitted in.
         cameras: every view's camera in world units, in scene order.
-        images, masks: absolute paths per view (None where unknown / absent).
+        images, masks: absolute paths per view (None where unknown / absent; a mask the scene
+            did not use, as in a fit without masks, is absent).
         train, holdout: view indices fitted / held out.
         inputs: the ``load_scene`` arguments that reload the scene (None when not recorded).
         source: where the scene came from (for messages).
@@ -46,7 +47,7 @@ class SceneRecord:
             return Path(path).resolve() if path else None
 
         return cls(scene.normalization, [v.camera for v in scene.views], [absolute(v.image_path) for v in scene.views],
-                   [absolute(v.mask_path) for v in scene.views], list(train), list(holdout),
+                   [absolute(v.mask_path) if v.mask is not None else None for v in scene.views], list(train), list(holdout),
                    scene.meta.get("load_args"), str(Path(scene.source).resolve()) if scene.source else None)
 
     def to_json(self) -> dict:

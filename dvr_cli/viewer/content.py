@@ -14,6 +14,7 @@ from ..calib.pipeline import read_sparse_points
 from ..files import read_trimesh, to_uint8
 from ..mesh.color import field_colors, field_device
 from ..mesh.mise import extract_surface
+from ..mesh.separate import saved_region
 from ..run import Run
 from ..scene.images import fit_within, resize_image, resize_mask
 from ..scene.types import Normalization, Scene, View
@@ -64,10 +65,16 @@ def field_surface(field, occ_grid, tau: float, resolution: int = SURFACE_RESOLUT
 
 def run_surface(run: Run) -> trimesh.Trimesh | None:
     """The run's exported mesh (``Run.exported_mesh``) moved into the unit frame, else a
-    low-resolution surface of the field."""
+    low-resolution surface of the field, cut to the object where the run holds its region
+    (RUN/object.npz: `dvr export` or `dvr separate` of a run fitted without masks)."""
     path = run.exported_mesh()
     if path is None:
-        return field_surface(run.field, run.occ_grid, run.cfg.rendering.tau)
+        surface = field_surface(run.field, run.occ_grid, run.cfg.rendering.tau)
+        region = saved_region(run)
+        if surface is None or region is None:
+            return surface
+        keep = region.contains(surface.vertices)[surface.faces].all(axis=1)
+        return surface.submesh([np.flatnonzero(keep)], append=True) if keep.any() else surface
     mesh = read_trimesh(path, force="mesh")
     mesh.apply_translation(-run.normalization.center)
     mesh.apply_scale(1.0 / run.normalization.scale)

@@ -1,5 +1,6 @@
 """Automatic masks: a synthetic object cut by the image border with a part the colour of the
-background, the table plane, the contact sheet, the confidence file, and one real DTU capture."""
+background, the table plane, a plinth's top that is not the table, the contact sheet, the
+confidence file, and one real DTU capture."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ import numpy as np
 import pytest
 from make_example import ColoredMesh, make_object, render_view, shade, smooth_albedo, sphere_cameras
 from PIL import Image
+from tabletop_scene import plinth_scene, render, surface_points, tabletop_cameras
 
 from dvr_cli.calib import automask
 from dvr_cli.calib.automask import auto_masks, read_confidence, table_plane, write_confidence, write_masks
 from dvr_cli.calib.contact import contact_sheet
+from dvr_cli.calib.scene_masks import mask_scene
+from dvr_cli.scene import Scene, View
+from dvr_cli.scene.normalise import from_cameras
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 #: Near-white paint on the object's top: within 10% of the white background.
@@ -148,3 +153,19 @@ def test_grabcut_learns_its_first_colour_models_from_the_sure_pixels(monkeypatch
     monkeypatch.setattr(automask, "MIN_SURE_PIXELS", labels.size)  # forces OpenCV's own start
     cv2.setRNGSeed(0)
     assert iou(automask._grabcut(image, labels), obj) < 0.9
+
+
+def test_a_plinth_top_is_not_the_table():
+    """A sphere on a plinth whose flat textured top is the largest plane in view, on a white table
+    (no texture, no points), 12 views at 128x96: the plinth goes on under the top (0.4 % of the
+    points, its sides), so the top is no support; it reaches past the points' outline in half the
+    views (the sides have few points): ambiguous, the plinth stays object with a lower confidence.
+    Taken for the table (before), the plinth was cut away: IoU 0.52-0.90, confidence 0.87-0.99."""
+    surfaces, cameras = plinth_scene(), tabletop_cameras(12)
+    views = [render(surfaces, c) for c in cameras]
+    points = surface_points(surfaces, cameras)
+    scene = Scene([View(c, v["rgb"]) for c, v in zip(cameras, views)], from_cameras(cameras))
+    result = mask_scene(scene, points, np.full(len(points), 3))
+    scores = [iou(m, v["mask"]) for m, v in zip(result.auto.masks, views)]
+    assert np.mean(scores) >= 0.97 and min(scores) >= 0.95, np.round(scores, 3)
+    assert result.auto.plane is None and result.auto.ambiguous and result.used

@@ -121,11 +121,13 @@ def test_fit_with_auto_masks(tmp_path, capsys):
     assert Path(recorded["images"]) == (run / "scene").resolve()
 
 
-@pytest.mark.xfail(strict=True, reason="known limit (docs/wild-captures.md): the panels between the object and the "
-                   "wall stand in front of the support plane and are taken as the object (IoU 0.36, confidence 0.77-0.98)")
 def test_masks_of_an_object_held_before_clutter():
-    """16 views of the example object two radii before a wall, eight wallpaper panels between them."""
+    """16 views of the example object two radii before a wall, eight wallpaper panels between them.
+    The panels stand around the object in every view, so the wall does not reach past them: it is
+    no support, the masks take in the room and are distrusted (confidence 0-0.11, not used). With
+    the wall taken as support they were wrong and trusted (IoU 0.36, confidence 0.77-0.98)."""
     capture = held_capture(16, (160, 120))
     result = mask_scene(_scene(capture), capture["points"], np.full(len(capture["points"]), 3))
     scores = [iou(m, t) for m, t in zip(result.auto.masks, capture["truth"])]
     assert np.mean(scores) >= 0.9 or all(c < LOW_CONFIDENCE for c in result.auto.confidence), np.round(scores, 3)
+    assert np.mean(scores) >= 0.9 or not result.used
