@@ -25,7 +25,7 @@ colours, rendered the way the file is shown, reproduce the photos.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -33,6 +33,7 @@ from scipy.sparse import csr_matrix
 from ..errors import DvrError
 from ..scene.types import View
 from .bake import cast_camera, raycasting_scene
+from .writers import ColoredMesh
 
 #: Rays per pixel side when a mesh is shown or scored: a photo's pixel integrates its whole area,
 #: so a single ray per pixel would score every anti-aliased edge pixel as an error.
@@ -262,3 +263,24 @@ def fit_colors(rows: PixelRows, x0: np.ndarray, n_views: int, gains: bool = True
     colors = x0.astype(np.float32).copy()
     colors[read] = np.clip(x, 0.0, 1.0)
     return ColorFit(colors, g, read)
+
+
+def fit_mesh_colors(mesh: ColoredMesh, views: Sequence[View], **options) -> tuple[ColoredMesh, ColorFit]:
+    """``mesh``'s texture atlas (or, without one, its vertex colours) fitted to ``views``
+    (cameras in the mesh's frame) by :func:`fit_colors`, its own colours as x0.
+
+    Only pixels all of whose rays hit the mesh are fitted (the others also show the background);
+    ``options`` go to :func:`fit_colors`. Returns the re-coloured mesh and the fit.
+    """
+    if mesh.texture is not None:
+        size = len(mesh.texture)
+        taps, x0 = atlas_taps(mesh.faces, mesh.uv, size), mesh.texture.reshape(-1, 3)
+    elif mesh.colors is not None:
+        taps, x0 = vertex_taps(mesh.faces), mesh.colors
+    else:
+        raise DvrError("the mesh has neither a texture nor vertex colours to fit")
+    rows = render_rows(mesh.verts, mesh.faces, views, taps, len(x0))
+    fit = fit_colors(rows.subset(rows.coverage == 1.0), x0, len(views), **options)
+    if mesh.texture is not None:
+        return replace(mesh, texture=fit.colors.reshape(mesh.texture.shape)), fit
+    return replace(mesh, colors=fit.colors), fit
