@@ -3,11 +3,15 @@
 For each real scene found in ../shared/data: fit the default preset planned over a wall-clock
 budget (what `dvr fit IMAGES --minutes M --holdout K` does) with every K-th view held out
 (``--no-masks``: fitted from the photos alone, the masks only score), render the held-out views
-and score them (masked PSNR, SSIM, silhouette IoU), then (unless --field-only) export the
-field-coloured PLY and the photo-textured OBJ and score them the same way, beside the *oracle*:
-the photo mesh's geometry textured from the held-out photos themselves, the ceiling of any
-one-colour-per-point texture on that mesh (how much of the mesh's gap is baking, how much is light
-that moves with the camera). For each scene small figures go into docs/: a held-out strip
+and score them (masked PSNR, SSIM, silhouette IoU), then (unless --field-only) export the meshes
+exactly as the default `dvr export` writes them (OBJ: texture fitted on the training photos; PLY:
+vertex colours fitted on them), with the plain blend of the photos (``--colors blend``) and the
+field's colours (``--colors field``), and score them the same way, beside the *oracle*: the fitted
+mesh's geometry textured from the held-out photos themselves, the ceiling of any
+one-colour-per-point texture on that mesh (how much of the mesh's gap is colour, how much is light
+that moves with the camera); ``--geometry-gap`` adds the oracle at twice the mesh resolution (how
+much is geometry). ``--meshes-only`` adds the mesh columns to a finished ``--field-only`` result.
+For each scene small figures go into docs/: a held-out strip
 (photo | render | error), the same for the photo-textured mesh, and the field-coloured mesh
 seen from that camera (ray cast, Lambertian shading of its vertex colours).
 
@@ -40,7 +44,6 @@ from common import machine, machine_title, write_json
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 FIGURE_WIDTH = 720  # docs figures are shrunk to at most this many pixels across (PNG < 300 KB)
-DAMP = 0.1  # the oracle's Tikhonov damping (LSQR): keeps texels few rays touch near the mesh's own colour
 
 
 @dataclass
@@ -208,111 +211,83 @@ def bench_scene(name: str, scene, args) -> dict:
     return row
 
 
-def oracle_mesh(mesh, views, iterations: int = 100):
+def oracle_mesh(mesh, views):
     """``mesh`` (a ColoredMesh with uv and texture, world units) re-textured from ``views``
-    themselves (the held-out photos): the texture that minimises the squared error of the
-    pixels the masked PSNR scores, rendered as the scorer renders them (MESH_SUPERSAMPLE^2 rays per
-    pixel, each a bilinear texture lookup). A sparse least-squares problem over the texels those
-    rays touch, solved by LSQR from the mesh's own texture; texels no such ray touches keep it.
-    The ceiling of any one-colour-per-point texture on this geometry: what it still misses is
-    geometry, and light that differs between the held-out views at one surface point."""
-    import numpy as np
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.linalg import lsqr
+    themselves (the held-out photos): the texture that minimises the squared error of the pixels
+    the masked PSNR scores, rendered as the scorer renders them (dvr_cli.mesh.texture_fit's
+    operator, the one `dvr export` fits the training photos through), plain least squares (no
+    per-photo gains, no robust weights) from the mesh's own texture. The ceiling of any
+    one-colour-per-point texture on this geometry: what it still misses is geometry, and light
+    that differs between the held-out views at one surface point."""
+    from dvr_cli.mesh.texture_fit import fit_mesh_colors
 
-    from dvr_cli.evaluate.mesh_render import MESH_SUPERSAMPLE
-    from dvr_cli.mesh.bake import cast_camera, raycasting_scene
-    from dvr_cli.mesh.writers import ColoredMesh
+    return fit_mesh_colors(mesh, views, gains=False, robust=False)[0]
 
-    s, size = MESH_SUPERSAMPLE, len(mesh.texture)
-    scene = raycasting_scene(mesh.verts, mesh.faces)
-    rows, cols, weights, targets, n_rows = [], [], [], [], 0
-    for view in views:
-        camera, h, w = view.camera, view.camera.height, view.camera.width
-        hits = cast_camera(scene, camera.resized(w * s, h * s))
-        hit = hits.face >= 0
-        scored = np.ones((h, w), dtype=bool) if view.mask is None else view.mask.astype(bool)
-        pixel = (np.arange(h * s)[:, None] // s) * w + np.arange(w * s)[None, :] // s  # each ray's pixel
-        hit &= scored.reshape(-1)[pixel]
-        uv = (hits.bary[hit][..., None] * mesh.uv[mesh.faces[hits.face[hit]]]).sum(axis=1)
-        x, y = uv[:, 0] * size - 0.5, uv[:, 1] * size - 0.5  # sample_texture's texel coordinates
-        x0, y0 = np.floor(x), np.floor(y)
-        fx, fy = x - x0, y - y0
-        index = np.flatnonzero(scored.reshape(-1))  # the scored pixels, numbered from n_rows
-        row_of = np.full(h * w, -1)
-        row_of[index] = n_rows + np.arange(len(index))
-        row = row_of[pixel[hit]]
-        for dx, dy, wt in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
-            cx = np.clip(x0 + dx, 0, size - 1).astype(np.int64)
-            cy = np.clip(y0 + dy, 0, size - 1).astype(np.int64)
-            rows.append(row)
-            cols.append(cy * size + cx)
-            weights.append(wt / s**2)
-        targets.append(view.image.reshape(-1, 3)[index])
-        n_rows += len(index)
-    A = csr_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, size * size))
-    texture = mesh.texture.reshape(-1, 3).astype(np.float64)
-    residual = np.concatenate(targets) - A @ texture  # what the mesh's own texture leaves
-    for c in range(3):
-        texture[:, c] += lsqr(A, residual[:, c], damp=DAMP, iter_lim=iterations)[0]
-    texture = np.clip(texture, 0.0, 1.0).reshape(size, size, 3).astype(np.float32)
-    return ColoredMesh(mesh.verts, mesh.faces, uv=mesh.uv, texture=texture)
+
+def export_scored(run, views, fmt: str, name: str, **options) -> tuple[dict, Path, float]:
+    """Export ``run`` as `dvr export --format FMT` with ``options`` does (to RUN/export/NAME.FMT),
+    score the file on ``views``; (the score's mean, the file, the export's seconds)."""
+    from dvr_cli.evaluate.mesh_render import load_colored_mesh
+    from dvr_cli.evaluate.report import score_mesh
+    from dvr_cli.mesh.export import export_mesh
+    from dvr_cli.run import EXPORT
+
+    t0 = time.monotonic()
+    path = export_mesh(run, fmt, out=run.run_dir / EXPORT / f"{name}.{fmt}", log=print, **options)
+    seconds = time.monotonic() - t0
+    return score_mesh(load_colored_mesh(path), views)["mean"], path, seconds
 
 
 def score_meshes(run, views, name: str, args) -> dict:
-    """Export the field-coloured PLY and the photo-textured OBJ of ``run``, score both and the
-    oracle (:func:`oracle_mesh`) on the held-out ``views`` and draw the photo-mesh strip and a mesh
-    snapshot; the row's mesh columns."""
+    """Export ``run`` the way the default `dvr export` does (``--resolution`` / ``--simplify`` only
+    when given): the OBJ with the texture fitted on the training photos (the default), with their
+    plain blend, the PLY with vertex colours fitted on them (the default) and with the field's;
+    score each and the oracle (:func:`oracle_mesh`) on the held-out ``views``, with
+    ``--geometry-gap`` also the oracle at twice the resolution, and draw the fitted mesh's strip and
+    a snapshot of the field-coloured one; the row's mesh columns."""
     from dvr_cli.evaluate.mesh_render import load_colored_mesh
     from dvr_cli.evaluate.report import score_mesh
-    from dvr_cli.mesh.export import export_mesh, extract_run_surface
+    from dvr_cli.mesh.export import camera_resolution, extract_run_surface
 
-    t0 = time.monotonic()
-    mesh_path = export_mesh(run, "ply", resolution=args.resolution, log=print, colors="field")
-    export_s = time.monotonic() - t0
-    faces = len(extract_run_surface(run, args.resolution)[1])  # the cached surface export just made
-    t0 = time.monotonic()
-    photo_path = export_mesh(run, "obj", resolution=args.resolution, simplify=args.simplify, log=print,
-                             colors="photos")
-    photo_export_s = time.monotonic() - t0
-    field_mesh = score_mesh(load_colored_mesh(mesh_path), views)
+    resolution = args.resolution or camera_resolution([run.normalization.camera_to_unit(run.cameras[i])
+                                                       for i in run.train])
+    shape = {"resolution": args.resolution, "simplify": args.simplify}
+    fitted, photo_path, photo_export_s = export_scored(run, views, "obj", "mesh", **shape)
+    blend, _, _ = export_scored(run, views, "obj", "mesh_blend", colors="blend", **shape)
+    vertex, _, vertex_export_s = export_scored(run, views, "ply", "mesh", **shape)
+    field, mesh_path, _ = export_scored(run, views, "ply", "mesh_field", colors="field", **shape)
+    faces = len(extract_run_surface(run, resolution)[1])  # the cached surface the exports made
     photo = load_colored_mesh(photo_path)
-    photo_mesh = score_mesh(photo, views, args.out / name / "eval", n_figures=1)
-    oracle = score_mesh(oracle_mesh(photo, views), views)
+    score_mesh(photo, views, args.out / name / "eval", n_figures=1)  # the fitted mesh's figure
+    row = {"photo_export_s": round(photo_export_s, 1), "vertex_export_s": round(vertex_export_s, 1),
+           "mesh_resolution": resolution, "mesh_faces": faces, "photo_mesh": fitted, "blend_mesh": blend,
+           "vertex_mesh": vertex, "field_mesh": field,
+           "oracle_mesh": score_mesh(oracle_mesh(photo, views), views)["mean"],
+           "mesh": str(mesh_path), "photo_mesh_path": str(photo_path)}
+    if args.geometry_gap:
+        _, fine_path, _ = export_scored(run, views, "obj", "mesh_fine", resolution=2 * resolution,
+                                        colors="blend")
+        row["oracle_mesh_fine"] = score_mesh(oracle_mesh(load_colored_mesh(fine_path), views), views)["mean"]
 
     first = views[0]
     photo_png = copy_figure(args.out / name / "eval" / f"mesh_{Path(first.name).stem}.png",
                             args.docs / f"results_{name}_photo_strip.png")
     snapshot = render_mesh(mesh_path, first.camera.resized(2 * first.camera.width, 2 * first.camera.height))
     mesh_png = write_figure(args.docs / f"results_{name}_mesh.png", snapshot)
-    return {
-        "export_s": round(export_s, 1),
-        "photo_export_s": round(photo_export_s, 1),
-        "mesh_resolution": args.resolution,
-        "mesh_faces": faces,
-        "field_mesh": field_mesh["mean"],
-        "photo_mesh": photo_mesh["mean"],
-        "oracle_mesh": oracle["mean"],
-        "mesh": str(mesh_path),
-        "photo_mesh_path": str(photo_path),
-        "figures": [str(photo_png), str(mesh_png)],
-    }
+    return row | {"figures": [str(photo_png), str(mesh_png)]}
 
 
-def rescore_oracle(result: Path, scene, args) -> None:
-    """Score the oracle of the finished scene whose ``result`` (result.json) names its photo mesh."""
-    from dvr_cli.evaluate.mesh_render import load_colored_mesh
-    from dvr_cli.evaluate.report import score_mesh
+def score_finished(result: Path, scene, args) -> None:
+    """Score the mesh columns of a finished scene whose ``result`` (result.json, e.g. written with
+    ``--field-only``) sits beside its run folder, and write them into it."""
     from dvr_cli.run import load_run
 
     row = json.loads(result.read_text())
-    if "photo_mesh_path" not in row:
-        return
-    views = scene.subset(load_run(result.parent / "run", device=args.device).holdout).views
-    row["oracle_mesh"] = score_mesh(oracle_mesh(load_colored_mesh(row["photo_mesh_path"]), views), views)["mean"]
+    run = load_run(result.parent / "run", device=args.device)
+    meshes = score_meshes(run, scene.subset(run.holdout).views, tag_of(row["scene"], args), args)
+    row |= meshes | {"figures": row["figures"][:1] + meshes["figures"]}
     write_json(result, row)
-    print(f"{result.parent.name}: oracle {row['oracle_mesh']['masked_psnr']:.2f} dB "
-          f"(photo mesh {row['photo_mesh']['masked_psnr']:.2f} dB)")
+    print(" ".join(f"{result.parent.name}:", *(f"{k} {row[k]['masked_psnr']:.2f} dB" for k in MESH_KEYS if k in row)))
 
 
 def report(rows: list[dict], info: dict) -> None:
@@ -328,8 +303,13 @@ def report(rows: list[dict], info: dict) -> None:
     Console().print(table)
 
 
+#: The mesh columns: result key -> column title (held-out masked PSNR of each exported mesh).
+MESH_COLUMNS = {"photo_mesh": "fitted texture mPSNR", "blend_mesh": "blend mPSNR", "vertex_mesh": "fitted vertex mPSNR",
+                "field_mesh": "field-colour mPSNR", "oracle_mesh": "oracle mPSNR",
+                "oracle_mesh_fine": "oracle 2x res mPSNR"}
+MESH_KEYS = tuple(MESH_COLUMNS)
 COLUMNS = ("scene", "masks", "views fit/held", "image", "fit s", "iters", "load", "mPSNR", "SSIM", "IoU",
-           "field-mesh mPSNR", "photo-mesh mPSNR", "oracle mPSNR", "photo-mesh IoU", "faces")
+           *MESH_COLUMNS.values(), "mesh IoU", "faces", "export s")
 
 
 def cells(r: dict) -> list[str]:
@@ -340,10 +320,10 @@ def cells(r: dict) -> list[str]:
            "{:.1f}/{:.1f}".format(*r["load_average"]) if "load_average" in r else "-",
            f"{m['masked_psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['iou']:.3f}"]
     if "photo_mesh" not in r:
-        return out + ["-"] * 5
-    oracle = r.get("oracle_mesh", {}).get("masked_psnr")
-    return out + [f"{r['field_mesh']['masked_psnr']:.2f}", f"{r['photo_mesh']['masked_psnr']:.2f}",
-                  "-" if oracle is None else f"{oracle:.2f}", f"{r['photo_mesh']['iou']:.3f}", f"{r['mesh_faces']:,}"]
+        return out + ["-"] * (len(MESH_COLUMNS) + 3)
+    scores = [f"{r[k]['masked_psnr']:.2f}" if k in r else "-" for k in MESH_KEYS]
+    return out + scores + [f"{r['photo_mesh']['iou']:.3f}", f"{r['mesh_faces']:,}",
+                           f"{r['photo_export_s']:.0f}" if "photo_export_s" in r else "-"]
 
 
 def markdown(rows: list[dict], info: dict, budget_min: float) -> str:
@@ -385,13 +365,17 @@ def main() -> None:
     parser.add_argument("--no-masks", action="store_true", help="fit from the photos alone (the masks only score)")
     parser.add_argument("--dtu-downscale", type=float, default=4.0, help="DTU images are 1600x1200 / this")
     parser.add_argument("--lego-size", type=int, default=200, help="lego images are shrunk to this many pixels")
-    parser.add_argument("--resolution", type=int, default=256, help="mesh extraction resolution")
-    parser.add_argument("--simplify", type=int, default=100_000, help="faces of the photo-textured OBJ")
+    parser.add_argument("--resolution", type=int, default=None, help="mesh extraction resolution (default: "
+                        "`dvr export`'s, from the cameras)")
+    parser.add_argument("--simplify", type=int, default=None, help="decimate the meshes to this many faces (default: "
+                        "none, as `dvr export`)")
+    parser.add_argument("--geometry-gap", action="store_true", help="also score the oracle on a mesh extracted at "
+                        "twice the resolution (how much of the meshes' gap is geometry)")
     parser.add_argument("--reuse", action="store_true", help="evaluate a scene's finished fit again instead of "
                         "fitting it anew (its run folder holds a checkpoint)")
     parser.add_argument("--again", action="store_true", help="bench a scene even when OUT holds its result")
-    parser.add_argument("--rescore-oracle", action="store_true", help="only score the oracle column again for the "
-                        "scenes whose result OUT holds (from their photo-textured mesh)")
+    parser.add_argument("--meshes-only", action="store_true", help="only export and score the meshes of the scenes "
+                        "whose result OUT holds (a --field-only result: its run folder beside it), into that result")
     parser.add_argument("--field-only", action="store_true", help="score the field's renders only (no mesh "
                         "export), as the budget comparison needs")
     parser.add_argument("--device", default="auto")
@@ -412,9 +396,9 @@ def main() -> None:
     info = machine()
     for name in args.scenes.split(","):
         result = args.out / tag_of(name, args) / "result.json"
-        if args.rescore_oracle:
+        if args.meshes_only:
             if result.is_file():
-                rescore_oracle(result, load(name, args), args)
+                score_finished(result, load(name, args), args)
             continue
         if result.is_file() and not args.again:
             print(f"{tag_of(name, args)}: {result} exists, skipped (--again benches it anew)")
