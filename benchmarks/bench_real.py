@@ -224,50 +224,69 @@ def oracle_mesh(mesh, views):
     return fit_mesh_colors(mesh, views, gains=False, robust=False)[0]
 
 
-def export_scored(run, views, fmt: str, name: str, **options) -> tuple[dict, Path, float]:
-    """Export ``run`` as `dvr export --format FMT` with ``options`` does (to RUN/export/NAME.FMT),
-    score the file on ``views``; (the score's mean, the file, the export's seconds)."""
-    from dvr_cli.evaluate.mesh_render import load_colored_mesh
-    from dvr_cli.evaluate.report import score_mesh
-    from dvr_cli.mesh.export import export_mesh
-    from dvr_cli.run import EXPORT
+def colored_meshes(run, texture: str, resolution: int, args) -> dict:
+    """The meshes `dvr export` makes of ``run`` with ``--texture TEXTURE`` at ``resolution``
+    (``--simplify`` if given), world units: 'blend' (``--colors blend``), 'photos' (the default:
+    the blend fitted through the renderer, as export_mesh does it), 'field' for vertex colours
+    (``--colors field``); 'seconds': what the default's colouring took."""
+    from dvr_cli.mesh.bake import training_photos
+    from dvr_cli.mesh.clean import simplify
+    from dvr_cli.mesh.export import colored_mesh, extract_run_surface
+    from dvr_cli.mesh.texture_fit import fit_mesh_colors
 
+    verts, faces = extract_run_surface(run, resolution, print)
+    if args.simplify is not None:
+        verts, faces = simplify(verts, faces, args.simplify)
+    photos = training_photos(run, print)
+    centers = np.array([run.normalization.camera_to_unit(run.cameras[i]).center for i in run.train])
     t0 = time.monotonic()
-    path = export_mesh(run, fmt, out=run.run_dir / EXPORT / f"{name}.{fmt}", log=print, **options)
-    seconds = time.monotonic() - t0
-    return score_mesh(load_colored_mesh(path), views)["mean"], path, seconds
+    out = {"blend": colored_mesh(run.field, verts, faces, texture, args.texture_size, photos, print, centers,
+                                 fit=False)}
+    out["photos"] = fit_mesh_colors(out["blend"], photos)[0]
+    out["seconds"] = time.monotonic() - t0
+    if texture == "vertex":
+        out["field"] = colored_mesh(run.field, verts, faces, texture, args.texture_size, None, print, centers)
+    for key in ("blend", "photos", "field"):
+        if key in out:
+            out[key].verts = run.normalization.to_world(out[key].verts)
+    return out
 
 
 def score_meshes(run, views, name: str, args) -> dict:
-    """Export ``run`` the way the default `dvr export` does (``--resolution`` / ``--simplify`` only
-    when given): the OBJ with the texture fitted on the training photos (the default), with their
-    plain blend, the PLY with vertex colours fitted on them (the default) and with the field's;
-    score each and the oracle (:func:`oracle_mesh`) on the held-out ``views``, with
-    ``--geometry-gap`` also the oracle at twice the resolution, and draw the fitted mesh's strip and
-    a snapshot of the field-coloured one; the row's mesh columns."""
+    """The meshes the default `dvr export` writes (``--resolution`` / ``--simplify`` only when
+    given): the OBJ with the texture fitted on the training photos, the PLY with vertex colours
+    fitted on them, each beside the plain blend of the photos it starts from (``--colors blend``)
+    and the PLY with the field's colours; score each, and the oracle (:func:`oracle_mesh`), on the
+    held-out ``views`` (the default meshes as written to RUN/export, 8-bit colours), with
+    ``--geometry-gap`` also the oracle at twice the resolution; draw the fitted mesh's strip and a
+    snapshot of the field-coloured one; the row's mesh columns."""
     from dvr_cli.evaluate.mesh_render import load_colored_mesh
     from dvr_cli.evaluate.report import score_mesh
-    from dvr_cli.mesh.export import camera_resolution, extract_run_surface
+    from dvr_cli.mesh.export import camera_resolution
+    from dvr_cli.mesh.writers import write_mesh
+    from dvr_cli.run import EXPORT
 
     resolution = args.resolution or camera_resolution([run.normalization.camera_to_unit(run.cameras[i])
                                                        for i in run.train])
-    shape = {"resolution": args.resolution, "simplify": args.simplify}
-    fitted, photo_path, photo_export_s = export_scored(run, views, "obj", "mesh", **shape)
-    blend, _, _ = export_scored(run, views, "obj", "mesh_blend", colors="blend", **shape)
-    vertex, _, vertex_export_s = export_scored(run, views, "ply", "mesh", **shape)
-    field, mesh_path, _ = export_scored(run, views, "ply", "mesh_field", colors="field", **shape)
-    faces = len(extract_run_surface(run, resolution)[1])  # the cached surface the exports made
+    atlas, vertex = colored_meshes(run, "atlas", resolution, args), colored_meshes(run, "vertex", resolution, args)
+    photo_path, mesh_path = run.run_dir / EXPORT / "mesh.obj", run.run_dir / EXPORT / "mesh_field.ply"
+    write_mesh(atlas["photos"], photo_path, "obj")
+    write_mesh(vertex["photos"], run.run_dir / EXPORT / "mesh.ply", "ply")
+    write_mesh(vertex["field"], mesh_path, "ply")
     photo = load_colored_mesh(photo_path)
-    score_mesh(photo, views, args.out / name / "eval", n_figures=1)  # the fitted mesh's figure
-    row = {"photo_export_s": round(photo_export_s, 1), "vertex_export_s": round(vertex_export_s, 1),
-           "mesh_resolution": resolution, "mesh_faces": faces, "photo_mesh": fitted, "blend_mesh": blend,
-           "vertex_mesh": vertex, "field_mesh": field,
+    row = {"photo_color_s": round(atlas["seconds"], 1), "vertex_color_s": round(vertex["seconds"], 1),
+           "mesh_resolution": resolution, "mesh_faces": len(photo.faces),
+           "photo_mesh": score_mesh(photo, views, args.out / name / "eval", n_figures=1)["mean"],
+           "blend_mesh": score_mesh(atlas["blend"], views)["mean"],
+           "vertex_mesh": score_mesh(load_colored_mesh(run.run_dir / EXPORT / "mesh.ply"), views)["mean"],
+           "vertex_blend_mesh": score_mesh(vertex["blend"], views)["mean"],
+           "field_mesh": score_mesh(load_colored_mesh(mesh_path), views)["mean"],
            "oracle_mesh": score_mesh(oracle_mesh(photo, views), views)["mean"],
            "mesh": str(mesh_path), "photo_mesh_path": str(photo_path)}
+    print(" ".join(f"{name}:", *(f"{k} {row[k]['masked_psnr']:.2f} dB" for k in MESH_KEYS if k in row)))
     if args.geometry_gap:
-        _, fine_path, _ = export_scored(run, views, "obj", "mesh_fine", resolution=2 * resolution,
-                                        colors="blend")
-        row["oracle_mesh_fine"] = score_mesh(oracle_mesh(load_colored_mesh(fine_path), views), views)["mean"]
+        fine = colored_meshes(run, "atlas", 2 * resolution, args)["blend"]
+        row["oracle_mesh_fine"] = score_mesh(oracle_mesh(fine, views), views)["mean"]
 
     first = views[0]
     photo_png = copy_figure(args.out / name / "eval" / f"mesh_{Path(first.name).stem}.png",
@@ -305,11 +324,11 @@ def report(rows: list[dict], info: dict) -> None:
 
 #: The mesh columns: result key -> column title (held-out masked PSNR of each exported mesh).
 MESH_COLUMNS = {"photo_mesh": "fitted texture mPSNR", "blend_mesh": "blend mPSNR", "vertex_mesh": "fitted vertex mPSNR",
-                "field_mesh": "field-colour mPSNR", "oracle_mesh": "oracle mPSNR",
-                "oracle_mesh_fine": "oracle 2x res mPSNR"}
+                "vertex_blend_mesh": "vertex blend mPSNR", "field_mesh": "field-colour mPSNR",
+                "oracle_mesh": "oracle mPSNR", "oracle_mesh_fine": "oracle 2x res mPSNR"}
 MESH_KEYS = tuple(MESH_COLUMNS)
 COLUMNS = ("scene", "masks", "views fit/held", "image", "fit s", "iters", "load", "mPSNR", "SSIM", "IoU",
-           *MESH_COLUMNS.values(), "mesh IoU", "faces", "export s")
+           *MESH_COLUMNS.values(), "mesh IoU", "faces", "atlas colour s")
 
 
 def cells(r: dict) -> list[str]:
@@ -323,7 +342,7 @@ def cells(r: dict) -> list[str]:
         return out + ["-"] * (len(MESH_COLUMNS) + 3)
     scores = [f"{r[k]['masked_psnr']:.2f}" if k in r else "-" for k in MESH_KEYS]
     return out + scores + [f"{r['photo_mesh']['iou']:.3f}", f"{r['mesh_faces']:,}",
-                           f"{r['photo_export_s']:.0f}" if "photo_export_s" in r else "-"]
+                           f"{r['photo_color_s']:.0f}" if "photo_color_s" in r else "-"]
 
 
 def markdown(rows: list[dict], info: dict, budget_min: float) -> str:
@@ -369,6 +388,7 @@ def main() -> None:
                         "`dvr export`'s, from the cameras)")
     parser.add_argument("--simplify", type=int, default=None, help="decimate the meshes to this many faces (default: "
                         "none, as `dvr export`)")
+    parser.add_argument("--texture-size", type=int, default=2048, help="atlas side (`dvr export`'s default)")
     parser.add_argument("--geometry-gap", action="store_true", help="also score the oracle on a mesh extracted at "
                         "twice the resolution (how much of the meshes' gap is geometry)")
     parser.add_argument("--reuse", action="store_true", help="evaluate a scene's finished fit again instead of "
