@@ -269,21 +269,22 @@ def score_meshes(run, views, name: str, args) -> dict:
     resolution = args.resolution or camera_resolution([run.normalization.camera_to_unit(run.cameras[i])
                                                        for i in run.train])
     atlas, vertex = colored_meshes(run, "atlas", resolution, args), colored_meshes(run, "vertex", resolution, args)
+    files = {"photo_mesh": (atlas["photos"], "mesh.obj"), "blend_mesh": (atlas["blend"], "mesh_blend.obj"),
+             "vertex_mesh": (vertex["photos"], "mesh.ply"), "vertex_blend_mesh": (vertex["blend"], "mesh_blend.ply"),
+             "field_mesh": (vertex["field"], "mesh_field.ply")}
+    for mesh, file in files.values():  # all written first: a failure while scoring loses no colouring
+        write_mesh(mesh, run.run_dir / EXPORT / file, Path(file).suffix[1:])
     photo_path, mesh_path = run.run_dir / EXPORT / "mesh.obj", run.run_dir / EXPORT / "mesh_field.ply"
-    write_mesh(atlas["photos"], photo_path, "obj")
-    write_mesh(vertex["photos"], run.run_dir / EXPORT / "mesh.ply", "ply")
-    write_mesh(vertex["field"], mesh_path, "ply")
     photo = load_colored_mesh(photo_path)
     row = {"photo_color_s": round(atlas["seconds"], 1), "vertex_color_s": round(vertex["seconds"], 1),
            "mesh_resolution": resolution, "mesh_faces": len(photo.faces),
-           "photo_mesh": score_mesh(photo, views, args.out / name / "eval", n_figures=1)["mean"],
-           "blend_mesh": score_mesh(atlas["blend"], views)["mean"],
-           "vertex_mesh": score_mesh(load_colored_mesh(run.run_dir / EXPORT / "mesh.ply"), views)["mean"],
-           "vertex_blend_mesh": score_mesh(vertex["blend"], views)["mean"],
-           "field_mesh": score_mesh(load_colored_mesh(mesh_path), views)["mean"],
-           "oracle_mesh": score_mesh(oracle_mesh(photo, views), views)["mean"],
            "mesh": str(mesh_path), "photo_mesh_path": str(photo_path)}
-    print(" ".join(f"{name}:", *(f"{k} {row[k]['masked_psnr']:.2f} dB" for k in MESH_KEYS if k in row)))
+    for key, (_, file) in files.items():
+        figures = args.out / name / "eval" if key == "photo_mesh" else None
+        row[key] = score_mesh(load_colored_mesh(run.run_dir / EXPORT / file), views, figures, n_figures=1)["mean"]
+        print(f"{name}: {key} {row[key]['masked_psnr']:.2f} dB", flush=True)
+    row["oracle_mesh"] = score_mesh(oracle_mesh(photo, views), views)["mean"]
+    print(" ".join([f"{name}:", *(f"{k} {row[k]['masked_psnr']:.2f} dB" for k in MESH_KEYS if k in row)]))
     if args.geometry_gap:
         fine = colored_meshes(run, "atlas", 2 * resolution, args)["blend"]
         row["oracle_mesh_fine"] = score_mesh(oracle_mesh(fine, views), views)["mean"]
@@ -306,7 +307,8 @@ def score_finished(result: Path, scene, args) -> None:
     meshes = score_meshes(run, scene.subset(run.holdout).views, tag_of(row["scene"], args), args)
     row |= meshes | {"figures": row["figures"][:1] + meshes["figures"]}
     write_json(result, row)
-    print(" ".join(f"{result.parent.name}:", *(f"{k} {row[k]['masked_psnr']:.2f} dB" for k in MESH_KEYS if k in row)))
+    print(" ".join([f"{result.parent.name}:", *(f"{k} {row[k]['masked_psnr']:.2f} dB" for k in MESH_KEYS
+                                                 if k in row)]))
 
 
 def report(rows: list[dict], info: dict) -> None:
