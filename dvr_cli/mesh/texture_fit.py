@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-import cv2
 import numpy as np
 from scipy.sparse import csr_matrix
 
@@ -49,10 +48,6 @@ HUBER_K = 1.345
 #: and lego (10-minute fits): later rounds and steps move held-out PSNR by less than 0.05 dB.
 ROUNDS = 3
 CG_STEPS = 30
-#: An atlas is fitted at half its side (fit_mesh_colors): at `dvr export`'s default resolution and
-#: 2048^2 atlas, a texel is about a quarter of a training pixel, and the 2 x 2 rays of a pixel read
-#: about a third of the full-size texels.
-COARSEN = 2
 
 #: (face (R,), bary (R, 3)) of R ray hits -> (columns (R, K), weights (R, K)) of the unknowns each ray reads.
 Taps = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -274,32 +269,22 @@ def fit_colors(rows: PixelRows, x0: np.ndarray, n_views: int, gains: bool = True
     return ColorFit(colors, g, read)
 
 
-def fit_mesh_colors(mesh: ColoredMesh, views: Sequence[View], coarsen: int = COARSEN,
-                    **options) -> tuple[ColoredMesh, ColorFit]:
+def fit_mesh_colors(mesh: ColoredMesh, views: Sequence[View], **options) -> tuple[ColoredMesh, ColorFit]:
     """``mesh``'s texture atlas (or, without one, its vertex colours) fitted to ``views``
     (cameras in the mesh's frame) by :func:`fit_colors`, its own colours as x0.
 
-    An atlas is fitted at 1 / ``coarsen`` of its side (x0: its area mean there) and the fitted
-    change is added back bilinearly upsampled: the photos constrain colour at their own pixel
-    scale, and an atlas finer than that leaves most texels unread, so a fit at full size would
-    leave fitted texels beside unfitted ones. Only pixels all of whose rays hit the mesh are
-    fitted (the others also show the background); ``options`` go to :func:`fit_colors`. Returns
-    the re-coloured mesh and the fit (of the coarse atlas).
+    Only pixels all of whose rays hit the mesh are fitted (the others also show the background);
+    ``options`` go to :func:`fit_colors`. Returns the re-coloured mesh and the fit.
     """
     if mesh.texture is not None:
-        full = len(mesh.texture)
-        size = max(1, full // coarsen)
-        coarse = cv2.resize(mesh.texture, (size, size), interpolation=cv2.INTER_AREA).reshape(size, size, 3)
-        taps, x0 = atlas_taps(mesh.faces, mesh.uv, size), coarse.reshape(-1, 3)
+        size = len(mesh.texture)
+        taps, x0 = atlas_taps(mesh.faces, mesh.uv, size), mesh.texture.reshape(-1, 3)
     elif mesh.colors is not None:
         taps, x0 = vertex_taps(mesh.faces), mesh.colors
     else:
         raise DvrError("the mesh has neither a texture nor vertex colours to fit")
     rows = render_rows(mesh.verts, mesh.faces, views, taps, len(x0))
     fit = fit_colors(rows.subset(rows.coverage == 1.0), x0, len(views), **options)
-    if mesh.texture is None:
-        return replace(mesh, colors=fit.colors), fit
-    change = fit.colors.reshape(size, size, 3) - coarse
-    if size != full:
-        change = cv2.resize(change, (full, full), interpolation=cv2.INTER_LINEAR).reshape(full, full, 3)
-    return replace(mesh, texture=np.clip(mesh.texture + change, 0.0, 1.0).astype(np.float32)), fit
+    if mesh.texture is not None:
+        return replace(mesh, texture=fit.colors.reshape(mesh.texture.shape)), fit
+    return replace(mesh, colors=fit.colors), fit
