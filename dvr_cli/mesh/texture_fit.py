@@ -39,8 +39,11 @@ from .writers import ColoredMesh
 #: so a single ray per pixel would score every anti-aliased edge pixel as an error.
 MESH_SUPERSAMPLE = 2
 #: Damping lam of the pull towards x0, in units of the squared pixel weights: a texel that about
-#: one full pixel reads is already decided by the photos, one that a ray grazes keeps x0.
-DAMPING = 0.01
+#: one full pixel reads is decided by the photos, one that a ray grazes keeps x0. DTU 65 held-out
+#: masked PSNR (10-minute fit, 544^3 mesh, 2048^2 atlas, blend 19.10 dB): fitted on the training
+#: photos 18.20 dB at 0.01, 18.98 dB at 0.1; fitted on the held-out photos (the oracle) 21.19 /
+#: 21.28 / 19.62 dB at 0.01 / 0.1 / 1.
+DAMPING = 0.1
 #: Huber's threshold, in robust standard deviations of the residual (1.4826 * median |r|): the
 #: usual 95 %-efficiency constant for Gaussian noise.
 HUBER_K = 1.345

