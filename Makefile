@@ -41,7 +41,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint chromium
+# The Khronos glTF validator (npm package) that a test runs on an exported GLB: installed into .tools/ when
+# missing (without npm the test skips and says why).
+.PHONY: gltf-validator
+gltf-validator:
+	@test -d .tools/node_modules/gltf-validator || ! command -v npm >/dev/null 2>&1 || \
+		npm install --silent --prefix .tools gltf-validator
+
+test: lint chromium gltf-validator
 	$(BIN)/python -m pytest -q --durations=20
 
 # The quick subset for development: no slow runs, no wall-clock assertions.

@@ -3,11 +3,15 @@
 For each real scene found in ../shared/data: fit the default preset planned over a wall-clock
 budget (what `dvr fit IMAGES --minutes M --holdout K` does) with every K-th view held out
 (``--no-masks``: fitted from the photos alone, the masks only score), render the held-out views
-and score them (masked PSNR, SSIM, silhouette IoU), then (unless --field-only) export the
-field-coloured PLY and the photo-textured OBJ and score them the same way, beside the *oracle*:
-the photo mesh's geometry textured from the held-out photos themselves, the ceiling of any
-one-colour-per-point texture on that mesh (how much of the mesh's gap is baking, how much is light
-that moves with the camera). For each scene small figures go into docs/: a held-out strip
+and score them (masked PSNR, SSIM, silhouette IoU), then (unless --field-only) export the meshes
+exactly as the default `dvr export` writes them (OBJ: texture fitted on the training photos; PLY:
+vertex colours fitted on them), with the plain blend of the photos (``--colors blend``) and the
+field's colours (``--colors field``), and score them the same way, beside the *oracle*: the fitted
+mesh's geometry textured from the held-out photos themselves, the ceiling of any
+one-colour-per-point texture on that mesh (how much of the mesh's gap is colour, how much is light
+that moves with the camera); ``--geometry-gap`` adds the oracle at twice the mesh resolution (how
+much is geometry). ``--meshes-only`` adds the mesh columns to a finished ``--field-only`` result.
+For each scene small figures go into docs/: a held-out strip
 (photo | render | error), the same for the photo-textured mesh, and the field-coloured mesh
 seen from that camera (ray cast, Lambertian shading of its vertex colours).
 
@@ -41,7 +45,6 @@ from common import machine, machine_title, write_json
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 FIGURE_WIDTH = 720  # docs figures are shrunk to at most this many pixels across (PNG < 300 KB)
-DAMP = 0.1  # the oracle's Tikhonov damping (LSQR): keeps texels few rays touch near the mesh's own colour
 
 
 @dataclass
@@ -210,111 +213,104 @@ def bench_scene(name: str, scene, args) -> dict:
     return row
 
 
-def oracle_mesh(mesh, views, iterations: int = 100):
+def oracle_mesh(mesh, views):
     """``mesh`` (a ColoredMesh with uv and texture, world units) re-textured from ``views``
-    themselves (the held-out photos): the texture that minimises the squared error of the
-    pixels the masked PSNR scores, rendered as the scorer renders them (MESH_SUPERSAMPLE^2 rays per
-    pixel, each a bilinear texture lookup). A sparse least-squares problem over the texels those
-    rays touch, solved by LSQR from the mesh's own texture; texels no such ray touches keep it.
-    The ceiling of any one-colour-per-point texture on this geometry: what it still misses is
-    geometry, and light that differs between the held-out views at one surface point."""
-    import numpy as np
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.linalg import lsqr
+    themselves (the held-out photos): the texture that minimises the squared error of the pixels
+    the masked PSNR scores, rendered as the scorer renders them (dvr_cli.mesh.texture_fit's
+    operator, the one `dvr export` fits the training photos through), plain least squares (no
+    per-photo gains, no robust weights) from the mesh's own texture. The ceiling of any
+    one-colour-per-point texture on this geometry: what it still misses is geometry, and light
+    that differs between the held-out views at one surface point."""
+    from dvr_cli.mesh.texture_fit import fit_mesh_colors
 
-    from dvr_cli.evaluate.mesh_render import MESH_SUPERSAMPLE
-    from dvr_cli.mesh.bake import cast_camera, raycasting_scene
-    from dvr_cli.mesh.writers import ColoredMesh
+    return fit_mesh_colors(mesh, views, gains=False, robust=False)[0]
 
-    s, size = MESH_SUPERSAMPLE, len(mesh.texture)
-    scene = raycasting_scene(mesh.verts, mesh.faces)
-    rows, cols, weights, targets, n_rows = [], [], [], [], 0
-    for view in views:
-        camera, h, w = view.camera, view.camera.height, view.camera.width
-        hits = cast_camera(scene, camera.resized(w * s, h * s))
-        hit = hits.face >= 0
-        scored = np.ones((h, w), dtype=bool) if view.mask is None else view.mask.astype(bool)
-        pixel = (np.arange(h * s)[:, None] // s) * w + np.arange(w * s)[None, :] // s  # each ray's pixel
-        hit &= scored.reshape(-1)[pixel]
-        uv = (hits.bary[hit][..., None] * mesh.uv[mesh.faces[hits.face[hit]]]).sum(axis=1)
-        x, y = uv[:, 0] * size - 0.5, uv[:, 1] * size - 0.5  # sample_texture's texel coordinates
-        x0, y0 = np.floor(x), np.floor(y)
-        fx, fy = x - x0, y - y0
-        index = np.flatnonzero(scored.reshape(-1))  # the scored pixels, numbered from n_rows
-        row_of = np.full(h * w, -1)
-        row_of[index] = n_rows + np.arange(len(index))
-        row = row_of[pixel[hit]]
-        for dx, dy, wt in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
-            cx = np.clip(x0 + dx, 0, size - 1).astype(np.int64)
-            cy = np.clip(y0 + dy, 0, size - 1).astype(np.int64)
-            rows.append(row)
-            cols.append(cy * size + cx)
-            weights.append(wt / s**2)
-        targets.append(view.image.reshape(-1, 3)[index])
-        n_rows += len(index)
-    A = csr_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, size * size))
-    texture = mesh.texture.reshape(-1, 3).astype(np.float64)
-    residual = np.concatenate(targets) - A @ texture  # what the mesh's own texture leaves
-    for c in range(3):
-        texture[:, c] += lsqr(A, residual[:, c], damp=DAMP, iter_lim=iterations)[0]
-    texture = np.clip(texture, 0.0, 1.0).reshape(size, size, 3).astype(np.float32)
-    return ColoredMesh(mesh.verts, mesh.faces, uv=mesh.uv, texture=texture)
+
+def colored_meshes(run, texture: str, resolution: int, args) -> dict:
+    """The meshes `dvr export` makes of ``run`` with ``--texture TEXTURE`` at ``resolution``
+    (``--simplify`` if given), world units: 'blend' (``--colors blend``), 'photos' (the default:
+    the blend fitted through the renderer, as export_mesh does it), 'field' for vertex colours
+    (``--colors field``); 'seconds': what the default's colouring took."""
+    from dvr_cli.mesh.bake import training_photos
+    from dvr_cli.mesh.clean import simplify
+    from dvr_cli.mesh.export import colored_mesh, extract_run_surface
+    from dvr_cli.mesh.texture_fit import fit_mesh_colors
+
+    verts, faces = extract_run_surface(run, resolution, print)
+    if args.simplify is not None:
+        verts, faces = simplify(verts, faces, args.simplify)
+    photos = training_photos(run, print)
+    centers = np.array([run.normalization.camera_to_unit(run.cameras[i]).center for i in run.train])
+    t0 = time.monotonic()
+    out = {"blend": colored_mesh(run.field, verts, faces, texture, args.texture_size, photos, print, centers,
+                                 fit=False)}
+    out["photos"] = fit_mesh_colors(out["blend"], photos)[0]
+    out["seconds"] = time.monotonic() - t0
+    if texture == "vertex":
+        out["field"] = colored_mesh(run.field, verts, faces, texture, args.texture_size, None, print, centers)
+    for key in ("blend", "photos", "field"):
+        if key in out:
+            out[key].verts = run.normalization.to_world(out[key].verts)
+    return out
 
 
 def score_meshes(run, views, name: str, args) -> dict:
-    """Export the field-coloured PLY and the photo-textured OBJ of ``run``, score both and the
-    oracle (:func:`oracle_mesh`) on the held-out ``views`` and draw the photo-mesh strip and a mesh
-    snapshot; the row's mesh columns."""
+    """The meshes the default `dvr export` writes (``--resolution`` / ``--simplify`` only when
+    given): the OBJ with the texture fitted on the training photos, the PLY with vertex colours
+    fitted on them, each beside the plain blend of the photos it starts from (``--colors blend``)
+    and the PLY with the field's colours; score each, and the oracle (:func:`oracle_mesh`), on the
+    held-out ``views`` (the default meshes as written to RUN/export, 8-bit colours), with
+    ``--geometry-gap`` also the oracle at twice the resolution; draw the fitted mesh's strip and a
+    snapshot of the field-coloured one; the row's mesh columns."""
     from dvr_cli.evaluate.mesh_render import load_colored_mesh
     from dvr_cli.evaluate.report import score_mesh
-    from dvr_cli.mesh.export import export_mesh, extract_run_surface
+    from dvr_cli.mesh.export import camera_resolution
+    from dvr_cli.mesh.writers import write_mesh
+    from dvr_cli.run import EXPORT
 
-    t0 = time.monotonic()
-    mesh_path = export_mesh(run, "ply", resolution=args.resolution, log=print, colors="field")
-    export_s = time.monotonic() - t0
-    faces = len(extract_run_surface(run, args.resolution)[1])  # the cached surface export just made
-    t0 = time.monotonic()
-    photo_path = export_mesh(run, "obj", resolution=args.resolution, simplify=args.simplify, log=print,
-                             colors="photos")
-    photo_export_s = time.monotonic() - t0
-    field_mesh = score_mesh(load_colored_mesh(mesh_path), views)
+    resolution = args.resolution or camera_resolution([run.normalization.camera_to_unit(run.cameras[i])
+                                                       for i in run.train])
+    atlas, vertex = colored_meshes(run, "atlas", resolution, args), colored_meshes(run, "vertex", resolution, args)
+    files = {"photo_mesh": (atlas["photos"], "mesh.obj"), "blend_mesh": (atlas["blend"], "mesh_blend.obj"),
+             "vertex_mesh": (vertex["photos"], "mesh.ply"), "vertex_blend_mesh": (vertex["blend"], "mesh_blend.ply"),
+             "field_mesh": (vertex["field"], "mesh_field.ply")}
+    for mesh, file in files.values():  # all written first: a failure while scoring loses no colouring
+        write_mesh(mesh, run.run_dir / EXPORT / file, Path(file).suffix[1:])
+    photo_path, mesh_path = run.run_dir / EXPORT / "mesh.obj", run.run_dir / EXPORT / "mesh_field.ply"
     photo = load_colored_mesh(photo_path)
-    photo_mesh = score_mesh(photo, views, args.out / name / "eval", n_figures=1)
-    oracle = score_mesh(oracle_mesh(photo, views), views)
+    row = {"photo_color_s": round(atlas["seconds"], 1), "vertex_color_s": round(vertex["seconds"], 1),
+           "mesh_resolution": resolution, "mesh_faces": len(photo.faces),
+           "mesh": str(mesh_path), "photo_mesh_path": str(photo_path)}
+    for key, (_, file) in files.items():
+        figures = args.out / name / "eval" if key == "photo_mesh" else None
+        row[key] = score_mesh(load_colored_mesh(run.run_dir / EXPORT / file), views, figures, n_figures=1)["mean"]
+        print(f"{name}: {key} {row[key]['masked_psnr']:.2f} dB", flush=True)
+    row["oracle_mesh"] = score_mesh(oracle_mesh(photo, views), views)["mean"]
+    print(" ".join([f"{name}:", *(f"{k} {row[k]['masked_psnr']:.2f} dB" for k in MESH_KEYS if k in row)]))
+    if args.geometry_gap:
+        fine = colored_meshes(run, "atlas", 2 * resolution, args)["blend"]
+        row["oracle_mesh_fine"] = score_mesh(oracle_mesh(fine, views), views)["mean"]
 
     first = views[0]
     photo_png = copy_figure(args.out / name / "eval" / f"mesh_{Path(first.name).stem}.png",
                             args.docs / f"results_{name}_photo_strip.png")
     snapshot = render_mesh(mesh_path, first.camera.resized(2 * first.camera.width, 2 * first.camera.height))
     mesh_png = write_figure(args.docs / f"results_{name}_mesh.png", snapshot)
-    return {
-        "export_s": round(export_s, 1),
-        "photo_export_s": round(photo_export_s, 1),
-        "mesh_resolution": args.resolution,
-        "mesh_faces": faces,
-        "field_mesh": field_mesh["mean"],
-        "photo_mesh": photo_mesh["mean"],
-        "oracle_mesh": oracle["mean"],
-        "mesh": str(mesh_path),
-        "photo_mesh_path": str(photo_path),
-        "figures": [str(photo_png), str(mesh_png)],
-    }
+    return row | {"figures": [str(photo_png), str(mesh_png)]}
 
 
-def rescore_oracle(result: Path, scene, args) -> None:
-    """Score the oracle of the finished scene whose ``result`` (result.json) names its photo mesh."""
-    from dvr_cli.evaluate.mesh_render import load_colored_mesh
-    from dvr_cli.evaluate.report import score_mesh
+def score_finished(result: Path, scene, args) -> None:
+    """Score the mesh columns of a finished scene whose ``result`` (result.json, e.g. written with
+    ``--field-only``) sits beside its run folder, and write them into it."""
     from dvr_cli.run import load_run
 
     row = json.loads(result.read_text())
-    if "photo_mesh_path" not in row:
-        return
-    views = scene.subset(load_run(result.parent / "run", device=args.device).holdout).views
-    row["oracle_mesh"] = score_mesh(oracle_mesh(load_colored_mesh(row["photo_mesh_path"]), views), views)["mean"]
+    run = load_run(result.parent / "run", device=args.device)
+    meshes = score_meshes(run, scene.subset(run.holdout).views, tag_of(row["scene"], args), args)
+    row |= meshes | {"figures": row["figures"][:1] + meshes["figures"]}
     write_json(result, row)
-    print(f"{result.parent.name}: oracle {row['oracle_mesh']['masked_psnr']:.2f} dB "
-          f"(photo mesh {row['photo_mesh']['masked_psnr']:.2f} dB)")
+    print(" ".join([f"{result.parent.name}:", *(f"{k} {row[k]['masked_psnr']:.2f} dB" for k in MESH_KEYS
+                                                 if k in row)]))
 
 
 def report(rows: list[dict], info: dict) -> None:
@@ -330,8 +326,13 @@ def report(rows: list[dict], info: dict) -> None:
     Console().print(table)
 
 
+#: The mesh columns: result key -> column title (held-out masked PSNR of each exported mesh).
+MESH_COLUMNS = {"photo_mesh": "fitted texture mPSNR", "blend_mesh": "blend mPSNR", "vertex_mesh": "fitted vertex mPSNR",
+                "vertex_blend_mesh": "vertex blend mPSNR", "field_mesh": "field-colour mPSNR",
+                "oracle_mesh": "oracle mPSNR", "oracle_mesh_fine": "oracle 2x res mPSNR"}
+MESH_KEYS = tuple(MESH_COLUMNS)
 COLUMNS = ("scene", "masks", "views fit/held", "image", "fit s", "iters", "load", "mPSNR", "SSIM", "IoU",
-           "field-mesh mPSNR", "photo-mesh mPSNR", "oracle mPSNR", "photo-mesh IoU", "faces")
+           *MESH_COLUMNS.values(), "mesh IoU", "faces", "atlas colour s")
 
 
 def cells(r: dict) -> list[str]:
@@ -342,10 +343,10 @@ def cells(r: dict) -> list[str]:
            "{:.1f}/{:.1f}".format(*r["load_average"]) if "load_average" in r else "-",
            f"{m['masked_psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['iou']:.3f}"]
     if "photo_mesh" not in r:
-        return out + ["-"] * 5
-    oracle = r.get("oracle_mesh", {}).get("masked_psnr")
-    return out + [f"{r['field_mesh']['masked_psnr']:.2f}", f"{r['photo_mesh']['masked_psnr']:.2f}",
-                  "-" if oracle is None else f"{oracle:.2f}", f"{r['photo_mesh']['iou']:.3f}", f"{r['mesh_faces']:,}"]
+        return out + ["-"] * (len(MESH_COLUMNS) + 3)
+    scores = [f"{r[k]['masked_psnr']:.2f}" if k in r else "-" for k in MESH_KEYS]
+    return out + scores + [f"{r['photo_mesh']['iou']:.3f}", f"{r['mesh_faces']:,}",
+                           f"{r['photo_color_s']:.0f}" if "photo_color_s" in r else "-"]
 
 
 def markdown(rows: list[dict], info: dict, budget_min: float) -> str:
@@ -387,13 +388,18 @@ def main() -> None:
     parser.add_argument("--no-masks", action="store_true", help="fit from the photos alone (the masks only score)")
     parser.add_argument("--dtu-downscale", type=float, default=4.0, help="DTU images are 1600x1200 / this")
     parser.add_argument("--lego-size", type=int, default=200, help="lego images are shrunk to this many pixels")
-    parser.add_argument("--resolution", type=int, default=256, help="mesh extraction resolution")
-    parser.add_argument("--simplify", type=int, default=100_000, help="faces of the photo-textured OBJ")
+    parser.add_argument("--resolution", type=int, default=None, help="mesh extraction resolution (default: "
+                        "`dvr export`'s, from the cameras)")
+    parser.add_argument("--simplify", type=int, default=None, help="decimate the meshes to this many faces (default: "
+                        "none, as `dvr export`)")
+    parser.add_argument("--texture-size", type=int, default=2048, help="atlas side (`dvr export`'s default)")
+    parser.add_argument("--geometry-gap", action="store_true", help="also score the oracle on a mesh extracted at "
+                        "twice the resolution (how much of the meshes' gap is geometry)")
     parser.add_argument("--reuse", action="store_true", help="evaluate a scene's finished fit again instead of "
                         "fitting it anew (its run folder holds a checkpoint)")
     parser.add_argument("--again", action="store_true", help="bench a scene even when OUT holds its result")
-    parser.add_argument("--rescore-oracle", action="store_true", help="only score the oracle column again for the "
-                        "scenes whose result OUT holds (from their photo-textured mesh)")
+    parser.add_argument("--meshes-only", action="store_true", help="only export and score the meshes of the scenes "
+                        "whose result OUT holds (a --field-only result: its run folder beside it), into that result")
     parser.add_argument("--field-only", action="store_true", help="score the field's renders only (no mesh "
                         "export), as the budget comparison needs")
     parser.add_argument("--device", default="auto")
@@ -414,9 +420,9 @@ def main() -> None:
     info = machine()
     for name in args.scenes.split(","):
         result = args.out / tag_of(name, args) / "result.json"
-        if args.rescore_oracle:
+        if args.meshes_only:
             if result.is_file():
-                rescore_oracle(result, load(name, args), args)
+                score_finished(result, load(name, args), args)
             continue
         if result.is_file() and not args.again:
             print(f"{tag_of(name, args)}: {result} exists, skipped (--again benches it anew)")

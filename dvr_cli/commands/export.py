@@ -15,17 +15,21 @@ def register(app: typer.Typer) -> None:
     def export(
         run: Optional[Path] = typer.Argument(None, help="Run folder written by `dvr fit` (default: runs/latest)."),
         fmt: str = typer.Option("ply", "--format", "-f", help="ply (vertex colours), obj (+ mtl + png) or glb."),
-        resolution: int = typer.Option(512, "--resolution", "-r", help="Marching-cubes grid cells per axis "
-                                       "(extracted hierarchically: only cells near the surface are evaluated)."),
+        resolution: Optional[int] = typer.Option(None, "--resolution", "-r", help="Marching-cubes grid cells per "
+                                                 "axis (extracted hierarchically: only cells near the surface are "
+                                                 "evaluated). Default: one cell per training-photo pixel at the "
+                                                 "object, from the cameras."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Mesh file (default: RUN/export/mesh.<format>); "
                                            "an existing file only if dvr wrote it (in a dvr folder)."),
         texture: Optional[str] = typer.Option(None, "--texture", help="vertex (colour per vertex) or atlas "
                                               "(UV-unwrapped texture image). Default: vertex for ply, atlas otherwise."),
-        colors: Optional[str] = typer.Option(None, "--colors", help="photos (the run's training photos projected "
-                                             "onto the surface; the texture field where none sees it) or field "
-                                             "(the texture field only). Default: photos for an atlas, field for "
-                                             "vertex colours."),
-        simplify: Optional[int] = typer.Option(None, "--simplify", help="Decimate to about this many faces."),
+        colors: str = typer.Option("photos", "--colors", help="photos (the colours that, rendered as the mesh "
+                                   "is shown, best reproduce the run's training photos: their blend, then fitted "
+                                   "with per-photo exposure and robust weights), blend (the blend alone) or field "
+                                   "(the texture field only). The texture field colours what no photo sees, and "
+                                   "everything when the photos cannot be read."),
+        simplify: Optional[int] = typer.Option(None, "--simplify", help="Decimate to about this many faces "
+                                               "(default: no decimation)."),
         texture_size: int = typer.Option(2048, "--texture-size", help="Atlas texture side in pixels."),
         keep_surroundings: bool = typer.Option(False, "--keep-surroundings", help="A run fitted without masks: "
                                                "keep the table, wall and backdrop (default: the object only)."),
@@ -36,7 +40,7 @@ def register(app: typer.Typer) -> None:
         from ..run import load_run
         from ..mesh.export import export_mesh
 
-        if resolution < 8:
+        if resolution is not None and resolution < 8:
             raise DvrError(f"--resolution must be at least 8 (got {resolution})")
         if texture_size < 16:
             raise DvrError(f"--texture-size must be at least 16 pixels (got {texture_size})")
@@ -44,6 +48,6 @@ def register(app: typer.Typer) -> None:
         loaded = load_run(run, device=device)
         with console.status("extracting the surface ..."):
             path = export_mesh(loaded, fmt.lower(), resolution, out, texture, simplify, texture_size,
-                               log=lambda line: console.print(line, highlight=False, markup=False), colors=colors,
-                               keep_surroundings=keep_surroundings)
+                               log=lambda line: console.print(line, highlight=False, markup=False),
+                               colors=colors.lower(), keep_surroundings=keep_surroundings)
         console.print(f"mesh: [bold]{escape(str(path))}[/]")

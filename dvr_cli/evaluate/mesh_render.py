@@ -15,13 +15,11 @@ import trimesh
 
 from ..errors import DvrError
 from ..mesh.bake import cast_camera, raycasting_scene
+from ..mesh.texture_fit import MESH_SUPERSAMPLE as MESH_SUPERSAMPLE  # the scorer shows meshes as the fit renders them
 from ..mesh.writers import ColoredMesh
 from ..run import EXPORT
 from ..scene.camera import Camera
 
-#: Rays per pixel side when scoring or showing a mesh: photos integrate each pixel's area, so a
-#: single ray per pixel would score every anti-aliased edge pixel as an error.
-MESH_SUPERSAMPLE = 2
 #: Mesh files `dvr export` writes.
 MESH_SUFFIXES = (".obj", ".glb", ".ply")
 

@@ -62,6 +62,15 @@ class Field(nn.Module):
         already has them (a field that shades by the normal computes them itself otherwise)."""
         raise NotImplementedError
 
+    def shading_normals(self, points: torch.Tensor) -> torch.Tensor:
+        """points: (N, 3) -> (N, 3) the outward unit normals ``texture`` shades with when the caller
+        gives none (detached): here the occupancy gradient's; a backbone that was fitted with
+        other normals (finite differences) returns those, so that a colour read outside the fit
+        sees the normals the fit trained it with."""
+        from .normals import normals  # normals.py builds on this module
+
+        return normals(self, points)
+
     def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """points: (N, 3) -> (logits (N,), rgb (N, 3)); backbones override to share features."""
         return self.occupancy_logits(points), self.texture(points)

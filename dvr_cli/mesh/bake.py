@@ -71,6 +71,24 @@ def raycasting_scene(verts: np.ndarray, faces: np.ndarray):
     return scene
 
 
+#: A point counts as seen from a camera centre when the first surface along the ray from the centre
+#: lies at most this far before it (unit frame: a few marching-cubes cells at export resolutions).
+VISIBLE_TOL = 0.01
+
+
+def visible_from(scene, points: np.ndarray, center: np.ndarray) -> np.ndarray:
+    """(N,) bool: no surface of ``scene`` (a :func:`raycasting_scene`) lies between ``center`` (3,)
+    and each of ``points`` (N, 3), which lie on that surface, up to VISIBLE_TOL."""
+    o3d = open3d()
+    towards = np.asarray(points, dtype=np.float64) - center
+    distance = np.linalg.norm(towards, axis=1)
+    rays = np.empty((len(points), 6), dtype=np.float32)
+    rays[:, :3] = center
+    rays[:, 3:] = towards / np.maximum(distance, 1e-12)[:, None]
+    hit = scene.cast_rays(o3d.core.Tensor(rays))["t_hit"].numpy()
+    return hit >= distance - VISIBLE_TOL
+
+
 @dataclass
 class CameraHits:
     """What a camera's pixel rays hit, per pixel (H, W).

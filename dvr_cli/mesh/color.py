@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 
 from ..fields.base import Field
-from ..fields.normals import normals
 from .bake import MIN_COS  # cameras seeing a point more grazing than this do not count, as in the photo bake
+
+#: (points (N, 3), camera centre (3,)) -> (N,) bool: the camera sees each point (nothing in between).
+Visibility = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def field_device(field: Field) -> torch.device:
@@ -23,11 +27,14 @@ MAX_CAMERAS = 12
 
 
 def field_colors(field: Field, points: np.ndarray, centers: np.ndarray | None = None,
-                 chunk: int = 65536) -> np.ndarray:
+                 visible: Visibility | None = None, chunk: int = 65536) -> np.ndarray:
     """points (N, 3) unit frame -> (N, 3) float32 RGB in [0, 1]: the field's colour averaged over
-    the views of the cameras at ``centers`` (C, 3), unit frame, that face the point, weighted by
+    the views of the cameras at ``centers`` (C, 3), unit frame, that face the point and (with
+    ``visible``, e.g. :func:`dvr_cli.mesh.bake.visible_from` of the mesh) see it, weighted by
     cos(angle) (the photo bake's weight at equal distances); seen head-on (along -n) where no
-    camera faces it or without ``centers``. n(p) is the occupancy field's outward normal.
+    camera does or without ``centers``. n(p) is ``field.shading_normals``: the normals its shading
+    term was fitted with (finite differences for the grid field), not the occupancy gradient's,
+    which that term never saw.
 
     A mesh's colour has no view to shade for, and the view-independent part alone (no view
     direction: sigmoid(c)) is no colour a camera saw: the shading term and the SH terms carry
@@ -44,13 +51,15 @@ def field_colors(field: Field, points: np.ndarray, centers: np.ndarray | None = 
     with torch.no_grad():
         for s in range(0, len(points), chunk):
             p = torch.as_tensor(points[s : s + chunk], dtype=torch.float32, device=device)
-            n = normals(field, p)
+            n = field.shading_normals(p)
             total = p.new_zeros(len(p), 3)
             weight = p.new_zeros(len(p), 1)
-            for c in cams:
+            for center, c in zip(centers, cams):
                 w = torch.nn.functional.normalize(p - c, dim=1)
                 cos = -(w * n).sum(1, keepdim=True)
                 facing = (cos > MIN_COS).squeeze(1)
+                if visible is not None:
+                    facing &= torch.as_tensor(visible(points[s : s + chunk], center), device=device)
                 if facing.any():
                     total[facing] += cos[facing] * field.texture(p[facing], w[facing], n[facing]).float()
                     weight[facing] += cos[facing]

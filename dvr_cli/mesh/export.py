@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -16,21 +17,26 @@ from ..fields.base import tau_logit
 from ..files import atomic_path
 from ..ownership import check_file_target
 from ..run import CHECKPOINT, EXPORT, Run
+from ..scene.camera import Camera
 from ..scene.types import View
-from .bake import PhotoColoring, incident_faces, training_photos
+from .bake import PhotoColoring, incident_faces, raycasting_scene, training_photos, visible_from
 from .clean import keep_large_components, simplify as decimate
 from .color import field_colors, field_device
 from .hollows import fill_hollows
 from .mise import extract_surface
 from .separate import object_surface
 from .texture import bake_texture, split_seams, uv_atlas
+from .texture_fit import fit_mesh_colors
 from .writers import FORMATS, ColoredMesh, mesh_files, write_mesh
 
 TEXTURES = ("vertex", "atlas")
-#: Where the colours come from: the training photos (the texture field where none sees a point), or the field.
-COLORS = ("photos", "field")
+#: Where the colours come from: the training photos, blended and then fitted through the renderer
+#: (the default); their blend alone; or the texture field. The field colours what no photo sees.
+COLORS = ("photos", "blend", "field")
 #: MISE starts from this grid (33^3 points evaluated everywhere).
 MISE_START = 32
+#: The default resolution (camera_resolution) stays within these cells per axis.
+RESOLUTION_RANGE = (64, 1024)
 #: The empty / full check evaluates the field on this grid (+1 points per side).
 INSIDE_PROBE_RES = 32
 
@@ -38,12 +44,6 @@ INSIDE_PROBE_RES = 32
 def default_texture(fmt: str) -> str:
     """PLY has no standard texture: vertex colours; OBJ and GLB get an atlas."""
     return "vertex" if fmt == "ply" else "atlas"
-
-
-def default_colors(texture: str) -> str:
-    """An atlas is baked from the photos (as sharp as they are); vertex colours, one sample per
-    vertex, come from the smoother field."""
-    return "field" if texture == "vertex" else "photos"
 
 
 def check_writable(out: Path) -> None:
@@ -135,12 +135,14 @@ def _read_cache(cache: Path, key: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
 
 def colored_mesh(field, verts: np.ndarray, faces: np.ndarray, texture: str, texture_size: int,
                  photos: Sequence[View] | None = None, log: Callable[[str], None] | None = None,
-                 centers: np.ndarray | None = None) -> ColoredMesh:
-    """Colour a unit-frame mesh per vertex, or as an atlas baked at ``texture_size``^2: from
-    ``photos`` (cameras in the unit frame; dvr_cli.mesh.bake) with ``field`` where no photo
-    sees the surface, or from ``field`` alone when ``photos`` is None or empty; the field's
-    colour is averaged over the views from ``centers`` (C, 3), unit frame (see field_colors)."""
-    field_fn = lambda points: field_colors(field, points, centers)  # noqa: E731
+                 centers: np.ndarray | None = None, fit: bool = True) -> ColoredMesh:
+    """Colour a unit-frame mesh per vertex, or as an atlas of ``texture_size``^2 texels: from
+    ``photos`` (cameras in the unit frame), blended (dvr_cli.mesh.bake) and, with ``fit``, then
+    fitted to them through the renderer (dvr_cli.mesh.texture_fit), with ``field`` where no photo
+    sees the surface; from ``field`` alone when ``photos`` is None or empty. The field's colour is
+    averaged over the views from ``centers`` (C, 3), unit frame, that see the point (see field_colors)."""
+    scene = raycasting_scene(verts, faces)
+    field_fn = lambda points: field_colors(field, points, centers, partial(visible_from, scene))  # noqa: E731
     color_fn = (lambda points, face: field_fn(points)) if not photos else PhotoColoring(verts, faces, photos, field_fn)
     start = time.perf_counter()
     if texture == "vertex":
@@ -157,21 +159,42 @@ def colored_mesh(field, verts: np.ndarray, faces: np.ndarray, texture: str, text
         log(f"colours from {len(photos)} photos in {time.perf_counter() - start:.1f} s: {seen.mean():.1%} of the "
             f"surface seen, {np.mean(color_fn.n_views[seen]) if seen.any() else 0:.1f} photos blended on average, "
             "the rest from the texture field")
+    if photos and fit:
+        start = time.perf_counter()
+        mesh, result = fit_mesh_colors(mesh, photos)
+        if log:
+            log(f"colours fitted to the photos through the renderer in {time.perf_counter() - start:.1f} s: "
+                f"{result.read.mean():.1%} of the {'texels' if texture == 'atlas' else 'vertices'} seen, "
+                f"photo gains {result.gains.min():.2f}-{result.gains.max():.2f}")
     return mesh
 
 
-def export_mesh(run: Run, fmt: str = "ply", resolution: int = 512, out: str | Path | None = None,
+def camera_resolution(cameras: Sequence[Camera]) -> int:
+    """Marching-cubes cells per axis of the unit cube such that one cell is about one pixel of
+    ``cameras`` (unit frame) at the object: 2 f / d for the median over the cameras of the focal
+    length f (pixels) over the distance d from the centre to the cube's centre, rounded up to a
+    multiple of MISE_START and kept within RESOLUTION_RANGE. A finer mesh than the photos resolve
+    adds faces and no detail; a coarser one blurs what the field and the photos show."""
+    ratio = np.median([c.focal / max(float(np.linalg.norm(c.center)), 1e-6) for c in cameras])
+    resolution = int(np.ceil(2.0 * ratio / MISE_START)) * MISE_START
+    return int(np.clip(resolution, *RESOLUTION_RANGE))
+
+
+def export_mesh(run: Run, fmt: str = "ply", resolution: int | None = None, out: str | Path | None = None,
                 texture: str | None = None, simplify: int | None = None, texture_size: int = 2048,
-                log: Callable[[str], None] | None = None, colors: str | None = None,
+                log: Callable[[str], None] | None = None, colors: str = "photos",
                 keep_surroundings: bool = False) -> Path:
     """Extract, clean, colour and write the run's surface in world units.
 
-    run: a loaded run (dvr_cli.run.load_run). Default ``out``: RUN/export/mesh.<fmt>. ``texture``: 'vertex' or 'atlas' (default: vertex for PLY, atlas
-    otherwise). ``simplify``: target face count (quadric decimation). ``colors``: 'photos' (the
-    run's training photos projected onto the surface, see dvr_cli.mesh.bake) or 'field' (default:
-    photos for an atlas, field for vertex colours); photos that cannot be loaded any more fall
-    back to the field with a one-line warning (``log``, else warnings.warn). A run fitted without
-    masks is cut to its object (dvr_cli.mesh.separate) unless ``keep_surroundings``. Returns the mesh path.
+    run: a loaded run (dvr_cli.run.load_run). Default ``out``: RUN/export/mesh.<fmt>.
+    ``resolution``: marching-cubes cells per axis (default: :func:`camera_resolution` of the
+    training cameras). ``texture``: 'vertex' or 'atlas' (default: vertex for PLY, atlas otherwise).
+    ``simplify``: target face count (quadric decimation; none by default). ``colors``: 'photos'
+    (the run's training photos blended onto the surface, then fitted through the renderer, see
+    dvr_cli.mesh.texture_fit), 'blend' (the blend alone, dvr_cli.mesh.bake) or 'field'; photos
+    that cannot be loaded any more fall back to the field with a one-line warning (``log``, else
+    warnings.warn). A run fitted without masks is cut to its object (dvr_cli.mesh.separate) unless
+    ``keep_surroundings``. Returns the mesh path.
     """
     if fmt not in FORMATS:
         raise DvrError(f"unknown format '{fmt}' (choose from {', '.join(FORMATS)})")
@@ -180,7 +203,6 @@ def export_mesh(run: Run, fmt: str = "ply", resolution: int = 512, out: str | Pa
         raise DvrError(f"unknown texture '{texture}' (choose from {', '.join(TEXTURES)})")
     if fmt == "ply" and texture == "atlas":
         raise DvrError("PLY keeps vertex colours only: use --texture vertex, or --format obj/glb for an atlas")
-    colors = colors or default_colors(texture)
     if colors not in COLORS:
         raise DvrError(f"unknown colour source '{colors}' (choose from {', '.join(COLORS)})")
     if simplify is not None and simplify < 4:
@@ -191,14 +213,17 @@ def export_mesh(run: Run, fmt: str = "ply", resolution: int = 512, out: str | Pa
     out = Path(out) if out is not None else run.run_dir / EXPORT / f"mesh.{fmt}"
     check_writable(out)
 
+    train_cameras = [run.normalization.camera_to_unit(run.cameras[i]) for i in run.train]
+    if resolution is None:
+        resolution = camera_resolution(train_cameras)
     verts, faces = extract_run_surface(run, resolution, log)
     if not keep_surroundings:
         verts, faces = object_surface(run, verts, faces, log)
     if simplify is not None:
         verts, faces = decimate(verts, faces, simplify)
-    photos = training_photos(run, log or warnings.warn) if colors == "photos" else None
-    centers = np.array([run.normalization.camera_to_unit(run.cameras[i]).center for i in run.train])
-    mesh = colored_mesh(run.field, verts, faces, texture, texture_size, photos, log, centers)
+    photos = training_photos(run, log or warnings.warn) if colors != "field" else None
+    centers = np.array([c.center for c in train_cameras])
+    mesh = colored_mesh(run.field, verts, faces, texture, texture_size, photos, log, centers, fit=colors == "photos")
     mesh.verts = run.normalization.to_world(mesh.verts)
     written = write_mesh(mesh, out, fmt)
     if log:

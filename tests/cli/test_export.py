@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -65,3 +66,31 @@ def test_no_surface(run, tmp_path, capsys, error_line):
     line = error_line()
     assert "empty everywhere" in line and "more iterations" in line
     assert not (copy / "export" / "mesh.ply").exists()
+
+
+TOOLS = Path(__file__).resolve().parents[2] / ".tools"  # `make gltf-validator` installs the validator here
+VALIDATE = """
+const validator = require(process.argv[1]);
+const bytes = new Uint8Array(require('fs').readFileSync(process.argv[2]));
+validator.validateBytes(bytes).then(report => console.log(JSON.stringify(report.issues)));
+"""
+
+
+def khronos_validator() -> Path:
+    """The gltf-validator npm package (installed into .tools/ when missing); skips without node / npm."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are needed for the Khronos glTF validator (npm package gltf-validator)")
+    package = TOOLS / "node_modules" / "gltf-validator"
+    if not package.is_dir():
+        subprocess.run(["npm", "install", "--silent", "--prefix", str(TOOLS), "gltf-validator"], check=True)
+    return package
+
+
+def test_default_glb_passes_the_khronos_validator(run, tmp_path):
+    out = tmp_path / "m.glb"
+    assert main(["export", str(run), "--format", "glb", "--resolution", "32", "--texture-size", "64", "--out", str(out),
+                 "--device", "cpu"]) == 0
+    done = subprocess.run(["node", "-e", VALIDATE, str(khronos_validator()), str(out)], capture_output=True,
+                          text=True, check=True)
+    issues = json.loads(done.stdout)
+    assert issues["numErrors"] == 0, issues["messages"][:5]

@@ -41,7 +41,7 @@ def run(tmp_path):
 
 
 def test_ply_vertex_colours_world_units(run):
-    path = export_mesh(run, "ply", resolution=RES)
+    path = export_mesh(run, "ply", resolution=RES, colors="field")  # the stand-in run has no photos
     assert path == run.run_dir / "export" / "mesh.ply"
     assert surface_cache_path(run, RES).is_file()
     mesh = open3d().io.read_triangle_mesh(str(path))
@@ -76,7 +76,7 @@ def test_atlas_texture_matches_field(run, tmp_path, fmt):
 
 def test_vertex_colour_obj_and_glb(run, tmp_path):
     for fmt in ("obj", "glb"):
-        out = export_mesh(run, fmt, resolution=RES, out=tmp_path / f"v.{fmt}", texture="vertex")
+        out = export_mesh(run, fmt, resolution=RES, out=tmp_path / f"v.{fmt}", texture="vertex", colors="field")
         loaded = trimesh.load(out, force="mesh", process=False)
         colors = np.asarray(loaded.visual.vertex_colors)[:, :3] / 255.0
         expected = sphere_color(NORMALIZATION.to_unit(np.asarray(loaded.vertices)))
@@ -84,7 +84,7 @@ def test_vertex_colour_obj_and_glb(run, tmp_path):
 
 
 def test_simplify_reaches_target(run, tmp_path):
-    out = export_mesh(run, "ply", resolution=RES, out=tmp_path / "s.ply", simplify=1000)
+    out = export_mesh(run, "ply", resolution=RES, out=tmp_path / "s.ply", simplify=1000, colors="field")
     mesh = trimesh.load(out, process=False)
     assert 900 <= len(mesh.faces) <= 1000
     radius = np.linalg.norm(np.asarray(mesh.vertices) - NORMALIZATION.center, axis=1)
