@@ -181,7 +181,10 @@ def _locked(folder: Path) -> Iterator[None]:
     with _lock:
         fd = os.open(folder, os.O_RDONLY)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:
+                pass  # no locks here (some network file systems): one process writes a folder at a time anyway
             yield
         finally:
             os.close(fd)
@@ -321,8 +324,8 @@ def claim_folder(folder: str | Path, kind: str, inputs: Iterable[Path | str | No
         raise DvrError(f"is a dvr {found} folder, not a {kind} folder; {ELSEWHERE}", folder)
     if found is None:
         if not _is_empty_dir(place):
-            raise DvrError(f"exists, is not empty and dvr did not make it (no {MARKER} marker): dvr does not write "
-                           f"into it; {ELSEWHERE}, or an empty or new folder", folder)
+            raise DvrError(f"exists and holds files dvr did not write (no {MARKER} marker of its own): dvr writes "
+                           f"only into a new or empty folder; {ELSEWHERE}", folder)
         mark(place, kind)
     return Path(folder)
 

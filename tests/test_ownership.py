@@ -26,14 +26,14 @@ def test_claim_folder_takes_new_empty_and_own_folders_only(tmp_path):
     mine = new / "mine"  # a folder a user made inside a dvr folder is not dvr's
     mine.mkdir()
     (mine / "0000.png").write_bytes(b"png")
-    with pytest.raises(DvrError, match="is not empty and dvr did not make it"):
+    with pytest.raises(DvrError, match="holds files dvr did not write"):
         claim_folder(mine, "renders")
     assert marked_kind(mine) is None
 
     users = tmp_path / "mine"
     users.mkdir()
     (users / "notes.txt").write_text("mine")
-    with pytest.raises(DvrError, match="is not empty and dvr did not make it"):
+    with pytest.raises(DvrError, match="holds files dvr did not write"):
         claim_folder(users, "run")
     with pytest.raises(DvrError, match="is a dvr run folder, not a scene folder"):
         claim_folder(new, "scene")

@@ -11,7 +11,7 @@ small operations on them.
     RUN/.lock                  held by the one process writing the run (lock.py)
     RUN/.dvr-owned             dvr's marker (ownership.py) with the files dvr wrote: a fit writes only
                                into a folder that is new, empty or an earlier run of dvr's
-    runs/latest -> RUN         relative symlink to the newest run, in dvr's own ./runs folder only
+    runs/latest -> RUN         relative symlink to the newest run, in a folder named runs only
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ EXPORTED_MESHES = ("mesh.ply", "mesh.glb", "mesh.obj")  # `dvr export`'s default
 RENDERS = "renders"
 LOCK = ".lock"
 LATEST = "latest"
-RUNS = "runs"  # dvr's own folder of runs, in the working folder: the default root and home of `latest`
+RUNS = "runs"  # dvr's own folder of runs: the default root (in the working folder) and home of `latest`
 
 
 _NOT_NAMES = {"images", "image", "rgb"}  # folder names that say nothing about the scene
@@ -127,15 +127,15 @@ def _latest_is_ours(link: Path) -> bool:
 
 def update_latest_link(run_dir: Path) -> None:
     """Point ``runs/latest`` at ``run_dir`` (relative link, swapped atomically) when ``run_dir`` lies in
-    dvr's own ``./runs`` folder (the one ``resolve_run_dir`` reads); a run elsewhere gets no link.
+    a folder named ``runs`` (dvr's own, where `dvr fit` puts runs and later commands look for
+    ``runs/latest``); a run elsewhere (``--out ~/scans/fox_run``) gets no link beside it.
 
     Only a ``latest`` that is absent or dvr's own link is changed; anything else (a file, a
     folder, a user's link elsewhere) is not ours to replace and is left alone.
     """
     run_dir = real(run_dir)
     link = run_dir.parent / LATEST
-    if run_dir.name == LATEST or not os.path.isdir(RUNS) or not os.path.samefile(run_dir.parent, RUNS) \
-            or not _latest_is_ours(link):
+    if run_dir.name == LATEST or run_dir.parent.name != RUNS or not _latest_is_ours(link):
         return
     while True:  # a fresh name: never one someone else's file has
         tmp = run_dir.parent / f".{LATEST}.{secrets.token_hex(8)}.tmp"
