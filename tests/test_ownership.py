@@ -172,9 +172,9 @@ def test_a_marker_covers_only_the_files_it_records(tmp_path):
     (scene / "masks" / "a_fixed.png").write_bytes(b"hand-fixed")
     (scene / "notes.txt").write_text("mine")
     assert [p.name for p in foreign_files(scene)] == ["a_fixed.png", "notes.txt"]
-    with pytest.raises(DvrError, match=r"holds files dvr did not write \(masks/a_fixed.png, notes.txt\)"):
-        with staged_folder(scene, "scene"):
-            pass
+    with pytest.raises(DvrError, match=r"holds files dvr did not write \(masks/a_fixed.png, notes.txt\)"), \
+            staged_folder(scene, "scene"):
+        pass
     with pytest.raises(DvrError, match="dvr does not remove it"):
         discard_folder(scene)
     with pytest.raises(DvrError, match="dvr did not write it"):
