@@ -239,3 +239,36 @@ def test_two_spellings_of_one_folder_are_one_folder(tmp_path):
     with pytest.raises(DvrError, match="lies inside the input"):
         claim_folder(tmp_path / "alias" / "images" / "run", "run", [cap / "images"])
     assert not (cap / "images" / "run").exists()
+
+
+def test_writing_through_a_link_into_a_dvr_folder_records_the_real_name(tmp_path):
+    run = claim_folder(tmp_path / "run", "run")
+    (tmp_path / "back").symlink_to(run)
+    write_text_atomic(tmp_path / "back" / "eval.json", "{}")
+    assert read_marker(run)["files"] == ["eval.json"] and is_recorded(run / "eval.json")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DvrError, match="does not remove it"):
+        discard_folder(tmp_path / "empty")  # not marked: not dvr's, even with nothing in it
+    assert (tmp_path / "empty").is_dir()
+
+
+def test_a_name_that_differs_in_case_is_not_dvrs(tmp_path, monkeypatch):
+    """On a case-insensitive file system `EVAL.JSON` opens the file dvr recorded as `eval.json`:
+    a name is dvr's only when the folder's entry is spelt exactly as recorded."""
+    run = claim_folder(tmp_path / "run", "run")
+    write_text_atomic(run / "eval.json", "{}")
+    real_listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda p: [n.upper() if n == "eval.json" else n for n in real_listdir(p)])
+    assert not is_recorded(run / "eval.json")
+    with pytest.raises(DvrError, match="dvr did not write it"):
+        check_file_target(run / "eval.json")
+
+
+def test_a_users_lock_file_is_not_taken(tmp_path):
+    from dvr_cli.run import RunLock
+
+    run = claim_folder(tmp_path / "run", "run")
+    (run / ".lock").write_text("the user's\n")
+    with pytest.raises(DvrError, match="dvr did not write it"):
+        RunLock(run).acquire()
+    assert (run / ".lock").read_text() == "the user's\n"

@@ -141,7 +141,7 @@ def test_export_through_dotdot_is_refused(beside, error_line):
     assert main(["export", str(run), "--format", "ply", "--resolution", "16", "--device", "cpu",
                  "--out", f"{run}/../mine/mesh.ply"]) == 2
     assert "dvr did not write it" in error_line()
-    assert snapshot(mine) == before
+    assert snapshot(mine) == before and not (run / "export").exists()  # refused before the surface is extracted
 
 
 def test_export_through_a_link_in_the_run_is_refused(beside, error_line):
@@ -180,12 +180,29 @@ def test_a_rerender_keeps_a_users_file_in_the_render_folder(beside, error_line):
     run, _ = beside
     assert main(["render", str(run), "--view", "test", "--resolution-scale", "0.25", "--device", "cpu"]) == 0
     folder = run / "renders" / "test"
-    first = sorted(p.name for p in folder.iterdir())
-    (folder / first[0]).unlink()
-    (folder / first[0]).write_bytes(b"the user's retouched frame")
+    *frames, last = sorted(folder.iterdir())
+    last.unlink()
+    last.write_bytes(b"the user's retouched frame")
+    written = {p: p.stat().st_mtime_ns for p in frames}
     assert main(["render", str(run), "--view", "test", "--resolution-scale", "0.25", "--device", "cpu"]) == 2
     assert "dvr did not write it" in error_line()
-    assert (folder / first[0]).read_bytes() == b"the user's retouched frame"
+    assert last.read_bytes() == b"the user's retouched frame"
+    assert {p: p.stat().st_mtime_ns for p in frames} == written  # refused before the first frame
+
+
+def test_eval_and_checkerboard_refuse_a_users_file_before_any_work(beside, monkeypatch, error_line):
+    import dvr_cli.calib.pipeline as pipeline
+
+    run, mine = beside
+    figures = {p: p.stat().st_mtime_ns for p in (run / "eval").iterdir()}
+    assert main(["eval", str(run), "--device", "cpu", "--json", str(mine / "notes.txt")]) == 2
+    assert "dvr did not write it" in error_line()
+    assert {p: p.stat().st_mtime_ns for p in (run / "eval").iterdir()} == figures  # nothing rendered
+
+    monkeypatch.setattr(pipeline, "calibrate_checkerboard", lambda *a: pytest.fail("calibrated before the check"))
+    assert main(["calibrate", "--checkerboard", str(mine), "--out", str(mine / "notes.txt")]) == 2
+    assert "dvr did not write it" in error_line()
+    assert (mine / "notes.txt").read_text() == "mine\n"
 
 
 def test_latest_only_in_a_runs_folder(cap, tmp_path, monkeypatch):
