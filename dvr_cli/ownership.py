@@ -157,7 +157,11 @@ def _entry(path: str | Path) -> Path:
 
 
 def _listed_exactly(entry: Path) -> bool:
-    """``entry``'s name is in its folder as spelt (a case-insensitive file system finds other spellings too)."""
+    """``entry``'s name is in its folder as spelt (a case-insensitive file system finds other spellings
+    too); the folder is listed only where the name's other case finds the same file."""
+    other = entry.parent / entry.name.swapcase()
+    if other.name == entry.name or not os.path.lexists(other) or not _same(other, entry):
+        return True  # a case-sensitive folder, or a name without letters: the lookup was exact
     try:
         return entry.name in os.listdir(entry.parent)
     except OSError:

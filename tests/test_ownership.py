@@ -257,8 +257,10 @@ def test_a_name_that_differs_in_case_is_not_dvrs(tmp_path, monkeypatch):
     a name is dvr's only when the folder's entry is spelt exactly as recorded."""
     run = claim_folder(tmp_path / "run", "run")
     write_text_atomic(run / "eval.json", "{}")
+    (run / "EVAL.JSON").symlink_to("eval.json")  # what a case-insensitive file system finds under the other case
     real_listdir = os.listdir
-    monkeypatch.setattr(os, "listdir", lambda p: [n.upper() if n == "eval.json" else n for n in real_listdir(p)])
+    monkeypatch.setattr(os, "listdir", lambda p: [n.upper() if n == "eval.json" else n for n in real_listdir(p)
+                                                  if n != "EVAL.JSON"])
     assert not is_recorded(run / "eval.json")
     with pytest.raises(DvrError, match="dvr did not write it"):
         check_file_target(run / "eval.json")
