@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -239,6 +240,18 @@ def test_two_spellings_of_one_folder_are_one_folder(tmp_path):
     with pytest.raises(DvrError, match="lies inside the input"):
         claim_folder(tmp_path / "alias" / "images" / "run", "run", [cap / "images"])
     assert not (cap / "images" / "run").exists()
+
+
+def test_spellings_realpath_leaves_apart_are_compared_by_the_file_system(tmp_path, monkeypatch):
+    """A case-insensitive file system's `Images` and `images` are one folder that realpath may spell
+    two ways (simulated: a realpath that follows no link): they are compared by device and inode."""
+    import dvr_cli.ownership as ownership
+
+    (tmp_path / "cap" / "images").mkdir(parents=True)
+    (tmp_path / "Cap").symlink_to(tmp_path / "cap")
+    monkeypatch.setattr(ownership, "real", lambda p: Path(os.path.abspath(p)))
+    with pytest.raises(DvrError, match="holds the input"):
+        check_not_input(tmp_path / "Cap" / "images", [tmp_path / "cap" / "images"])
 
 
 def test_writing_through_a_link_into_a_dvr_folder_records_the_real_name(tmp_path):

@@ -176,18 +176,19 @@ def test_recalibrating_keeps_the_users_files_in_the_scene(cap, tmp_path, error_l
     assert snapshot(scene) == before
 
 
-def test_a_rerender_keeps_a_users_file_in_the_render_folder(beside, error_line):
+def test_a_render_keeps_a_users_file_in_the_render_folder(beside, tmp_path, error_line):
+    """A file of the user's where a render would write a frame: refused before the first frame."""
     run, _ = beside
-    assert main(["render", str(run), "--view", "test", "--resolution-scale", "0.25", "--device", "cpu"]) == 0
+    assert main(["render", str(run), "--view", "test", "--resolution-scale", "0.25", "--device", "cpu",
+                 "--out", str(tmp_path / "first")]) == 0
+    last = max(p.name for p in (tmp_path / "first").glob("*.png"))
     folder = run / "renders" / "test"
-    *frames, last = sorted(folder.iterdir())
-    last.unlink()
-    last.write_bytes(b"the user's retouched frame")
-    written = {p: p.stat().st_mtime_ns for p in frames}
+    folder.mkdir(parents=True)
+    (folder / last).write_bytes(b"the user's retouched frame")
     assert main(["render", str(run), "--view", "test", "--resolution-scale", "0.25", "--device", "cpu"]) == 2
     assert "dvr did not write it" in error_line()
-    assert last.read_bytes() == b"the user's retouched frame"
-    assert {p: p.stat().st_mtime_ns for p in frames} == written  # refused before the first frame
+    assert [p.name for p in folder.iterdir()] == [last]  # refused before the first frame
+    assert (folder / last).read_bytes() == b"the user's retouched frame"
 
 
 def test_eval_and_checkerboard_refuse_a_users_file_before_any_work(beside, monkeypatch, error_line):
