@@ -35,7 +35,6 @@ def warnings_as_lines() -> Iterator[None]:
             said.add(text)
             err_console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
+    with warnings.catch_warnings():  # the filters stay as they are: what Python hides stays hidden
         warnings.showwarning = show
         yield
