@@ -245,7 +245,7 @@ def test_two_spellings_of_one_folder_are_one_folder(tmp_path):
 def test_spellings_realpath_leaves_apart_are_compared_by_the_file_system(tmp_path, monkeypatch):
     """A case-insensitive file system's `Images` and `images` are one folder that realpath may spell
     two ways (simulated: a realpath that follows no link): they are compared by device and inode."""
-    import dvr_cli.ownership as ownership
+    from dvr_cli import ownership
 
     (tmp_path / "cap" / "images").mkdir(parents=True)
     (tmp_path / "Cap").symlink_to(tmp_path / "cap")

@@ -192,7 +192,7 @@ def test_a_render_keeps_a_users_file_in_the_render_folder(beside, tmp_path, erro
 
 
 def test_eval_and_checkerboard_refuse_a_users_file_before_any_work(beside, monkeypatch, error_line):
-    import dvr_cli.calib.pipeline as pipeline
+    from dvr_cli.calib import pipeline
 
     run, mine = beside
     figures = {p: p.stat().st_mtime_ns for p in (run / "eval").iterdir()}
