@@ -10,7 +10,7 @@ import threading
 
 import typer
 
-from .commands.console import err_console, say_error
+from .commands.console import err_console, say_error, warnings_as_lines
 from .errors import DvrError
 
 app = typer.Typer(
@@ -59,15 +59,16 @@ def main(argv: list[str] | None = None) -> int:
     problem, exit 2), whichever click they carry (typer >= 0.29 vendors its own); DvrError
     becomes one line + exit 2; an operating-system error (disk full, read-only, no permission,
     no locks) one line naming the path + exit 1; Ctrl-C or SIGTERM one line + exit 130 (the
-    writes are atomic: what was being written is not left half-written). Nothing else is
-    caught, so a bug still shows its traceback.
+    writes are atomic: what was being written is not left half-written); a Python warning one
+    ``warning:`` line, once. Nothing else is caught, so a bug still shows its traceback.
     """
     from .runtime import setup_process
 
     setup_process()
     previous = signal.signal(signal.SIGTERM, _terminate) if _in_main_thread() else None
     try:
-        app(args=argv, standalone_mode=True)
+        with warnings_as_lines():
+            app(args=argv, standalone_mode=True)
     except DvrError as exc:
         say_error(str(exc))
         return exc.exit_code

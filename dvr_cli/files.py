@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import DvrError
+from .ownership import prepare_write
 
 
 def read_json(path: str | Path) -> dict:
@@ -49,8 +50,13 @@ def atomic_path(path: str | Path, fsync: bool = False, suffix: str = ".tmp") -> 
     previous file in place. The temporary name is unique (``mkstemp``) and ends in ``.tmp``, so it
     never replaces anyone's file and no reader mistakes it for a finished one (``suffix`` for a
     writer that picks the format from the name, e.g. '.tmp.mp4').
+
+    Every file dvr writes goes through here (or :func:`append_text`): DvrError, nothing written,
+    when a file dvr did not write is at ``path``; otherwise the name is recorded in the marker of
+    the dvr folder it lies in before the write (``ownership.prepare_write``). ``path`` is written
+    at its real place (its folder's symlinks followed).
     """
-    path = Path(path)
+    path = prepare_write(path)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
@@ -69,6 +75,13 @@ def atomic_path(path: str | Path, fsync: bool = False, suffix: str = ".tmp") -> 
                 os.close(folder)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def append_text(path: str | Path, text: str) -> None:
+    """Append ``text`` to ``path`` (a log: metrics.jsonl, attempts.jsonl), checked and recorded as
+    :func:`atomic_path` does."""
+    with open(prepare_write(path), "a") as f:
+        f.write(text)
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:

@@ -1,8 +1,9 @@
 """Shared fixtures: the synthetic example scene (generated, never committed), its photos-only
-calibration, the analytic sphere scene, a tiny fitted run, one-line errors."""
+calibration, the analytic sphere scene, a tiny fitted run, one-line errors and an embedded Ray."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """Ray started once (2 CPUs, no dashboard): `dvr batch` then uses it instead of starting its own."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    yield ray
+    ray.shutdown()

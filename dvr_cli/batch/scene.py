@@ -22,7 +22,7 @@ from typing import Callable
 
 from ..errors import DvrError
 from ..evaluate.report import evaluate_run, json_safe
-from ..files import read_json, write_json
+from ..files import append_text, read_json, write_json
 from ..ownership import claim_folder, discard_folder
 from ..fit import fit
 from ..run import CHECKPOINT, load_run
@@ -33,9 +33,10 @@ from .manifest import SceneSpec
 
 RESULT = "batch_result.json"
 SETTINGS = "batch_settings.json"
-#: Raised when the hash changes for every scene: 2, the nested config (issue 30) and its new
-#: ``shading_fd_step``; scenes of a batch run before it are fitted again once.
-SETTINGS_VERSION = 2
+#: Raised when the hash changes for every scene: 2, the nested config and its new
+#: ``shading_fd_step``; 3, the inputs by content, not modification time (a version 2 hash that
+#: still matches is rewritten as version 3: those scenes are kept).
+SETTINGS_VERSION = 3
 ATTEMPTS = "attempts.jsonl"
 CALIBRATED = "calibrated"
 #: Scores taken from eval.json: image metrics (means over the views) and geometry.
@@ -99,28 +100,37 @@ def read_attempts(run_dir: Path) -> list[int]:
 
 
 def _log_attempt(run_dir: Path, from_iteration: int) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / ATTEMPTS, "a") as f:
-        f.write(json.dumps({"from_iteration": from_iteration, "host": socket.gethostname(), "pid": os.getpid(),
-                            "time": round(time.time(), 3)}) + "\n")
+    append_text(run_dir / ATTEMPTS, json.dumps({"from_iteration": from_iteration, "host": socket.gethostname(),
+                                                "pid": os.getpid(), "time": round(time.time(), 3)}) + "\n")
 
 
-def _fingerprint(path: Path | None) -> list | None:
-    """(name, size, mtime) of ``path``, or of every file under it: what tells that an input changed."""
+def _content(path: Path) -> str:
+    """sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fingerprint(path: Path | None, by_stat: bool = False) -> list | None:
+    """(name, size, sha256 of the bytes) of ``path``, or of every file under it: what tells that an
+    input changed (touching a photo does not). ``by_stat``: (name, size, mtime), the hash of
+    SETTINGS_VERSION 2, kept to recognise the scenes a batch finished before."""
     if path is None:
         return None
     path = Path(path)
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    return [(str(p), st.st_size, st.st_mtime_ns) for p in files for st in (p.stat(),)]
+    return [(str(p), st.st_size, st.st_mtime_ns if by_stat else _content(p)) for p in files for st in (p.stat(),)]
 
 
-def settings_hash(spec: SceneSpec, export: ExportOptions) -> str:
+def settings_hash(spec: SceneSpec, export: ExportOptions, version: int = SETTINGS_VERSION) -> str:
     """A hash of what a scene's result depends on: its resolved FitConfig, loading and export
-    options, and its input files (names, sizes, modification times)."""
-    inputs = {key: _fingerprint(getattr(spec, key)) for key in ("images", "cameras", "masks", "gt_mesh",
-                                                                 "test_cameras")}
+    options, and its input files (names, sizes, contents; ``version`` 2: modification times)."""
+    inputs = {key: _fingerprint(getattr(spec, key), by_stat=version < 3)
+              for key in ("images", "cameras", "masks", "gt_mesh", "test_cameras")}
     document = {"config": spec.fit_config().flat(), "load": spec.load, "export": asdict(export), "inputs": inputs,
-                "version": SETTINGS_VERSION}
+                "version": version}
     return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -170,12 +180,15 @@ def process_scene(spec: SceneSpec, run_dir: str | Path, export: ExportOptions, r
     run_dir = Path(run_dir)
     report = report or (lambda stage, done, total: None)
     settings = settings_hash(spec, export)
-    if run_dir.exists() and _stored_settings(run_dir) != settings:
+    stored = _stored_settings(run_dir) if run_dir.exists() else None
+    if stored == settings_hash(spec, export, version=2):
+        write_json(run_dir / SETTINGS, {"hash": settings})  # unchanged, hashed the old way: kept
+    elif run_dir.exists() and stored != settings:
         discard_folder(run_dir)  # fitted with other settings or inputs: start the scene over
     if (run_dir / RESULT).is_file():
-        stored = SceneResult.from_json(read_json(run_dir / RESULT))
-        stored.reused = True
-        return stored
+        done = SceneResult.from_json(read_json(run_dir / RESULT))
+        done.reused = True
+        return done
     claim_folder(run_dir, "run")
     write_json(run_dir / SETTINGS, {"hash": settings})
     result = SceneResult(spec.name, str(run_dir), host=socket.gethostname())

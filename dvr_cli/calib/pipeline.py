@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import DvrError
 from ..files import read_trimesh
-from ..ownership import check_file_target, check_replaceable
+from ..ownership import check_file_target, check_replaceable, record_written
 from ..scene import Scene, load_scene
 from ..scene.files import image_size, images_folder, list_images, sibling_masks_folder
 from ..scene.write import CAMS_FILE, scene_folder, scene_inputs, write_scene_files
@@ -166,7 +166,10 @@ def calibrate_photos(
             write_points_ply(folder / SPARSE_FILE, points, sfm.point_colors)
             (folder / SFM_DIR).mkdir()
             for name in SFM_KEPT:
-                shutil.move(str(tmp / SFM_DIR / name), str(folder / SFM_DIR / name))
+                moved = Path(shutil.move(str(tmp / SFM_DIR / name), str(folder / SFM_DIR / name)))
+                for path in [moved, *moved.rglob("*")] if moved.is_dir() else [moved]:
+                    if path.is_file():
+                        record_written(path)  # moved, not written through files.atomic_path
             if automatic is not None:
                 write_mask_report(folder, automatic)
         report("scene", 1, 1)

@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DvrError
+from ..files import atomic_path
 from ..scene.camera import Camera
 from .pairs import largest_scale, overlap_counts, retrieval_pairs
 
@@ -414,6 +415,7 @@ def write_points_ply(path: str | Path, points: np.ndarray, colors: np.ndarray | 
         cloud.colors = o3d.utility.Vector3dVector(np.clip(np.asarray(colors, dtype=np.float64), 0, 1).reshape(-1, 3))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not o3d.io.write_point_cloud(str(path), cloud):
-        raise DvrError("cannot write point cloud", path)
+    with atomic_path(path, suffix=".tmp.ply") as tmp:  # open3d picks the format from the name
+        if not o3d.io.write_point_cloud(str(tmp), cloud):
+            raise DvrError("cannot write point cloud", path)
     return path

@@ -158,9 +158,8 @@ def evaluate_run(run: Run, gt_mesh: str | Path | None = None, test_cameras: str 
 
     Writes the result as JSON to ``json_path`` (default RUN/eval.json) and returns it.
     """
-    if json_path is not None:  # a path the user chose: never over a file dvr did not write
-        check_file_target(json_path)
     json_path = Path(json_path) if json_path is not None else run.run_dir / EVAL
+    check_file_target(json_path)  # never over a file dvr did not write
     check_writable(json_path)
     if gt_mesh is not None:
         load_mesh(gt_mesh)  # fail on a bad file before any rendering

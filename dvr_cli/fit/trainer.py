@@ -31,11 +31,11 @@ from ..errors import DvrError
 from ..fields.background import Background, median_colours
 from ..fields.compiled import compile_field
 from ..files import to_uint8
-from ..ownership import claim_folder
+from ..ownership import claim_folder, remove_written
 from ..render.occgrid import OccupancyGrid
 from ..run import CHECKPOINT, CONFIG, METRICS, SCENE, SPARSE, RunLock, SceneRecord, holdout_split
 from ..run.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from ..run.folder import resolve_run_dir, truncate_metrics, update_latest_link
+from ..run.folder import adopt_old_run, resolve_run_dir, truncate_metrics, update_latest_link
 from ..runtime import resolve_device
 from ..scene.types import Scene
 from ..scene.write import scene_inputs
@@ -273,7 +273,7 @@ def _prepare_folder(run_dir: Path, cfg: FitConfig, resume: bool) -> dict | None:
         return load_checkpoint(checkpoint, cfg)
     if checkpoint.exists():
         raise DvrError("already holds a fit: pass --resume to continue it or choose another --out", run_dir)
-    (run_dir / SPARSE).unlink(missing_ok=True)  # left by a fit that never saved: its views may differ
+    remove_written(run_dir / SPARSE)  # left by a fit that never saved: its views may differ
     return None
 
 
@@ -302,6 +302,7 @@ def fit(scene: Scene | None = None, cfg: FitConfig | None = None, run_dir: str |
         run_dir = resolve_run_dir(run_dir)
         if not (run_dir / CHECKPOINT).is_file():
             raise DvrError(f"nothing to resume: no {CHECKPOINT}", run_dir)
+        adopt_old_run(run_dir)
         cfg = resumed_config(run_dir) if cfg is None else cfg
         scene = recorded_scene(run_dir, warn=log) if scene is None else scene
     elif scene is None or cfg is None or run_dir is None:
@@ -330,7 +331,7 @@ def fit(scene: Scene | None = None, cfg: FitConfig | None = None, run_dir: str |
         elif writer:
             cfg.save(run_dir / CONFIG)
             SceneRecord.from_scene(scene, train, holdout).save(run_dir / SCENE)
-            (run_dir / METRICS).unlink(missing_ok=True)
+            remove_written(run_dir / METRICS)
         if writer:
             update_latest_link(run_dir)
         job.elapsed += time.monotonic() - setup_start  # the set-up (visual hull, field) is part of the budget

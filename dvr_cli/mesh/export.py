@@ -207,10 +207,9 @@ def export_mesh(run: Run, fmt: str = "ply", resolution: int | None = None, out: 
         raise DvrError(f"unknown colour source '{colors}' (choose from {', '.join(COLORS)})")
     if simplify is not None and simplify < 4:
         raise DvrError(f"--simplify {simplify}: need at least 4 faces")
-    if out is not None:  # a path the user chose: never over a file dvr did not write
-        for path in mesh_files(out, fmt, texture == "atlas"):
-            check_file_target(path)
     out = Path(out) if out is not None else run.run_dir / EXPORT / f"mesh.{fmt}"
+    for path in mesh_files(out, fmt, texture == "atlas"):  # never over a file dvr did not write
+        check_file_target(path)
     check_writable(out)
 
     train_cameras = [run.normalization.camera_to_unit(run.cameras[i]) for i in run.train]

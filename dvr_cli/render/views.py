@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import DvrError
 from ..files import atomic_path, to_uint8, write_bytes_atomic
+from ..ownership import check_file_target
 from ..scene.camera import Camera, look_at
 
 OUTPUTS = ("rgb", "depth", "normal", "mask")
@@ -135,6 +136,13 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: float = 24.0) -> 
 RenderFn = Callable[[Camera], dict]
 
 
+def _endings(what: Sequence[str]) -> list[str]:
+    """What follows a view's stem in the names of the files ``render_views`` writes for ``what``."""
+    endings = {"rgb": [".png"], "depth": ["_depth.png", "_depth.npy"], "normal": ["_normal.png"],
+               "mask": ["_mask.png"]}
+    return [e for w in what for e in endings[w]]
+
+
 def render_views(render: RenderFn, cameras: Sequence[Camera], out_dir: Path, what: Sequence[str] = ("rgb",),
                  transparent: bool = False, video: bool = False,
                  on_frame: Callable[[int, int], None] | None = None) -> list[Path]:
@@ -151,13 +159,15 @@ def render_views(render: RenderFn, cameras: Sequence[Camera], out_dir: Path, wha
     if unknown or not what:
         raise DvrError(f"--what {','.join(what)}: choose from {','.join(OUTPUTS)}")
     out_dir = Path(out_dir)
+    stems = [Path(camera.name).stem if camera.name else f"{i:04d}" for i, camera in enumerate(cameras)]
+    for name in [f"{stem}{ending}" for stem in stems for ending in _endings(what)] + ["video.mp4"] * video:
+        check_file_target(out_dir / name)  # before any rendering: a re-render never replaces a user's file
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DvrError(f"cannot create the output folder ({exc.strerror or exc})", out_dir) from None
     written, frames = [], []
-    for i, camera in enumerate(cameras):
-        stem = Path(camera.name).stem if camera.name else f"{i:04d}"
+    for i, (camera, stem) in enumerate(zip(cameras, stems)):
         image = render(camera)
         if "rgb" in what:
             written.append(out_dir / f"{stem}.png")

@@ -9,9 +9,9 @@ small operations on them.
     RUN/previews/iter_XXXXXX.png
     RUN/eval.json, RUN/export/, RUN/renders/   written by `dvr eval`, `dvr export`, `dvr render`
     RUN/.lock                  held by the one process writing the run (lock.py)
-    RUN/.dvr-owned             dvr's marker (ownership.py): a fit writes only into a folder that is
-                               new, empty or an earlier run of dvr's
-    runs/latest -> RUN         relative symlink next to the run folder, to the newest run
+    RUN/.dvr-owned             dvr's marker (ownership.py) with the files dvr wrote: a fit writes only
+                               into a folder that is new, empty or an earlier run of dvr's
+    runs/latest -> RUN         relative symlink to the newest run, in a folder named runs only
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from ..errors import DvrError
-from ..files import write_text_atomic
-from ..ownership import marked_kind
+from ..files import append_text, write_text_atomic
+from ..ownership import mark, marked_kind, real
 
 CONFIG = "config.json"
 SCENE = "scene.json"
@@ -38,6 +38,7 @@ EXPORTED_MESHES = ("mesh.ply", "mesh.glb", "mesh.obj")  # `dvr export`'s default
 RENDERS = "renders"
 LOCK = ".lock"
 LATEST = "latest"
+RUNS = "runs"  # dvr's own folder of runs: the default root (in the working folder) and home of `latest`
 
 
 _NOT_NAMES = {"images", "image", "rgb"}  # folder names that say nothing about the scene
@@ -51,7 +52,7 @@ def scene_name(images: Path) -> str:
     return path.parent.name if path.name.lower() in _NOT_NAMES else path.name
 
 
-def default_run_dir(scene_name: str, root: Path = Path("runs")) -> Path:
+def default_run_dir(scene_name: str, root: Path = Path(RUNS)) -> Path:
     """runs/<scene-name>-<YYYYmmdd-HHMMSS>."""
     return Path(root) / f"{scene_name or 'scene'}-{time.strftime('%Y%m%d-%H%M%S')}"
 
@@ -59,7 +60,7 @@ def default_run_dir(scene_name: str, root: Path = Path("runs")) -> Path:
 def resolve_run_dir(run_dir: str | Path | None) -> Path:
     """``run_dir`` or, when None, the target of ./runs/latest; DvrError when absent."""
     if run_dir is None:
-        latest = Path("runs") / LATEST
+        latest = Path(RUNS) / LATEST
         if not latest.exists():
             raise DvrError("no run given and runs/latest does not exist (run `dvr fit` first or name a run folder)")
         run_dir = latest
@@ -70,8 +71,7 @@ def resolve_run_dir(run_dir: str | Path | None) -> Path:
 
 
 def append_metrics(run_dir: Path, record: dict) -> None:
-    with open(Path(run_dir) / METRICS, "a") as f:
-        f.write(json.dumps(record) + "\n")
+    append_text(Path(run_dir) / METRICS, json.dumps(record) + "\n")
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
@@ -105,6 +105,15 @@ def is_dvr_run(folder: Path) -> bool:
     return marked_kind(folder) == "run" or ((folder / CONFIG).is_file() and (folder / CHECKPOINT).is_file())
 
 
+def adopt_old_run(run_dir: Path) -> None:
+    """Mark a run written before dvr marked its folders (config.json and a checkpoint, no marker) as
+    a run whose files are the names a run always held (``ownership.LEGACY_NAMES``), so that resuming,
+    exporting or evaluating it may rewrite them."""
+    run_dir = Path(run_dir)
+    if marked_kind(run_dir) is None and is_dvr_run(run_dir):
+        mark(run_dir, "run", legacy=True)
+
+
 def _latest_is_ours(link: Path) -> bool:
     """``link`` is absent, or dvr's: a symlink to a sibling name that is a dvr run or is gone."""
     if not link.is_symlink():
@@ -117,14 +126,16 @@ def _latest_is_ours(link: Path) -> bool:
 
 
 def update_latest_link(run_dir: Path) -> None:
-    """Point ``<parent>/latest`` at ``run_dir`` (relative link, swapped atomically).
+    """Point ``runs/latest`` at ``run_dir`` (relative link, swapped atomically) when ``run_dir`` lies in
+    a folder named ``runs`` (dvr's own, where `dvr fit` puts runs and later commands look for
+    ``runs/latest``); a run elsewhere (``--out ~/scans/fox_run``) gets no link beside it.
 
     Only a ``latest`` that is absent or dvr's own link is changed; anything else (a file, a
     folder, a user's link elsewhere) is not ours to replace and is left alone.
     """
-    run_dir = Path(run_dir)
+    run_dir = real(run_dir)
     link = run_dir.parent / LATEST
-    if run_dir.name == LATEST or not _latest_is_ours(link):
+    if run_dir.name == LATEST or run_dir.parent.name != RUNS or not _latest_is_ours(link):
         return
     while True:  # a fresh name: never one someone else's file has
         tmp = run_dir.parent / f".{LATEST}.{secrets.token_hex(8)}.tmp"

@@ -19,7 +19,7 @@ from ..runtime import resolve_device
 from ..scene.camera import Camera
 from ..scene.types import Normalization, Scene
 from .checkpoint import load_checkpoint
-from .folder import CHECKPOINT, CONFIG, EVAL, EXPORT, EXPORTED_MESHES, SCENE, resolve_run_dir
+from .folder import CHECKPOINT, CONFIG, EVAL, EXPORT, EXPORTED_MESHES, SCENE, adopt_old_run, resolve_run_dir
 from .record import SceneRecord
 
 
@@ -124,4 +124,8 @@ def load_run(run_dir: str | Path | None = None, device: str = "auto") -> Run:
         raise DvrError(f"the checkpoint's field does not match {CONFIG}", run_dir / CHECKPOINT) from None
     field.to(dev).eval()
     grid = OccupancyGrid.from_state_dict(state["occ_grid"]).to(dev)
+    try:
+        adopt_old_run(run_dir)  # a run from before the marker: what export, eval and render write there is dvr's
+    except OSError:
+        pass  # a read-only run is still read
     return Run(cfg, field, grid, record, run_dir, dev, int(state["iteration"]))

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from ..errors import DvrError
+from ..ownership import prepare_write
 from .folder import LOCK
 
 
@@ -36,6 +37,7 @@ class RunLock:
         self.stale_pid: int | None = None
 
     def acquire(self) -> "RunLock":
+        prepare_write(self.path)  # never a user's file of that name; recorded as dvr's before it is made
         for _ in range(5):
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import DvrError
-from ..files import to_uint8
+from ..files import to_uint8, write_bytes_atomic
 
 
 def _read_raw(path: Path) -> np.ndarray:
@@ -125,5 +125,7 @@ def write_png(path: Path, pixels: np.ndarray) -> None:
         data = pixels.astype(np.uint8) * 255
     else:
         data = to_uint8(pixels)[..., ::-1]
-    if not cv2.imwrite(str(path), data):
-        raise DvrError("cannot write image", path)
+    ok, encoded = cv2.imencode(".png", data)
+    if not ok:
+        raise DvrError("cannot encode image", path)
+    write_bytes_atomic(path, encoded.tobytes())

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DvrError
+from ..files import write_text_atomic
 from ..ownership import staged_folder
 from .images import write_png
 from .types import Scene
@@ -68,7 +69,7 @@ def write_scene_files(scene: Scene, folder: Path) -> None:
         "bbox": np.asarray(bbox, dtype=np.float64).tolist(),
         "source": {k: scene.meta[k] for k in ("format", "cameras_file", "images_dir", "masks") if k in scene.meta},
     }
-    (folder / CAMS_FILE).write_text(_dumps(document))
+    write_text_atomic(folder / CAMS_FILE, _dumps(document))
 
 
 @contextmanager

@@ -33,7 +33,7 @@ def test_a_changed_manifest_refits_the_changed_scene_only(tiny_example, tmp_path
 
     third = _run(read_scenes(write_manifest(manifest, entries)), out)
     assert third["a"].reused and third["b"].reused
-    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "latest"]  # no temporary folder left
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b"]  # no temporary folder, no `latest` outside runs/
 
 
 def test_the_settings_hash_follows_config_export_and_input_files(tiny_example, tmp_path):
@@ -50,6 +50,36 @@ def test_the_settings_hash_follows_config_export_and_input_files(tiny_example, t
         assert settings_hash(spec, EXPORT) != base
     finally:
         (tiny_example / "images" / "extra.txt").unlink()
+
+
+def test_touching_a_photo_keeps_the_finished_scene(tiny_example, tmp_path):
+    """The inputs are hashed by content: a new modification time alone refits nothing; a scene
+    whose stored hash is the old kind (by modification time) and still matches is kept too; a
+    changed photo starts the scene over, unless the user put files of their own into its folder."""
+    import os
+    import shutil
+
+    from dvr_cli.batch.scene import SETTINGS
+
+    scene = tmp_path / "scene"
+    shutil.copytree(tiny_example, scene)
+    manifest = write_manifest(tmp_path / "m.yaml", [{"name": "a", "images": str(scene), "iters": 2}])
+    out = tmp_path / "out"
+    spec, = read_scenes(manifest)
+    assert not _run([spec], out)["a"].reused
+    kept = (out / "a" / RESULT).read_bytes()
+    photo = min((scene / "images").iterdir())
+    os.utime(photo, ns=(photo.stat().st_atime_ns, photo.stat().st_mtime_ns + 10**9))
+    assert _run([spec], out)["a"].reused and (out / "a" / RESULT).read_bytes() == kept
+
+    (out / "a" / SETTINGS).write_text(f'{{"hash": "{settings_hash(spec, EXPORT, version=2)}"}}')
+    assert _run([spec], out)["a"].reused and settings_hash(spec, EXPORT) in (out / "a" / SETTINGS).read_text()
+
+    photo.write_bytes(photo.read_bytes() + b"\0")  # a changed photo, and notes of the user's in the scene
+    (out / "a" / "notes.txt").write_text("mine\n")
+    with pytest.raises(DvrError, match=r"holds files dvr did not write \(notes.txt\)"):
+        _run([spec], out)
+    assert (out / "a" / RESULT).read_bytes() == kept and (out / "a" / "notes.txt").read_text() == "mine\n"
 
 
 @pytest.mark.parametrize("name", ["batch.json", "batch.csv", "latest"])

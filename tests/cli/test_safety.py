@@ -118,3 +118,119 @@ def test_a_users_runs_latest_link_is_left_alone(cap, tmp_path, monkeypatch):
     assert main(["fit", str(cap / "images"), "--cameras", str(cap / "cams.json"), "--out", "runs/a",
                  "--iters", "2", "--device", "cpu"]) == 0
     assert (tmp_path / "runs" / "latest").readlink() == tmp_path / "elsewhere"
+
+
+# ---------------------------------------------------------------- paths spelt another way
+@pytest.fixture
+def beside(tiny_run, tmp_path) -> tuple[Path, Path]:
+    """A copy of the fitted run (``run/``) and a user's folder ``mine/`` beside it with a mesh, a
+    photo and notes of theirs."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, symlinks=True)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "mesh.ply").write_text("the user's own mesh\n")
+    (mine / "000.png").write_bytes(b"the user's photo")
+    (mine / "notes.txt").write_text("mine\n")
+    return run, mine
+
+
+def test_export_through_dotdot_is_refused(beside, error_line):
+    run, mine = beside
+    before = snapshot(mine)
+    assert main(["export", str(run), "--format", "ply", "--resolution", "16", "--device", "cpu",
+                 "--out", f"{run}/../mine/mesh.ply"]) == 2
+    assert "dvr did not write it" in error_line()
+    assert snapshot(mine) == before and not (run / "export").exists()  # refused before the surface is extracted
+
+
+def test_export_through_a_link_in_the_run_is_refused(beside, error_line):
+    run, mine = beside
+    (run / "link").symlink_to(mine)
+    before = snapshot(mine)
+    assert main(["export", str(run), "--resolution", "16", "--device", "cpu", "--out", str(run / "link" / "mesh.ply")]) == 2
+    assert "dvr did not write it" in error_line()
+    assert snapshot(mine) == before
+
+
+def test_render_into_a_users_folder_through_dotdot_is_refused(beside, error_line):
+    run, mine = beside
+    before = snapshot(mine)
+    assert main(["render", str(run), "--view", "train", "--resolution-scale", "0.25", "--device", "cpu",
+                 "--out", f"{run}/../mine"]) == 2
+    assert "holds files dvr did not write" in error_line()
+    assert snapshot(mine) == before and not (mine / ".dvr-owned").exists()
+
+
+def test_recalibrating_keeps_the_users_files_in_the_scene(cap, tmp_path, error_line):
+    """The user put hand-fixed masks and notes into the scene dvr wrote: the new calibration is
+    refused, naming them, and every file of the scene stays as it was."""
+    scene = tmp_path / "scene"
+    assert calibrate(cap, scene) == 0
+    (scene / "masks" / "003_fixed.png").write_bytes(b"hand-fixed")
+    (scene / "notes.txt").write_text("fixed 003 by hand\n")
+    before = snapshot(scene)
+    assert calibrate(cap, scene, "--max-size", "16") == 2
+    err = error_line()
+    assert "holds files dvr did not write (masks/003_fixed.png, notes.txt)" in err
+    assert snapshot(scene) == before
+
+
+def test_a_render_keeps_a_users_file_in_the_render_folder(beside, tmp_path, error_line):
+    """A file of the user's where a render would write a frame: refused before the first frame."""
+    run, _ = beside
+    assert main(["render", str(run), "--view", "test", "--resolution-scale", "0.25", "--device", "cpu",
+                 "--out", str(tmp_path / "first")]) == 0
+    last = max(p.name for p in (tmp_path / "first").glob("*.png"))
+    folder = run / "renders" / "test"
+    folder.mkdir(parents=True)
+    (folder / last).write_bytes(b"the user's retouched frame")
+    assert main(["render", str(run), "--view", "test", "--resolution-scale", "0.25", "--device", "cpu"]) == 2
+    assert "dvr did not write it" in error_line()
+    assert [p.name for p in folder.iterdir()] == [last]  # refused before the first frame
+    assert (folder / last).read_bytes() == b"the user's retouched frame"
+
+
+def test_eval_and_checkerboard_refuse_a_users_file_before_any_work(beside, monkeypatch, error_line):
+    from dvr_cli.calib import pipeline
+
+    run, mine = beside
+    figures = {p: p.stat().st_mtime_ns for p in (run / "eval").iterdir()}
+    assert main(["eval", str(run), "--device", "cpu", "--json", str(mine / "notes.txt")]) == 2
+    assert "dvr did not write it" in error_line()
+    assert {p: p.stat().st_mtime_ns for p in (run / "eval").iterdir()} == figures  # nothing rendered
+
+    monkeypatch.setattr(pipeline, "calibrate_checkerboard", lambda *a: pytest.fail("calibrated before the check"))
+    assert main(["calibrate", "--checkerboard", str(mine), "--out", str(mine / "notes.txt")]) == 2
+    assert "dvr did not write it" in error_line()
+    assert (mine / "notes.txt").read_text() == "mine\n"
+
+
+def test_latest_only_in_a_runs_folder(cap, tmp_path, monkeypatch):
+    """fit --out ~/scans/fox_run puts no `latest` into the user's ~/scans."""
+    monkeypatch.chdir(tmp_path)
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    assert main(["fit", str(cap / "images"), "--cameras", str(cap / "cams.json"), "--out", str(scans / "fox_run"),
+                 "--iters", "1", "--device", "cpu"]) == 0
+    assert sorted(p.name for p in scans.iterdir()) == ["fox_run"]
+    assert main(["fit", str(cap / "images"), "--cameras", str(cap / "cams.json"), "--out", "runs/a",
+                 "--iters", "1", "--device", "cpu"]) == 0
+    assert (tmp_path / "runs" / "latest").readlink() == Path("a")
+
+
+def test_eval_prints_a_library_warning_as_one_line(tiny_example, tmp_path, capsys):
+    """A run fitted from a transforms.json with frames that have no photo: `dvr eval` reloads the
+    scene and says so in one console line, once, without dvr's source path."""
+    from runs import fitted_run
+
+    shipped = tmp_path / "shipped"
+    for name in ("images", "masks"):
+        shutil.copytree(tiny_example / name, shipped / name)
+    shutil.copy(tiny_example / "transforms.json", shipped)
+    (shipped / "images" / "000.png").unlink()
+    run = fitted_run(shipped, tmp_path / "run", holdout=3, iters=1)
+    capsys.readouterr()
+    assert main(["eval", str(run), "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["warning: 1 of 6 frames in transforms.json have no photo and are skipped: 000.png"]
