@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dvr_cli.evaluate.images import psnr
+from dvr_cli.evaluate.image_metrics import psnr
 from dvr_cli.evaluate.mesh_render import MeshRenderer
 from dvr_cli.mesh.texture_fit import atlas_taps, fit_colors, render_rows, vertex_taps
 from dvr_cli.mesh.writers import ColoredMesh
