@@ -7,8 +7,8 @@ GT | prediction | error map in RUN/eval/.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -80,8 +80,10 @@ def evaluate_images(run: Run, views: list[View], figures_dir: Path | None = None
 
     Returns {"views": [{name, psnr, ssim, masked_psnr?, iou?}], "mean": {metric: mean}}.
     """
-    return score_renders(lambda view: run.render(view.camera, n_steps, background=background_of(view)), views,
-                         figures_dir, n_figures, on_view=on_view)
+    def render(view: View) -> dict:  # a fit without masks shows its own background model
+        return run.render(view.camera, n_steps, background=None if run.background is not None else background_of(view))
+
+    return score_renders(render, views, figures_dir, n_figures, on_view=on_view)
 
 
 def score_mesh(mesh: ColoredMesh, views: list[View], figures_dir: Path | None = None, n_figures: int = 3,
