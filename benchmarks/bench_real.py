@@ -168,7 +168,7 @@ def bench_scene(name: str, scene, args) -> dict:
     tag = tag_of(name, args)
     run_dir = args.out / tag / "run"
     cfg = FitConfig.from_preset("fast", iters=args.iters, minutes=args.budget_min, holdout=spec.holdout,
-                                 device=args.device)  # without --iters: planned over the budget
+                                 device=args.device, background=args.background)  # without --iters: over the budget
     camera = scene.views[0].camera
     print(f"{tag}: {len(scene)} views at {camera.width}x{camera.height}, holdout every {spec.holdout}, "
           f"{args.budget_min:g} min")
@@ -318,7 +318,8 @@ def report(rows: list[dict], info: dict) -> None:
     from rich.table import Table
 
     table = Table(title=f"bench_real: {machine_title(info)}",
-                  caption="mPSNR (dB, inside the masks), SSIM, silhouette IoU: means over the held-out views")
+                  caption="mPSNR (dB, inside the masks), SSIM, silhouette IoU, plain PSNR (dB, the whole photo, "
+                          "fits without masks): means over the held-out views")
     for col in COLUMNS:
         table.add_column(col, justify="right")
     for r in rows:
@@ -332,7 +333,7 @@ MESH_COLUMNS = {"photo_mesh": "fitted texture mPSNR", "blend_mesh": "blend mPSNR
                 "oracle_mesh": "oracle mPSNR", "oracle_mesh_fine": "oracle 2x res mPSNR"}
 MESH_KEYS = tuple(MESH_COLUMNS)
 COLUMNS = ("scene", "masks", "views fit/held", "image", "fit s", "iters", "load", "mPSNR", "SSIM", "IoU",
-           *MESH_COLUMNS.values(), "mesh IoU", "faces", "atlas colour s")
+           "plain PSNR", *MESH_COLUMNS.values(), "mesh IoU", "faces", "atlas colour s")
 
 
 def cells(r: dict) -> list[str]:
@@ -341,7 +342,8 @@ def cells(r: dict) -> list[str]:
     out = [r["scene"], "yes" if r.get("masks", True) else "no", f"{r['views_train']}/{r['views_heldout']}",
            "x".join(map(str, r["resolution"])), f"{r['fit_s']:.0f}", str(r["iterations"]),
            "{:.1f}/{:.1f}".format(*r["load_average"]) if "load_average" in r else "-",
-           f"{m['masked_psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['iou']:.3f}"]
+           f"{m['masked_psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['iou']:.3f}",
+           "-" if r.get("masks", True) else f"{m['psnr']:.2f}"]  # a fit without masks renders the whole photo
     if "photo_mesh" not in r:
         return out + ["-"] * (len(MESH_COLUMNS) + 3)
     scores = [f"{r[k]['masked_psnr']:.2f}" if k in r else "-" for k in MESH_KEYS]
@@ -386,6 +388,8 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=None,
                         help="plan over this many iterations instead (the fit also stops at the budget)")
     parser.add_argument("--no-masks", action="store_true", help="fit from the photos alone (the masks only score)")
+    parser.add_argument("--background", default=None, help="the background model of fits without masks: field, "
+                        "envmap or colour (default: the fast preset's)")
     parser.add_argument("--dtu-downscale", type=float, default=4.0, help="DTU images are 1600x1200 / this")
     parser.add_argument("--lego-size", type=int, default=200, help="lego images are shrunk to this many pixels")
     parser.add_argument("--resolution", type=int, default=None, help="mesh extraction resolution (default: "

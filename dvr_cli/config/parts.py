@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..fields import Field, GridField, PaperField
-from .settings import (Settings, boolean, int_at_least, int_list, integer, number, number_in, one_of, optional,
-                       setting)
+from ..fields.background import BACKGROUNDS
+from .settings import Settings, boolean, int_at_least, int_list, integer, number, number_in, one_of, optional, setting
 
 FIELDS = ("grid", "paper")
 MASK_PROBES = ("peak", "random")
@@ -93,6 +93,12 @@ class RenderConfig(Settings):
     # empty-space skipping: an occupancy bit-grid of this resolution, refreshed every occ_grid_every steps
     occ_grid_res: int = setting(64, check=lambda v: integer(v) and 2 <= v <= 512, want="an integer in [2, 512]")
     occ_grid_every: int = setting(200, check=int_at_least(1), want=AT_LEAST_1)
+    # what lies past the cube in a fit without masks (fields/background.py): 'field' (NeRF++'s
+    # inverted sphere, background_samples per ray over a background_grid^3 grid), 'envmap' (a colour
+    # per direction and an exposure per photo) or 'colour' (one per photo, runs saved before the others)
+    background: str = setting("envmap", check=one_of(*BACKGROUNDS), want=f"one of {', '.join(BACKGROUNDS)}")
+    background_samples: int = setting(16, check=int_at_least(1), want=AT_LEAST_1)
+    background_grid: int = setting(64, check=lambda v: integer(v) and 2 <= v <= 256, want="an integer in [2, 256]")
 
     def rules(self) -> list[tuple[str, bool, str]]:
         return [("interval_min", 0 < self.interval_min <= self.interval_max, "a number in (0, interval_max]")]

@@ -7,8 +7,8 @@ GT | prediction | error map in RUN/eval/.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -87,8 +87,9 @@ def evaluate_images(run: Run, views: list[View], figures_dir: Path | None = None
     scored = not keep_surroundings and any(view.mask is not None for view in views)  # IoU needs the views' masks
     region = object_region(run, log) if scored else None
 
-    def render(view: View) -> dict:
-        return cut_render(run, region, run.render(view.camera, n_steps, background=background_of(view)), view.camera)
+    def render(view: View) -> dict:  # a fit without masks shows its own background model
+        out = run.render(view.camera, n_steps, background=None if run.background is not None else background_of(view))
+        return cut_render(run, region, out, view.camera)
 
     return score_renders(render, views, figures_dir, n_figures, on_view=on_view)
 

@@ -17,9 +17,9 @@ import torch
 
 from ..config import FitConfig
 from ..fields import Field
+from ..fields.normals import fd_normals, fd_points, normals
 from ..render.implicit import surface_points
 from ..render.march import SurfaceHits, find_surface, occupied_span
-from ..fields.normals import fd_normals, fd_points, normals
 from ..render.occgrid import OccupancyGrid
 from ..render.renderer import shade_hits
 from ..render.volume import composite, expected_depth, interval_halfwidth, ray_samples
@@ -64,6 +64,7 @@ def batch_outputs(field: Field, batch: RayBatch, cfg: FitConfig, n_steps: int, o
     colour past the cube of each ray, or None (with masks: the rays that matter are in them).
     Returns ``shade_hits``' dict (depth, points, rgb, hit, t_peak, ...), or for a volume step
     ``volume_outputs``' (rgb, acc, depth, hit, t_peak, ...), and
+      compared (N,) bool: the rays whose colour the rgb term compares (see ``step_losses``);
       n_evaluated: int, field evaluations of the marcher;
       probe_logits (N,): f at each ray's ``occupancy_probes`` point;
       free_logits, solid_logits (S,), when the batch has ``free_points``: f at those points and
@@ -106,7 +107,10 @@ def batch_outputs(field: Field, batch: RayBatch, cfg: FitConfig, n_steps: int, o
         if background is not None:  # a miss shows the background: every ray is a render to compare
             out["rgb"] = out["rgb"] + (~hits.hit)[:, None] * background
             out["rendered"] = torch.ones_like(hits.hit)
-    out.update(n_evaluated=n_evaluated, probe_logits=logits["probe"])
+    # the colour is compared where it is a render and, with masks, in them; with a background too it
+    # is compared outside them (the mask loss empties the occupancy there: the background shows)
+    compared = out["rendered"] if batch.mask is None or background is not None else out["rendered"] & batch.mask
+    out.update(n_evaluated=n_evaluated, probe_logits=logits["probe"], compared=compared)
     if "free" in logits:
         out["free_logits"], out["solid_logits"] = logits["free"], logits["solid"]
     if jittered is not None:
@@ -194,18 +198,16 @@ def occupancy_probes(batch: RayBatch, hits: SurfaceHits, cfg: FitConfig) -> torc
 def step_losses(batch: RayBatch, out: dict, cfg: FitConfig) -> dict[str, torch.Tensor]:
     """The loss terms of one step (unweighted scalars) from its rays and ``batch_outputs``.
 
-    The colour is compared on the rays whose render is a colour (``out['rendered']``: all of
-    them for a volume step or a background, only the hits for a surface step without one) and,
-    with masks, in the masks. Out-of-mask rays push their occupancy probe empty; in-mask rays
+    The colour is compared on ``out['compared']``: the rays whose render is a colour (all of them
+    for a volume step or a background, only the hits for a surface step without one) and, with
+    masks and no background model, in the masks. Out-of-mask rays push their occupancy probe empty; in-mask rays
     that missed push it full (no such terms without masks, ``batch.mask`` None); the points on
     sight lines to sparse points (if any) are pushed empty, those just behind the sparse points full.
     """
     hit, in_mask = out["hit"], batch.mask
-    if in_mask is None:
-        terms = {"rgb": losses.rgb_loss(out["rgb"], batch.rgb, out["rendered"])}
-    else:
-        terms = {
-            "rgb": losses.rgb_loss(out["rgb"], batch.rgb, out["rendered"] & in_mask),
+    terms = {"rgb": losses.rgb_loss(out["rgb"], batch.rgb, out["compared"])}
+    if in_mask is not None:
+        terms |= {
             "freespace": losses.freespace_loss(out["probe_logits"], ~in_mask),
             "occupancy": losses.occupancy_loss(out["probe_logits"], in_mask & ~hit),
         }

@@ -17,10 +17,10 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -28,10 +28,11 @@ import torch
 from ..calib.triangulate import SparsePoints, triangulate
 from ..config import FitConfig
 from ..errors import DvrError
-from ..fields.background import Background, median_colours
+from ..fields.background import make_background, median_colours
 from ..fields.compiled import compile_field
 from ..files import to_uint8
 from ..ownership import claim_folder, remove_written
+from ..render.background import ray_background
 from ..render.occgrid import OccupancyGrid
 from ..run import CHECKPOINT, CONFIG, METRICS, SCENE, SPARSE, RunLock, SceneRecord, holdout_split
 from ..run.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
@@ -117,7 +118,7 @@ class FitJob:
 
     Attributes: ``cfg``, ``scene``, ``run_dir``, ``train`` (view indices fitted), ``field``,
     ``optimizer``, ``occ_grid``, ``sampler``, ``generator`` (the sampler's RNG), ``background``
-    (a learned colour per training image past the cube, without masks; else None), ``iteration``
+    (the model of what lies past the cube, ``cfg.rendering.background``, without masks; else None), ``iteration``
     (iterations done), ``elapsed`` (seconds of fitting done, over every session of the run),
     ``record`` (the last step's StepRecord, None before the first), ``compiled`` (the field runs
     compiled: ``cfg.rendering.compile`` and no fallback), ``hooks`` (the loop's; ``save()`` calls
@@ -144,12 +145,14 @@ class FitJob:
         self.field = cfg.network.setup().to(self.device)
         distributed.broadcast_module(self.field)
         # without masks nothing tells the object from its surroundings but the colour: the region of
-        # interest is the whole unit cube, and what lies beyond it a colour per photo
+        # interest is the whole unit cube, and what lies beyond it the background model
         self.compilation = compile_field(self.field, cfg.rendering.compile)
         self.background = None
         parameters = list(self.field.parameters())
         if not train_scene.has_masks:
-            self.background = Background(median_colours([v.image for v in train_scene.views])).to(self.device)
+            self.background = make_background(cfg.rendering.background,
+                                              median_colours([v.image for v in train_scene.views]),
+                                              cfg.rendering.background_grid).to(self.device)
             distributed.broadcast_module(self.background)
             parameters += list(self.background.parameters())
         self.optimizer = torch.optim.Adam(parameters, lr=cfg.schedule.lr, fused=True)
@@ -239,7 +242,10 @@ class FitJob:
             group["lr"] = lr
         n_steps = cfg.schedule.n_steps(fraction)
         batch = self.sampler.sample()
-        background = None if self.background is None else self.background(batch.view_index)
+        background = None
+        if self.background is not None:
+            background = ray_background(self.background, batch.origins, batch.dirs, batch.view_index,
+                                        cfg.rendering.background_samples, self.generator)
         out = batch_outputs(self.field, batch, cfg, n_steps, self.occ_grid, self.generator, fraction, background)
         terms = step_losses(batch, out, cfg)
         loss = total_loss(terms, cfg)

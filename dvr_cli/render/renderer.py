@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..fields.base import Field
+from ..fields.normals import normals
 from ..scene.camera import Camera
+from .background import ray_background
 from .implicit import surface_depth, surface_points
 from .march import SurfaceHits, find_surface
-from ..fields.normals import normals
 from .rays import camera_rays
 
 
@@ -52,11 +54,14 @@ def shade_hits(field: Field, origins: torch.Tensor, dirs: torch.Tensor, hits: Su
 
 def render_image(field: Field, camera_unit: Camera, n_steps: int, tau: float = 0.5, chunk: int = 8192,
                  occ_grid=None, background=(1.0, 1.0, 1.0),
-                 progress: Callable[[int, int], None] | None = None, n_secant: int = 8) -> dict[str, np.ndarray]:
+                 progress: Callable[[int, int], None] | None = None, n_secant: int = 8,
+                 background_model: nn.Module | None = None, background_samples: int = 16) -> dict[str, np.ndarray]:
     """Render a whole image of ``camera_unit`` (a camera in the unit frame), ``chunk`` rays at a time.
 
     Returns numpy arrays (H, W = the camera's image size):
-      rgb (H, W, 3) float32: t(p) on hits, ``background`` elsewhere;
+      rgb (H, W, 3) float32: t(p) on hits, elsewhere ``background`` or, with a ``background_model``
+        (fields/background.py), what it shows past the cube (``ray_background``, the mean exposure,
+        ``background_samples`` per ray);
       depth (H, W) float32: distance along the ray in unit-frame units, 0 on miss;
       normal (H, W, 3) float32: outward unit normal -grad f / |grad f| (unit frame = world axes,
         the normalisation is a similarity without rotation), 0 on miss;
@@ -83,6 +88,10 @@ def render_image(field: Field, camera_unit: Camera, n_steps: int, tau: float = 0
                 rgb[out] = field.texture(points, w[rays]).float().cpu().numpy()
                 normal[out] = normals(field, points).float().cpu().numpy()
             depth[out] = hits.depth[rays].float().cpu().numpy()
+            if background_model is not None:
+                misses = (~hits.hit).nonzero().squeeze(1)
+                rgb[misses.cpu().numpy() + start] = ray_background(background_model, o[misses], w[misses], None,
+                                                                   background_samples).float().cpu().numpy()
             mask[out] = True
         if progress is not None:
             progress(min(start + chunk, total), total)

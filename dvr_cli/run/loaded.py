@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..config import FitConfig
 from ..errors import DvrError
-from ..files import read_json
 from ..fields import Field
+from ..fields.background import make_background
+from ..files import read_json
 from ..render.occgrid import OccupancyGrid
 from ..render.renderer import render_image
 from ..runtime import resolve_device
@@ -35,6 +37,8 @@ class Run:
         run_dir: the resolved run folder.
         device: where the field lives.
         iteration: iterations fitted.
+        background: the model of what lies past the cube (fields/background.py) of a fit without
+            masks, eval mode, on ``device``; None for a fit with masks.
     """
 
     cfg: FitConfig
@@ -44,6 +48,7 @@ class Run:
     run_dir: Path
     device: torch.device
     iteration: int
+    background: nn.Module | None = None
 
     @property
     def normalization(self) -> Normalization:
@@ -62,17 +67,21 @@ class Run:
     def holdout(self) -> list[int]:
         return self.record.holdout
 
-    def render(self, camera: Camera, n_steps: int | None = None, background=(1.0, 1.0, 1.0),
+    def render(self, camera: Camera, n_steps: int | None = None, background=None,
                progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
         """Render the field from the world ``camera`` (``render_image`` with the run's settings).
 
         Returns numpy arrays: rgb (H, W, 3), depth (H, W) distance along the ray in world units
         (0 on miss), normal (H, W, 3), mask (H, W) bool. ``n_steps``: marching steps (default
-        the run's ``render_steps``).
+        the run's ``render_steps``); ``background``: the colour (3,) where no surface is hit, or
+        None: the run's background model (a fit without masks), else white.
         """
-        out = render_image(self.field, self.normalization.camera_to_unit(camera), n_steps or self.cfg.rendering.render_steps,
-                           tau=self.cfg.rendering.tau, occ_grid=self.occ_grid, background=background, progress=progress,
-                           n_secant=self.cfg.rendering.n_secant)
+        rendering = self.cfg.rendering
+        model = self.background if background is None else None
+        out = render_image(self.field, self.normalization.camera_to_unit(camera), n_steps or rendering.render_steps,
+                           tau=rendering.tau, occ_grid=self.occ_grid, background=(1.0, 1.0, 1.0) if background is None
+                           else background, progress=progress, n_secant=rendering.n_secant, background_model=model,
+                           background_samples=rendering.background_samples)
         out["depth"] = out["depth"] * np.float32(self.normalization.scale)
         return out
 
@@ -128,4 +137,19 @@ def load_run(run_dir: str | Path | None = None, device: str = "auto") -> Run:
         adopt_old_run(run_dir)  # a run from before the marker: what export, eval and render write there is dvr's
     except OSError:
         pass  # a read-only run is still read
-    return Run(cfg, field, grid, record, run_dir, dev, int(state["iteration"]))
+    background = None
+    if "background" in state:
+        background = _background(cfg, state["background"], len(record.train), run_dir / CHECKPOINT).to(dev).eval()
+    return Run(cfg, field, grid, record, run_dir, dev, int(state["iteration"]), background)
+
+
+def _background(cfg: FitConfig, state: dict, n_views: int, path: Path) -> nn.Module:
+    """The run's background model (``cfg.rendering.background`` for ``n_views`` training photos)
+    holding the checkpoint's ``state``; DvrError naming ``path`` when they do not match."""
+    model = make_background(cfg.rendering.background, np.full((n_views, 3), 0.5, dtype=np.float32),
+                            cfg.rendering.background_grid)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError:
+        raise DvrError(f"the checkpoint's background does not match {CONFIG}", path) from None
+    return model

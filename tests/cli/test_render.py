@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from sphere_scene import tiny_config
 
 from dvr_cli.cli import main
-
+from dvr_cli.fit import fit
+from dvr_cli.scene.types import Scene
 
 FAST = ["--steps", "32", "--device", "cpu"]
 
@@ -67,3 +70,16 @@ def test_bad_inputs_exit_2_with_one_line(scene_and_run, tmp_path, capsys, error_
     assert "--frames" in error_line()
     assert main(["render", str(tmp_path)]) == 2
     assert "no checkpoint" in error_line()
+
+
+def test_a_run_without_masks_renders_its_background(sphere_scene, tmp_path):
+    backdrop = np.array([0.2, 0.4, 0.8], dtype=np.float32)  # most of each photo: the background starts there
+    views = [dataclasses.replace(v, image=np.where(v.mask[..., None], v.image, backdrop), mask=None)
+             for v in sphere_scene.views]
+    fit(Scene(views, sphere_scene.normalization), tiny_config(iters=2, holdout=3), tmp_path / "run")
+    assert main(["render", str(tmp_path / "run"), "--view", "test", "--what", "rgb,mask", *FAST]) == 0
+    out = tmp_path / "run" / "renders" / "test"
+    rgb = cv2.imread(str(out / "001.png"))[..., ::-1] / 255.0
+    mask = cv2.imread(str(out / "001_mask.png"), cv2.IMREAD_GRAYSCALE) > 0
+    assert (~mask).sum() > 100
+    assert np.abs(rgb[~mask] - backdrop).max() < 0.05  # the background, not white
