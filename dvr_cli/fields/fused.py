@@ -24,10 +24,9 @@ import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
 import torch
-from numba import njit, prange
+from numba import njit
 
 from .hashgrid import PRIMES
 
@@ -56,14 +55,15 @@ def runs_on(points: torch.Tensor) -> bool:
 def _dense_axis(coord, q):
     """One axis of a dense level: (lower corner, fraction, du/dp) by grid_sample's border rule, in
     the points' precision (q = [1, 2, R - 1, (R - 1) / 2] in their dtype); the border itself counts
-    as outside for the gradient, as in torch's clip_coordinates_set_grad."""
+    as outside for the gradient, as in torch's clip_coordinates_set_grad. The lower corner stops at
+    R - 2 (fraction 1 on the last face: the value grid_sample gives with its corner past the grid)."""
     u = (coord + q[0]) / q[1] * q[2]
     slope = q[3]
     if u <= 0.0:
         u, slope = 0.0 * q[0], 0.0 * q[0]
     elif u >= q[2]:
         u, slope = q[2], 0.0 * q[0]
-    i = int(math.floor(u))
+    i = min(int(math.floor(u)), int(q[2]) - 1)
     return i, u - i, slope
 
 
@@ -101,30 +101,36 @@ def _weights(tx, ty, tz, a, b, c):
     return wx * wy * wz, sx * wy * wz, wx * sy * wz, wx * wy * sz
 
 
-@njit(cache=True, parallel=True)
-def _dense_forward(points, q, grid, out, col):
-    """points (N, 3), grid (C, R, R, R) -> out[:, col:col + C] (N, D) trilinear features."""
-    n, channels, size = points.shape[0], grid.shape[0], grid.shape[1]
-    for p in prange(n):
-        i, tx, _ = _dense_axis(points[p, 0], q)
-        j, ty, _ = _dense_axis(points[p, 1], q)
-        k, tz, _ = _dense_axis(points[p, 2], q)
+@njit(cache=True, inline="always")
+def _dense_base(points, p, q, size, channels):
+    """The flat index of point p's lower corner in an (R, R, R, C) grid, its fractions and du/dp."""
+    i, tx, sx = _dense_axis(points[p, 0], q)
+    j, ty, sy = _dense_axis(points[p, 1], q)
+    k, tz, sz = _dense_axis(points[p, 2], q)
+    return ((k * size + j) * size + i) * channels, tx, ty, tz, sx, sy, sz
+
+
+@njit(cache=True, nogil=True)
+def _dense_forward(points, q, grid, size, out, col):
+    """points (N, 3), grid (R^3 C,) flat [z, y, x, c] -> out[:, col:col + C] (N, D) trilinear features."""
+    n, channels = points.shape[0], grid.shape[0] // (size * size * size)
+    for p in range(n):
+        base, tx, ty, tz, _, _, _ = _dense_base(points, p, q, size, channels)
         for ch in range(channels):
             out[p, col + ch] = 0.0
         for corner in range(8):
             a, b, c = (corner >> 2) & 1, (corner >> 1) & 1, corner & 1
-            if i + a >= size or j + b >= size or k + c >= size:
-                continue
             w = _weights(tx, ty, tz, a, b, c)[0]
+            at = base + ((c * size + b) * size + a) * channels
             for ch in range(channels):
-                out[p, col + ch] += w * grid[ch, k + c, j + b, i + a]
+                out[p, col + ch] += w * grid[at + ch]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _hash_forward(points, q, table, out, col):
     """points (N, 3), table (T, C) -> out[:, col:col + C] (N, D) hashed trilinear features."""
     n, channels, mask = points.shape[0], table.shape[1], table.shape[0] - 1
-    for p in prange(n):
+    for p in range(n):
         i, tx, _ = _hash_axis(points[p, 0], q)
         j, ty, _ = _hash_axis(points[p, 1], q)
         k, tz, _ = _hash_axis(points[p, 2], q)
@@ -139,20 +145,17 @@ def _hash_forward(points, q, table, out, col):
 
 
 @njit(cache=True, nogil=True)
-def _dense_backward(points, q, grad_out, col, grad):
-    """Scatter grad_out[:, col:col + C] (N, D) into grad (C, R, R, R), the points in order."""
-    n, channels, size = points.shape[0], grad.shape[0], grad.shape[1]
+def _dense_backward(points, q, grad_out, col, grad, size):
+    """Scatter grad_out[:, col:col + C] (N, D) into grad (R^3 C,) flat [z, y, x, c], the points in order."""
+    n, channels = points.shape[0], grad.shape[0] // (size * size * size)
     for p in range(n):
-        i, tx, _ = _dense_axis(points[p, 0], q)
-        j, ty, _ = _dense_axis(points[p, 1], q)
-        k, tz, _ = _dense_axis(points[p, 2], q)
+        base, tx, ty, tz, _, _, _ = _dense_base(points, p, q, size, channels)
         for corner in range(8):
             a, b, c = (corner >> 2) & 1, (corner >> 1) & 1, corner & 1
-            if i + a >= size or j + b >= size or k + c >= size:
-                continue
             w = _weights(tx, ty, tz, a, b, c)[0]
+            at = base + ((c * size + b) * size + a) * channels
             for ch in range(channels):
-                grad[ch, k + c, j + b, i + a] += w * grad_out[p, col + ch]
+                grad[at + ch] += w * grad_out[p, col + ch]
 
 
 @njit(cache=True, nogil=True)
@@ -171,23 +174,20 @@ def _hash_backward(points, q, grad_out, col, grad):
                 grad[row, ch] += w * grad_out[p, col + ch]
 
 
-@njit(cache=True, parallel=True)
-def _dense_point_grad(points, q, grid, grad_out, col, grad_points):
-    """grad_points (N, 3) += d(features . grad_out[:, col:col + C]) / dp for one dense level."""
-    n, channels, size = points.shape[0], grid.shape[0], grid.shape[1]
-    for p in prange(n):
-        i, tx, sx = _dense_axis(points[p, 0], q)
-        j, ty, sy = _dense_axis(points[p, 1], q)
-        k, tz, sz = _dense_axis(points[p, 2], q)
+@njit(cache=True, nogil=True)
+def _dense_point_grad(points, q, grid, size, grad_out, col, grad_points):
+    """grad_points (N, 3) += d(features . grad_out[:, col:col + C]) / dp for one dense level (grid flat)."""
+    n, channels = points.shape[0], grid.shape[0] // (size * size * size)
+    for p in range(n):
+        base, tx, ty, tz, sx, sy, sz = _dense_base(points, p, q, size, channels)
         gx = gy = gz = 0.0
         for corner in range(8):
             a, b, c = (corner >> 2) & 1, (corner >> 1) & 1, corner & 1
-            if i + a >= size or j + b >= size or k + c >= size:
-                continue
             _, dx, dy, dz = _weights(tx, ty, tz, a, b, c)
+            at = base + ((c * size + b) * size + a) * channels
             v = 0.0
             for ch in range(channels):
-                v += grid[ch, k + c, j + b, i + a] * grad_out[p, col + ch]
+                v += grid[at + ch] * grad_out[p, col + ch]
             gx += v * dx
             gy += v * dy
             gz += v * dz
@@ -196,11 +196,11 @@ def _dense_point_grad(points, q, grid, grad_out, col, grad_points):
         grad_points[p, 2] += gz * sz
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _hash_point_grad(points, q, table, grad_out, col, grad_points):
     """grad_points (N, 3) += d(features . grad_out[:, col:col + C]) / dp for one hashed level."""
     n, channels, mask = points.shape[0], table.shape[1], table.shape[0] - 1
-    for p in prange(n):
+    for p in range(n):
         i, tx, sx = _hash_axis(points[p, 0], q)
         j, ty, sy = _hash_axis(points[p, 1], q)
         k, tz, sz = _hash_axis(points[p, 2], q)
@@ -236,31 +236,64 @@ class Levels:
         values = [1.0, 2.0, r - 1, 0.5 * (r - 1)] if level < self.n_dense else [1.0, 0.5 * (r - 1), r - 1 - HASH_MARGIN]
         return torch.tensor(values, dtype=dtype).numpy()
 
-    def forward(self, level: int, points: np.ndarray, q: np.ndarray, param: np.ndarray, out: np.ndarray) -> None:
-        dense = level < self.n_dense
-        (_dense_forward if dense else _hash_forward)(points, q, param[0] if dense else param, out, self.columns[level])
+    def table(self, level: int, t: torch.Tensor) -> np.ndarray:
+        """A level's parameter (or its gradient) as the kernels read it: a dense (1, C, R, R, R) grid
+        flat in [z, y, x, c] order (a view of a channels_last_3d tensor), a (T, C) table as is."""
+        t = t.detach()
+        return (t[0].permute(1, 2, 3, 0).contiguous().view(-1) if level < self.n_dense else t.contiguous()).numpy()
+
+    def new_grad(self, level: int, param: torch.Tensor) -> torch.Tensor:
+        """A zero gradient for the level's parameter, laid out as ``table`` reads it without a copy."""
+        layout = torch.channels_last_3d if level < self.n_dense else torch.contiguous_format
+        return torch.zeros_like(param, memory_format=layout)
+
+    def forward(self, level: int, points: np.ndarray, q: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
+        """out[:, level's columns] (N, D) = the level's features at points (N, 3)."""
+        if level < self.n_dense:
+            _dense_forward(points, q, table, self.resolutions[level], out, self.columns[level])
+        else:
+            _hash_forward(points, q, table, out, self.columns[level])
 
     def backward(self, level: int, points: np.ndarray, q: np.ndarray, grad_out: np.ndarray, grad: np.ndarray) -> None:
-        dense = level < self.n_dense
-        (_dense_backward if dense else _hash_backward)(points, q, grad_out, self.columns[level],
-                                                       grad[0] if dense else grad)
+        """grad (the level's ``table`` form) += the scatter of grad_out's level columns, the points in order."""
+        if level < self.n_dense:
+            _dense_backward(points, q, grad_out, self.columns[level], grad, self.resolutions[level])
+        else:
+            _hash_backward(points, q, grad_out, self.columns[level], grad)
 
-    def point_grad(self, level: int, points: np.ndarray, q: np.ndarray, param: np.ndarray, grad_out: np.ndarray,
+    def point_grad(self, level: int, points: np.ndarray, q: np.ndarray, table: np.ndarray, grad_out: np.ndarray,
                    grad_points: np.ndarray) -> None:
-        dense = level < self.n_dense
-        (_dense_point_grad if dense else _hash_point_grad)(points, q, param[0] if dense else param, grad_out,
-                                                           self.columns[level], grad_points)
+        """grad_points (N, 3) += the level's features' gradient to the points, against grad_out."""
+        if level < self.n_dense:
+            _dense_point_grad(points, q, table, self.resolutions[level], grad_out, self.columns[level], grad_points)
+        else:
+            _hash_point_grad(points, q, table, grad_out, self.columns[level], grad_points)
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().contiguous().numpy()
 
 
-def _threads() -> int:
-    """numba's thread count: torch's (the process's setting), within numba's pool."""
-    threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
-    numba.set_num_threads(threads)
-    return threads
+_POOL: dict[int, ThreadPoolExecutor] = {}
+
+
+def _run(task, items: list) -> list:
+    """[task(item) for item in items], on torch's thread count (a pool of that many threads kept for
+    the process; the kernels release the GIL)."""
+    threads = torch.get_num_threads()
+    if threads == 1 or len(items) == 1:
+        return [task(item) for item in items]
+    if threads not in _POOL:
+        _POOL[threads] = ThreadPoolExecutor(threads, thread_name_prefix="dvr-encoding")
+    return list(_POOL[threads].map(task, items))
+
+
+def _chunks(n: int) -> list[slice]:
+    """Point ranges for the thread pool: a few per thread, so a thread held up by the load does not
+    hold up the rest."""
+    parts = max(1, min(4 * torch.get_num_threads(), n // 1024))
+    bounds = [n * k // parts for k in range(parts + 1)]
+    return [slice(bounds[k], bounds[k + 1]) for k in range(parts)]
 
 
 class _Encode(torch.autograd.Function):
@@ -270,10 +303,16 @@ class _Encode(torch.autograd.Function):
         out = points.new_empty(points.shape[0], levels.columns[-1])
         out[:, :3] = points
         out[:, levels.columns[levels.active]:] = 0.0
-        _threads()
         p, o = _np(points), _np(out)
-        for level in range(levels.active):
-            levels.forward(level, p, levels.constants(level, points.dtype), _np(params[level]), o)
+        active = range(levels.active)
+        tables = [levels.table(level, params[level]) for level in active]
+        qs = [levels.constants(level, points.dtype) for level in active]
+
+        def chunk(rows: slice) -> None:
+            for level in active:
+                levels.forward(level, p[rows], qs[level], tables[level], o[rows])
+
+        _run(chunk, _chunks(len(p)))
         ctx.levels = levels
         ctx.save_for_backward(points, *params)
         return out
@@ -284,28 +323,29 @@ class _Encode(torch.autograd.Function):
         points, *params = ctx.saved_tensors
         levels = ctx.levels
         g, p = _np(grad_out), _np(points)
+        active = range(levels.active)
+        qs = [levels.constants(level, points.dtype) for level in active]
         grads = [None] * len(params)
 
         def level_grad(level: int) -> torch.Tensor:
-            grad = torch.zeros_like(params[level])
-            levels.backward(level, p, levels.constants(level, points.dtype), g, grad.numpy())
+            grad = levels.new_grad(level, params[level])
+            levels.backward(level, p, qs[level], g, levels.table(level, grad))
             return grad
 
-        wanted = [level for level in range(levels.active) if ctx.needs_input_grad[2 + level]]
-        threads = _threads()
-        if threads > 1 and len(wanted) > 1:  # one level per thread: each summed in point order
-            with ThreadPoolExecutor(threads) as pool:
-                for level, grad in zip(wanted, pool.map(level_grad, wanted)):
-                    grads[level] = grad
-        else:
-            for level in wanted:
-                grads[level] = level_grad(level)
+        wanted = [level for level in active if ctx.needs_input_grad[2 + level]]
+        for level, grad in zip(wanted, _run(level_grad, wanted)):  # a level per task: summed in point order
+            grads[level] = grad
         grad_points = None
         if ctx.needs_input_grad[0]:
             grad_points = grad_out[:, :3].contiguous().clone()
-            for level in range(levels.active):
-                levels.point_grad(level, p, levels.constants(level, points.dtype), _np(params[level]), g,
-                                  grad_points.numpy())
+            gp = grad_points.numpy()
+            tables = [levels.table(level, params[level]) for level in active]
+
+            def chunk(rows: slice) -> None:
+                for level in active:  # the levels in order: the same sum whatever the chunks
+                    levels.point_grad(level, p[rows], qs[level], tables[level], g[rows], gp[rows])
+
+            _run(chunk, _chunks(len(p)))
         return (grad_points, None, *grads)
 
 

@@ -66,8 +66,11 @@ class GridField(Field):
         self.prior_sharpness = float(prior_sharpness)
         self.sh_degree = int(sh_degree)
         self.n_sh = sh_directional_count(self.sh_degree)
+        # the native kernel reads a corner's channels side by side (channels_last_3d: one cache line, not C)
+        layout = torch.channels_last_3d if kernel == "native" else torch.contiguous_format
         self.grids = nn.ParameterList(
-            nn.Parameter(torch.randn(1, self.channels, r, r, r) * grid_init_std) for r in self.resolutions
+            nn.Parameter((torch.randn(1, self.channels, r, r, r) * grid_init_std).contiguous(memory_format=layout))
+            for r in self.resolutions
         )
         self.hash_resolutions = [int(r) for r in hash_resolutions]
         self.hash_channels = int(hash_features)
