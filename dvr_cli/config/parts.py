@@ -54,6 +54,8 @@ class FieldConfig(Settings):
     # the grid encoding's kernel: 'native' (fields/fused.py: all levels of a point in one pass, on the
     # CPU; the torch path on a GPU) or 'torch' (grid_sample per level: the reference)
     kernel: str = setting("native", check=one_of(*KERNELS), want=f"one of {', '.join(KERNELS)}")
+    # with the native kernel, Adam updates only the grid entries a step touched (fields/lazy_adam.py)
+    sparse_adam: bool = setting(True, check=boolean, want="true or false")
 
     def setup(self) -> Field:
         """The field these settings describe, freshly initialised (torch's global RNG)."""

@@ -277,7 +277,7 @@ def _np(t: torch.Tensor) -> np.ndarray:
 _POOL: dict[int, ThreadPoolExecutor] = {}
 
 
-def _run(task, items: list) -> list:
+def parallel_map(task, items: list) -> list:
     """[task(item) for item in items], on torch's thread count (a pool of that many threads kept for
     the process; the kernels release the GIL)."""
     threads = torch.get_num_threads()
@@ -288,7 +288,7 @@ def _run(task, items: list) -> list:
     return list(_POOL[threads].map(task, items))
 
 
-def _chunks(n: int) -> list[slice]:
+def row_chunks(n: int) -> list[slice]:
     """Point ranges for the thread pool: a few per thread, so a thread held up by the load does not
     hold up the rest."""
     parts = max(1, min(4 * torch.get_num_threads(), n // 1024))
@@ -312,7 +312,7 @@ class _Encode(torch.autograd.Function):
             for level in active:
                 levels.forward(level, p[rows], qs[level], tables[level], o[rows])
 
-        _run(chunk, _chunks(len(p)))
+        parallel_map(chunk, row_chunks(len(p)))
         ctx.levels = levels
         ctx.save_for_backward(points, *params)
         return out
@@ -333,7 +333,7 @@ class _Encode(torch.autograd.Function):
             return grad
 
         wanted = [level for level in active if ctx.needs_input_grad[2 + level]]
-        for level, grad in zip(wanted, _run(level_grad, wanted)):  # a level per task: summed in point order
+        for level, grad in zip(wanted, parallel_map(level_grad, wanted)):  # a level per task: summed in point order
             grads[level] = grad
         grad_points = None
         if ctx.needs_input_grad[0]:
@@ -345,7 +345,7 @@ class _Encode(torch.autograd.Function):
                 for level in active:  # the levels in order: the same sum whatever the chunks
                     levels.point_grad(level, p[rows], qs[level], tables[level], g[rows], gp[rows])
 
-            _run(chunk, _chunks(len(p)))
+            parallel_map(chunk, row_chunks(len(p)))
         return (grad_points, None, *grads)
 
 

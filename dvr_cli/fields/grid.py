@@ -30,9 +30,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import fused
-from .normals import fd_normals, fd_points
 from .base import Field, check_points, sphere_prior_logit
 from .hashgrid import hash_encode
+from .normals import fd_normals, fd_points
 from .sh import sh_directional_count, sh_rgb
 
 
@@ -106,6 +106,10 @@ class GridField(Field):
         if not 1 <= n <= self.n_levels:
             raise ValueError(f"active levels must be in [1, {self.n_levels}], got {n}")
         self.active_levels = int(n)
+
+    def lazy_parameters(self) -> list[nn.Parameter]:
+        """The grids and tables on the native kernel (a step touches few of their entries: lazy_adam.py)."""
+        return [*self.grids, *self.tables] if self.kernel == "native" else []
 
     def encode(self, points: torch.Tensor) -> torch.Tensor:
         """points: (N, 3) in [-1, 1]^3 -> (3 + L*C + L_h*C_h, N) encoding e(p) (zeros for inactive levels).

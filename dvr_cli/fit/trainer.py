@@ -30,6 +30,7 @@ from ..config import FitConfig
 from ..errors import DvrError
 from ..fields.background import Background, median_colours
 from ..fields.compiled import compile_field
+from ..fields.lazy_adam import field_optimizer
 from ..files import to_uint8
 from ..ownership import claim_folder
 from ..render.occgrid import OccupancyGrid
@@ -152,7 +153,8 @@ class FitJob:
             self.background = Background(median_colours([v.image for v in train_scene.views])).to(self.device)
             distributed.broadcast_module(self.background)
             parameters += list(self.background.parameters())
-        self.optimizer = torch.optim.Adam(parameters, lr=cfg.schedule.lr, fused=True)
+        self.optimizer = field_optimizer(parameters, self.field.lazy_parameters() if cfg.network.sparse_adam else [],
+                                         cfg.schedule.lr)
         res = cfg.rendering.occ_grid_res
         self.occ_grid = (OccupancyGrid.from_masks(cameras, masks, res) if train_scene.has_masks
                          else OccupancyGrid.full(res))
