@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 from numba import njit
+from torch.autograd.graph import get_gradient_edge
 
 from .hashgrid import PRIMES
 
@@ -296,6 +297,15 @@ def row_chunks(n: int) -> list[slice]:
     return [slice(bounds[k], bounds[k + 1]) for k in range(parts)]
 
 
+def _wanted(param: torch.Tensor) -> bool:
+    """This backward pass reaches ``param``'s gradient (False under autograd.grad to the points alone,
+    as the marcher's surface slope asks: no table-sized buffer is filled then)."""
+    try:
+        return torch._C._will_engine_execute_node(get_gradient_edge(param).node)
+    except (AttributeError, RuntimeError):  # an API torch may move: compute the gradient anyway
+        return True
+
+
 class _Encode(torch.autograd.Function):
     @staticmethod
     def forward(ctx, points, levels: Levels, *params):
@@ -332,7 +342,7 @@ class _Encode(torch.autograd.Function):
             levels.backward(level, p, qs[level], g, levels.table(level, grad))
             return grad
 
-        wanted = [level for level in active if ctx.needs_input_grad[2 + level]]
+        wanted = [level for level in active if ctx.needs_input_grad[2 + level] and _wanted(params[level])]
         for level, grad in zip(wanted, parallel_map(level_grad, wanted)):  # a level per task: summed in point order
             grads[level] = grad
         grad_points = None
@@ -347,6 +357,13 @@ class _Encode(torch.autograd.Function):
 
             parallel_map(chunk, row_chunks(len(p)))
         return (grad_points, None, *grads)
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the float32 kernels now, outside a fit's time plan."""
+    params = (torch.zeros(1, 1, 2, 2, 2, requires_grad=True), torch.zeros(4, 1, requires_grad=True))
+    points = torch.zeros(2, 3, requires_grad=True)
+    fused_encode(points, params[:1], params[1:], [2], 2).sum().backward()
 
 
 def fused_encode(points: torch.Tensor, grids, tables, hash_resolutions, active: int) -> torch.Tensor:

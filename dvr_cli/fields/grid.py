@@ -60,6 +60,8 @@ class GridField(Field):
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
         self.kernel = kernel
+        if kernel == "native":
+            fused.warm_up()
         self.resolutions = [int(r) for r in resolutions]
         self.channels = int(features)
         self.init_radius = float(init_radius)

@@ -83,6 +83,8 @@ def field_optimizer(parameters: list, lazy: list, lr: float) -> torch.optim.Opti
     lazy_ids = {id(p) for p in lazy}
     if not lazy_ids:
         return torch.optim.Adam(parameters, lr=lr, fused=True)
+    one = np.ones(1, np.float32)
+    _lazy_adam(one, one, one.copy(), one.copy(), 0.0, 0.9, 0.999, 1e-8, 1.0)  # compile (or load) it now
     dense = [p for p in parameters if id(p) not in lazy_ids]
     return LazyAdam([{"params": dense}, {"params": [p for p in parameters if id(p) in lazy_ids], "lazy": True}],
                     lr=lr, fused=True)
