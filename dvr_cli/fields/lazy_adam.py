@@ -79,8 +79,9 @@ def _layout(p: torch.Tensor) -> torch.memory_format:
 
 def field_optimizer(parameters: list, lazy: list, lr: float) -> torch.optim.Optimizer:
     """Adam over ``parameters``; those also in ``lazy`` (the grids of a field on the native kernel)
-    in a lazy group. Without lazy parameters: torch's fused Adam, one group (as before)."""
-    lazy_ids = {id(p) for p in lazy}
+    in a lazy group where they are on the CPU. Without lazy parameters: torch's fused Adam, one
+    group (as before; on a GPU too)."""
+    lazy_ids = {id(p) for p in lazy if p.device.type == "cpu"}
     if not lazy_ids:
         return torch.optim.Adam(parameters, lr=lr, fused=True)
     one = np.ones(1, np.float32)

@@ -36,3 +36,5 @@ def test_lazy_adam_is_adam_on_the_touched_entries_and_leaves_the_rest():
 def test_without_lazy_parameters_the_optimizer_is_torchs_adam():
     p = torch.nn.Parameter(torch.zeros(3))
     assert type(field_optimizer([p], [], lr=0.1)) is torch.optim.Adam
+    meta = torch.nn.Parameter(torch.zeros(3, device="meta"))  # not on the CPU (a GPU's, say): dense Adam
+    assert type(field_optimizer([p], [meta], lr=0.1)) is torch.optim.Adam
