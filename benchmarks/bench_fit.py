@@ -244,8 +244,8 @@ def report_compare(result: dict, info: dict) -> None:
 
     table = Table(title=f"bench_fit --compare {result['key']}: {result['steps']} interleaved steps each, "
                         f"{machine_title(info)}")
-    for col in (result["key"], "steps/min", "field evals/s", "median step s", "first step s", "march evals/step", "final loss",
-                "peak RSS MB", "compiled"):
+    for col in (result["key"], "steps/min", "field evals/s", "median step s", "first step s", "march evals/step",
+                "final loss", "peak RSS MB", "compiled"):
         table.add_column(col, justify="right")
     for v in result["variants"]:
         table.add_row(json.dumps(v["value"]), f"{v['steps_per_min']:.0f}", f"{v['field_evals_per_s']:,}",

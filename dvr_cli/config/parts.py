@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..fields import Field, GridField, PaperField
+from ..fields import Field, GridField, PaperField, fused
 from ..fields.grid import KERNELS
 from .settings import (Settings, boolean, int_at_least, int_list, integer, number, number_in, one_of, optional,
                        setting)
@@ -56,6 +56,12 @@ class FieldConfig(Settings):
     kernel: str = setting("native", check=one_of(*KERNELS), want=f"one of {', '.join(KERNELS)}")
     # with the native kernel, Adam updates only the grid entries a step touched (fields/lazy_adam.py)
     sparse_adam: bool = setting(True, check=boolean, want="true or false")
+
+    def prepare(self) -> None:
+        """Compile (first use on a machine) or load the native kernel now, so that a fit's time budget,
+        which counts its set-up, does not pay for it."""
+        if self.field == "grid" and self.kernel == "native":
+            fused.warm_up()
 
     def setup(self) -> Field:
         """The field these settings describe, freshly initialised (torch's global RNG)."""

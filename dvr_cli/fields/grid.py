@@ -35,7 +35,6 @@ from .hashgrid import hash_encode
 from .normals import fd_normals, fd_points
 from .sh import sh_directional_count, sh_rgb
 
-
 KERNELS = ("native", "torch")
 
 

