@@ -167,6 +167,30 @@ def memory_worker(args) -> None:
     print(json.dumps({"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
 
 
+def field_rates(fields, n_points: int, repeats: int) -> list[float]:
+    """Field evaluations per second, forward and backward (logits and colours of ``n_points`` random
+    points in the cube, every level on), of each field in turn (A, B, B, A ...): median over ``repeats``."""
+    import time
+
+    import numpy as np
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    points = torch.rand(n_points, 3, generator=generator) * 2 - 1
+    seconds: list[list[float]] = [[] for _ in fields]
+    for field in fields:
+        field.set_active_levels(field.n_levels)
+    for i in range(repeats + 1):
+        for k in (range(len(fields)) if i % 2 == 0 else reversed(range(len(fields)))):
+            tick = time.perf_counter()
+            logits, rgb = fields[k](points)
+            (logits.sum() + rgb.sum()).backward()
+            if i:  # the first round warms up
+                seconds[k].append(time.perf_counter() - tick)
+            fields[k].zero_grad(set_to_none=True)
+    return [n_points / float(np.median(t)) for t in seconds]
+
+
 def run_compare(args) -> dict:
     """Interleaved steps of the two values (the order alternating every step); steps per minute of
     each over the whole plan, their ratio, marching evaluations, and each value's peak memory."""
@@ -191,6 +215,7 @@ def run_compare(args) -> dict:
                 evals[k].append(record.evaluations)
         last = [job.record for job in jobs]
         compiled = [job.compiled for job in jobs]
+        rates = field_rates([job.field for job in jobs], args.compare_points, args.compare_field_repeats)
     variants = []
     for k, value in enumerate(values):
         cmd = [sys.executable, __file__, "--compare", args.compare, "--memory-worker", str(k),
@@ -202,12 +227,14 @@ def run_compare(args) -> dict:
         memory = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout.strip().splitlines()[-1]
         t = np.array(seconds[k])
         variants.append({"value": value, "steps_per_min": round(60.0 / t.mean(), 1),
+                         "field_evals_per_s": round(rates[k]),
                          "first_step_s": round(float(t[0]), 3), "median_step_s": round(float(np.median(t)), 4),
                          "march_evals_per_step": round(float(np.mean(evals[k]))), "final_total": last[k].total,
                          "final_hit_rate": last[k].hit_rate, "compiled": compiled[k], **json.loads(memory)})
     a, b = variants
     return {"key": key, "scene": source, "steps": args.compare_steps, "variants": variants,
             "ratio_steps_per_min": round(b["steps_per_min"] / a["steps_per_min"], 3),
+            "ratio_field_evals": round(b["field_evals_per_s"] / a["field_evals_per_s"], 3),
             "ratio_median_step": round(a["median_step_s"] / b["median_step_s"], 3),
             "ratio_peak_rss": round(b["peak_rss_mb"] / a["peak_rss_mb"], 3)}
 
@@ -218,15 +245,17 @@ def report_compare(result: dict, info: dict) -> None:
 
     table = Table(title=f"bench_fit --compare {result['key']}: {result['steps']} interleaved steps each, "
                         f"{machine_title(info)}")
-    for col in (result["key"], "steps/min", "median step s", "first step s", "march evals/step", "final loss",
-                "peak RSS MB", "compiled"):
+    for col in (result["key"], "steps/min", "field evals/s", "median step s", "first step s", "march evals/step",
+                "final loss", "peak RSS MB", "compiled"):
         table.add_column(col, justify="right")
     for v in result["variants"]:
-        table.add_row(json.dumps(v["value"]), f"{v['steps_per_min']:.0f}", f"{v['median_step_s']:.3f}",
+        table.add_row(json.dumps(v["value"]), f"{v['steps_per_min']:.0f}", f"{v['field_evals_per_s']:,}",
+                      f"{v['median_step_s']:.3f}",
                       f"{v['first_step_s']:.2f}", f"{v['march_evals_per_step']:,}", f"{v['final_total']:.4f}",
                       f"{v['peak_rss_mb']:,.0f}", str(v["compiled"]))
     Console(width=None if sys.stdout.isatty() else 160).print(table)
-    print(json.dumps({k: result[k] for k in ("ratio_steps_per_min", "ratio_median_step", "ratio_peak_rss")}))
+    print(json.dumps({k: result[k] for k in ("ratio_steps_per_min", "ratio_median_step", "ratio_field_evals",
+                                             "ratio_peak_rss")}))
 
 
 # ------------------------------------------------------------------------------ driver
@@ -314,6 +343,8 @@ def main() -> None:
     parser.add_argument("--compare-downscale", type=float, default=4.0, help="DTU 65 at 1600/4 x 1200/4")
     parser.add_argument("--compare-steps", type=int, default=300, help="the plan (iterations) of each value")
     parser.add_argument("--compare-memory-steps", type=int, default=20, help="late-schedule steps for peak memory")
+    parser.add_argument("--compare-points", type=int, default=65536, help="points of the field-evaluation timing")
+    parser.add_argument("--compare-field-repeats", type=int, default=20, help="timed field evaluations per value")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--memory-worker", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -8,6 +8,9 @@ For each variant (the `fast` preset, plus the unified renderer, or any ``--varia
     ``--chamfer-tol`` x the CPU's Chamfer); then a longer GPU fit (``--gpu-iters``) scored every
     ``--eval-every`` iterations: rays/s and the seconds to the example's target (Chamfer <= 1% of the
     GT diagonal and masked PSNR >= 25 dB, bench_fit's); and the mesh export on the GPU.
+  Encodings on the GPU: field evaluations per second (forward and backward) of the default field,
+    whose grid encoding runs the torch path there (the native kernel is CPU-only), and of
+    tiny-cuda-nn's hash-grid encoding of the same levels when ``tinycudann`` is installed.
 Writes JSON (``--out``), prints one line per result; exit 1 when a GPU result disagrees with the CPU.
 Without CUDA the GPU half is skipped and said so.
 
@@ -93,6 +96,57 @@ def fit_and_score(example: Example, overrides: dict, device: str, iters: int, ev
             "export_s": round(export_s, 2), "export_chamfer_pct": exported, "final": curve[-1], "curve": curve}
 
 
+def _rate(step, n_points: int, repeats: int = 20) -> float:
+    """Points per second of ``step()`` (a forward and backward on the GPU), median of ``repeats``."""
+    import statistics
+
+    import torch
+
+    step()
+    seconds = []
+    for _ in range(repeats):
+        torch.cuda.synchronize()
+        tick = time.perf_counter()
+        step()
+        torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - tick)
+    return n_points / statistics.median(seconds)
+
+
+def encoding_rates(n_points: int = 1 << 18) -> dict:
+    """Field evaluations/s on CUDA: the default field (its encoding on the torch path) and, when
+    installed, tiny-cuda-nn's HashGrid encoding of the same number of levels (encoding alone)."""
+    import torch
+
+    from dvr_cli.config import FitConfig
+
+    field_cfg = FitConfig.from_preset("fast").network
+    field = field_cfg.setup().cuda()
+    points = torch.rand(n_points, 3, device="cuda") * 2 - 1
+
+    def field_step():
+        logits, rgb = field(points)
+        (logits.sum() + rgb.sum()).backward()
+
+    rates = {"field_torch_path": round(_rate(field_step, n_points))}
+    try:
+        import tinycudann as tcnn
+    except ImportError:
+        rates["tiny_cuda_nn"] = "not installed"
+        return rates
+    resolutions = field_cfg.grid_resolutions + field_cfg.hash_resolutions
+    encoding = tcnn.Encoding(3, {"otype": "HashGrid", "n_levels": len(resolutions), "n_features_per_level": 2,
+                                 "log2_hashmap_size": field_cfg.hash_table_log2, "base_resolution": resolutions[0],
+                                 "per_level_scale": (resolutions[-1] / resolutions[0]) ** (1 / (len(resolutions) - 1))})
+    unit = (points + 1) / 2
+
+    def tcnn_step():
+        encoding(unit).float().sum().backward()
+
+    rates["tiny_cuda_nn_encoding"] = round(_rate(tcnn_step, n_points))
+    return rates
+
+
 def agreement(cpu: dict, gpu: dict, args) -> dict:
     """The GPU's short fit against the CPU's: masked PSNR within psnr_tol dB, Chamfer within chamfer_tol x."""
     psnr_gap = abs(gpu["final"]["masked_psnr"] - cpu["final"]["masked_psnr"])
@@ -151,6 +205,9 @@ def main() -> int:
                       f"{gpu['rays_per_s']:,.0f} rays/s, seconds to target {gpu['seconds_to_target']}, "
                       f"masked PSNR {gpu['final']['masked_psnr']:.2f} dB, export {gpu['export_s']:.1f} s")
             report["variants"][name] = entry
+    if cuda:
+        report["encodings"] = encoding_rates()
+        print(f"encodings on the GPU (field evaluations/s, forward and backward): {report['encodings']}")
     write_json(args.out, report)
     print(f"wrote {args.out}")
     return 0 if ok else 1

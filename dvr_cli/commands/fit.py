@@ -153,6 +153,10 @@ def register(app: typer.Typer) -> None:
             None, "--compile/--no-compile", help="torch.compile the field's per-point work (off by default: on a "
             "2-core CPU it measured no faster); its warm-up counts in a --minutes budget, and where it cannot "
             "compile the fit says so in one line and runs uncompiled."),
+        kernel: Optional[str] = typer.Option(
+            None, "--kernel", help="The grid encoding's kernel: native (default: all levels of a point in one "
+            "compiled pass on the CPU, compiled once per machine and cached; the torch path on a GPU) or torch "
+            "(the reference: grid_sample per level)."),
         host: str = typer.Option("127.0.0.1", "--host", help=f"With --viewer: {HOST_HELP}"),
         nproc: int = typer.Option(
             1, "--nproc", help="Fit with N processes on this machine, data-parallel over each step's rays "
@@ -170,7 +174,7 @@ def register(app: typer.Typer) -> None:
             require("viser")
         overrides = dict(iters=iters, minutes=minutes, device=device, seed=seed, downscale=downscale, holdout=holdout,
                          max_size=max_size, w_depth=depth_weight if depth is not None else None, w_sparse=sparse_weight,
-                         compile=compile_field)
+                         compile=compile_field, kernel=kernel)
         if resume:
             run_dir = resolve_run_dir(out)
             cfg = resumed_config(run_dir, preset, **overrides)

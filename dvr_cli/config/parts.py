@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..fields import Field, GridField, PaperField
+from ..fields import Field, GridField, PaperField, fused
 from ..fields.background import BACKGROUNDS
-from .settings import Settings, boolean, int_at_least, int_list, integer, number, number_in, one_of, optional, setting
+from ..fields.grid import KERNELS
+from .settings import (Settings, boolean, int_at_least, int_list, integer, number, number_in, one_of, optional,
+                       setting)
 
 FIELDS = ("grid", "paper")
 MASK_PROBES = ("peak", "random")
@@ -50,6 +52,17 @@ class FieldConfig(Settings):
     shading_hidden: int = setting(32, check=int_at_least(0), want="an integer >= 0")
     # the central-difference step of that term's normals (unit-frame units, about half a finest grid cell)
     shading_fd_step: float = setting(0.008, check=number_in(0, open_low=True), want="a number > 0")
+    # the grid encoding's kernel: 'native' (fields/fused.py: all levels of a point in one pass, on the
+    # CPU; the torch path on a GPU) or 'torch' (grid_sample per level: the reference)
+    kernel: str = setting("native", check=one_of(*KERNELS), want=f"one of {', '.join(KERNELS)}")
+    # with the native kernel, Adam updates only the grid entries a step touched (fields/lazy_adam.py)
+    sparse_adam: bool = setting(True, check=boolean, want="true or false")
+
+    def prepare(self) -> None:
+        """Compile (first use on a machine) or load the native kernel now, so that a fit's time budget,
+        which counts its set-up, does not pay for it."""
+        if self.field == "grid" and self.kernel == "native":
+            fused.warm_up()
 
     def setup(self) -> Field:
         """The field these settings describe, freshly initialised (torch's global RNG)."""
@@ -60,7 +73,7 @@ class FieldConfig(Settings):
                              head_scale=self.head_scale, sh_degree=self.sh_degree,
                              hash_resolutions=self.hash_resolutions, hash_features=self.hash_features,
                              hash_table_log2=self.hash_table_log2, shading_hidden=self.shading_hidden,
-                             shading_fd_step=self.shading_fd_step)
+                             shading_fd_step=self.shading_fd_step, kernel=self.kernel)
         return PaperField(self.paper_hidden, self.paper_blocks, init_radius=self.init_radius,
                           prior_sharpness=self.prior_sharpness, head_scale=self.head_scale, sh_degree=self.sh_degree)
 

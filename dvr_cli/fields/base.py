@@ -50,6 +50,10 @@ class Field(nn.Module):
         """Use only the ``n`` coarsest levels (the fit's schedule calls it before every step); a field
         of one level has nothing to switch."""
 
+    def lazy_parameters(self) -> list[nn.Parameter]:
+        """Parameters of which a step touches few entries, for Adam's lazy update (fields/lazy_adam.py)."""
+        return []
+
     def occupancy_logits(self, points: torch.Tensor) -> torch.Tensor:
         """points: (N, 3) in the unit cube -> (N,) occupancy logits."""
         raise NotImplementedError

@@ -17,6 +17,10 @@ the view direction w and n . w, as IDR / NeuS condition colour on the normal. Li
 moves with the camera (DTU's lights ride on the robot arm with it) is a function of the normal
 and the view the same at every point, which per-point SH coefficients must each learn from the
 few views that see the point. Its last layer starts at 0 (no shading at step 0).
+
+The encoding runs on one of two kernels (``kernel``): 'native' (fused.py: every level of a point in
+one pass, CPU points only; elsewhere, and under ``fused.reference_kernel()``, the torch path) or
+'torch' (the reference: ``grid_sample`` per dense level, hashgrid.py per hashed level).
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .normals import fd_normals, fd_points
+from . import fused
 from .base import Field, check_points, sphere_prior_logit
 from .hashgrid import hash_encode
+from .normals import fd_normals, fd_points
 from .sh import sh_directional_count, sh_rgb
+
+KERNELS = ("native", "torch")
 
 
 class GridField(Field):
@@ -45,18 +52,26 @@ class GridField(Field):
                  hidden_layers: int = 1, init_radius: float = 0.5, prior_sharpness: float = 10.0,
                  grid_init_std: float = 1e-4, head_scale: float = 0.01, sh_degree: int = 0,
                  hash_resolutions=(), hash_features: int = 2, hash_table_log2: int = 20,
-                 shading_hidden: int = 0, shading_fd_step: float = 0.008):
+                 shading_hidden: int = 0, shading_fd_step: float = 0.008, kernel: str = "torch"):
         super().__init__()
         if not resolutions or min(resolutions) < 2:
             raise ValueError(f"grid resolutions must be >= 2, got {list(resolutions)}")
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
+        self.kernel = kernel
+        if kernel == "native":
+            fused.warm_up()
         self.resolutions = [int(r) for r in resolutions]
         self.channels = int(features)
         self.init_radius = float(init_radius)
         self.prior_sharpness = float(prior_sharpness)
         self.sh_degree = int(sh_degree)
         self.n_sh = sh_directional_count(self.sh_degree)
+        # the native kernel reads a corner's channels side by side (channels_last_3d: one cache line, not C)
+        layout = torch.channels_last_3d if kernel == "native" else torch.contiguous_format
         self.grids = nn.ParameterList(
-            nn.Parameter(torch.randn(1, self.channels, r, r, r) * grid_init_std) for r in self.resolutions
+            nn.Parameter((torch.randn(1, self.channels, r, r, r) * grid_init_std).contiguous(memory_format=layout))
+            for r in self.resolutions
         )
         self.hash_resolutions = [int(r) for r in hash_resolutions]
         self.hash_channels = int(hash_features)
@@ -93,13 +108,21 @@ class GridField(Field):
             raise ValueError(f"active levels must be in [1, {self.n_levels}], got {n}")
         self.active_levels = int(n)
 
+    def lazy_parameters(self) -> list[nn.Parameter]:
+        """The grids and tables on the native kernel (a step touches few of their entries: lazy_adam.py)."""
+        return [*self.grids, *self.tables] if self.kernel == "native" else []
+
     def encode(self, points: torch.Tensor) -> torch.Tensor:
         """points: (N, 3) in [-1, 1]^3 -> (3 + L*C + L_h*C_h, N) encoding e(p) (zeros for inactive levels).
 
         Feature-major (channels first) because that is grid_sample's output layout: the levels
-        concatenate without a transpose copy, and the first Linear takes the transposed view for free.
+        concatenate without a transpose copy, and the first Linear takes the transposed view for free
+        (the native kernel writes point-major rows and returns their transposed view).
         """
         check_points(points)
+        if self.kernel == "native" and fused.runs_on(points):
+            return fused.fused_encode(points, list(self.grids), list(self.tables), self.hash_resolutions,
+                                      self.active_levels).t()
         n = points.shape[0]
         # grid_sample reads the last coordinate axis as (x, y, z) -> (W, H, D); the volume is
         # indexed [z, y, x], so V[0, :, k, j, i] is the feature at corner (x_i, y_j, z_k).

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from .base import Field, check_points
+from .fused import reference_kernel
 
 
 def normals(field: Field, points: torch.Tensor, create_graph: bool = False, eps: float = 1e-12) -> torch.Tensor:
@@ -14,10 +17,11 @@ def normals(field: Field, points: torch.Tensor, create_graph: bool = False, eps:
     outward normal is its negation. Grad mode is enabled locally, so this works inside a caller's
     ``torch.no_grad()``. With ``create_graph`` the result is differentiable (w.r.t. the field's
     parameters, and w.r.t. ``points`` if they require grad), as a normal-smoothness loss needs;
-    otherwise it is detached.
+    otherwise it is detached (the double backward runs on the torch kernel: the native one
+    differentiates once).
     """
     check_points(points)
-    with torch.enable_grad():
+    with torch.enable_grad(), (reference_kernel() if create_graph else contextlib.nullcontext()):
         x = points if (create_graph and points.requires_grad) else points.detach().requires_grad_(True)
         logits = field.occupancy_logits(x)
         (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=create_graph)

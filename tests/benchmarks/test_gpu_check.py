@@ -33,4 +33,5 @@ def test_gpu_check_cpu_half(make_example, tmp_path):
     assert cpu["curve"][-1]["iteration"] == 8
     if not torch.cuda.is_available():
         assert result["gpu"].startswith("skipped") and "gpu" not in result["variants"]["fast"]
+        assert "encodings" not in result  # the GPU's encoding rates (torch path, tiny-cuda-nn) need CUDA
         assert "GPU half is skipped" in proc.stdout

@@ -34,7 +34,8 @@ def test_flat_names_map_onto_the_parts():
     assert cfg.schedule.iters == 5 and cfg.rendering.tau == 0.4 and cfg.losses.w_normal == 0.2
     assert cfg.sampler.rays_per_step == 64 and cfg.holdout == 2 and cfg.seed == 0
     assert cfg.network.field == "paper" and cfg.schedule.lr == 1e-4 and cfg.rendering.renderer == "surface"
-    assert set(cfg.flat()) == set(FLAT_NAMES) and len(FLAT_NAMES) == 61  # 57 before issue 30, shading_fd_step, background(_samples, _grid)
+    # 57 at first, shading_fd_step, background(_samples, _grid), kernel, sparse_adam
+    assert set(cfg.flat()) == set(FLAT_NAMES) and len(FLAT_NAMES) == 63
     assert cfg.replaced(iters=9, device="cpu").flat() == {**cfg.flat(), "iters": 9, "device": "cpu"}
     assert FitConfig.from_json(json.loads(json.dumps(cfg.to_json()))) == cfg
     assert sorted(cfg.to_json()) == sorted([*PARTS, "preset", "downscale", "max_size", "holdout", "seed", "device",
@@ -68,7 +69,8 @@ def test_a_flat_config_saved_before_the_nesting_migrates_to_the_same_settings(tm
     loaded = FitConfig.load(tmp_path / "config.json")
     assert loaded.flat() == {**FLAT_SAVED, "shading_hidden": 0, "renderer": "surface", "stop_at_hit": False,
                              "compile": False, "shading_fd_step": 0.004, "background": "colour",
-                             "background_samples": 16, "background_grid": 64}
+                             "background_samples": 16, "background_grid": 64, "kernel": "torch",
+                             "sparse_adam": False}
     assert migrate(loaded.to_json()) == loaded.to_json()  # today's form is left as it is
     (tmp_path / "config.json").write_text(json.dumps({**FLAT_SAVED, "normal_fd_step": 0.0}))
     assert FitConfig.load(tmp_path / "config.json").network.shading_fd_step == 0.008  # the default where 0
