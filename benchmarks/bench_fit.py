@@ -63,8 +63,12 @@ def run_worker(args) -> None:
     test = load_scene(scene_dir / "test" / "images", scene_dir / "test" / "cams.json")
     gt = load_mesh(scene_dir / "mesh.ply")
     norm = scene.normalization
-    overrides = {"minutes": args.budget / 60.0, "device": args.device, "preview_every_s": 1e9,
-                 "checkpoint_every_s": 120}
+    overrides = {
+        "minutes": args.budget / 60.0,
+        "device": args.device,
+        "preview_every_s": 1e9,
+        "checkpoint_every_s": 120,
+    }
     cfg = FitConfig.from_preset(args.worker, **overrides)
     curve: list[dict] = []
     clock = {"last": 0.0}
@@ -76,8 +80,9 @@ def run_worker(args) -> None:
         if not force and fit_s - clock["last"] < args.eval_every:
             return False
         clock["last"] = fit_s
-        quality = field_quality(job.field, job.occ_grid, cfg, norm, test.views, gt, args.mesh_resolution, args.points,
-                                args.eval_steps)
+        quality = field_quality(
+            job.field, job.occ_grid, cfg, norm, test.views, gt, args.mesh_resolution, args.points, args.eval_steps
+        )
         point = {"fit_s": round(fit_s, 2), "iteration": job.iteration, **quality}
         curve.append(point)
         print(json.dumps({"progress": point}), file=sys.stderr, flush=True)
@@ -87,8 +92,10 @@ def run_worker(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         result = fit(scene, cfg, Path(tmp) / "run", hooks=[score])
         if result.iterations == 0:  # the set-up took the whole budget: nothing to score
-            raise SystemExit(f"bench_fit: the {args.worker} preset made no step in its {args.budget:g} s budget "
-                             "(the set-up took it all): give it a longer budget")
+            raise SystemExit(
+                f"bench_fit: the {args.worker} preset made no step in its {args.budget:g} s budget "
+                "(the set-up took it all): give it a longer budget"
+            )
         if not curve or curve[-1]["iteration"] != result.iterations:
             score(clock["job"], force=True)  # the state the budget ended on
         log = Path(tmp) / "run" / "metrics.jsonl"
@@ -181,7 +188,7 @@ def field_rates(fields, n_points: int, repeats: int) -> list[float]:
     for field in fields:
         field.set_active_levels(field.n_levels)
     for i in range(repeats + 1):
-        for k in (range(len(fields)) if i % 2 == 0 else reversed(range(len(fields)))):
+        for k in range(len(fields)) if i % 2 == 0 else reversed(range(len(fields))):
             tick = time.perf_counter()
             logits, rgb = fields[k](points)
             (logits.sum() + rgb.sum()).backward()
@@ -208,7 +215,7 @@ def run_compare(args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         jobs = [_job(scene, key, v, args, Path(tmp)) for v in values]
         for i in range(args.compare_steps):
-            for k in ((0, 1) if i % 2 == 0 else (1, 0)):
+            for k in (0, 1) if i % 2 == 0 else (1, 0):
                 tick = time.perf_counter()
                 record = jobs[k].step()
                 seconds[k].append(time.perf_counter() - tick)
@@ -218,53 +225,117 @@ def run_compare(args) -> dict:
         rates = field_rates([job.field for job in jobs], args.compare_points, args.compare_field_repeats)
     variants = []
     for k, value in enumerate(values):
-        cmd = [sys.executable, __file__, "--compare", args.compare, "--memory-worker", str(k),
-               "--compare-scene", str(args.compare_scene), "--compare-downscale", str(args.compare_downscale),
-               "--compare-steps", str(args.compare_steps), "--compare-memory-steps", str(args.compare_memory_steps),
-               "--device", args.device] + (["--threads", str(args.threads)] if args.threads else [])
+        cmd = [
+            sys.executable,
+            __file__,
+            "--compare",
+            args.compare,
+            "--memory-worker",
+            str(k),
+            "--compare-scene",
+            str(args.compare_scene),
+            "--compare-downscale",
+            str(args.compare_downscale),
+            "--compare-steps",
+            str(args.compare_steps),
+            "--compare-memory-steps",
+            str(args.compare_memory_steps),
+            "--device",
+            args.device,
+        ] + (["--threads", str(args.threads)] if args.threads else [])
         if args.scene:
             cmd += ["--scene", str(args.scene)]
         memory = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout.strip().splitlines()[-1]
         t = np.array(seconds[k])
-        variants.append({"value": value, "steps_per_min": round(60.0 / t.mean(), 1),
-                         "field_evals_per_s": round(rates[k]),
-                         "first_step_s": round(float(t[0]), 3), "median_step_s": round(float(np.median(t)), 4),
-                         "march_evals_per_step": round(float(np.mean(evals[k]))), "final_total": last[k].total,
-                         "final_hit_rate": last[k].hit_rate, "compiled": compiled[k], **json.loads(memory)})
+        variants.append(
+            {
+                "value": value,
+                "steps_per_min": round(60.0 / t.mean(), 1),
+                "field_evals_per_s": round(rates[k]),
+                "first_step_s": round(float(t[0]), 3),
+                "median_step_s": round(float(np.median(t)), 4),
+                "march_evals_per_step": round(float(np.mean(evals[k]))),
+                "final_total": last[k].total,
+                "final_hit_rate": last[k].hit_rate,
+                "compiled": compiled[k],
+                **json.loads(memory),
+            }
+        )
     a, b = variants
-    return {"key": key, "scene": source, "steps": args.compare_steps, "variants": variants,
-            "ratio_steps_per_min": round(b["steps_per_min"] / a["steps_per_min"], 3),
-            "ratio_field_evals": round(b["field_evals_per_s"] / a["field_evals_per_s"], 3),
-            "ratio_median_step": round(a["median_step_s"] / b["median_step_s"], 3),
-            "ratio_peak_rss": round(b["peak_rss_mb"] / a["peak_rss_mb"], 3)}
+    return {
+        "key": key,
+        "scene": source,
+        "steps": args.compare_steps,
+        "variants": variants,
+        "ratio_steps_per_min": round(b["steps_per_min"] / a["steps_per_min"], 3),
+        "ratio_field_evals": round(b["field_evals_per_s"] / a["field_evals_per_s"], 3),
+        "ratio_median_step": round(a["median_step_s"] / b["median_step_s"], 3),
+        "ratio_peak_rss": round(b["peak_rss_mb"] / a["peak_rss_mb"], 3),
+    }
 
 
 def report_compare(result: dict, info: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"bench_fit --compare {result['key']}: {result['steps']} interleaved steps each, "
-                        f"{machine_title(info)}")
-    for col in (result["key"], "steps/min", "field evals/s", "median step s", "first step s", "march evals/step",
-                "final loss", "peak RSS MB", "compiled"):
+    table = Table(
+        title=f"bench_fit --compare {result['key']}: {result['steps']} interleaved steps each, {machine_title(info)}"
+    )
+    for col in (
+        result["key"],
+        "steps/min",
+        "field evals/s",
+        "median step s",
+        "first step s",
+        "march evals/step",
+        "final loss",
+        "peak RSS MB",
+        "compiled",
+    ):
         table.add_column(col, justify="right")
     for v in result["variants"]:
-        table.add_row(json.dumps(v["value"]), f"{v['steps_per_min']:.0f}", f"{v['field_evals_per_s']:,}",
-                      f"{v['median_step_s']:.3f}",
-                      f"{v['first_step_s']:.2f}", f"{v['march_evals_per_step']:,}", f"{v['final_total']:.4f}",
-                      f"{v['peak_rss_mb']:,.0f}", str(v["compiled"]))
+        table.add_row(
+            json.dumps(v["value"]),
+            f"{v['steps_per_min']:.0f}",
+            f"{v['field_evals_per_s']:,}",
+            f"{v['median_step_s']:.3f}",
+            f"{v['first_step_s']:.2f}",
+            f"{v['march_evals_per_step']:,}",
+            f"{v['final_total']:.4f}",
+            f"{v['peak_rss_mb']:,.0f}",
+            str(v["compiled"]),
+        )
     Console(width=None if sys.stdout.isatty() else 160).print(table)
-    print(json.dumps({k: result[k] for k in ("ratio_steps_per_min", "ratio_median_step", "ratio_field_evals",
-                                             "ratio_peak_rss")}))
+    print(
+        json.dumps(
+            {k: result[k] for k in ("ratio_steps_per_min", "ratio_median_step", "ratio_field_evals", "ratio_peak_rss")}
+        )
+    )
 
 
 # ------------------------------------------------------------------------------ driver
 def run_preset(args, preset: str, budget: float) -> dict:
     every = args.paper_eval_every if preset == "paper" else args.eval_every
-    cmd = [sys.executable, __file__, "--worker", preset, "--scene", str(args.scene), "--budget", str(budget),
-           "--eval-every", str(every), "--eval-steps", str(args.eval_steps),
-           "--mesh-resolution", str(args.mesh_resolution),
-           "--points", str(args.points), "--device", args.device]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        preset,
+        "--scene",
+        str(args.scene),
+        "--budget",
+        str(budget),
+        "--eval-every",
+        str(every),
+        "--eval-steps",
+        str(args.eval_steps),
+        "--mesh-resolution",
+        str(args.mesh_resolution),
+        "--points",
+        str(args.points),
+        "--device",
+        args.device,
+    ]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     if args.stop_at_target:
@@ -305,40 +376,73 @@ def report(results: dict[str, dict], info: dict) -> None:
     from rich.table import Table
 
     table = Table(title=f"bench_fit: {machine_title(info)}")
-    for col in ("preset", "budget s", "iters", "time to target s", "best Chamfer %", "best mPSNR dB",
-                "rays/s", "field evals/s", "peak RSS MB"):
+    for col in (
+        "preset",
+        "budget s",
+        "iters",
+        "time to target s",
+        "best Chamfer %",
+        "best mPSNR dB",
+        "rays/s",
+        "field evals/s",
+        "peak RSS MB",
+    ):
         table.add_column(col, justify="right")
+
     def fmt(value, spec: str, missing: str = "-") -> str:
         return missing if value is None else format(value, spec)
 
     for name, r in results.items():
-        table.add_row(name, fmt(r["budget_s"], ".0f"), str(r["iterations"]),
-                      fmt(r["time_to_target_s"], ".0f", "not reached"), fmt(r["best_chamfer_pct"], ".3f"),
-                      fmt(r["best_masked_psnr"], ".2f"), fmt(r["rays_per_s"], ",.0f"),
-                      fmt(r["field_evals_per_s"], ",.0f"), fmt(r["peak_rss_mb"], ",.0f"))
+        table.add_row(
+            name,
+            fmt(r["budget_s"], ".0f"),
+            str(r["iterations"]),
+            fmt(r["time_to_target_s"], ".0f", "not reached"),
+            fmt(r["best_chamfer_pct"], ".3f"),
+            fmt(r["best_masked_psnr"], ".2f"),
+            fmt(r["rays_per_s"], ",.0f"),
+            fmt(r["field_evals_per_s"], ",.0f"),
+            fmt(r["peak_rss_mb"], ",.0f"),
+        )
     Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scene", type=Path, default=None,
-                        help="example-style scene folder (images/, cams.json, test/, mesh.ply); default: generate")
+    parser.add_argument(
+        "--scene",
+        type=Path,
+        default=None,
+        help="example-style scene folder (images/, cams.json, test/, mesh.ply); default: generate",
+    )
     parser.add_argument("--presets", default="fast,paper")
     parser.add_argument("--budget", type=float, default=180.0, help="seconds of fitting for the fast preset")
     parser.add_argument("--paper-budget", type=float, default=360.0, help="seconds of fitting for the paper preset")
     parser.add_argument("--eval-every", type=float, default=20.0, help="seconds of fitting between quality checks")
-    parser.add_argument("--paper-eval-every", type=float, default=60.0,
-                        help="the same for the paper preset (its checks are slow: a 2.6M-parameter MLP)")
+    parser.add_argument(
+        "--paper-eval-every",
+        type=float,
+        default=60.0,
+        help="the same for the paper preset (its checks are slow: a 2.6M-parameter MLP)",
+    )
     parser.add_argument("--eval-steps", type=int, default=128, help="ray-marching steps of the test-view renders")
     parser.add_argument("--mesh-resolution", type=int, default=128)
     parser.add_argument("--points", type=int, default=20000, help="surface samples per side for Chamfer")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--stop-at-target", action=argparse.BooleanOptionalAction, default=True,
-                        help="stop a preset once it reaches the quality target")
+    parser.add_argument(
+        "--stop-at-target",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="stop a preset once it reaches the quality target",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "fit")
-    parser.add_argument("--compare", default=None, metavar="KEY=A,B",
-                        help="instead: interleaved steps of two values of one FitConfig key (before / after)")
+    parser.add_argument(
+        "--compare",
+        default=None,
+        metavar="KEY=A,B",
+        help="instead: interleaved steps of two values of one FitConfig key (before / after)",
+    )
     parser.add_argument("--compare-scene", type=Path, default=DTU65, help="scene of --compare (default DTU 65)")
     parser.add_argument("--compare-downscale", type=float, default=4.0, help="DTU 65 at 1600/4 x 1200/4")
     parser.add_argument("--compare-steps", type=int, default=300, help="the plan (iterations) of each value")
@@ -365,15 +469,23 @@ def main() -> None:
     budgets = {"fast": args.budget, "paper": args.paper_budget}
     results = {p: run_preset(args, p, budgets.get(p, args.budget)) for p in args.presets.split(",")}
     info = machine()
-    summary = {"machine": info, "scene": str(args.scene), "target": {"chamfer_pct": TARGET_CHAMFER_PCT,
-               "masked_psnr": TARGET_PSNR}, "presets": results}
+    summary = {
+        "machine": info,
+        "scene": str(args.scene),
+        "target": {"chamfer_pct": TARGET_CHAMFER_PCT, "masked_psnr": TARGET_PSNR},
+        "presets": results,
+    }
     fast, paper = results.get("fast"), results.get("paper")
     if fast and paper:
         summary["ratio"] = {
-            "time_to_target_paper_over_fast": (paper["time_to_target_s"] / fast["time_to_target_s"]
-                                               if paper["time_to_target_s"] and fast["time_to_target_s"] else None),
-            "paper_budget_over_fast_time_to_target": (paper["budget_s"] / fast["time_to_target_s"]
-                                                      if fast["time_to_target_s"] else None),
+            "time_to_target_paper_over_fast": (
+                paper["time_to_target_s"] / fast["time_to_target_s"]
+                if paper["time_to_target_s"] and fast["time_to_target_s"]
+                else None
+            ),
+            "paper_budget_over_fast_time_to_target": (
+                paper["budget_s"] / fast["time_to_target_s"] if fast["time_to_target_s"] else None
+            ),
             "rays_per_s_fast_over_paper": fast["rays_per_s"] / max(paper["rays_per_s"], 1e-9),
         }
     write_json(args.out / "bench_fit.json", summary)

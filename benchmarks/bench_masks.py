@@ -34,8 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED_DATA = ROOT.parent / "shared" / "data"
 #: scan -> (folder in shared/data, shrink factor to 400x300)
-SCANS = {"24": ("dtu_scan24_400", 1), "65": ("dtu_scan65", 4), "69": ("dtu_scan69_400", 1),
-         "106": ("dtu_scan106_400", 1)}
+SCANS = {
+    "24": ("dtu_scan24_400", 1),
+    "65": ("dtu_scan65", 4),
+    "69": ("dtu_scan69_400", 1),
+    "106": ("dtu_scan106_400", 1),
+}
 LOW_IOU = 0.85
 
 
@@ -54,8 +58,9 @@ def photos_at_400(folder: Path, shrink: int, work: Path) -> tuple[Path, list[np.
         image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         small = cv2.resize(image, (image.shape[1] // shrink, image.shape[0] // shrink), interpolation=cv2.INTER_AREA)
         cv2.imwrite(str(out / path.name), small)
-    return out, [cv2.resize(m, (m.shape[1] // shrink, m.shape[0] // shrink), interpolation=cv2.INTER_AREA) > 127
-                 for m in hand]
+    return out, [
+        cv2.resize(m, (m.shape[1] // shrink, m.shape[0] // shrink), interpolation=cv2.INTER_AREA) > 127 for m in hand
+    ]
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -79,13 +84,21 @@ def bench_scan(scan: str, out: Path) -> dict:
         scores[view.name] = iou(view.mask, hand[names.index(Path(view.name).name)])
     values = np.array(list(scores.values()))
     confidence = read_confidence(out / f"scan{scan}")
-    return {"scan": scan, "photos": len(names), "registered": len(result.sfm.registered),
-            "mean_iou": float(values.mean()), "min_iou": float(values.min()),
-            "worst": min(scores, key=scores.get), "below_085": int((values < LOW_IOU).sum()),
-            "mask_seconds": result.timings["masks"], "calibrate_seconds": result.timings["total"],
-            "calibrate_cpu_seconds": cpu, "distortion_estimated": distorted,
-            "confidence_iou_correlation": float(np.corrcoef([confidence[Path(n).stem] for n in scores], values)[0, 1]),
-            "iou": scores}
+    return {
+        "scan": scan,
+        "photos": len(names),
+        "registered": len(result.sfm.registered),
+        "mean_iou": float(values.mean()),
+        "min_iou": float(values.min()),
+        "worst": min(scores, key=scores.get),
+        "below_085": int((values < LOW_IOU).sum()),
+        "mask_seconds": result.timings["masks"],
+        "calibrate_seconds": result.timings["total"],
+        "calibrate_cpu_seconds": cpu,
+        "distortion_estimated": distorted,
+        "confidence_iou_correlation": float(np.corrcoef([confidence[Path(n).stem] for n in scores], values)[0, 1]),
+        "iou": scores,
+    }
 
 
 def bench_given(scan: str, out: Path) -> dict:
@@ -93,19 +106,35 @@ def bench_given(scan: str, out: Path) -> dict:
     from dvr_cli.calib.pipeline import calibrate_posed
 
     folder, shrink = SCANS[scan]
-    hand = [m > 127 for m in (cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
-                              for p in sorted((SHARED_DATA / folder / "mask").glob("*.png")))]
-    hand = [cv2.resize(m.astype(np.float32), (m.shape[1] // shrink, m.shape[0] // shrink),
-                       interpolation=cv2.INTER_AREA) >= 0.5 for m in hand]
+    hand = [
+        m > 127
+        for m in (
+            cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted((SHARED_DATA / folder / "mask").glob("*.png"))
+        )
+    ]
+    hand = [
+        cv2.resize(m.astype(np.float32), (m.shape[1] // shrink, m.shape[0] // shrink), interpolation=cv2.INTER_AREA)
+        >= 0.5
+        for m in hand
+    ]
     start = time.perf_counter()
-    result = calibrate_posed(SHARED_DATA / folder, SHARED_DATA / folder / "cameras_sphere.npz", out / f"given{scan}",
-                             max_size=400)
+    result = calibrate_posed(
+        SHARED_DATA / folder, SHARED_DATA / folder / "cameras_sphere.npz", out / f"given{scan}", max_size=400
+    )
     seconds = time.perf_counter() - start
     values = np.array([iou(m, h) for m, h in zip(result.auto.masks, hand)])
-    return {"scan": scan, "photos": len(hand), "mean_iou": float(values.mean()), "min_iou": float(values.min()),
-            "below_085": int((values < LOW_IOU).sum()), "seconds": seconds, "used": result.used,
-            "distrusted": result.distrusted, "iou": values.round(4).tolist(),
-            "confidence": result.auto.confidence.round(4).tolist()}
+    return {
+        "scan": scan,
+        "photos": len(hand),
+        "mean_iou": float(values.mean()),
+        "min_iou": float(values.min()),
+        "below_085": int((values < LOW_IOU).sum()),
+        "seconds": seconds,
+        "used": result.used,
+        "distrusted": result.distrusted,
+        "iou": values.round(4).tolist(),
+        "confidence": result.auto.confidence.round(4).tolist(),
+    }
 
 
 def bench_wall(n: int, size: tuple[int, int], out: Path, photos_only: bool = False) -> dict:
@@ -124,8 +153,9 @@ def bench_wall(n: int, size: tuple[int, int], out: Path, photos_only: bool = Fal
     for camera, image in zip(capture["cameras"], capture["images"]):
         cv2.imwrite(str(photos / camera.name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     cams = out / "wall" / "cams.json"
-    cams.write_text(json.dumps({"convention": "opencv",
-                                "cameras": [c.to_json(str(photos / c.name)) for c in capture["cameras"]]}))
+    cams.write_text(
+        json.dumps({"convention": "opencv", "cameras": [c.to_json(str(photos / c.name)) for c in capture["cameras"]]})
+    )
     start = time.perf_counter()
     if photos_only:  # the cameras estimated by SfM: the masks of the registered photos
         result = calibrate_photos(photos, out / "wall" / "scene", masks="auto").masks
@@ -135,11 +165,20 @@ def bench_wall(n: int, size: tuple[int, int], out: Path, photos_only: bool = Fal
     truth = {c.name: t for c, t in zip(capture["cameras"], capture["truth"])}
     values = np.array([iou(m, truth[v.name]) for m, v in zip(result.auto.masks, result.scene.views)])
     unflagged = [k for k, v in enumerate(values) if v < 0.8 and result.auto.confidence[k] >= LOW_CONFIDENCE]
-    return {"scan": f"wall{n}" + ("-photos" if photos_only else ""), "photos": n, "registered": len(values),
-            "size": list(size), "mean_iou": float(values.mean()),
-            "min_iou": float(values.min()), "below_085": int((values < LOW_IOU).sum()),
-            "under_08_unflagged": len(unflagged), "seconds": seconds, "used": result.used,
-            "iou": values.round(4).tolist(), "confidence": result.auto.confidence.round(4).tolist()}
+    return {
+        "scan": f"wall{n}" + ("-photos" if photos_only else ""),
+        "photos": n,
+        "registered": len(values),
+        "size": list(size),
+        "mean_iou": float(values.mean()),
+        "min_iou": float(values.min()),
+        "below_085": int((values < LOW_IOU).sum()),
+        "under_08_unflagged": len(unflagged),
+        "seconds": seconds,
+        "used": result.used,
+        "iou": values.round(4).tolist(),
+        "confidence": result.auto.confidence.round(4).tolist(),
+    }
 
 
 def main() -> None:
@@ -152,12 +191,17 @@ def main() -> None:
     parser.add_argument("--photos-only", action="store_true", help="--wall: estimate the cameras (SfM) instead")
     args = parser.parse_args()
     if args.wall or args.given_cameras:
-        rows = [bench_wall(args.wall, tuple(args.size), args.out, args.photos_only)] if args.wall else [
-            bench_given(scan, args.out) for scan in args.scans if (SHARED_DATA / SCANS[scan][0]).is_dir()]
+        rows = (
+            [bench_wall(args.wall, tuple(args.size), args.out, args.photos_only)]
+            if args.wall
+            else [bench_given(scan, args.out) for scan in args.scans if (SHARED_DATA / SCANS[scan][0]).is_dir()]
+        )
         for r in rows:
-            print(f"{r['scan']:>7}: IoU mean {r['mean_iou']:.3f} min {r['min_iou']:.3f}, under 0.85: "
-                  f"{r['below_085']}, masks used: {r['used']}, {r['seconds']:.1f} s"
-                  + (f", IoU < 0.8 not flagged: {r['under_08_unflagged']}" if "under_08_unflagged" in r else ""))
+            print(
+                f"{r['scan']:>7}: IoU mean {r['mean_iou']:.3f} min {r['min_iou']:.3f}, under 0.85: "
+                f"{r['below_085']}, masks used: {r['used']}, {r['seconds']:.1f} s"
+                + (f", IoU < 0.8 not flagged: {r['under_08_unflagged']}" if "under_08_unflagged" in r else "")
+            )
         name = f"bench_masks_{rows[0]['scan'] if args.wall else 'given'}.json"
         write_json(args.out / name, {"machine": machine(), "runs": rows})
         print(f"wrote {args.out / name}")
@@ -169,14 +213,19 @@ def main() -> None:
             continue
         rows.append(bench_scan(scan, args.out))
         r = rows[-1]
-        print(f"scan {scan}: {r['registered']}/{r['photos']} registered, IoU mean {r['mean_iou']:.3f} "
-              f"min {r['min_iou']:.3f}, masks {r['mask_seconds']:.1f} s", flush=True)
+        print(
+            f"scan {scan}: {r['registered']}/{r['photos']} registered, IoU mean {r['mean_iou']:.3f} "
+            f"min {r['min_iou']:.3f}, masks {r['mask_seconds']:.1f} s",
+            flush=True,
+        )
     info = machine()
     print(f"\n{machine_title(info)}")
     print(f"{'scan':>5} {'registered':>10} {'mean IoU':>9} {'min IoU':>8} {'< 0.85':>7} {'masks s':>8} {'calib s':>8}")
     for r in rows:
-        print(f"{r['scan']:>5} {r['registered']:>4}/{r['photos']:<5} {r['mean_iou']:>9.3f} {r['min_iou']:>8.3f} "
-              f"{r['below_085']:>7} {r['mask_seconds']:>8.1f} {r['calibrate_seconds']:>8.1f}")
+        print(
+            f"{r['scan']:>5} {r['registered']:>4}/{r['photos']:<5} {r['mean_iou']:>9.3f} {r['min_iou']:>8.3f} "
+            f"{r['below_085']:>7} {r['mask_seconds']:>8.1f} {r['calibrate_seconds']:>8.1f}"
+        )
     write_json(args.out / "bench_masks.json", {"machine": info, "scans": rows})
     print(f"wrote {args.out / 'bench_masks.json'}")
 

@@ -63,8 +63,9 @@ SCENES = {
     "dtu65": RealScene("dtu_scan65", None, 7, f"DTU MVS scan 65 {DTU_CREDIT}"),
     "dtu69": RealScene("dtu_scan69_400", "cameras_sphere.npz", 7, f"DTU MVS scan 69 {DTU_CREDIT}"),
     "dtu106": RealScene("dtu_scan106_400", "cameras_sphere.npz", 7, f"DTU MVS scan 106 {DTU_CREDIT}"),
-    "lego": RealScene("nerf_synthetic_lego", "transforms_train.json", 8,
-                      "NeRF-synthetic lego (Mildenhall et al. 2020)"),
+    "lego": RealScene(
+        "nerf_synthetic_lego", "transforms_train.json", 8, "NeRF-synthetic lego (Mildenhall et al. 2020)"
+    ),
 }
 
 
@@ -147,8 +148,9 @@ def without_masks(scene):
     """``scene`` with no masks: what a capture without masks gives the fit."""
     from dvr_cli.scene.types import Scene
 
-    return Scene([dataclasses.replace(v, mask=None) for v in scene.views], scene.normalization, scene.source,
-                 scene.meta)
+    return Scene(
+        [dataclasses.replace(v, mask=None) for v in scene.views], scene.normalization, scene.source, scene.meta
+    )
 
 
 def bench_scene(name: str, scene, args) -> dict:
@@ -167,11 +169,19 @@ def bench_scene(name: str, scene, args) -> dict:
     spec = SCENES[name]
     tag = tag_of(name, args)
     run_dir = args.out / tag / "run"
-    cfg = FitConfig.from_preset("fast", iters=args.iters, minutes=args.budget_min, holdout=spec.holdout,
-                                 device=args.device, background=args.background)  # without --iters: over the budget
+    cfg = FitConfig.from_preset(
+        "fast",
+        iters=args.iters,
+        minutes=args.budget_min,
+        holdout=spec.holdout,
+        device=args.device,
+        background=args.background,
+    )  # without --iters: over the budget
     camera = scene.views[0].camera
-    print(f"{tag}: {len(scene)} views at {camera.width}x{camera.height}, holdout every {spec.holdout}, "
-          f"{args.budget_min:g} min")
+    print(
+        f"{tag}: {len(scene)} views at {camera.width}x{camera.height}, holdout every {spec.holdout}, "
+        f"{args.budget_min:g} min"
+    )
     load_before = os.getloadavg()[0]
     if not (args.reuse and (run_dir / CHECKPOINT).is_file()):
         if run_dir.exists():
@@ -204,8 +214,13 @@ def bench_scene(name: str, scene, args) -> dict:
         "eval_s": round(eval_s, 1),
         "heldout": images["mean"],
         "heldout_views": images["views"],
-        "figures": [str(copy_figure(args.out / tag / "eval" / f"{Path(views[0].name).stem}.png",
-                                    args.docs / f"results_{tag}_strip.png"))],
+        "figures": [
+            str(
+                copy_figure(
+                    args.out / tag / "eval" / f"{Path(views[0].name).stem}.png", args.docs / f"results_{tag}_strip.png"
+                )
+            )
+        ],
     }
     if not args.field_only:
         meshes = score_meshes(run, views, tag, args)
@@ -242,8 +257,9 @@ def colored_meshes(run, texture: str, resolution: int, args) -> dict:
     photos = training_photos(run, print)
     centers = np.array([run.normalization.camera_to_unit(run.cameras[i]).center for i in run.train])
     t0 = time.monotonic()
-    out = {"blend": colored_mesh(run.field, verts, faces, texture, args.texture_size, photos, print, centers,
-                                 fit=False)}
+    out = {
+        "blend": colored_mesh(run.field, verts, faces, texture, args.texture_size, photos, print, centers, fit=False)
+    }
     out["photos"] = fit_mesh_colors(out["blend"], photos)[0]
     out["seconds"] = time.monotonic() - t0
     if texture == "vertex":
@@ -268,19 +284,29 @@ def score_meshes(run, views, name: str, args) -> dict:
     from dvr_cli.mesh.writers import write_mesh
     from dvr_cli.run import EXPORT
 
-    resolution = args.resolution or camera_resolution([run.normalization.camera_to_unit(run.cameras[i])
-                                                       for i in run.train])
+    resolution = args.resolution or camera_resolution(
+        [run.normalization.camera_to_unit(run.cameras[i]) for i in run.train]
+    )
     atlas, vertex = colored_meshes(run, "atlas", resolution, args), colored_meshes(run, "vertex", resolution, args)
-    files = {"photo_mesh": (atlas["photos"], "mesh.obj"), "blend_mesh": (atlas["blend"], "mesh_blend.obj"),
-             "vertex_mesh": (vertex["photos"], "mesh.ply"), "vertex_blend_mesh": (vertex["blend"], "mesh_blend.ply"),
-             "field_mesh": (vertex["field"], "mesh_field.ply")}
+    files = {
+        "photo_mesh": (atlas["photos"], "mesh.obj"),
+        "blend_mesh": (atlas["blend"], "mesh_blend.obj"),
+        "vertex_mesh": (vertex["photos"], "mesh.ply"),
+        "vertex_blend_mesh": (vertex["blend"], "mesh_blend.ply"),
+        "field_mesh": (vertex["field"], "mesh_field.ply"),
+    }
     for mesh, file in files.values():  # all written first: a failure while scoring loses no colouring
         write_mesh(mesh, run.run_dir / EXPORT / file, Path(file).suffix[1:])
     photo_path, mesh_path = run.run_dir / EXPORT / "mesh.obj", run.run_dir / EXPORT / "mesh_field.ply"
     photo = load_colored_mesh(photo_path)
-    row = {"photo_color_s": round(atlas["seconds"], 1), "vertex_color_s": round(vertex["seconds"], 1),
-           "mesh_resolution": resolution, "mesh_faces": len(photo.faces),
-           "mesh": str(mesh_path), "photo_mesh_path": str(photo_path)}
+    row = {
+        "photo_color_s": round(atlas["seconds"], 1),
+        "vertex_color_s": round(vertex["seconds"], 1),
+        "mesh_resolution": resolution,
+        "mesh_faces": len(photo.faces),
+        "mesh": str(mesh_path),
+        "photo_mesh_path": str(photo_path),
+    }
     for key, (_, file) in files.items():
         figures = args.out / name / "eval" if key == "photo_mesh" else None
         row[key] = score_mesh(load_colored_mesh(run.run_dir / EXPORT / file), views, figures, n_figures=1)["mean"]
@@ -292,8 +318,9 @@ def score_meshes(run, views, name: str, args) -> dict:
         row["oracle_mesh_fine"] = score_mesh(oracle_mesh(fine, views), views)["mean"]
 
     first = views[0]
-    photo_png = copy_figure(args.out / name / "eval" / f"mesh_{Path(first.name).stem}.png",
-                            args.docs / f"results_{name}_photo_strip.png")
+    photo_png = copy_figure(
+        args.out / name / "eval" / f"mesh_{Path(first.name).stem}.png", args.docs / f"results_{name}_photo_strip.png"
+    )
     snapshot = render_mesh(mesh_path, first.camera.resized(2 * first.camera.width, 2 * first.camera.height))
     mesh_png = write_figure(args.docs / f"results_{name}_mesh.png", snapshot)
     return row | {"figures": [str(photo_png), str(mesh_png)]}
@@ -309,17 +336,18 @@ def score_finished(result: Path, scene, args) -> None:
     meshes = score_meshes(run, scene.subset(run.holdout).views, tag_of(row["scene"], args), args)
     row |= meshes | {"figures": row["figures"][:1] + meshes["figures"]}
     write_json(result, row)
-    print(" ".join([f"{result.parent.name}:", *(f"{k} {row[k]['masked_psnr']:.2f} dB" for k in MESH_KEYS
-                                                 if k in row)]))
+    print(" ".join([f"{result.parent.name}:", *(f"{k} {row[k]['masked_psnr']:.2f} dB" for k in MESH_KEYS if k in row)]))
 
 
 def report(rows: list[dict], info: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"bench_real: {machine_title(info)}",
-                  caption="mPSNR (dB, inside the masks), SSIM, silhouette IoU, plain PSNR (dB, the whole photo, "
-                          "fits without masks): means over the held-out views")
+    table = Table(
+        title=f"bench_real: {machine_title(info)}",
+        caption="mPSNR (dB, inside the masks), SSIM, silhouette IoU, plain PSNR (dB, the whole photo, "
+        "fits without masks): means over the held-out views",
+    )
     for col in COLUMNS:
         table.add_column(col, justify="right")
     for r in rows:
@@ -328,34 +356,74 @@ def report(rows: list[dict], info: dict) -> None:
 
 
 #: The mesh columns: result key -> column title (held-out masked PSNR of each exported mesh).
-MESH_COLUMNS = {"photo_mesh": "fitted texture mPSNR", "blend_mesh": "blend mPSNR", "vertex_mesh": "fitted vertex mPSNR",
-                "vertex_blend_mesh": "vertex blend mPSNR", "field_mesh": "field-colour mPSNR",
-                "oracle_mesh": "oracle mPSNR", "oracle_mesh_fine": "oracle 2x res mPSNR"}
+MESH_COLUMNS = {
+    "photo_mesh": "fitted texture mPSNR",
+    "blend_mesh": "blend mPSNR",
+    "vertex_mesh": "fitted vertex mPSNR",
+    "vertex_blend_mesh": "vertex blend mPSNR",
+    "field_mesh": "field-colour mPSNR",
+    "oracle_mesh": "oracle mPSNR",
+    "oracle_mesh_fine": "oracle 2x res mPSNR",
+}
 MESH_KEYS = tuple(MESH_COLUMNS)
-COLUMNS = ("scene", "masks", "views fit/held", "image", "fit s", "iters", "load", "mPSNR", "SSIM", "IoU",
-           "plain PSNR", *MESH_COLUMNS.values(), "mesh IoU", "faces", "atlas colour s")
+COLUMNS = (
+    "scene",
+    "masks",
+    "views fit/held",
+    "image",
+    "fit s",
+    "iters",
+    "load",
+    "mPSNR",
+    "SSIM",
+    "IoU",
+    "plain PSNR",
+    *MESH_COLUMNS.values(),
+    "mesh IoU",
+    "faces",
+    "atlas colour s",
+)
 
 
 def cells(r: dict) -> list[str]:
     """One table row of the result ``r`` (the mesh columns '-' for a --field-only result)."""
     m = r["heldout"]
-    out = [r["scene"], "yes" if r.get("masks", True) else "no", f"{r['views_train']}/{r['views_heldout']}",
-           "x".join(map(str, r["resolution"])), f"{r['fit_s']:.0f}", str(r["iterations"]),
-           "{:.1f}/{:.1f}".format(*r["load_average"]) if "load_average" in r else "-",
-           f"{m['masked_psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['iou']:.3f}",
-           "-" if r.get("masks", True) else f"{m['psnr']:.2f}"]  # a fit without masks renders the whole photo
+    out = [
+        r["scene"],
+        "yes" if r.get("masks", True) else "no",
+        f"{r['views_train']}/{r['views_heldout']}",
+        "x".join(map(str, r["resolution"])),
+        f"{r['fit_s']:.0f}",
+        str(r["iterations"]),
+        "{:.1f}/{:.1f}".format(*r["load_average"]) if "load_average" in r else "-",
+        f"{m['masked_psnr']:.2f}",
+        f"{m['ssim']:.3f}",
+        f"{m['iou']:.3f}",
+        "-" if r.get("masks", True) else f"{m['psnr']:.2f}",
+    ]  # a fit without masks renders the whole photo
     if "photo_mesh" not in r:
         return out + ["-"] * (len(MESH_COLUMNS) + 3)
     scores = [f"{r[k]['masked_psnr']:.2f}" if k in r else "-" for k in MESH_KEYS]
-    return out + scores + [f"{r['photo_mesh']['iou']:.3f}", f"{r['mesh_faces']:,}",
-                           f"{r['photo_color_s']:.0f}" if "photo_color_s" in r else "-"]
+    return (
+        out
+        + scores
+        + [
+            f"{r['photo_mesh']['iou']:.3f}",
+            f"{r['mesh_faces']:,}",
+            f"{r['photo_color_s']:.0f}" if "photo_color_s" in r else "-",
+        ]
+    )
 
 
 def markdown(rows: list[dict], info: dict, budget_min: float) -> str:
     """The results as a markdown table, with the machine and the budget above it."""
-    lines = [f"{budget_min:g}-minute default fits (`fast` preset), {machine_title(info)}; "
-             "load = 1-minute load average before/after the fit (2.0 = this benchmark alone on 2 cores).", "",
-             "| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
+    lines = [
+        f"{budget_min:g}-minute default fits (`fast` preset), {machine_title(info)}; "
+        "load = 1-minute load average before/after the fit (2.0 = this benchmark alone on 2 cores).",
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + " --- |" * len(COLUMNS),
+    ]
     lines += ["| " + " | ".join(cells(r)) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
@@ -367,7 +435,7 @@ def write_block(path: Path, key: str, text: str) -> None:
     doc = path.read_text() if path.is_file() else ""
     block = f"{begin}\n{text}{end}"
     if begin in doc and end in doc:
-        doc = doc[: doc.index(begin)] + block + doc[doc.index(end) + len(end):]
+        doc = doc[: doc.index(begin)] + block + doc[doc.index(end) + len(end) :]
     else:
         doc = doc.rstrip("\n") + f"\n\n{block}\n"
     path.write_text(doc)
@@ -377,42 +445,76 @@ def gathered(out: Path) -> list[dict]:
     """Every scene's result under ``out``, in SCENES order, masked before unmasked."""
     rows = [json.loads(p.read_text()) for p in sorted(out.glob("*/result.json"))]
     order = list(SCENES)
-    return sorted(rows, key=lambda r: (order.index(r["scene"]) if r["scene"] in order else len(order),
-                                       not r.get("masks", True)))
+    return sorted(
+        rows, key=lambda r: (order.index(r["scene"]) if r["scene"] in order else len(order), not r.get("masks", True))
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenes", default=",".join(SCENES), help=f"comma-separated, from {', '.join(SCENES)}")
     parser.add_argument("--budget-min", type=float, default=10.0, help="minutes of fitting per scene")
-    parser.add_argument("--iters", type=int, default=None,
-                        help="plan over this many iterations instead (the fit also stops at the budget)")
+    parser.add_argument(
+        "--iters",
+        type=int,
+        default=None,
+        help="plan over this many iterations instead (the fit also stops at the budget)",
+    )
     parser.add_argument("--no-masks", action="store_true", help="fit from the photos alone (the masks only score)")
-    parser.add_argument("--background", default=None, help="the background model of fits without masks: field, "
-                        "envmap or colour (default: the fast preset's)")
+    parser.add_argument(
+        "--background",
+        default=None,
+        help="the background model of fits without masks: field, envmap or colour (default: the fast preset's)",
+    )
     parser.add_argument("--dtu-downscale", type=float, default=4.0, help="DTU images are 1600x1200 / this")
     parser.add_argument("--lego-size", type=int, default=200, help="lego images are shrunk to this many pixels")
-    parser.add_argument("--resolution", type=int, default=None, help="mesh extraction resolution (default: "
-                        "`dvr export`'s, from the cameras)")
-    parser.add_argument("--simplify", type=int, default=None, help="decimate the meshes to this many faces (default: "
-                        "none, as `dvr export`)")
+    parser.add_argument(
+        "--resolution",
+        type=int,
+        default=None,
+        help="mesh extraction resolution (default: `dvr export`'s, from the cameras)",
+    )
+    parser.add_argument(
+        "--simplify",
+        type=int,
+        default=None,
+        help="decimate the meshes to this many faces (default: none, as `dvr export`)",
+    )
     parser.add_argument("--texture-size", type=int, default=2048, help="atlas side (`dvr export`'s default)")
-    parser.add_argument("--geometry-gap", action="store_true", help="also score the oracle on a mesh extracted at "
-                        "twice the resolution (how much of the meshes' gap is geometry)")
-    parser.add_argument("--reuse", action="store_true", help="evaluate a scene's finished fit again instead of "
-                        "fitting it anew (its run folder holds a checkpoint)")
+    parser.add_argument(
+        "--geometry-gap",
+        action="store_true",
+        help="also score the oracle on a mesh extracted at "
+        "twice the resolution (how much of the meshes' gap is geometry)",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="evaluate a scene's finished fit again instead of fitting it anew (its run folder holds a checkpoint)",
+    )
     parser.add_argument("--again", action="store_true", help="bench a scene even when OUT holds its result")
-    parser.add_argument("--meshes-only", action="store_true", help="only export and score the meshes of the scenes "
-                        "whose result OUT holds (a --field-only result: its run folder beside it), into that result")
-    parser.add_argument("--field-only", action="store_true", help="score the field's renders only (no mesh "
-                        "export), as the budget comparison needs")
+    parser.add_argument(
+        "--meshes-only",
+        action="store_true",
+        help="only export and score the meshes of the scenes "
+        "whose result OUT holds (a --field-only result: its run folder beside it), into that result",
+    )
+    parser.add_argument(
+        "--field-only",
+        action="store_true",
+        help="score the field's renders only (no mesh export), as the budget comparison needs",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     parser.add_argument("--data", type=Path, default=SHARED_DATA, help="folder holding the real data sets")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "real")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where the figures for docs/results.md go")
-    parser.add_argument("--results-md", type=Path, default=None,
-                        help="write the gathered table into this markdown file (e.g. docs/results.md)")
+    parser.add_argument(
+        "--results-md",
+        type=Path,
+        default=None,
+        help="write the gathered table into this markdown file (e.g. docs/results.md)",
+    )
     args = parser.parse_args()
     unknown = sorted(set(args.scenes.split(",")) - set(SCENES))
     if unknown:

@@ -54,13 +54,21 @@ def main() -> None:
     scene = load(args.scene, args.downscale)
     fitted = scene
     if args.no_masks:  # the views keep their mask paths: the run's record scores with them
-        fitted = Scene([dataclasses.replace(v, mask=None) for v in scene.views], scene.normalization, scene.source,
-                       scene.meta)
+        fitted = Scene(
+            [dataclasses.replace(v, mask=None) for v in scene.views], scene.normalization, scene.source, scene.meta
+        )
     tag = f"{args.scene.name}-{'nomask' if args.no_masks else 'mask'}-{args.iters}"
     jobs, seconds = {}, {}
     for renderer in args.renderers.split(","):
-        cfg = FitConfig.from_preset("fast", iters=args.iters, device="cpu", renderer=renderer, holdout=args.holdout,
-                                    preview_every_s=1e9, downscale=args.downscale)
+        cfg = FitConfig.from_preset(
+            "fast",
+            iters=args.iters,
+            device="cpu",
+            renderer=renderer,
+            holdout=args.holdout,
+            preview_every_s=1e9,
+            downscale=args.downscale,
+        )
         run_dir = args.work / f"{tag}-{renderer}"
         run_dir.mkdir(parents=True, exist_ok=True)
         cfg.save(run_dir / CONFIG)
@@ -76,12 +84,18 @@ def main() -> None:
     test = args.scene / "test" / "cams.json" if not args.holdout else None
     for renderer, job in jobs.items():
         job.save()
-        result = evaluate_run(load_run(job.run_dir, device="cpu"), gt if gt.is_file() else None, test,
-                              resolution=128, n_points=30_000)
-        row = {"scene": args.scene.name, "masks": not args.no_masks, "iters": args.iters, "renderer": renderer,
-               "s_per_step": round(float(np.mean(seconds[renderer])), 4),
-               "chamfer_pct": (result.get("geometry") or {}).get("chamfer_l1_pct"),
-               **{k: result["images"]["mean"].get(k) for k in ("masked_psnr", "iou", "psnr")}}
+        result = evaluate_run(
+            load_run(job.run_dir, device="cpu"), gt if gt.is_file() else None, test, resolution=128, n_points=30_000
+        )
+        row = {
+            "scene": args.scene.name,
+            "masks": not args.no_masks,
+            "iters": args.iters,
+            "renderer": renderer,
+            "s_per_step": round(float(np.mean(seconds[renderer])), 4),
+            "chamfer_pct": (result.get("geometry") or {}).get("chamfer_l1_pct"),
+            **{k: result["images"]["mean"].get(k) for k in ("masked_psnr", "iou", "psnr")},
+        }
         print(json.dumps(row), flush=True)
         with args.out.open("a") as f:
             f.write(json.dumps(row) + "\n")

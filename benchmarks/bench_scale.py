@@ -43,8 +43,16 @@ def batch_rate(scene: Path, n_scenes: int, iters: int, resolution: int, workers:
 
     from dvr_cli.batch import Cluster, ExportOptions, SceneSpec, run_batch
 
-    specs = [SceneSpec(f"scene{i}", scene / "images", cameras=scene / "cams.json", gt_mesh=scene / "mesh.ply",
-                       config={"iters": iters, "holdout": 8, "seed": i}) for i in range(n_scenes)]
+    specs = [
+        SceneSpec(
+            f"scene{i}",
+            scene / "images",
+            cameras=scene / "cams.json",
+            gt_mesh=scene / "mesh.ply",
+            config={"iters": iters, "holdout": 8, "seed": i},
+        )
+        for i in range(n_scenes)
+    ]
     shutil.rmtree(out, ignore_errors=True)
     ray.init(num_cpus=cores, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     try:
@@ -54,19 +62,36 @@ def batch_rate(scene: Path, n_scenes: int, iters: int, resolution: int, workers:
     if report.failed:
         raise SystemExit(f"batch with {workers} worker(s): {report.failed[0].name} failed: {report.failed[0].error}")
     fit_s = [r.seconds["fit"] for r in report.results]
-    return {"workers": workers, "cpus_per_scene": cores // workers, "scenes": n_scenes, "seconds": report.seconds,
-            "scenes_per_hour": report.scenes_per_hour(), "mean_fit_s": sum(fit_s) / len(fit_s),
-            "mean_scene_s": sum(r.seconds["total"] for r in report.results) / n_scenes,
-            "masked_psnr": [r.scores.get("masked_psnr") for r in report.results],
-            "chamfer_l1": [r.scores.get("chamfer_l1") for r in report.results]}
+    return {
+        "workers": workers,
+        "cpus_per_scene": cores // workers,
+        "scenes": n_scenes,
+        "seconds": report.seconds,
+        "scenes_per_hour": report.scenes_per_hour(),
+        "mean_fit_s": sum(fit_s) / len(fit_s),
+        "mean_scene_s": sum(r.seconds["total"] for r in report.results) / n_scenes,
+        "masked_psnr": [r.scores.get("masked_psnr") for r in report.results],
+        "chamfer_l1": [r.scores.get("chamfer_l1") for r in report.results],
+    }
 
 
 # ------------------------------------------------------------------------- one scene
 def fit_rate(scene: Path, iters: int, out: Path, nproc: int = 1, one_core: bool = False) -> dict:
     """`dvr fit` of ``scene`` in a subprocess; rays/s from its metrics.jsonl."""
     shutil.rmtree(out, ignore_errors=True)
-    command = [sys.executable, "-m", "dvr_cli.cli", "fit", str(scene), "--iters", str(iters), "--out", str(out),
-               "--device", "cpu"] + (["--nproc", str(nproc)] if nproc > 1 else [])
+    command = [
+        sys.executable,
+        "-m",
+        "dvr_cli.cli",
+        "fit",
+        str(scene),
+        "--iters",
+        str(iters),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+    ] + (["--nproc", str(nproc)] if nproc > 1 else [])
     if one_core:
         command = ["taskset", "-c", "0", *command]
     proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
@@ -75,8 +100,13 @@ def fit_rate(scene: Path, iters: int, out: Path, nproc: int = 1, one_core: bool 
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     config = json.loads((out / "config.json").read_text())
     last = records[-1]
-    return {"processes": nproc, "cores": 1 if one_core else len(os.sched_getaffinity(0)), "iterations": last["iter"],
-            "fit_s": last["time"], "rays_per_s": last["iter"] * config["sampler"]["rays_per_step"] / last["time"]}
+    return {
+        "processes": nproc,
+        "cores": 1 if one_core else len(os.sched_getaffinity(0)),
+        "iterations": last["iter"],
+        "fit_s": last["time"],
+        "rays_per_s": last["iter"] * config["sampler"]["rays_per_step"] / last["time"],
+    }
 
 
 # ------------------------------------------------------------------------------ main
@@ -117,16 +147,24 @@ def main(argv: list[str] | None = None) -> None:
     runs = args.out / "runs"
     load_before = os.getloadavg()[0]  # other processes on the machine skew every rate: record them
 
-    fit = {"one_core": fit_rate(scene, args.iters, runs / "fit-1core", one_core=True),
-           "one_process": fit_rate(scene, args.iters, runs / "fit-1proc"),
-           "two_processes": fit_rate(scene, args.iters, runs / "fit-2proc", nproc=2)}
-    batch = [batch_rate(scene, args.scenes, args.iters, args.resolution, workers, 2, runs / f"batch-{workers}")
-             for workers in (1, 2)]
+    fit = {
+        "one_core": fit_rate(scene, args.iters, runs / "fit-1core", one_core=True),
+        "one_process": fit_rate(scene, args.iters, runs / "fit-1proc"),
+        "two_processes": fit_rate(scene, args.iters, runs / "fit-2proc", nproc=2),
+    }
+    batch = [
+        batch_rate(scene, args.scenes, args.iters, args.resolution, workers, 2, runs / f"batch-{workers}")
+        for workers in (1, 2)
+    ]
     thread_speedup = fit["one_process"]["rays_per_s"] / fit["one_core"]["rays_per_s"]
     result = {
-        "machine": machine(), "load_average": [load_before, os.getloadavg()[0]], "iters": args.iters,
-        "fit": fit, "batch": batch,
-        "thread_speedup": thread_speedup, "bound_vs_one_process": 2.0 / thread_speedup,
+        "machine": machine(),
+        "load_average": [load_before, os.getloadavg()[0]],
+        "iters": args.iters,
+        "fit": fit,
+        "batch": batch,
+        "thread_speedup": thread_speedup,
+        "bound_vs_one_process": 2.0 / thread_speedup,
         "batch_ratio": batch[1]["scenes_per_hour"] / batch[0]["scenes_per_hour"],
         "fit_ratio": fit["two_processes"]["rays_per_s"] / fit["one_process"]["rays_per_s"],
     }

@@ -65,6 +65,7 @@ def run_scenario(name: str, scene, cfg, out: Path, move_every: float, port: int)
 
         move()
         if name == "open, camera moving":
+
             def mover():
                 k = 0
                 while not moving.wait(move_every):
@@ -86,26 +87,38 @@ def run_scenario(name: str, scene, cfg, out: Path, move_every: float, port: int)
         if watch is not None:
             watch.viewer.stop()
     seconds = stamps[-1] - stamps[0]
-    return {"rays_per_s": (len(stamps) - 1) * cfg.sampler.rays_per_step / seconds, "seconds": seconds,
-            "viewer_share": in_hook[0] / seconds,
-            "renders": len(frames), "scores": len(watch.scores[0]) if watch is not None else 0}
+    return {
+        "rays_per_s": (len(stamps) - 1) * cfg.sampler.rays_per_step / seconds,
+        "seconds": seconds,
+        "viewer_share": in_hook[0] / seconds,
+        "renders": len(frames),
+        "scores": len(watch.scores[0]) if watch is not None else 0,
+    }
 
 
 def table(result: dict) -> str:
     base = result["scenarios"]["closed"]["rays_per_s"]
-    lines = [f"bench_viewer: {result['views']} views at {result['size']} px, {result['iters']} iterations x "
-             f"{result['rounds']} rounds, {machine_title(result['machine'])}",
-             f"load average {result['load_average'][0]:.1f} -> {result['load_average'][1]:.1f}", "",
-             "| viewer | rays/s (median) | cost vs closed | viewer's share of the fit's thread | live renders / fit |",
-             "|---|---:|---:|---:|---:|"]
+    lines = [
+        f"bench_viewer: {result['views']} views at {result['size']} px, {result['iters']} iterations x "
+        f"{result['rounds']} rounds, {machine_title(result['machine'])}",
+        f"load average {result['load_average'][0]:.1f} -> {result['load_average'][1]:.1f}",
+        "",
+        "| viewer | rays/s (median) | cost vs closed | viewer's share of the fit's thread | live renders / fit |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name in SCENARIOS:
         s = result["scenarios"][name]
-        lines.append(f"| {name} | {s['rays_per_s']:,.0f} | {1 - s['rays_per_s'] / base:+.1%} | "
-                     f"{s['viewer_share']:.1%} | {s['renders']} |")
+        lines.append(
+            f"| {name} | {s['rays_per_s']:,.0f} | {1 - s['rays_per_s'] / base:+.1%} | "
+            f"{s['viewer_share']:.1%} | {s['renders']} |"
+        )
     share = result["scenarios"]["open, browser watching"]["viewer_share"]
     verdict = "met" if max(share, result["idle_cost"]) < IDLE_LIMIT else "NOT met"
-    lines += ["", f"idle cost (browser watching): {result['idle_cost']:.1%} in rays/s, {share:.1%} of the fit's "
-                  f"thread in the viewer (limit {IDLE_LIMIT:.0%}: {verdict})"]
+    lines += [
+        "",
+        f"idle cost (browser watching): {result['idle_cost']:.1%} in rays/s, {share:.1%} of the fit's "
+        f"thread in the viewer (limit {IDLE_LIMIT:.0%}: {verdict})",
+    ]
     return "\n".join(lines)
 
 
@@ -142,17 +155,30 @@ def main(argv: list[str] | None = None) -> None:
             for k, name in enumerate(SCENARIOS):
                 runs[name].append(run_scenario(name, scene, cfg, Path(tmp) / f"{r}-{k}", args.move_every, args.port))
                 print(f"round {r + 1}, {name}: {runs[name][-1]['rays_per_s']:,.0f} rays/s", flush=True)
-    scenarios = {name: {"rays_per_s": statistics.median(x["rays_per_s"] for x in rs),
-                        "viewer_share": statistics.median(x["viewer_share"] for x in rs),
-                        "renders": int(np.median([x["renders"] for x in rs])), "runs": rs}
-                 for name, rs in runs.items()}
+    scenarios = {
+        name: {
+            "rays_per_s": statistics.median(x["rays_per_s"] for x in rs),
+            "viewer_share": statistics.median(x["viewer_share"] for x in rs),
+            "renders": int(np.median([x["renders"] for x in rs])),
+            "runs": rs,
+        }
+        for name, rs in runs.items()
+    }
     closed = scenarios["closed"]["rays_per_s"]
-    result = {"machine": machine(), "load_average": [load_before, os.getloadavg()[0]], "views": len(scene),
-              "size": scene.views[0].camera.width, "iters": args.iters, "rounds": args.rounds,
-              "move_every_s": args.move_every, "device": args.device, "scenarios": scenarios,
-              "idle_cost": 1 - scenarios["open, browser watching"]["rays_per_s"] / closed,
-              "no_browser_cost": 1 - scenarios["open, no browser"]["rays_per_s"] / closed,
-              "moving_cost": 1 - scenarios["open, camera moving"]["rays_per_s"] / closed}
+    result = {
+        "machine": machine(),
+        "load_average": [load_before, os.getloadavg()[0]],
+        "views": len(scene),
+        "size": scene.views[0].camera.width,
+        "iters": args.iters,
+        "rounds": args.rounds,
+        "move_every_s": args.move_every,
+        "device": args.device,
+        "scenarios": scenarios,
+        "idle_cost": 1 - scenarios["open, browser watching"]["rays_per_s"] / closed,
+        "no_browser_cost": 1 - scenarios["open, no browser"]["rays_per_s"] / closed,
+        "moving_cost": 1 - scenarios["open, camera moving"]["rays_per_s"] / closed,
+    }
     path = write_json(args.out / "bench_viewer.json", result)
     print(table(result))
     print(f"\nJSON: {path}")

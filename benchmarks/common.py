@@ -21,14 +21,21 @@ def machine() -> dict:
     except OSError:
         pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "gpu": gpu, "python": platform.python_version()}
+    return {
+        "cpu": cpu,
+        "cores": len(os.sched_getaffinity(0)),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "gpu": gpu,
+        "python": platform.python_version(),
+    }
 
 
 def machine_title(info: dict) -> str:
     """One line naming the machine, for table titles."""
-    return (f"{info['cpu']} ({info['cores']} cores, torch threads {info['torch_threads']})"
-            + (f", GPU {info['gpu']}" if info["gpu"] else ""))
+    return f"{info['cpu']} ({info['cores']} cores, torch threads {info['torch_threads']})" + (
+        f", GPU {info['gpu']}" if info["gpu"] else ""
+    )
 
 
 def write_json(path: Path, data: dict) -> Path:
@@ -41,8 +48,17 @@ def write_json(path: Path, data: dict) -> Path:
     return path
 
 
-def field_quality(field, occ_grid, cfg, normalization, test_views, gt_mesh, mesh_resolution: int = 128,
-                  points: int = 20000, eval_steps: int = 128) -> dict:
+def field_quality(
+    field,
+    occ_grid,
+    cfg,
+    normalization,
+    test_views,
+    gt_mesh,
+    mesh_resolution: int = 128,
+    points: int = 20000,
+    eval_steps: int = 128,
+) -> dict:
     """Chamfer-L1 (% of the GT diagonal; nan without a surface) of the field's surface (MISE at
     ``mesh_resolution``, small components dropped) against ``gt_mesh`` (verts, faces), and the mean
     masked PSNR, PSNR, SSIM and IoU of its renders of ``test_views`` (world cameras). Leaves the
@@ -59,15 +75,29 @@ def field_quality(field, occ_grid, cfg, normalization, test_views, gt_mesh, mesh
     field.eval()
     device = next(field.parameters()).device
     with torch.no_grad():
-        verts, faces, _ = extract_surface(field.occupancy_logits, resolution=mesh_resolution, start=32,
-                                          tau=cfg.rendering.tau,
-                                          device=device)
+        verts, faces, _ = extract_surface(
+            field.occupancy_logits, resolution=mesh_resolution, start=32, tau=cfg.rendering.tau, device=device
+        )
     chamfer = float("nan")
     if len(faces):
         verts, faces = keep_large_components(verts, faces)
         chamfer = mesh_distances((normalization.to_world(verts), faces), gt_mesh, n_points=points)["chamfer_l1_pct"]
-    views = [view_metrics(render_image(field, normalization.camera_to_unit(v.camera), eval_steps, tau=cfg.rendering.tau,
-                                       occ_grid=occ_grid, n_secant=cfg.rendering.n_secant), v) for v in test_views]
+    views = [
+        view_metrics(
+            render_image(
+                field,
+                normalization.camera_to_unit(v.camera),
+                eval_steps,
+                tau=cfg.rendering.tau,
+                occ_grid=occ_grid,
+                n_secant=cfg.rendering.n_secant,
+            ),
+            v,
+        )
+        for v in test_views
+    ]
     field.train()
-    return {"chamfer_pct": chamfer,
-            **{k: float(np.mean([v[k] for v in views])) for k in ("masked_psnr", "psnr", "ssim", "iou")}}
+    return {
+        "chamfer_pct": chamfer,
+        **{k: float(np.mean([v[k] for v in views])) for k in ("masked_psnr", "psnr", "ssim", "iou")},
+    }

@@ -63,8 +63,9 @@ class Example:
         self.gt = load_mesh(scene_dir / "mesh.ply")
 
 
-def fit_and_score(example: Example, overrides: dict, device: str, iters: int, eval_every: int, args,
-                  run_dir: Path) -> dict:
+def fit_and_score(
+    example: Example, overrides: dict, device: str, iters: int, eval_every: int, args, run_dir: Path
+) -> dict:
     """An ``iters``-iteration fit on ``device``, scored every ``eval_every`` iterations (and at the
     end), then exported (PLY, field colours) on the same device; the export's Chamfer is scored too."""
     from dvr_cli.config import FitConfig
@@ -78,22 +79,44 @@ def fit_and_score(example: Example, overrides: dict, device: str, iters: int, ev
 
     def score(job) -> bool:
         if job.iteration % eval_every == 0 or job.iteration == iters:
-            quality = field_quality(job.field, job.occ_grid, cfg, example.scene.normalization, example.test,
-                                    example.gt, args.mesh_resolution, args.points, args.eval_steps)
+            quality = field_quality(
+                job.field,
+                job.occ_grid,
+                cfg,
+                example.scene.normalization,
+                example.test,
+                example.gt,
+                args.mesh_resolution,
+                args.points,
+                args.eval_steps,
+            )
             curve.append({"iteration": job.iteration, "fit_s": round(job.elapsed, 2), **quality})
         return False
 
     result = fit(example.scene, cfg, run_dir, hooks=[score])
     reached = [p for p in curve if p["chamfer_pct"] <= TARGET_CHAMFER_PCT and p["masked_psnr"] >= TARGET_PSNR]
     tick = time.monotonic()
-    mesh = export_mesh(load_run(run_dir, device=device), "ply", resolution=args.mesh_resolution,
-                       out=run_dir / "mesh.ply", colors="field")
+    mesh = export_mesh(
+        load_run(run_dir, device=device),
+        "ply",
+        resolution=args.mesh_resolution,
+        out=run_dir / "mesh.ply",
+        colors="field",
+    )
     export_s = time.monotonic() - tick
     exported = mesh_distances(load_mesh(mesh), example.gt, n_points=args.points)["chamfer_l1_pct"]
-    return {"device": device, "iters": result.iterations, "fit_s": round(result.seconds, 2),
-            "rays_per_s": round(result.iterations * cfg.sampler.rays_per_step / max(result.seconds, 1e-9), 1),
-            "compiled": result.compiled, "seconds_to_target": reached[0]["fit_s"] if reached else None,
-            "export_s": round(export_s, 2), "export_chamfer_pct": exported, "final": curve[-1], "curve": curve}
+    return {
+        "device": device,
+        "iters": result.iterations,
+        "fit_s": round(result.seconds, 2),
+        "rays_per_s": round(result.iterations * cfg.sampler.rays_per_step / max(result.seconds, 1e-9), 1),
+        "compiled": result.compiled,
+        "seconds_to_target": reached[0]["fit_s"] if reached else None,
+        "export_s": round(export_s, 2),
+        "export_chamfer_pct": exported,
+        "final": curve[-1],
+        "curve": curve,
+    }
 
 
 def _rate(step, n_points: int, repeats: int = 20) -> float:
@@ -135,9 +158,17 @@ def encoding_rates(n_points: int = 1 << 18) -> dict:
         rates["tiny_cuda_nn"] = "not installed"
         return rates
     resolutions = field_cfg.grid_resolutions + field_cfg.hash_resolutions
-    encoding = tcnn.Encoding(3, {"otype": "HashGrid", "n_levels": len(resolutions), "n_features_per_level": 2,
-                                 "log2_hashmap_size": field_cfg.hash_table_log2, "base_resolution": resolutions[0],
-                                 "per_level_scale": (resolutions[-1] / resolutions[0]) ** (1 / (len(resolutions) - 1))})
+    encoding = tcnn.Encoding(
+        3,
+        {
+            "otype": "HashGrid",
+            "n_levels": len(resolutions),
+            "n_features_per_level": 2,
+            "log2_hashmap_size": field_cfg.hash_table_log2,
+            "base_resolution": resolutions[0],
+            "per_level_scale": (resolutions[-1] / resolutions[0]) ** (1 / (len(resolutions) - 1)),
+        },
+    )
     unit = (points + 1) / 2
 
     def tcnn_step():
@@ -151,15 +182,23 @@ def agreement(cpu: dict, gpu: dict, args) -> dict:
     """The GPU's short fit against the CPU's: masked PSNR within psnr_tol dB, Chamfer within chamfer_tol x."""
     psnr_gap = abs(gpu["final"]["masked_psnr"] - cpu["final"]["masked_psnr"])
     chamfer_ratio = gpu["export_chamfer_pct"] / max(cpu["export_chamfer_pct"], 1e-9)
-    return {"psnr_gap_db": round(psnr_gap, 3), "chamfer_ratio": round(chamfer_ratio, 3),
-            "agrees": psnr_gap <= args.psnr_tol and chamfer_ratio <= args.chamfer_tol}
+    return {
+        "psnr_gap_db": round(psnr_gap, 3),
+        "chamfer_ratio": round(chamfer_ratio, 3),
+        "agrees": psnr_gap <= args.psnr_tol and chamfer_ratio <= args.chamfer_tol,
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scene", type=Path, default=None, help="example-style scene folder; default: generate")
-    parser.add_argument("--variant", action="append", default=None, metavar="NAME:KEY=VALUE,...",
-                        help="a fit to check (FitConfig overrides of the fast preset); repeatable")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=None,
+        metavar="NAME:KEY=VALUE,...",
+        help="a fit to check (FitConfig overrides of the fast preset); repeatable",
+    )
     parser.add_argument("--cpu-iters", type=int, default=200, help="iterations of the short fit on each device")
     parser.add_argument("--gpu-iters", type=int, default=3000, help="iterations of the long GPU fit")
     parser.add_argument("--eval-every", type=int, default=250, help="iterations between quality checks (GPU fit)")
@@ -180,30 +219,42 @@ def main() -> int:
     example = Example(args.scene or example_scene(ROOT / "benchmarks" / "out" / "example"))
     variants = [parse_variant(v) for v in args.variant] if args.variant else default_variants()
     cuda = torch.cuda.is_available()
-    report = {"machine": machine(), "scene": str(example.dir), "target": {"chamfer_pct": TARGET_CHAMFER_PCT,
-              "masked_psnr": TARGET_PSNR}, "gpu": "ran" if cuda else "skipped: no CUDA device", "variants": {}}
+    report = {
+        "machine": machine(),
+        "scene": str(example.dir),
+        "target": {"chamfer_pct": TARGET_CHAMFER_PCT, "masked_psnr": TARGET_PSNR},
+        "gpu": "ran" if cuda else "skipped: no CUDA device",
+        "variants": {},
+    }
     if not cuda:
         print("gpu_check: no CUDA device: the GPU half is skipped, the CPU half runs")
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         for name, overrides in variants:
             entry = {"overrides": overrides}
-            entry["cpu"] = fit_and_score(example, overrides, "cpu", args.cpu_iters, args.cpu_iters, args,
-                                         Path(tmp) / f"{name}-cpu")
-            print(f"{name} cpu: {entry['cpu']['iters']} it, {entry['cpu']['rays_per_s']:,.0f} rays/s, "
-                  f"masked PSNR {entry['cpu']['final']['masked_psnr']:.2f} dB, "
-                  f"mesh Chamfer {entry['cpu']['export_chamfer_pct']:.3f} %")
+            entry["cpu"] = fit_and_score(
+                example, overrides, "cpu", args.cpu_iters, args.cpu_iters, args, Path(tmp) / f"{name}-cpu"
+            )
+            print(
+                f"{name} cpu: {entry['cpu']['iters']} it, {entry['cpu']['rays_per_s']:,.0f} rays/s, "
+                f"masked PSNR {entry['cpu']['final']['masked_psnr']:.2f} dB, "
+                f"mesh Chamfer {entry['cpu']['export_chamfer_pct']:.3f} %"
+            )
             if cuda:
-                entry["gpu_short"] = fit_and_score(example, overrides, "cuda", args.cpu_iters, args.cpu_iters, args,
-                                                   Path(tmp) / f"{name}-gpu-short")
+                entry["gpu_short"] = fit_and_score(
+                    example, overrides, "cuda", args.cpu_iters, args.cpu_iters, args, Path(tmp) / f"{name}-gpu-short"
+                )
                 entry["agreement"] = agreement(entry["cpu"], entry["gpu_short"], args)
                 ok &= entry["agreement"]["agrees"]
-                entry["gpu"] = fit_and_score(example, overrides, "cuda", args.gpu_iters, args.eval_every, args,
-                                             Path(tmp) / f"{name}-gpu")
+                entry["gpu"] = fit_and_score(
+                    example, overrides, "cuda", args.gpu_iters, args.eval_every, args, Path(tmp) / f"{name}-gpu"
+                )
                 gpu = entry["gpu"]
-                print(f"{name} gpu: agrees with cpu {entry['agreement']}; {gpu['iters']} it, "
-                      f"{gpu['rays_per_s']:,.0f} rays/s, seconds to target {gpu['seconds_to_target']}, "
-                      f"masked PSNR {gpu['final']['masked_psnr']:.2f} dB, export {gpu['export_s']:.1f} s")
+                print(
+                    f"{name} gpu: agrees with cpu {entry['agreement']}; {gpu['iters']} it, "
+                    f"{gpu['rays_per_s']:,.0f} rays/s, seconds to target {gpu['seconds_to_target']}, "
+                    f"masked PSNR {gpu['final']['masked_psnr']:.2f} dB, export {gpu['export_s']:.1f} s"
+                )
             report["variants"][name] = entry
     if cuda:
         report["encodings"] = encoding_rates()

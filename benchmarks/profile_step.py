@@ -43,8 +43,10 @@ def main() -> None:
     scene, source = compare_scene(args)
     key, values = compare_values(args.compare) if args.compare else ("preset", ["fast"])
     with tempfile.TemporaryDirectory() as tmp:
-        jobs = [_job(scene, key, v, args, Path(tmp)) if args.compare else _job(scene, "preset", "fast", args, Path(tmp))
-                for v in values]
+        jobs = [
+            _job(scene, key, v, args, Path(tmp)) if args.compare else _job(scene, "preset", "fast", args, Path(tmp))
+            for v in values
+        ]
         for job in jobs:
             while job.iteration < int(args.fraction * args.plan):
                 job.step()
@@ -55,11 +57,22 @@ def main() -> None:
                     job.step()
             events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
             total = sum(e.self_cpu_time_total for e in events)
-            top = [{"op": e.key, "share": round(e.self_cpu_time_total / total, 3), "calls": e.count // args.steps}
-                   for e in events[: args.top]]
-            print(json.dumps({"scene": source, key: value, "fraction": args.fraction,
-                              "march_evals": job.record.evaluations, "self_cpu_ms_per_step":
-                              round(total / 1e3 / args.steps, 1), "top": top}))
+            top = [
+                {"op": e.key, "share": round(e.self_cpu_time_total / total, 3), "calls": e.count // args.steps}
+                for e in events[: args.top]
+            ]
+            print(
+                json.dumps(
+                    {
+                        "scene": source,
+                        key: value,
+                        "fraction": args.fraction,
+                        "march_evals": job.record.evaluations,
+                        "self_cpu_ms_per_step": round(total / 1e3 / args.steps, 1),
+                        "top": top,
+                    }
+                )
+            )
 
 
 if __name__ == "__main__":

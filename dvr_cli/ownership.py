@@ -52,10 +52,26 @@ LISTED = 5
 #: What a marker without a record of files counts as dvr's: the names each kind of folder held
 #: when it was written by a dvr that did not yet record its files (relative paths, fnmatch).
 LEGACY_NAMES = {
-    "run": ("config.json", "scene.json", "checkpoints/latest.pt", "sparse_points.npz", "metrics.jsonl",
-            "previews/iter_*.png", "eval.json", "eval/*.png", "export/mesh.*", "export/mesh_texture.png",
-            "export/surface-r*.npz", "renders/*/*.png", "renders/*/*.npy", "renders/*/video.mp4", ".lock",
-            "batch_settings.json", "batch_result.json", "attempts.jsonl"),
+    "run": (
+        "config.json",
+        "scene.json",
+        "checkpoints/latest.pt",
+        "sparse_points.npz",
+        "metrics.jsonl",
+        "previews/iter_*.png",
+        "eval.json",
+        "eval/*.png",
+        "export/mesh.*",
+        "export/mesh_texture.png",
+        "export/surface-r*.npz",
+        "renders/*/*.png",
+        "renders/*/*.npy",
+        "renders/*/video.mp4",
+        ".lock",
+        "batch_settings.json",
+        "batch_result.json",
+        "attempts.jsonl",
+    ),
     "scene": ("cams.json", "images/*.png", "masks/*.png", "masks.json", "masks.png", "sparse.ply", "sfm/*"),
     "batch": ("batch.json", "batch.csv"),
     "renders": ("*.png", "*.npy", "video.mp4"),
@@ -220,8 +236,9 @@ def check_file_target(path: str | Path) -> None:
     if entry.is_dir() and not entry.is_symlink():
         raise DvrError(f"is a folder; {ELSEWHERE}", path)
     if os.path.lexists(entry) and not is_recorded(entry):
-        raise DvrError(f"exists and dvr did not write it: dvr does not overwrite it; {ELSEWHERE}, or delete it "
-                       "first", path)
+        raise DvrError(
+            f"exists and dvr did not write it: dvr does not overwrite it; {ELSEWHERE}, or delete it first", path
+        )
 
 
 def prepare_write(path: str | Path) -> Path:
@@ -273,8 +290,11 @@ def _refuse_foreign(folder: Path, doing: str) -> None:
     if foreign:
         shown = ", ".join(str(p.relative_to(real(folder))) for p in foreign[:LISTED])
         more = f" and {len(foreign) - LISTED} more" if len(foreign) > LISTED else ""
-        raise DvrError(f"holds files dvr did not write ({shown}{more}): dvr does not {doing} it; move them out "
-                       f"first or {ELSEWHERE}", folder)
+        raise DvrError(
+            f"holds files dvr did not write ({shown}{more}): dvr does not {doing} it; move them out "
+            f"first or {ELSEWHERE}",
+            folder,
+        )
 
 
 def check_not_input(out: Path, inputs: Iterable[Path | str | None], nested_own: bool = False) -> None:
@@ -300,8 +320,9 @@ def check_not_input(out: Path, inputs: Iterable[Path | str | None], nested_own: 
 def _in_nested_dvr_folder(source: Path, target: Path) -> bool:
     """True when ``target`` is marked and ``source`` lies in a marked folder strictly inside it."""
     holder = owner(source)
-    return (marked_kind(target) is not None and holder is not None and not _same(holder, target)
-            and _inside(holder, target))
+    return (
+        marked_kind(target) is not None and holder is not None and not _same(holder, target) and _inside(holder, target)
+    )
 
 
 def claim_folder(folder: str | Path, kind: str, inputs: Iterable[Path | str | None] = ()) -> Path:
@@ -328,8 +349,11 @@ def claim_folder(folder: str | Path, kind: str, inputs: Iterable[Path | str | No
         raise DvrError(f"is a dvr {found} folder, not a {kind} folder; {ELSEWHERE}", folder)
     if found is None:
         if not _is_empty_dir(place):
-            raise DvrError(f"exists and holds files dvr did not write (no {MARKER} marker of its own): dvr writes "
-                           f"only into a new or empty folder; {ELSEWHERE}", folder)
+            raise DvrError(
+                f"exists and holds files dvr did not write (no {MARKER} marker of its own): dvr writes "
+                f"only into a new or empty folder; {ELSEWHERE}",
+                folder,
+            )
         mark(place, kind)
     return Path(folder)
 
@@ -349,8 +373,11 @@ def check_replaceable(folder: str | Path, kind: str, inputs: Iterable[Path | str
     if found is None and _is_empty_dir(place):
         return
     if found is None:
-        raise DvrError(f"exists and dvr did not write it (no {MARKER} marker): dvr does not replace it; "
-                       f"{ELSEWHERE}, or a new folder", folder)
+        raise DvrError(
+            f"exists and dvr did not write it (no {MARKER} marker): dvr does not replace it; "
+            f"{ELSEWHERE}, or a new folder",
+            folder,
+        )
     if found != kind:
         raise DvrError(f"is a dvr {found} folder, not a {kind} folder: dvr does not replace it; {ELSEWHERE}", folder)
     _refuse_foreign(place, "replace")

@@ -35,11 +35,7 @@ def tune_malloc() -> bool:
     except OSError:
         return False
     big = 1 << 30
-    return bool(
-        libc.mallopt(_M_MMAP_MAX, 0)
-        and libc.mallopt(_M_TRIM_THRESHOLD, big)
-        and libc.mallopt(_M_TOP_PAD, big)
-    )
+    return bool(libc.mallopt(_M_MMAP_MAX, 0) and libc.mallopt(_M_TRIM_THRESHOLD, big) and libc.mallopt(_M_TOP_PAD, big))
 
 
 def setup_process(threads: int | None = None) -> None:

@@ -445,12 +445,15 @@ def write_colmap(
         lines.append(f"{ci + 1} " + " ".join(map(_num, (qw, qx, qy, qz, *cam.t))) + f" 1 {cam.name}")
         lines.append(" ".join(f"{_num(x)} {_num(y)} {p}" for x, y, p in observations[ci]))
     (folder / "images.txt").write_text("\n".join(lines) + "\n")
-    points = ["# 3D point list with one line of data per point:",
-              "#   POINT3D_ID, X, Y, Z, R, G, B, ERROR, TRACK[] as (IMAGE_ID, POINT2D_IDX)"]
+    points = [
+        "# 3D point list with one line of data per point:",
+        "#   POINT3D_ID, X, Y, Z, R, G, B, ERROR, TRACK[] as (IMAGE_ID, POINT2D_IDX)",
+    ]
     for pi, (p, c, track) in enumerate(zip(X, colors, tracks)):
         if track:
-            points.append(f"{pi + 1} {' '.join(map(_num, p))} {c[0]} {c[1]} {c[2]} 0.0 "
-                          + " ".join(f"{i} {k}" for i, k in track))
+            points.append(
+                f"{pi + 1} {' '.join(map(_num, p))} {c[0]} {c[1]} {c[2]} 0.0 " + " ".join(f"{i} {k}" for i, k in track)
+            )
     (folder / "points3D.txt").write_text("\n".join(points) + "\n")
 
 
@@ -547,11 +550,22 @@ def make_example(
     _write_json(
         out / "example.json",
         {
-            "views": views, "test_views": test_views, "size": [W, H], "texture": texture, "seed": seed,
-            "supersample": supersample, "distorted": distorted, "depth": depth,
-            "mesh_bbox": [lo.tolist(), hi.tolist()], "bounding_sphere": {"center": center.tolist(), "radius": radius},
-            "camera_distance": distance, "focal": focal, "light_dir": LIGHT_DIR.tolist(),
-            "dist": DISTORTION.tolist(), "n_vertices": len(obj.vertices), "n_faces": len(obj.faces),
+            "views": views,
+            "test_views": test_views,
+            "size": [W, H],
+            "texture": texture,
+            "seed": seed,
+            "supersample": supersample,
+            "distorted": distorted,
+            "depth": depth,
+            "mesh_bbox": [lo.tolist(), hi.tolist()],
+            "bounding_sphere": {"center": center.tolist(), "radius": radius},
+            "camera_distance": distance,
+            "focal": focal,
+            "light_dir": LIGHT_DIR.tolist(),
+            "dist": DISTORTION.tolist(),
+            "n_vertices": len(obj.vertices),
+            "n_faces": len(obj.faces),
         },
     )
     return out
@@ -578,8 +592,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    out = make_example(args.out, args.views, args.size, args.texture, args.test_views, args.distorted, args.depth,
-                       args.seed, args.supersample)
+    out = make_example(
+        args.out,
+        args.views,
+        args.size,
+        args.texture,
+        args.test_views,
+        args.distorted,
+        args.depth,
+        args.seed,
+        args.supersample,
+    )
     print(f"wrote {out} in {time.perf_counter() - start:.1f} s")
 
 

@@ -38,8 +38,9 @@ def example_full(tmp_path_factory, make_example):
 def example_fine(tmp_path_factory, make_example):
     """High-frequency texture for feature matching: 40 views at 320x240 is the smallest setting
     measured to register every view with < 1 degree / < 1% radius pose error."""
-    return make_example(tmp_path_factory.mktemp("calib") / "fine", views=40, size=(320, 240), texture="fine",
-                        test_views=0, seed=0)
+    return make_example(
+        tmp_path_factory.mktemp("calib") / "fine", views=40, size=(320, 240), texture="fine", test_views=0, seed=0
+    )
 
 
 @pytest.fixture(scope="session")
@@ -56,8 +57,6 @@ def fine_calibration(example_fine, tmp_path_factory):
     return result, stages
 
 
-
-
 @pytest.fixture(scope="session")
 def sphere_scene():
     """The analytic sphere scene (tests/helpers/sphere_scene.py): 6 views at 24 px."""
@@ -67,8 +66,7 @@ def sphere_scene():
 @pytest.fixture(scope="module")
 def tiny_example(tmp_path_factory, make_example) -> Path:
     """A 6-view 32x32 example scene with 2 test views (about 1 s to make)."""
-    return make_example(tmp_path_factory.mktemp("ex") / "scene", views=6, size=(32, 32), test_views=2,
-                        colmap_points=20)
+    return make_example(tmp_path_factory.mktemp("ex") / "scene", views=6, size=(32, 32), test_views=2, colmap_points=20)
 
 
 @pytest.fixture(scope="module")

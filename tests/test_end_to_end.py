@@ -63,8 +63,16 @@ def test_exported_mesh_matches_ground_truth_in_world_units(run, example_full):
 
 def test_eval_on_held_out_views_reaches_its_figures(run, example_full):
     report = run / "eval-test.json"
-    proc = dvr("eval", run, "--gt-mesh", example_full / "mesh.ply", "--test-cameras",
-               example_full / "test" / "cams.json", "--json", report)
+    proc = dvr(
+        "eval",
+        run,
+        "--gt-mesh",
+        example_full / "mesh.ply",
+        "--test-cameras",
+        example_full / "test" / "cams.json",
+        "--json",
+        report,
+    )
     assert "Chamfer" in proc.stdout
     result = json.loads(report.read_text())
     assert result["geometry"]["chamfer_l1_pct"] <= CHAMFER_PCT

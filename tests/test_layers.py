@@ -10,9 +10,26 @@ import dvr_cli
 
 # calib/ stands on scene/ and render/ on fields/ within their layers: half a layer above them; config/
 # stands on fields/ (FieldConfig.setup() builds the field).
-LAYERS = {"errors": 0, "extras": 0, "files": 0, "ownership": 0, "runtime": 0,
-          "scene": 1, "calib": 1.5, "fields": 2, "render": 2.5, "config": 2.75,
-          "run": 3, "fit": 4, "mesh": 4, "evaluate": 4, "viewer": 5, "batch": 5, "cli": 6, "commands": 6}
+LAYERS = {
+    "errors": 0,
+    "extras": 0,
+    "files": 0,
+    "ownership": 0,
+    "runtime": 0,
+    "scene": 1,
+    "calib": 1.5,
+    "fields": 2,
+    "render": 2.5,
+    "config": 2.75,
+    "run": 3,
+    "fit": 4,
+    "mesh": 4,
+    "evaluate": 4,
+    "viewer": 5,
+    "batch": 5,
+    "cli": 6,
+    "commands": 6,
+}
 ROOT = Path(dvr_cli.__file__).parent
 
 
@@ -43,23 +60,33 @@ def test_no_import_runs_back_up():
         if part == "__init__":
             continue
         relative = path.relative_to(ROOT)
-        upward += [f"{relative} -> {other}" for other in imported_parts(relative, path.read_text())
-                   if LAYERS[other] > LAYERS[part]]
+        upward += [
+            f"{relative} -> {other}"
+            for other in imported_parts(relative, path.read_text())
+            if LAYERS[other] > LAYERS[part]
+        ]
     assert not upward, upward
 
 
 def test_the_check_sees_relative_and_lazy_imports():
-    source = ("from ..render.march import find_surface\nfrom . import base\n\n"
-              "def f():\n    from dvr_cli.fit import fit\n")
+    source = (
+        "from ..render.march import find_surface\nfrom . import base\n\ndef f():\n    from dvr_cli.fit import fit\n"
+    )
     assert imported_parts(Path("fields/probe.py"), source) == ["render", "fields", "fit"]
 
 
 def test_rich_prints_only_in_the_commands_and_the_viewer():
-    printing = sorted(str(path.relative_to(ROOT)) for path in ROOT.rglob("*.py")
-                      if any(isinstance(node, (ast.Import, ast.ImportFrom))
-                             and any(name.split(".")[0] == "rich" for name in
-                                     ([node.module or ""] if isinstance(node, ast.ImportFrom)
-                                      else [a.name for a in node.names]))
-                             for node in ast.walk(ast.parse(path.read_text())))
-                      and path.relative_to(ROOT).parts[0] not in ("commands", "viewer"))
+    printing = sorted(
+        str(path.relative_to(ROOT))
+        for path in ROOT.rglob("*.py")
+        if any(
+            isinstance(node, (ast.Import, ast.ImportFrom))
+            and any(
+                name.split(".")[0] == "rich"
+                for name in ([node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names])
+            )
+            for node in ast.walk(ast.parse(path.read_text()))
+        )
+        and path.relative_to(ROOT).parts[0] not in ("commands", "viewer")
+    )
     assert not printing, printing

@@ -9,9 +9,22 @@ import pytest
 
 from dvr_cli.errors import DvrError
 from dvr_cli.files import FILE_MODE, atomic_path, write_text_atomic
-from dvr_cli.ownership import (MARKER, check_file_target, check_not_input, check_replaceable, claim_folder,
-                               discard_folder, foreign_files, is_recorded, mark, marked_kind, owner, read_marker,
-                               remove_written, staged_folder)
+from dvr_cli.ownership import (
+    MARKER,
+    check_file_target,
+    check_not_input,
+    check_replaceable,
+    claim_folder,
+    discard_folder,
+    foreign_files,
+    is_recorded,
+    mark,
+    marked_kind,
+    owner,
+    read_marker,
+    remove_written,
+    staged_folder,
+)
 
 
 def test_claim_folder_takes_new_empty_and_own_folders_only(tmp_path):
@@ -48,8 +61,11 @@ def test_an_output_is_never_an_input_nor_inside_or_around_one(tmp_path):
     images.mkdir(parents=True)
     cams = tmp_path / "cap" / "cams.json"
     cams.write_text("{}")
-    for out, reason in ((images, "holds the input"), (tmp_path / "cap", "holds the input"),
-                        (images / "scene", "lies inside the input")):
+    for out, reason in (
+        (images, "holds the input"),
+        (tmp_path / "cap", "holds the input"),
+        (images / "scene", "lies inside the input"),
+    ):
         with pytest.raises(DvrError, match=reason):
             check_not_input(out, [images, cams])
     check_not_input(tmp_path / "cap" / "scene", [images, cams])  # beside the inputs is fine
@@ -173,8 +189,10 @@ def test_a_marker_covers_only_the_files_it_records(tmp_path):
     (scene / "masks" / "a_fixed.png").write_bytes(b"hand-fixed")
     (scene / "notes.txt").write_text("mine")
     assert [p.name for p in foreign_files(scene)] == ["a_fixed.png", "notes.txt"]
-    with pytest.raises(DvrError, match=r"holds files dvr did not write \(masks/a_fixed.png, notes.txt\)"), \
-            staged_folder(scene, "scene"):
+    with (
+        pytest.raises(DvrError, match=r"holds files dvr did not write \(masks/a_fixed.png, notes.txt\)"),
+        staged_folder(scene, "scene"),
+    ):
         pass
     with pytest.raises(DvrError, match="dvr does not remove it"):
         discard_folder(scene)
@@ -272,8 +290,9 @@ def test_a_name_that_differs_in_case_is_not_dvrs(tmp_path, monkeypatch):
     write_text_atomic(run / "eval.json", "{}")
     (run / "EVAL.JSON").symlink_to("eval.json")  # what a case-insensitive file system finds under the other case
     real_listdir = os.listdir
-    monkeypatch.setattr(os, "listdir", lambda p: [n.upper() if n == "eval.json" else n for n in real_listdir(p)
-                                                  if n != "EVAL.JSON"])
+    monkeypatch.setattr(
+        os, "listdir", lambda p: [n.upper() if n == "eval.json" else n for n in real_listdir(p) if n != "EVAL.JSON"]
+    )
     assert not is_recorded(run / "eval.json")
     with pytest.raises(DvrError, match="dvr did not write it"):
         check_file_target(run / "eval.json")

@@ -9,5 +9,14 @@ from .manifest import SceneSpec, read_scenes
 from .runner import BatchReport, Cluster, SceneRow, run_batch
 from .scene import ExportOptions, SceneResult, process_scene
 
-__all__ = ["BatchReport", "Cluster", "ExportOptions", "SceneResult", "SceneRow", "SceneSpec", "process_scene",
-           "read_scenes", "run_batch"]
+__all__ = [
+    "BatchReport",
+    "Cluster",
+    "ExportOptions",
+    "SceneResult",
+    "SceneRow",
+    "SceneSpec",
+    "process_scene",
+    "read_scenes",
+    "run_batch",
+]

@@ -99,8 +99,11 @@ def _entry(raw: object, index: int, base: Path, defaults: dict, source: Path) ->
     unknown = sorted(set(raw) - KNOWN_KEYS)
     if unknown:
         known = ", ".join(dict.fromkeys(("name", *PATH_KEYS, *LOAD_KEYS)))
-        raise DvrError(f"{label}: unknown key(s) {', '.join(map(str, unknown))} (known: {known} and the "
-                       "FitConfig fields: preset, iters, minutes, holdout, ...)", source)
+        raise DvrError(
+            f"{label}: unknown key(s) {', '.join(map(str, unknown))} (known: {known} and the "
+            "FitConfig fields: preset, iters, minutes, holdout, ...)",
+            source,
+        )
     if "images" not in raw:
         raise DvrError(f"{label}: 'images' is required", source)
     values = {**defaults, **{k: v for k, v in raw.items() if v is not None}}
@@ -113,8 +116,11 @@ def _entry(raw: object, index: int, base: Path, defaults: dict, source: Path) ->
             paths[key] = path
     name = str(values.get("name") or scene_name(paths["images"]))
     if not _NAME.match(name) or name.lower() in RESERVED:
-        raise DvrError(f"{label}: name '{name}' must be letters, digits, '.', '_' or '-' (and not "
-                       f"{', '.join(RESERVED)}, the batch's own files)", source)
+        raise DvrError(
+            f"{label}: name '{name}' must be letters, digits, '.', '_' or '-' (and not "
+            f"{', '.join(RESERVED)}, the batch's own files)",
+            source,
+        )
     spec = SceneSpec(
         name=name,
         images=paths["images"],
@@ -151,8 +157,9 @@ def read_manifest(path: str | Path, defaults: dict | None = None) -> list[SceneS
     data = _read(path)
     entries = data.get("scenes") if isinstance(data, dict) else data
     if isinstance(data, dict) and set(data) - {"scenes"}:
-        raise DvrError(f"unknown top-level key(s) {', '.join(sorted(set(data) - {'scenes'}))} (expected 'scenes')",
-                       path)
+        raise DvrError(
+            f"unknown top-level key(s) {', '.join(sorted(set(data) - {'scenes'}))} (expected 'scenes')", path
+        )
     if not isinstance(entries, list):
         raise DvrError("expected a list of scenes (or 'scenes:' holding one)", path)
     base = path.resolve().parent
@@ -164,10 +171,16 @@ def scan_folder(folder: str | Path, defaults: dict | None = None, exclude: Path 
     out), each given to ``dvr fit`` as it is, with ``defaults`` for options."""
     folder = Path(folder)
     skip = None if exclude is None else Path(exclude).resolve()
-    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")
-                        and p.resolve() != skip)
-    return _check_unique([_entry({"images": p.name, "name": p.name}, i, folder.resolve(), defaults or {}, folder)
-                          for i, p in enumerate(subfolders)], folder)
+    subfolders = sorted(
+        p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".") and p.resolve() != skip
+    )
+    return _check_unique(
+        [
+            _entry({"images": p.name, "name": p.name}, i, folder.resolve(), defaults or {}, folder)
+            for i, p in enumerate(subfolders)
+        ],
+        folder,
+    )
 
 
 def read_scenes(source: str | Path, defaults: dict | None = None, exclude: Path | None = None) -> list[SceneSpec]:

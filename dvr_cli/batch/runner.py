@@ -100,9 +100,11 @@ def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
             pass
     except OSError as exc:
         reason = "timed out" if isinstance(exc, socket.timeout) else (exc.strerror or type(exc).__name__)
-        raise DvrError(f"--address {address}: cannot reach a Ray cluster there ({reason} after at most "
-                       f"{timeout:g} s); start one with `ray start --head`, or leave --address out to run "
-                       "here") from None
+        raise DvrError(
+            f"--address {address}: cannot reach a Ray cluster there ({reason} after at most "
+            f"{timeout:g} s); start one with `ray start --head`, or leave --address out to run "
+            "here"
+        ) from None
 
 
 def connect(cluster: Cluster) -> bool:
@@ -123,8 +125,9 @@ def connect(cluster: Cluster) -> bool:
     except ConnectionError as exc:
         raise DvrError(f"--address {cluster.address}: {str(exc).splitlines()[0]}") from None
     except ImportError as exc:  # ray:// needs the client extras
-        raise DvrError(f"--address {cluster.address}: the Ray client is not installed ({exc}); "
-                       "pip install 'ray[client]'") from None
+        raise DvrError(
+            f"--address {cluster.address}: the Ray client is not installed ({exc}); pip install 'ray[client]'"
+        ) from None
     return True
 
 
@@ -142,12 +145,14 @@ class _Board:
         return dict(self.states)
 
 
-def _scene_task(spec: SceneSpec, run_dir: str, export: ExportOptions, board, threads: int,
-                device: str | None) -> SceneResult:
+def _scene_task(
+    spec: SceneSpec, run_dir: str, export: ExportOptions, board, threads: int, device: str | None
+) -> SceneResult:
     """The body of a scene's Ray task, in a worker process."""
     setup_process(threads)
-    return process_scene(spec, run_dir, export, lambda stage, done, total: board.update.remote(spec.name, stage,
-                                                                                               done, total), device)
+    return process_scene(
+        spec, run_dir, export, lambda stage, done, total: board.update.remote(spec.name, stage, done, total), device
+    )
 
 
 def _one_line(exc: BaseException) -> str:
@@ -169,9 +174,14 @@ def _failure(spec: SceneSpec, run_dir: Path, exc: Exception, retries: int) -> Sc
     return SceneResult(spec.name, str(run_dir), status="failed", error=reason, attempts=read_attempts(run_dir))
 
 
-def run_batch(specs: list[SceneSpec], out: str | Path, cluster: Cluster | None = None,
-              export: ExportOptions | None = None, on_update: Callable[[list[SceneRow]], None] | None = None,
-              poll_s: float = 0.5) -> BatchReport:
+def run_batch(
+    specs: list[SceneSpec],
+    out: str | Path,
+    cluster: Cluster | None = None,
+    export: ExportOptions | None = None,
+    on_update: Callable[[list[SceneRow]], None] | None = None,
+    poll_s: float = 0.5,
+) -> BatchReport:
     """Run every scene as one Ray task (calibrate -> fit -> export -> eval into OUT/<name>/) and
     write OUT/batch.json and OUT/batch.csv.
 
@@ -188,8 +198,12 @@ def run_batch(specs: list[SceneSpec], out: str | Path, cluster: Cluster | None =
     started = connect(cluster)
     try:
         board = ray.remote(num_cpus=0)(_Board).remote()
-        task = ray.remote(_scene_task).options(num_cpus=cluster.cpus_per_scene, num_gpus=cluster.gpus_per_scene,
-                                               max_retries=cluster.max_retries, retry_exceptions=False)
+        task = ray.remote(_scene_task).options(
+            num_cpus=cluster.cpus_per_scene,
+            num_gpus=cluster.gpus_per_scene,
+            max_retries=cluster.max_retries,
+            retry_exceptions=False,
+        )
         threads, device = max(1, int(cluster.cpus_per_scene)), ("cpu" if cluster.gpus_per_scene == 0 else None)
         pending = {task.remote(spec, str(out / spec.name), export, board, threads, device): spec for spec in specs}
         results: dict[str, SceneResult] = {}
@@ -229,18 +243,36 @@ def _rows(specs: list[SceneSpec], results: dict[str, SceneResult], board: dict) 
 
 
 # --------------------------------------------------------------------------- summary
-CSV_COLUMNS = ("name", "status", "iterations", "attempts", "fit_s", "total_s", *IMAGE_SCORES, *GEOMETRY_SCORES,
-               "mesh", "host", "reused", "error")
+CSV_COLUMNS = (
+    "name",
+    "status",
+    "iterations",
+    "attempts",
+    "fit_s",
+    "total_s",
+    *IMAGE_SCORES,
+    *GEOMETRY_SCORES,
+    "mesh",
+    "host",
+    "reused",
+    "error",
+)
 
 
 def csv_row(result: SceneResult) -> dict:
     """One batch.csv line of ``result`` (missing scores empty)."""
     return {
-        "name": result.name, "status": result.status, "iterations": result.iterations,
-        "attempts": " ".join(map(str, result.attempts)), "fit_s": result.seconds.get("fit", ""),
+        "name": result.name,
+        "status": result.status,
+        "iterations": result.iterations,
+        "attempts": " ".join(map(str, result.attempts)),
+        "fit_s": result.seconds.get("fit", ""),
         "total_s": result.seconds.get("total", ""),
         **{k: result.scores.get(k, "") for k in IMAGE_SCORES + GEOMETRY_SCORES},
-        "mesh": result.mesh or "", "host": result.host, "reused": result.reused, "error": result.error or "",
+        "mesh": result.mesh or "",
+        "host": result.host,
+        "reused": result.reused,
+        "error": result.error or "",
     }
 
 
@@ -263,4 +295,3 @@ def write_summary(report: BatchReport, out: Path) -> dict[str, str]:
     writer.writerows(csv_row(r) for r in report.results)
     write_text_atomic(out / BATCH_CSV, table.getvalue())
     return {"json": str(out / BATCH_JSON), "csv": str(out / BATCH_CSV)}
-

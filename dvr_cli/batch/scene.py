@@ -23,11 +23,11 @@ from typing import Callable
 from ..errors import DvrError
 from ..evaluate.report import evaluate_run, json_safe
 from ..files import append_text, read_json, write_json
-from ..ownership import claim_folder, discard_folder
 from ..fit import fit
+from ..mesh.export import export_mesh
+from ..ownership import claim_folder, discard_folder
 from ..run import CHECKPOINT, load_run
 from ..run.checkpoint import load_checkpoint
-from ..mesh.export import export_mesh
 from ..scene import detect_format, load_scene
 from .manifest import SceneSpec
 
@@ -100,8 +100,18 @@ def read_attempts(run_dir: Path) -> list[int]:
 
 
 def _log_attempt(run_dir: Path, from_iteration: int) -> None:
-    append_text(run_dir / ATTEMPTS, json.dumps({"from_iteration": from_iteration, "host": socket.gethostname(),
-                                                "pid": os.getpid(), "time": round(time.time(), 3)}) + "\n")
+    append_text(
+        run_dir / ATTEMPTS,
+        json.dumps(
+            {
+                "from_iteration": from_iteration,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "time": round(time.time(), 3),
+            }
+        )
+        + "\n",
+    )
 
 
 def _content(path: Path) -> str:
@@ -127,10 +137,17 @@ def _fingerprint(path: Path | None, by_stat: bool = False) -> list | None:
 def settings_hash(spec: SceneSpec, export: ExportOptions, version: int = SETTINGS_VERSION) -> str:
     """A hash of what a scene's result depends on: its resolved FitConfig, loading and export
     options, and its input files (names, sizes, contents; ``version`` 2: modification times)."""
-    inputs = {key: _fingerprint(getattr(spec, key), by_stat=version < 3)
-              for key in ("images", "cameras", "masks", "gt_mesh", "test_cameras")}
-    document = {"config": spec.fit_config().flat(), "load": spec.load, "export": asdict(export), "inputs": inputs,
-                "version": version}
+    inputs = {
+        key: _fingerprint(getattr(spec, key), by_stat=version < 3)
+        for key in ("images", "cameras", "masks", "gt_mesh", "test_cameras")
+    }
+    document = {
+        "config": spec.fit_config().flat(),
+        "load": spec.load,
+        "export": asdict(export),
+        "inputs": inputs,
+        "version": version,
+    }
     return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -153,8 +170,13 @@ def _load(spec: SceneSpec, run_dir: Path, report: Report):
                 from ..calib.pipeline import calibrate_photos
 
                 report("calibrate", 0, 0)
-                calibrate_photos(spec.images, calibrated, masks=spec.masks, downscale=spec.load.get("downscale", 1.0),
-                                 max_size=spec.load.get("max_size"))
+                calibrate_photos(
+                    spec.images,
+                    calibrated,
+                    masks=spec.masks,
+                    downscale=spec.load.get("downscale", 1.0),
+                    max_size=spec.load.get("max_size"),
+                )
             return load_scene(calibrated)
     return load_scene(spec.images, cameras=spec.cameras, masks=spec.masks, **spec.load)
 
@@ -167,8 +189,9 @@ def _scores(evaluation: dict) -> dict[str, float]:
     return scores
 
 
-def process_scene(spec: SceneSpec, run_dir: str | Path, export: ExportOptions, report: Report | None = None,
-                  device: str | None = None) -> SceneResult:
+def process_scene(
+    spec: SceneSpec, run_dir: str | Path, export: ExportOptions, report: Report | None = None, device: str | None = None
+) -> SceneResult:
     """Calibrate (when the scene has no cameras), fit, export and evaluate ``spec`` into ``run_dir``.
 
     Resumes from the run folder's checkpoint when there is one; returns the stored result when
@@ -231,8 +254,9 @@ def process_scene(spec: SceneSpec, run_dir: str | Path, export: ExportOptions, r
         stage_done("export")
         if cfg.holdout or spec.gt_mesh or spec.test_cameras:
             report("eval", fitted.iterations, total)
-            result.scores = _scores(evaluate_run(run, gt_mesh=spec.gt_mesh, test_cameras=spec.test_cameras,
-                                                 resolution=export.resolution))
+            result.scores = _scores(
+                evaluate_run(run, gt_mesh=spec.gt_mesh, test_cameras=spec.test_cameras, resolution=export.resolution)
+            )
             stage_done("eval")
     except DvrError as exc:
         result.status, result.error = "failed", str(exc)

@@ -8,7 +8,18 @@ from .frame import SceneFrame, choose_frame, object_points
 from .sfm import SfmResult, estimate_cameras, write_points_ply
 
 __all__ = [
-    "Intrinsics", "SceneFrame", "SfmResult", "auto_masks", "calibrate_checkerboard", "choose_frame",
-    "estimate_cameras", "load_intrinsics", "object_points", "pose_errors", "transform_camera", "umeyama",
-    "write_masks", "write_points_ply",
+    "Intrinsics",
+    "SceneFrame",
+    "SfmResult",
+    "auto_masks",
+    "calibrate_checkerboard",
+    "choose_frame",
+    "estimate_cameras",
+    "load_intrinsics",
+    "object_points",
+    "pose_errors",
+    "transform_camera",
+    "umeyama",
+    "write_masks",
+    "write_points_ply",
 ]

@@ -169,8 +169,9 @@ def _local_stats(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.sqrt(np.maximum(cv2.blur(grey * grey, box) - mean * mean, 0.0))
 
 
-def plane_agreement(grey: np.ndarray, camera: Camera, others: list[tuple[np.ndarray, Camera]],
-                    plane: np.ndarray) -> np.ndarray:
+def plane_agreement(
+    grey: np.ndarray, camera: Camera, others: list[tuple[np.ndarray, Camera]], plane: np.ndarray
+) -> np.ndarray:
     """(H, W) how many of the ``others`` (grey image (h, w) float32, camera) see, through the
     plane (n, d), the patch that ``grey`` (H, W) float32 sees around each pixel: normalised
     cross-correlation of NCC_WINDOW^2 patches above NCC_AGREE (so a change of exposure or
@@ -208,8 +209,12 @@ def _score_views(images: list[np.ndarray], cameras: list[Camera]) -> list[tuple]
     float32, its camera, [(grey, camera) of its 2nd and 3rd nearest views], textured (h, w) bool).
     The nearest view has too little parallax to reject an object."""
     centres = np.array([c.center for c in cameras])
-    small = [cv2.cvtColor(cv2.resize(im, None, fx=SCORE_SCALE, fy=SCORE_SCALE, interpolation=cv2.INTER_AREA),
-                          cv2.COLOR_RGB2GRAY).astype(np.float32) for im in images]
+    small = [
+        cv2.cvtColor(
+            cv2.resize(im, None, fx=SCORE_SCALE, fy=SCORE_SCALE, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY
+        ).astype(np.float32)
+        for im in images
+    ]
     h, w = small[0].shape[:2]
     scams = [c.resized(w, h) for c in cameras]
     views = []
@@ -225,8 +230,9 @@ def _agreeing(view: tuple, plane: np.ndarray) -> np.ndarray:
     return (plane_agreement(grey, cam, others, plane) == len(others)) & textured
 
 
-def table_plane(images: list[np.ndarray], cameras: list[Camera], points: np.ndarray,
-                rng: np.random.Generator | None = None) -> np.ndarray | None:
+def table_plane(
+    images: list[np.ndarray], cameras: list[Camera], points: np.ndarray, rng: np.random.Generator | None = None
+) -> np.ndarray | None:
     """The plane the object rests on (see the module docstring, step 1).
 
     Args:
@@ -273,13 +279,18 @@ def table_reach(images: list[np.ndarray], cameras: list[Camera], points: np.ndar
     for view in _score_views(images, cameras):
         cam = view[1]
         rows, cols = np.nonzero(_agreeing(view, plane))
-        votes.append(reaches_past(np.stack([cols, rows], 1).astype(np.float64), _seen_pixels(cam, points)[0],
-                                   cam.width, cam.height))
+        votes.append(
+            reaches_past(
+                np.stack([cols, rows], 1).astype(np.float64), _seen_pixels(cam, points)[0], cam.width, cam.height
+            )
+        )
     return reach_share(votes)
 
 
 # ------------------------------------------------------------------------------ masks per view
-def occupancy(points: np.ndarray, bbox: np.ndarray, resolution: int = RESOLUTION) -> tuple[np.ndarray, np.ndarray, float]:
+def occupancy(
+    points: np.ndarray, bbox: np.ndarray, resolution: int = RESOLUTION
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Voxel grid of the cells holding points.
 
     Args:
@@ -369,7 +380,7 @@ def table_pixels(view: int, greys: list[np.ndarray], cameras: list[Camera], plan
     greys: per view (H, W) float32 grey images; plane: (4,) as from :func:`table_plane`.
     """
     centres = np.array([c.center for c in cameras])
-    near = np.argsort(np.linalg.norm(centres - centres[view], axis=1))[2:2 + TABLE_NEIGHBOURS]
+    near = np.argsort(np.linalg.norm(centres - centres[view], axis=1))[2 : 2 + TABLE_NEIGHBOURS]
     grey = greys[view]
     others = [(greys[j], cameras[j]) for j in near]
     votes = min(TABLE_VOTES, len(near))
@@ -380,8 +391,9 @@ def table_pixels(view: int, greys: list[np.ndarray], cameras: list[Camera], plan
     return table & (plane_agreement(grey, cameras[view], others, raised) < votes)
 
 
-def view_labels(camera: Camera, near: np.ndarray, far: np.ndarray, side: float, points: np.ndarray,
-                table: np.ndarray | None = None) -> np.ndarray:
+def view_labels(
+    camera: Camera, near: np.ndarray, far: np.ndarray, side: float, points: np.ndarray, table: np.ndarray | None = None
+) -> np.ndarray:
     """(H, W) GrabCut labels of one view: sure background outside the splat of the ``far`` cells
     and on the ``table`` pixels ((H, W) bool, optional), probable object inside the ``near``
     cells' splat, sure object at the projected ``points``."""
@@ -402,8 +414,9 @@ def mask_confidence(cameras: list[Camera], masks: list[np.ndarray], hull: np.nda
     scores = []
     for camera, mask in zip(cameras, masks):
         splatted, r = splat(camera, hull, side)
-        sure = ~(cv2.dilate(splatted.astype(np.uint8), _disk(r)) > 0) | \
-            (cv2.erode(splatted.astype(np.uint8), _disk(2 * r)) > 0)
+        sure = ~(cv2.dilate(splatted.astype(np.uint8), _disk(r)) > 0) | (
+            cv2.erode(splatted.astype(np.uint8), _disk(2 * r)) > 0
+        )
         union = ((splatted | mask) & sure).sum()
         scores.append(float((splatted & mask & sure).sum() / union) if union else 0.0)
     return np.array(scores)
@@ -417,8 +430,15 @@ def coverage_trust(masks: list[np.ndarray]) -> np.ndarray:
     return np.clip((1.0 - cover) / (1.0 - FULL_FRAME), 0.0, 1.0)
 
 
-def auto_masks(images: list[np.ndarray], cameras: list[Camera], points: np.ndarray, bbox: np.ndarray | None = None,
-               progress=None, support: np.ndarray | None = None, ambiguous: bool = False) -> AutoMasks:
+def auto_masks(
+    images: list[np.ndarray],
+    cameras: list[Camera],
+    points: np.ndarray,
+    bbox: np.ndarray | None = None,
+    progress=None,
+    support: np.ndarray | None = None,
+    ambiguous: bool = False,
+) -> AutoMasks:
     """Object masks for calibrated photos from their sparse object points (module docstring).
 
     Args:
@@ -465,8 +485,16 @@ def auto_masks(images: list[np.ndarray], cameras: list[Camera], points: np.ndarr
     near = ndimage.binary_dilation(grid, iterations=NEAR) & above
     wide = ndimage.binary_dilation(convex, iterations=FAR_NO_TABLE) & above
     far = wide if plane is None else ndimage.binary_dilation(convex, iterations=FAR) & above
-    greys = [cv2.resize(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32), None, fx=TABLE_SCALE,
-                        fy=TABLE_SCALE, interpolation=cv2.INTER_AREA) for im in images]
+    greys = [
+        cv2.resize(
+            cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32),
+            None,
+            fx=TABLE_SCALE,
+            fy=TABLE_SCALE,
+            interpolation=cv2.INTER_AREA,
+        )
+        for im in images
+    ]
     small_cameras = [c.resized(g.shape[1], g.shape[0]) for c, g in zip(cameras, greys)]
     tables = [None] * n
 
@@ -483,7 +511,9 @@ def auto_masks(images: list[np.ndarray], cameras: list[Camera], points: np.ndarr
     # OpenCV releases the GIL: one GrabCut per core at a time.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         masks = []
-        first = pool.map(one_view, range(n), [cell_centres(near, corner, side)] * n, [cell_centres(far, corner, side)] * n)
+        first = pool.map(
+            one_view, range(n), [cell_centres(near, corner, side)] * n, [cell_centres(far, corner, side)] * n
+        )
         for k, mask in enumerate(first):
             masks.append(mask)
             report("grabcut", k + 1, n)

@@ -15,8 +15,14 @@ OUTLINE, WARNING = (0, 255, 0), (255, 40, 40)
 LOW_CONFIDENCE = 0.8
 
 
-def contact_sheet(images: list[np.ndarray], masks: list[np.ndarray], labels: list[str],
-                  confidence: np.ndarray | None = None, thumb_width: int = 200, columns: int = 8) -> np.ndarray:
+def contact_sheet(
+    images: list[np.ndarray],
+    masks: list[np.ndarray],
+    labels: list[str],
+    confidence: np.ndarray | None = None,
+    thumb_width: int = 200,
+    columns: int = 8,
+) -> np.ndarray:
     """One (rows * h, columns * thumb_width, 3) uint8 image of thumbnails with mask outlines.
 
     Args:
@@ -39,11 +45,16 @@ def contact_sheet(images: list[np.ndarray], masks: list[np.ndarray], labels: lis
         cv2.putText(thumb, text, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 3, cv2.LINE_AA)
         cv2.putText(thumb, text, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
         r, c = divmod(k, columns)
-        sheet[r * h:(r + 1) * h, c * thumb_width:(c + 1) * thumb_width] = thumb
+        sheet[r * h : (r + 1) * h, c * thumb_width : (c + 1) * thumb_width] = thumb
     return sheet
 
 
-def write_contact_sheet(path: str | Path, images: list[np.ndarray], masks: list[np.ndarray], labels: list[str],
-                        confidence: np.ndarray | None = None) -> Path:
+def write_contact_sheet(
+    path: str | Path,
+    images: list[np.ndarray],
+    masks: list[np.ndarray],
+    labels: list[str],
+    confidence: np.ndarray | None = None,
+) -> Path:
     """Write :func:`contact_sheet` as a PNG."""
     return save_png(path, contact_sheet(images, masks, labels, confidence))

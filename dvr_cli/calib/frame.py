@@ -155,8 +155,9 @@ def support_verdict(plane: np.ndarray, points: np.ndarray, track_lengths: np.nda
     return verdict(points_reach(points[on], points[near & ~on], cameras))
 
 
-def object_points(points: np.ndarray, track_lengths: np.ndarray, cameras: list[Camera],
-                  plane: np.ndarray | None = None) -> np.ndarray:
+def object_points(
+    points: np.ndarray, track_lengths: np.ndarray, cameras: list[Camera], plane: np.ndarray | None = None
+) -> np.ndarray:
     """(P,) bool: well-triangulated points near the cameras' common focus, off the support plane.
 
     Keeps points with track length >= MIN_TRACK (all points if fewer than MIN_POINTS qualify),

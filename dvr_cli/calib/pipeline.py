@@ -131,8 +131,15 @@ def calibrate_photos(
 
     with tempfile.TemporaryDirectory(prefix="dvr-calibrate-") as tmp:
         tmp = Path(tmp)
-        sfm = estimate_cameras(paths, tmp / SFM_DIR, shared_intrinsics, None if intrinsics is None else
-                               intrinsics.camera(), matcher, report, working_size(paths, downscale, max_size))
+        sfm = estimate_cameras(
+            paths,
+            tmp / SFM_DIR,
+            shared_intrinsics,
+            None if intrinsics is None else intrinsics.camera(),
+            matcher,
+            report,
+            working_size(paths, downscale, max_size),
+        )
         frame = choose_frame(sfm.cameras, sfm.points, sfm.point_track_lengths)
         cameras = [frame.camera(c) for c in sfm.cameras]
         points = frame.points(sfm.points)
@@ -148,15 +155,21 @@ def calibrate_photos(
         cams_json.write_text(json.dumps({"convention": "opencv", "cameras": entries, "bbox": bbox}))
         scene = load_scene(cams_json, None, None if str(masks) == AUTO else masks, downscale, max_size)
         inputs = scene_inputs(scene)  # the photos and masks read (before the record names OUT/sfm as the cameras)
-        scene.meta.update(format="photos (structure from motion)", cameras_file=str(out / SFM_DIR / "sparse"),
-                          images_dir=str(images_dir))
+        scene.meta.update(
+            format="photos (structure from motion)",
+            cameras_file=str(out / SFM_DIR / "sparse"),
+            images_dir=str(images_dir),
+        )
         timings["scene"] = time.perf_counter() - t0
         automatic = None
         if str(masks) == AUTO:
             t0 = time.perf_counter()
-            automatic = mask_scene(scene, points, sfm.point_track_lengths,
-                                   progress=lambda stage, done, total: report("masks", *MASK_STEPS[stage](done, total,
-                                                                                                     len(scene))))
+            automatic = mask_scene(
+                scene,
+                points,
+                sfm.point_track_lengths,
+                progress=lambda stage, done, total: report("masks", *MASK_STEPS[stage](done, total, len(scene))),
+            )
             scene = automatic.scene
             timings["masks"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -194,9 +207,15 @@ def write_mask_report(out: Path, result: SceneMasks) -> None:
     write_contact_sheet(out / CONTACT_SHEET, result.photos, result.auto.masks, names, result.auto.confidence)
 
 
-def calibrate_posed(images: str | Path, cameras: str | Path, out: str | Path, downscale: float = 1.0,
-                    max_size: int | None = None, progress: Progress | None = None,
-                    warn: Callable[[str], None] | None = None) -> SceneMasks:
+def calibrate_posed(
+    images: str | Path,
+    cameras: str | Path,
+    out: str | Path,
+    downscale: float = 1.0,
+    max_size: int | None = None,
+    progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> SceneMasks:
     """Photos with known cameras and no masks -> the scene folder ``out`` with automatic masks.
 
     The scene is loaded at its working size (``downscale``, ``max_size``), its sparse points are
@@ -207,8 +226,9 @@ def calibrate_posed(images: str | Path, cameras: str | Path, out: str | Path, do
     report = progress or (lambda stage, done, total: None)
     check_replaceable(out, "scene", [Path(images), Path(cameras)])
     scene = load_scene(images, cameras, None, downscale, max_size, warn=warn)
-    result = mask_scene(scene, progress=lambda stage, done, total: report("masks", *MASK_STEPS[stage](
-        done, total, len(scene))))
+    result = mask_scene(
+        scene, progress=lambda stage, done, total: report("masks", *MASK_STEPS[stage](done, total, len(scene)))
+    )
     with scene_folder(out, scene_inputs(scene)) as folder:  # swapped in for out once complete
         write_scene_files(result.scene, folder)
         write_mask_report(folder, result)
@@ -230,13 +250,15 @@ def parse_pattern(text: str) -> tuple[int, int]:
     """'9x6' -> (9, 6): inner corners per row and per column (each >= 2)."""
     match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
     if not match or min(int(match[1]), int(match[2])) < 2:
-        raise DvrError(f"--pattern '{text}': give the board's inner corners as COLSxROWS, e.g. 9x6 "
-                       "(a board of 10x7 squares)")
+        raise DvrError(
+            f"--pattern '{text}': give the board's inner corners as COLSxROWS, e.g. 9x6 (a board of 10x7 squares)"
+        )
     return int(match[1]), int(match[2])
 
 
-def checkerboard_intrinsics(folder: str | Path, pattern: str, square: float, out: str | Path,
-                            progress: Callable[[int, int], None] | None = None) -> Intrinsics:
+def checkerboard_intrinsics(
+    folder: str | Path, pattern: str, square: float, out: str | Path, progress: Callable[[int, int], None] | None = None
+) -> Intrinsics:
     """Calibrate K and distortion from the checkerboard photos in ``folder``; write ``out`` (intrinsics.json)."""
     size = parse_pattern(pattern)
     if not square > 0:

@@ -63,12 +63,18 @@ class SceneMasks:
         n = len(self.scene)
         if self.used:
             return f"automatic masks: {n - len(self.distrusted)} of {n} trusted"
-        return (f"automatic masks are not used: {len(self.distrusted)} of {n} are distrusted (they disagree with "
-                "the others or cover most of their photo); the scene is kept without masks")
+        return (
+            f"automatic masks are not used: {len(self.distrusted)} of {n} are distrusted (they disagree with "
+            "the others or cover most of their photo); the scene is kept without masks"
+        )
 
 
-def mask_scene(scene: Scene, points: np.ndarray | None = None, track_lengths: np.ndarray | None = None,
-               progress: Progress | None = None) -> SceneMasks:
+def mask_scene(
+    scene: Scene,
+    points: np.ndarray | None = None,
+    track_lengths: np.ndarray | None = None,
+    progress: Progress | None = None,
+) -> SceneMasks:
     """Cut automatic masks on ``scene``'s views (their pixels, their cameras).
 
     Args:
@@ -93,8 +99,15 @@ def mask_scene(scene: Scene, points: np.ndarray | None = None, track_lengths: np
     if track_lengths is None:
         track_lengths = np.full(len(points), 3)
     frame = choose_frame(cameras, points, track_lengths)
-    auto = auto_masks(photos, [frame.camera(c) for c in cameras], frame.points(points[frame.inliers]),
-                      bbox=frame.bbox, progress=progress, support=frame.plane, ambiguous=frame.ambiguous)
+    auto = auto_masks(
+        photos,
+        [frame.camera(c) for c in cameras],
+        frame.points(points[frame.inliers]),
+        bbox=frame.bbox,
+        progress=progress,
+        support=frame.plane,
+        ambiguous=frame.ambiguous,
+    )
     distrusted = [v.name for v, c in zip(scene.views, auto.confidence) if c < LOW_CONFIDENCE]
     used = len(distrusted) <= MAX_DISTRUSTED * len(scene)
     normalization, meta = scene.normalization, dict(scene.meta)

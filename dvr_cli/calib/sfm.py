@@ -130,8 +130,11 @@ def check_inputs(image_paths: list[Path], shared_intrinsics: bool, intrinsics: C
     """Reject what SfM cannot calibrate before any file is written; returns the (first) image size."""
     if len(image_paths) < MIN_REGISTERED:
         where = Path(image_paths[0]).parent if image_paths else None
-        raise DvrError(f"{len(image_paths)} image(s) given; calibration needs at least {MIN_REGISTERED} "
-                       "overlapping photos (20+ around the object is typical)", where)
+        raise DvrError(
+            f"{len(image_paths)} image(s) given; calibration needs at least {MIN_REGISTERED} "
+            "overlapping photos (20+ around the object is typical)",
+            where,
+        )
     names = [Path(p).name for p in image_paths]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
@@ -143,12 +146,17 @@ def check_inputs(image_paths: list[Path], shared_intrinsics: bool, intrinsics: C
                 raise DvrError(
                     f"image is {size[0]}x{size[1]} but {Path(image_paths[0]).name} is {sizes[0][0]}x{sizes[0][1]}; "
                     "shared intrinsics need one image size (resize the photos, or calibrate each image's camera "
-                    "separately)", path)
+                    "separately)",
+                    path,
+                )
     if intrinsics is not None:
         w, h = sizes[0]
         if abs(intrinsics.width / intrinsics.height - w / h) > 1e-3:
-            raise DvrError(f"intrinsics are for {intrinsics.width}x{intrinsics.height} images, the photos are "
-                           f"{w}x{h} (a different aspect ratio)", image_paths[0])
+            raise DvrError(
+                f"intrinsics are for {intrinsics.width}x{intrinsics.height} images, the photos are "
+                f"{w}x{h} (a different aspect ratio)",
+                image_paths[0],
+            )
     return sizes[0]
 
 
@@ -172,8 +180,15 @@ def opencv_camera(colmap_camera, image) -> Camera:
         dist[4] = p[8]
     K = np.array([[fx, 0, cx - 0.5], [0, fy, cy - 0.5], [0, 0, 1.0]])
     pose = image.cam_from_world()
-    return Camera(K, pose.rotation.matrix(), np.asarray(pose.translation), colmap_camera.width,
-                  colmap_camera.height, dist=dist, name=Path(image.name).name)
+    return Camera(
+        K,
+        pose.rotation.matrix(),
+        np.asarray(pose.translation),
+        colmap_camera.width,
+        colmap_camera.height,
+        dist=dist,
+        name=Path(image.name).name,
+    )
 
 
 def _failure_hint(database: Path, n_images: int) -> str:
@@ -187,10 +202,14 @@ def _failure_hint(database: Path, n_images: int) -> str:
     finally:
         db.close()
     if per_image < 100:
-        return (f"only {per_image:.0f} features per image: the photos have too little texture "
-                "(add texture to the object or backdrop, light it evenly, avoid blur)")
-    return (f"{pairs} image pairs matched: take photos with more overlap (neighbouring shots 10-20 degrees apart, "
-            "the object filling the frame), or give known intrinsics (--intrinsics)")
+        return (
+            f"only {per_image:.0f} features per image: the photos have too little texture "
+            "(add texture to the object or backdrop, light it evenly, avoid blur)"
+        )
+    return (
+        f"{pairs} image pairs matched: take photos with more overlap (neighbouring shots 10-20 degrees apart, "
+        "the object filling the frame), or give known intrinsics (--intrinsics)"
+    )
 
 
 def estimate_cameras(
@@ -239,8 +258,9 @@ def estimate_cameras(
         database.unlink(missing_ok=True)
         shutil.rmtree(sparse, ignore_errors=True)
         sparse.mkdir()
-        result = _run_sfm(image_paths, database, sparse, (width, height), shared_intrinsics, intrinsics, matcher, report,
-                          feature_size)
+        result = _run_sfm(
+            image_paths, database, sparse, (width, height), shared_intrinsics, intrinsics, matcher, report, feature_size
+        )
     except BaseException:
         if created:
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -252,8 +272,9 @@ def estimate_cameras(
     return result
 
 
-def _run_sfm(image_paths, database, sparse, size, shared_intrinsics, intrinsics, matcher, report,
-             feature_size) -> SfmResult:
+def _run_sfm(
+    image_paths, database, sparse, size, shared_intrinsics, intrinsics, matcher, report, feature_size
+) -> SfmResult:
     root = Path(os.path.commonpath([p.parent for p in image_paths]))
     names = [str(p.relative_to(root)) for p in image_paths]
     timings = {}
@@ -284,8 +305,15 @@ def _run_sfm(image_paths, database, sparse, size, shared_intrinsics, intrinsics,
         step = max(1, math.ceil(len(names) / EXTRACTION_STEPS))
         for i in range(0, len(names), step):
             # Images are already in the database, so each call reuses their camera.
-            pycolmap.extract_features(str(database), str(root), image_names=names[i:i + step], camera_mode=mode,
-                                      reader_options=reader, extraction_options=extraction, device=pycolmap.Device.cpu)
+            pycolmap.extract_features(
+                str(database),
+                str(root),
+                image_names=names[i : i + step],
+                camera_mode=mode,
+                reader_options=reader,
+                extraction_options=extraction,
+                device=pycolmap.Device.cpu,
+            )
             report("features", min(i + step, len(names)), len(names))
         timings["features"] = time.perf_counter() - start
 
@@ -305,14 +333,18 @@ def _run_sfm(image_paths, database, sparse, size, shared_intrinsics, intrinsics,
             report("mapping", min(registered[0], len(names)), len(names))
 
         report("mapping", 0, len(names))
-        models = pycolmap.incremental_mapping(str(database), str(root), str(sparse), mapping,
-                                              next_image_callback=next_image)
+        models = pycolmap.incremental_mapping(
+            str(database), str(root), str(sparse), mapping, next_image_callback=next_image
+        )
         timings["mapping"] = time.perf_counter() - start
         best = max(models.values(), key=lambda r: r.num_reg_images(), default=None)
         n_reg = 0 if best is None else best.num_reg_images()
         if n_reg < MIN_REGISTERED:
-            raise DvrError(f"structure from motion registered {n_reg} of {len(names)} images (need {MIN_REGISTERED}): "
-                           + _failure_hint(database, len(names)), root)
+            raise DvrError(
+                f"structure from motion registered {n_reg} of {len(names)} images (need {MIN_REGISTERED}): "
+                + _failure_hint(database, len(names)),
+                root,
+            )
 
         start = time.perf_counter()
         report("refining", 0, 1)
@@ -334,8 +366,11 @@ def match_pairs(pycolmap, database: Path, n_images: int, matcher: str, verificat
     """Match the features in ``database`` as ``resolve_matcher(matcher, n_images)`` says;
     ``matching``: FeatureMatchingOptions (default: COLMAP's)."""
     how = resolve_matcher(matcher, n_images)
-    options = {"matching_options": matching or pycolmap.FeatureMatchingOptions(), "verification_options": verification,
-               "device": pycolmap.Device.cpu}
+    options = {
+        "matching_options": matching or pycolmap.FeatureMatchingOptions(),
+        "verification_options": verification,
+        "device": pycolmap.Device.cpu,
+    }
     if how == "retrieval":
         pycolmap.match_image_pairs(str(database), pairing_options=_retrieval_pairing(pycolmap, database), **options)
     else:
@@ -352,8 +387,10 @@ def _retrieval_pairing(pycolmap, database: Path):
     db = pycolmap.Database.open(str(database))
     try:
         images = sorted(db.read_all_images(), key=lambda image: image.image_id)
-        subsets = [largest_scale(np.asarray(db.read_keypoints(im.image_id)), _descriptors(db.read_descriptors(im.image_id)))
-                   for im in images]
+        subsets = [
+            largest_scale(np.asarray(db.read_keypoints(im.image_id)), _descriptors(db.read_descriptors(im.image_id)))
+            for im in images
+        ]
     finally:
         db.close()
     pairs = retrieval_pairs(overlap_counts(subsets))
@@ -401,8 +438,9 @@ def _to_result(rec, image_paths: list[Path], names: list[str], timings: dict) ->
     xyz = np.array([p.xyz for p in points], dtype=np.float64).reshape(-1, 3)
     rgb = np.array([p.color for p in points], dtype=np.float64).reshape(-1, 3) / 255.0
     tracks = np.array([p.track.length() for p in points], dtype=np.int64)
-    return SfmResult(cameras, registered, unregistered, xyz, rgb, tracks, float(rec.compute_mean_reprojection_error()),
-                     timings)
+    return SfmResult(
+        cameras, registered, unregistered, xyz, rgb, tracks, float(rec.compute_mean_reprojection_error()), timings
+    )
 
 
 def write_points_ply(path: str | Path, points: np.ndarray, colors: np.ndarray | None = None) -> Path:

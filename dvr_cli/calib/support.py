@@ -66,8 +66,9 @@ def points_reach(plane_points: np.ndarray, object_points: np.ndarray, cameras: l
         uv, depth = camera.project_depth(X)
         return uv[(depth > 0) & camera.in_image(uv)]
 
-    return reach_share([reaches_past(seen(c, plane_points), seen(c, object_points), c.width, c.height)
-                        for c in cameras])
+    return reach_share(
+        [reaches_past(seen(c, plane_points), seen(c, object_points), c.width, c.height) for c in cameras]
+    )
 
 
 def verdict(share: float | None, beyond: float | None = None) -> str:
@@ -78,8 +79,11 @@ def verdict(share: float | None, beyond: float | None = None) -> str:
     stands under it); one with more is never the support (the object goes on past it: a plinth
     under its top), only ambiguous where it reaches past the object's points (a plinth's sides
     without points lie outside their outline)."""
-    by_reach = "ambiguous" if share is None else (
-        "support" if share >= SUPPORT_VIEWS else "ambiguous" if share >= DOUBT_VIEWS else "object")
+    by_reach = (
+        "ambiguous"
+        if share is None
+        else ("support" if share >= SUPPORT_VIEWS else "ambiguous" if share >= DOUBT_VIEWS else "object")
+    )
     if beyond is None:
         return by_reach
     if beyond <= BEYOND_SHARE:

@@ -82,9 +82,14 @@ def _triangulate(images: list[np.ndarray], cameras: list[Camera], root: Path) ->
         reader.camera_model = "OPENCV"
         pycolmap.Database.open(str(database)).close()
         pycolmap.import_images(str(database), str(image_dir), pycolmap.CameraMode.PER_IMAGE, names, reader)
-        pycolmap.extract_features(str(database), str(image_dir), image_names=names,
-                                  camera_mode=pycolmap.CameraMode.PER_IMAGE, reader_options=reader,
-                                  device=pycolmap.Device.cpu)
+        pycolmap.extract_features(
+            str(database),
+            str(image_dir),
+            image_names=names,
+            camera_mode=pycolmap.CameraMode.PER_IMAGE,
+            reader_options=reader,
+            device=pycolmap.Device.cpu,
+        )
         verification = pycolmap.TwoViewGeometryOptions()
         verification.ransac.random_seed = RANDOM_SEED
         matching = pycolmap.FeatureMatchingOptions()
@@ -102,8 +107,9 @@ def _triangulate(images: list[np.ndarray], cameras: list[Camera], root: Path) ->
             db.update_camera(camera)
             rec.add_camera_with_trivial_rig(camera)
             pose = pycolmap.Rigid3d(pycolmap.Rotation3d(cameras[k].R), cameras[k].t.reshape(3, 1))
-            rec.add_image_with_trivial_frame(pycolmap.Image(name=image.name, camera_id=image.camera_id,
-                                                            image_id=image.image_id), pose)
+            rec.add_image_with_trivial_frame(
+                pycolmap.Image(name=image.name, camera_id=image.camera_id, image_id=image.image_id), pose
+            )
         db.close()
         options = pycolmap.IncrementalPipelineOptions()
         options.random_seed = options.mapper.random_seed = RANDOM_SEED
@@ -119,8 +125,9 @@ def _triangulate(images: list[np.ndarray], cameras: list[Camera], root: Path) ->
         points.append(np.asarray(p.xyz, dtype=np.float64))
     if not points:
         return SparsePoints.empty()
-    return SparsePoints(np.array(points), np.array(view, np.int64), np.array(point, np.int64),
-                        time.perf_counter() - start)
+    return SparsePoints(
+        np.array(points), np.array(view, np.int64), np.array(point, np.int64), time.perf_counter() - start
+    )
 
 
 def _model_and_params(pycolmap, camera: Camera):

@@ -8,8 +8,8 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from .evaluate import _fmt
@@ -60,22 +60,38 @@ def batch_table(rows, out: Path) -> Table:
 def register(app: typer.Typer) -> None:
     @app.command("batch")
     def batch(
-        scenes: Path = typer.Argument(..., help="Manifest (.yaml / .json: one entry per scene with images, cameras, "
-                                      "masks and options) or a folder of scene folders (each one `dvr fit` takes)."),
-        out: Path = typer.Option(Path("runs/batch"), "--out", "-o", help="Folder for the scenes' run folders "
-                                 "(OUT/<scene>/) and batch.json / batch.csv: new, empty or an earlier batch. Run "
-                                 "again: finished scenes whose settings and inputs are unchanged are kept, "
-                                 "unfinished ones resume, changed ones start over."),
+        scenes: Path = typer.Argument(
+            ...,
+            help="Manifest (.yaml / .json: one entry per scene with images, cameras, "
+            "masks and options) or a folder of scene folders (each one `dvr fit` takes).",
+        ),
+        out: Path = typer.Option(
+            Path("runs/batch"),
+            "--out",
+            "-o",
+            help="Folder for the scenes' run folders "
+            "(OUT/<scene>/) and batch.json / batch.csv: new, empty or an earlier batch. Run "
+            "again: finished scenes whose settings and inputs are unchanged are kept, "
+            "unfinished ones resume, changed ones start over.",
+        ),
         address: Optional[str] = typer.Option(
-            None, "--address", help="Ray cluster to run on: 'auto' (the one `ray start` runs on this machine), "
-            "HOST:6379, or ray://HOST:10001. Default: start Ray here with this machine's cores."),
+            None,
+            "--address",
+            help="Ray cluster to run on: 'auto' (the one `ray start` runs on this machine), "
+            "HOST:6379, or ray://HOST:10001. Default: start Ray here with this machine's cores.",
+        ),
         cpus: Optional[int] = typer.Option(None, "--cpus", help="Cores Ray may use on this machine (no --address)."),
-        cpus_per_scene: float = typer.Option(1.0, "--cpus-per-scene", help="Cores each scene's task reserves "
-                                             "(torch threads); scenes run side by side as cores allow."),
-        gpus_per_scene: float = typer.Option(0.0, "--gpus-per-scene", help="GPUs each scene reserves (0: fit on the "
-                                             "CPU; 0.5: two scenes share a GPU)."),
-        retries: int = typer.Option(2, "--retries", help="Times a scene whose worker died is started again "
-                                    "(it resumes from its checkpoint)."),
+        cpus_per_scene: float = typer.Option(
+            1.0,
+            "--cpus-per-scene",
+            help="Cores each scene's task reserves (torch threads); scenes run side by side as cores allow.",
+        ),
+        gpus_per_scene: float = typer.Option(
+            0.0, "--gpus-per-scene", help="GPUs each scene reserves (0: fit on the CPU; 0.5: two scenes share a GPU)."
+        ),
+        retries: int = typer.Option(
+            2, "--retries", help="Times a scene whose worker died is started again (it resumes from its checkpoint)."
+        ),
         preset: Optional[str] = typer.Option(None, "--preset", help="Preset of every scene ('fast', 'paper')."),
         iters: Optional[int] = typer.Option(None, "--iters", help="Iterations of every scene."),
         minutes: Optional[float] = typer.Option(None, "--minutes", help="Fitting budget of every scene, minutes."),
@@ -97,20 +113,40 @@ def register(app: typer.Typer) -> None:
 
         if fmt not in FORMATS:
             raise DvrError(f"unknown format '{fmt}' (choose from {', '.join(FORMATS)})")
-        defaults = {k: v for k, v in dict(preset=preset, iters=iters, minutes=minutes, holdout=holdout,
-                                          downscale=downscale, max_size=max_size, seed=seed).items() if v is not None}
+        defaults = {
+            k: v
+            for k, v in dict(
+                preset=preset,
+                iters=iters,
+                minutes=minutes,
+                holdout=holdout,
+                downscale=downscale,
+                max_size=max_size,
+                seed=seed,
+            ).items()
+            if v is not None
+        }
         specs = read_scenes(scenes, defaults, exclude=out)
         cluster = Cluster(address, cpus, cpus_per_scene, gpus_per_scene, retries)
         console = Console()
-        console.print(f"{len(specs)} scene(s) -> [bold]{escape(str(out))}[/] on "
-                      + (f"the Ray cluster at {address}" if address else "this machine (Ray started here)"))
+        console.print(
+            f"{len(specs)} scene(s) -> [bold]{escape(str(out))}[/] on "
+            + (f"the Ray cluster at {address}" if address else "this machine (Ray started here)")
+        )
         with Live(batch_table([], out), console=console, refresh_per_second=2) as live:
-            report = run_batch(specs, out, cluster, ExportOptions(fmt, resolution),
-                               on_update=lambda rows: live.update(batch_table(rows, out)))
+            report = run_batch(
+                specs,
+                out,
+                cluster,
+                ExportOptions(fmt, resolution),
+                on_update=lambda rows: live.update(batch_table(rows, out)),
+            )
         for failed in report.failed:
             console.print(f"[red]failed[/] {failed.name}: {escape(failed.error)}", highlight=False, soft_wrap=True)
-        console.print(f"{len(report.results) - len(report.failed)} done, {len(report.failed)} failed in "
-                      f"{report.seconds:.0f} s: [bold]{escape(report.files['json'])}[/], "
-                      f"[bold]{escape(report.files['csv'])}[/]")
+        console.print(
+            f"{len(report.results) - len(report.failed)} done, {len(report.failed)} failed in "
+            f"{report.seconds:.0f} s: [bold]{escape(report.files['json'])}[/], "
+            f"[bold]{escape(report.files['csv'])}[/]"
+        )
         if report.failed:
             raise typer.Exit(1)

@@ -64,13 +64,17 @@ def register(app: typer.Typer) -> None:
             None, "--max-size", help="Also shrink images so their longer side is at most this many pixels."
         ),
         matcher: str = typer.Option(
-            "auto", "--matcher", help="Photos only: auto (exhaustive up to 30 photos, retrieval up to 100, "
+            "auto",
+            "--matcher",
+            help="Photos only: auto (exhaustive up to 30 photos, retrieval up to 100, "
             "else sequential), exhaustive, retrieval (each photo with its 12 most similar ones, in any "
-            "order), or sequential (ordered video frames)."
+            "order), or sequential (ordered video frames).",
         ),
         per_image_intrinsics: bool = typer.Option(
-            False, "--per-image-intrinsics", help="Photos only: one focal length / distortion per photo "
-            "(zoom changed, or several cameras) instead of one shared camera."
+            False,
+            "--per-image-intrinsics",
+            help="Photos only: one focal length / distortion per photo "
+            "(zoom changed, or several cameras) instead of one shared camera.",
         ),
         intrinsics: Optional[Path] = typer.Option(
             None, "--intrinsics", help="Photos only: intrinsics.json (from --checkerboard) held fixed during SfM."
@@ -97,8 +101,11 @@ def register(app: typer.Typer) -> None:
         elif images is None:
             raise DvrError("give IMAGES (a folder of photos), or --checkerboard DIR")
         elif cameras is not None:
-            photos_only = {"--matcher": matcher != "auto", "--per-image-intrinsics": per_image_intrinsics,
-                           "--intrinsics": intrinsics is not None}
+            photos_only = {
+                "--matcher": matcher != "auto",
+                "--per-image-intrinsics": per_image_intrinsics,
+                "--intrinsics": intrinsics is not None,
+            }
             used = [name for name, given in photos_only.items() if given]
             if used:
                 raise DvrError(f"{', '.join(used)} only apply when the cameras are estimated (leave out --cameras)")
@@ -107,8 +114,9 @@ def register(app: typer.Typer) -> None:
             else:
                 _with_cameras(console, images, cameras, masks, downscale, max_size, out)
         else:
-            _photos_only(console, images, out, masks, not per_image_intrinsics, intrinsics, matcher, downscale,
-                         max_size)
+            _photos_only(
+                console, images, out, masks, not per_image_intrinsics, intrinsics, matcher, downscale, max_size
+            )
 
 
 def _with_cameras(console: Console, images, cameras, masks, downscale, max_size, out: Path) -> None:
@@ -117,8 +125,7 @@ def _with_cameras(console: Console, images, cameras, masks, downscale, max_size,
 
     check_replaceable(out, "scene", [images, cameras, masks])  # before the photos are read
     with console.status("loading cameras, photos and masks"):
-        scene = load_scene(images, cameras, masks, downscale, max_size,
-                           warn=warner(console))
+        scene = load_scene(images, cameras, masks, downscale, max_size, warn=warner(console))
     with console.status(f"writing {escape(str(out))}"):
         write_scene(scene, out)
     _summary(console, scene, out)
@@ -126,8 +133,9 @@ def _with_cameras(console: Console, images, cameras, masks, downscale, max_size,
 
 def _progress_bars(console: Console) -> tuple[Progress, Callable[[str, int, int], None]]:
     """Rich bars, one per stage (STAGES), and the callable(stage, done, total) that drives them."""
-    bars = Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console)
+    bars = Progress(
+        TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
     tasks, totals = {}, {}
 
     def report(stage: str, done: int, total: int) -> None:
@@ -146,8 +154,7 @@ def _posed_auto_masks(console: Console, images, cameras, downscale, max_size, ou
 
     bars, report = _progress_bars(console)
     with bars:
-        result = calibrate_posed(images, cameras, out, downscale, max_size, report,
-                                 warn=warner(console))
+        result = calibrate_posed(images, cameras, out, downscale, max_size, report, warn=warner(console))
     _summary(console, result.scene, out)
     _mask_summary(console, result, out)
 
@@ -155,8 +162,10 @@ def _posed_auto_masks(console: Console, images, cameras, downscale, max_size, ou
 def _mask_summary(console: Console, result, out: Path) -> None:
     """Which automatic masks are distrusted, and whether the scene keeps them."""
     colour = "green" if result.used and not result.distrusted else "yellow"
-    console.print(f"  [{colour}]{result.reason}[/]; confidence per photo in {escape(str(out / 'masks.json'))}, "
-                  f"contact sheet {escape(str(out / 'masks.png'))}")
+    console.print(
+        f"  [{colour}]{result.reason}[/]; confidence per photo in {escape(str(out / 'masks.json'))}, "
+        f"contact sheet {escape(str(out / 'masks.png'))}"
+    )
     if result.distrusted:
         console.print(f"  [yellow]distrusted masks:[/] {escape(', '.join(result.distrusted))}")
 
@@ -171,16 +180,23 @@ def _photos_only(console: Console, images, out, masks, shared, intrinsics, match
         result = calibrate_photos(images, out, masks, shared, known, matcher, downscale, max_size, report)
     sfm = result.sfm
     if sfm.unregistered:
-        console.print(f"[yellow]warning:[/] {len(sfm.unregistered)} photo(s) did not register and are left out: "
-                      f"{escape(', '.join(sfm.unregistered))}")
+        console.print(
+            f"[yellow]warning:[/] {len(sfm.unregistered)} photo(s) did not register and are left out: "
+            f"{escape(', '.join(sfm.unregistered))}"
+        )
     _summary(console, result.scene, out)
-    console.print(f"  SfM       {len(sfm.registered)} of {len(sfm.registered) + len(sfm.unregistered)} photos "
-                  f"registered, {len(sfm.points)} sparse points, reprojection error {sfm.reprojection_error:.2f} px")
+    console.print(
+        f"  SfM       {len(sfm.registered)} of {len(sfm.registered) + len(sfm.unregistered)} photos "
+        f"registered, {len(sfm.points)} sparse points, reprojection error {sfm.reprojection_error:.2f} px"
+    )
     K = sfm.cameras[0].K
-    console.print(f"  camera    fx {K[0, 0]:.1f}, fy {K[1, 1]:.1f}, cx {K[0, 2]:.1f}, cy {K[1, 2]:.1f} "
-                  f"(at {sfm.cameras[0].width}x{sfm.cameras[0].height} px)")
-    console.print(f"  points    {escape(str(out / 'sparse.ply'))} (world frame); COLMAP model in "
-                  f"{escape(str(out / 'sfm'))}")
+    console.print(
+        f"  camera    fx {K[0, 0]:.1f}, fy {K[1, 1]:.1f}, cx {K[0, 2]:.1f}, cy {K[1, 2]:.1f} "
+        f"(at {sfm.cameras[0].width}x{sfm.cameras[0].height} px)"
+    )
+    console.print(
+        f"  points    {escape(str(out / 'sparse.ply'))} (world frame); COLMAP model in {escape(str(out / 'sfm'))}"
+    )
     console.print("  time      " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()))
     if result.masks is not None:
         _mask_summary(console, result.masks, out)
@@ -189,18 +205,24 @@ def _photos_only(console: Console, images, out, masks, shared, intrinsics, match
 def _checkerboard(console: Console, folder: Path, pattern: str, square: float, out: Path) -> None:
     from ..calib.pipeline import checkerboard_intrinsics
 
-    with Progress(TextColumn("finding corners"), BarColumn(), MofNCompleteColumn(), console=console,
-                  transient=True) as bars:
+    with Progress(
+        TextColumn("finding corners"), BarColumn(), MofNCompleteColumn(), console=console, transient=True
+    ) as bars:
         task = bars.add_task("corners", total=None)
-        result = checkerboard_intrinsics(folder, pattern, square, out,
-                                         lambda done, total: bars.update(task, completed=done, total=total))
-    console.print(f"[bold green]wrote[/] {escape(str(out))}: {result.width}x{result.height} px, "
-                  f"board found in {len(result.per_image)} photos")
+        result = checkerboard_intrinsics(
+            folder, pattern, square, out, lambda done, total: bars.update(task, completed=done, total=total)
+        )
+    console.print(
+        f"[bold green]wrote[/] {escape(str(out))}: {result.width}x{result.height} px, "
+        f"board found in {len(result.per_image)} photos"
+    )
     for label, row in zip(("K", "", ""), result.K):
         console.print(f"  {label:<4}" + " ".join(f"{v:10.3f}" for v in row), highlight=False)
     console.print("  dist" + " ".join(f"{v:10.5f}" for v in result.dist) + "  (k1, k2, p1, p2, k3)", highlight=False)
     worst = max(result.per_image, key=result.per_image.get)
-    console.print(f"  reprojection error: rms {result.rms:.3f} px, worst {escape(worst)} {result.per_image[worst]:.3f} px")
+    console.print(
+        f"  reprojection error: rms {result.rms:.3f} px, worst {escape(worst)} {result.per_image[worst]:.3f} px"
+    )
 
 
 def _summary(console: Console, scene, out: Path) -> None:
@@ -208,8 +230,9 @@ def _summary(console: Console, scene, out: Path) -> None:
     first = scene.views[0].camera
     norm = scene.normalization
     masks = sum(v.mask is not None for v in scene.views)
-    console.print(f"[bold green]wrote[/] {escape(str(out))}: {len(scene)} views, {first.width}x{first.height} px, "
-                  f"{masks} masks")
+    console.print(
+        f"[bold green]wrote[/] {escape(str(out))}: {len(scene)} views, {first.width}x{first.height} px, {masks} masks"
+    )
     console.print(f"  cameras   {scene.meta['format']} from {escape(str(scene.meta['cameras_file']))}")
     console.print(f"  masks     {escape(str(scene.meta['masks']))}")
     if scene.meta.get("undistorted"):

@@ -25,8 +25,12 @@ def result_tables(result: dict) -> list[Table]:
         table.add_column("metric")
         table.add_column("value", justify="right")
         table.add_column("% diag", justify="right")
-        for key, label in (("accuracy", "accuracy (pred->GT)"), ("completeness", "completeness (GT->pred)"),
-                           ("chamfer_l1", "Chamfer-L1"), ("threshold", "F-score threshold")):
+        for key, label in (
+            ("accuracy", "accuracy (pred->GT)"),
+            ("completeness", "completeness (GT->pred)"),
+            ("chamfer_l1", "Chamfer-L1"),
+            ("threshold", "F-score threshold"),
+        ):
             table.add_row(label, _fmt(g[key]), _fmt(g[f"{key}_pct"], "%"))
         table.add_row("F-score", _fmt(g["fscore"]), "")
         tables.append(table)
@@ -34,8 +38,11 @@ def result_tables(result: dict) -> list[Table]:
         if key not in result:
             continue
         im = result[key]
-        title = (f"images of the field ({len(im['views'])} views: {result['images']['source']})" if key == "images"
-                 else f"exported mesh {escape(Path(im['file']).name)}, ray cast from the same views")
+        title = (
+            f"images of the field ({len(im['views'])} views: {result['images']['source']})"
+            if key == "images"
+            else f"exported mesh {escape(Path(im['file']).name)}, ray cast from the same views"
+        )
         table = Table(title=title, min_width=len(title))  # a title wider than the columns is not wrapped
         metrics = list(im["mean"])
         table.add_column("view")
@@ -52,18 +59,32 @@ def register(app: typer.Typer) -> None:
     @app.command("eval")
     def evaluate(
         run: Optional[Path] = typer.Argument(None, help="Run folder written by `dvr fit` (default: runs/latest)."),
-        gt_mesh: Optional[Path] = typer.Option(None, "--gt-mesh", help="Ground-truth mesh in world units "
-                                               "(Chamfer-L1, accuracy, completeness, F-score)."),
-        test_cameras: Optional[Path] = typer.Option(None, "--test-cameras", help="Camera file of test views (their "
-                                                    "images are those it names). Default: the run's held-out views."),
-        json_path: Optional[Path] = typer.Option(None, "--json", help="Write the metrics here (default RUN/eval.json)."),
+        gt_mesh: Optional[Path] = typer.Option(
+            None, "--gt-mesh", help="Ground-truth mesh in world units (Chamfer-L1, accuracy, completeness, F-score)."
+        ),
+        test_cameras: Optional[Path] = typer.Option(
+            None,
+            "--test-cameras",
+            help="Camera file of test views (their images are those it names). Default: the run's held-out views.",
+        ),
+        json_path: Optional[Path] = typer.Option(
+            None, "--json", help="Write the metrics here (default RUN/eval.json)."
+        ),
         resolution: int = typer.Option(256, "--resolution", help="Mesh extraction resolution for geometry metrics."),
         points: int = typer.Option(100_000, "--points", help="Points sampled on each surface."),
-        steps: Optional[int] = typer.Option(None, "--steps", help="Ray-marching steps (default: the run's render_steps)."),
-        mesh: Optional[Path] = typer.Option(None, "--mesh", help="Exported mesh to score on the same views "
-                                            "(default: the newest .obj/.glb/.ply in RUN/export, if any)."),
-        keep_surroundings: bool = typer.Option(False, "--keep-surroundings", help="A run fitted without masks: score "
-                                               "the silhouette of the whole region (default: the object's)."),
+        steps: Optional[int] = typer.Option(
+            None, "--steps", help="Ray-marching steps (default: the run's render_steps)."
+        ),
+        mesh: Optional[Path] = typer.Option(
+            None,
+            "--mesh",
+            help="Exported mesh to score on the same views (default: the newest .obj/.glb/.ply in RUN/export, if any).",
+        ),
+        keep_surroundings: bool = typer.Option(
+            False,
+            "--keep-surroundings",
+            help="A run fitted without masks: score the silhouette of the whole region (default: the object's).",
+        ),
         device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda[:i]."),
     ) -> None:
         """Measure a fitted run: mesh distances to a GT mesh, PSNR / SSIM / IoU on test views, for the
@@ -78,10 +99,19 @@ def register(app: typer.Typer) -> None:
         console = Console()
         loaded = load_run(run, device=device)
         with console.status("evaluating ...") as status:
-            result = evaluate_run(loaded, gt_mesh, test_cameras, json_path, resolution, points, steps,
-                                  log=lambda line: console.print(line, highlight=False, markup=False),
-                                  on_view=lambda done, total: status.update(f"rendering view {done}/{total} ..."),
-                                  mesh=mesh or latest_export(loaded.run_dir), keep_surroundings=keep_surroundings)
+            result = evaluate_run(
+                loaded,
+                gt_mesh,
+                test_cameras,
+                json_path,
+                resolution,
+                points,
+                steps,
+                log=lambda line: console.print(line, highlight=False, markup=False),
+                on_view=lambda done, total: status.update(f"rendering view {done}/{total} ..."),
+                mesh=mesh or latest_export(loaded.run_dir),
+                keep_surroundings=keep_surroundings,
+            )
         for table in result_tables(result):
             console.print(table)
         console.print(f"metrics: [bold]{escape(result['json'])}[/]")

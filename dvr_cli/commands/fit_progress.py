@@ -15,21 +15,30 @@ class FitProgress(LoopHook):
 
     def __init__(self, console: Console):
         self.bar = Progress(
-            TextColumn("[bold]fit"), BarColumn(), TextColumn("{task.percentage:>3.0f}% it {task.fields[iteration]}"),
-            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=console,
-            transient=False)
+            TextColumn("[bold]fit"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}% it {task.fields[iteration]}"),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
         self.saved = ""
 
     def on_start(self, job) -> None:
-        self.task = self.bar.add_task("fit", total=100, completed=100 * job.fraction, status="",
-                                      iteration=job.iteration)
+        self.task = self.bar.add_task(
+            "fit", total=100, completed=100 * job.fraction, status="", iteration=job.iteration
+        )
         self.since = (job.clock(), job.iteration)
 
     def after_step(self, job) -> bool:
         record = job.record
         terms = " ".join(f"{k} {v:.4f}" for k, v in record.terms.items())
-        status = (f"{terms} | total {record.total:.4f} | hit {record.hit_rate:.2f} | "
-                  f"{job.rays_per_s(*self.since):,.0f} rays/s{self.saved}")
+        status = (
+            f"{terms} | total {record.total:.4f} | hit {record.hit_rate:.2f} | "
+            f"{job.rays_per_s(*self.since):,.0f} rays/s{self.saved}"
+        )
         self.bar.update(self.task, completed=100 * job.fraction, iteration=job.iteration, status=status)
         if job.iteration % LOG_EVERY == 0:
             self.since = (job.clock(), job.iteration)

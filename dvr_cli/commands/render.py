@@ -28,13 +28,17 @@ def select_cameras(run: Run, view: str, frames: int, scale: float) -> list[Camer
     if view == "novel":
         train = [run.cameras[i] for i in run.train]
         base = train[0]
-        return orbit_cameras(train, frames, round(base.width * scale), round(base.height * scale),
-                             center=run.normalization.center)
+        return orbit_cameras(
+            train, frames, round(base.width * scale), round(base.height * scale), center=run.normalization.center
+        )
     if view in ("train", "test"):
         chosen = [run.cameras[i] for i in (run.train if view == "train" else run.holdout)]
         if not chosen:
-            raise DvrError(f"--view {view}: the run has no {'held-out' if view == 'test' else 'training'} views "
-                           "(fit with --holdout K to keep some out)", run.run_dir)
+            raise DvrError(
+                f"--view {view}: the run has no {'held-out' if view == 'test' else 'training'} views "
+                "(fit with --holdout K to keep some out)",
+                run.run_dir,
+            )
     else:
         path = Path(view)
         if not path.exists():
@@ -47,22 +51,38 @@ def register(app: typer.Typer) -> None:
     @app.command("render")
     def render(
         run: Optional[Path] = typer.Argument(None, help="Run folder written by `dvr fit` (default: runs/latest)."),
-        view: str = typer.Option("novel", "--view", help="novel (orbit around the object), train, test (the run's "
-                                 "held-out views) or a camera file of any supported format."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder: new, empty or written by dvr "
-                                           "(default: RUN/renders/<view>)."),
+        view: str = typer.Option(
+            "novel",
+            "--view",
+            help="novel (orbit around the object), train, test (the run's "
+            "held-out views) or a camera file of any supported format.",
+        ),
+        out: Optional[Path] = typer.Option(
+            None, "--out", "-o", help="Output folder: new, empty or written by dvr (default: RUN/renders/<view>)."
+        ),
         frames: int = typer.Option(60, "--frames", help="Frames of the novel-view orbit."),
         what: str = typer.Option("rgb", "--what", help="Comma-separated outputs: rgb, depth, normal, mask."),
         video: bool = typer.Option(False, "--video", help="Also write video.mp4 of the rgb frames."),
         scale: float = typer.Option(1.0, "--resolution-scale", help="Scale the image size by this factor."),
         transparent: bool = typer.Option(False, "--transparent", help="RGBA images, background transparent."),
-        keep_surroundings: bool = typer.Option(False, "--keep-surroundings", help="A run fitted without masks: the "
-                                               "mask (and --transparent) of the whole region (default: the object's)."),
-        steps: Optional[int] = typer.Option(None, "--steps", help="Ray-marching steps (default: the run's render_steps)."),
-        source: str = typer.Option("field", "--source", help="field (ray march the fitted fields) or mesh (ray cast "
-                                   "the exported textured mesh, what the user takes home; no shading)."),
-        mesh: Optional[Path] = typer.Option(None, "--mesh", help="With --source mesh: the mesh file (default: the "
-                                            "newest .obj/.glb/.ply in RUN/export)."),
+        keep_surroundings: bool = typer.Option(
+            False,
+            "--keep-surroundings",
+            help="A run fitted without masks: the "
+            "mask (and --transparent) of the whole region (default: the object's).",
+        ),
+        steps: Optional[int] = typer.Option(
+            None, "--steps", help="Ray-marching steps (default: the run's render_steps)."
+        ),
+        source: str = typer.Option(
+            "field",
+            "--source",
+            help="field (ray march the fitted fields) or mesh (ray cast "
+            "the exported textured mesh, what the user takes home; no shading).",
+        ),
+        mesh: Optional[Path] = typer.Option(
+            None, "--mesh", help="With --source mesh: the mesh file (default: the newest .obj/.glb/.ply in RUN/export)."
+        ),
         device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda[:i]."),
     ) -> None:
         """Render images (and depth, normals, masks, a video) of a fitted run or of its exported mesh."""
@@ -85,14 +105,31 @@ def register(app: typer.Typer) -> None:
         if source == "mesh":
             mesh = mesh or latest_export(loaded.run_dir)
             if mesh is None:
-                raise DvrError("--source mesh: no exported mesh in RUN/export (run `dvr export` first, or give --mesh)",
-                               loaded.run_dir)
+                raise DvrError(
+                    "--source mesh: no exported mesh in RUN/export (run `dvr export` first, or give --mesh)",
+                    loaded.run_dir,
+                )
             renderer = MeshRenderer(load_colored_mesh(mesh))
             render_fn = lambda camera: renderer.render(camera, supersample=MESH_SUPERSAMPLE)  # noqa: E731
-        with Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=console, transient=True) as progress:
+        with Progress(
+            TextColumn("rendering"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
             task = progress.add_task("render", total=len(cameras))
-            files = render_views(render_fn, cameras, out_dir, outputs, transparent, video,
-                                 on_frame=lambda done, total: progress.update(task, completed=done))
-        console.print(f"{len(cameras)} views ({cameras[0].width}x{cameras[0].height}), {len(files)} files -> "
-                      f"[bold]{escape(str(out_dir))}[/]")
+            files = render_views(
+                render_fn,
+                cameras,
+                out_dir,
+                outputs,
+                transparent,
+                video,
+                on_frame=lambda done, total: progress.update(task, completed=done),
+            )
+        console.print(
+            f"{len(cameras)} views ({cameras[0].width}x{cameras[0].height}), {len(files)} files -> "
+            f"[bold]{escape(str(out_dir))}[/]"
+        )

@@ -17,8 +17,12 @@ def register(app: typer.Typer) -> None:
     @app.command("separate")
     def separate(
         run: Optional[Path] = typer.Argument(None, help="Run folder written by `dvr fit` (default: runs/latest)."),
-        masks: bool = typer.Option(False, "--masks", help="Also write every photo's mask (the object's rendered "
-                                   "silhouette) into RUN/object_masks/, with masks.json (confidence per photo)."),
+        masks: bool = typer.Option(
+            False,
+            "--masks",
+            help="Also write every photo's mask (the object's rendered "
+            "silhouette) into RUN/object_masks/, with masks.json (confidence per photo).",
+        ),
         device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda[:i]."),
     ) -> None:
         """Find the table, floor or wall of a run fitted without masks and write the object's region
@@ -37,8 +41,10 @@ def register(app: typer.Typer) -> None:
             region = object_region(loaded, warner(console, "note"))
         if region is None:
             return
-        console.print(f"object region: [bold]{escape(str(loaded.run_dir / OBJECT_FILE))}[/] "
-                      f"({len(region.planes)} support plane(s) removed)")
+        console.print(
+            f"object region: [bold]{escape(str(loaded.run_dir / OBJECT_FILE))}[/] "
+            f"({len(region.planes)} support plane(s) removed)"
+        )
         if masks:
             with console.status("rendering the object's masks ..."):
                 found, confidence = object_masks(loaded, region, loaded.cameras)
@@ -46,5 +52,7 @@ def register(app: typer.Typer) -> None:
             names = [c.name or f"{k:04d}.png" for k, c in enumerate(loaded.cameras)]
             write_masks(found, names, folder)
             write_confidence(folder, names, confidence, method="separated")
-            console.print(f"{len(found)} masks (confidence {confidence.min():.2f}-{confidence.max():.2f}) -> "
-                          f"[bold]{escape(str(folder))}[/]")
+            console.print(
+                f"{len(found)} masks (confidence {confidence.min():.2f}-{confidence.max():.2f}) -> "
+                f"[bold]{escape(str(folder))}[/]"
+            )

@@ -12,8 +12,10 @@ from rich.markup import escape
 
 from ..errors import DvrError
 
-HOST_HELP = ("Address to listen on (127.0.0.1: this machine only; 0.0.0.0: every network interface, where anyone "
-             "who reaches the port sees the photos and can pause or save a fit).")
+HOST_HELP = (
+    "Address to listen on (127.0.0.1: this machine only; 0.0.0.0: every network interface, where anyone "
+    "who reaches the port sees the photos and can pause or save a fit)."
+)
 
 
 def is_loopback(host: str) -> bool:
@@ -37,9 +39,12 @@ def print_address(console: Console, viewer) -> None:
     """The viewer's address, and the tunnel that reaches it from another machine; a warning when it
     listens beyond this machine."""
     if not is_loopback(viewer.host):
-        console.print(f"[yellow]warning:[/] listening on {escape(viewer.host)}: anyone who reaches port {viewer.port} "
-                      "can see the photos and pause or save the fit (use --host 127.0.0.1 and the ssh tunnel below)",
-                      soft_wrap=True, highlight=False)
+        console.print(
+            f"[yellow]warning:[/] listening on {escape(viewer.host)}: anyone who reaches port {viewer.port} "
+            "can see the photos and pause or save the fit (use --host 127.0.0.1 and the ssh tunnel below)",
+            soft_wrap=True,
+            highlight=False,
+        )
     console.print(f"viewer: [bold]{escape(viewer.url)}[/]", soft_wrap=True)
     console.print(f"from another machine: {viewer.ssh_hint}", soft_wrap=True, highlight=False)
 
@@ -47,15 +52,20 @@ def print_address(console: Console, viewer) -> None:
 def register(app: typer.Typer) -> None:
     @app.command("view")
     def view(
-        path: Path = typer.Argument(..., help="A run folder (from `dvr fit`), a calibrated scene folder, or a "
-                                    "folder of photos with --cameras."),
-        cameras: Optional[Path] = typer.Option(None, "--cameras", "-c", help="Camera file for a folder of photos "
-                                               "(any format `dvr fit` reads)."),
+        path: Path = typer.Argument(
+            ..., help="A run folder (from `dvr fit`), a calibrated scene folder, or a folder of photos with --cameras."
+        ),
+        cameras: Optional[Path] = typer.Option(
+            None, "--cameras", "-c", help="Camera file for a folder of photos (any format `dvr fit` reads)."
+        ),
         masks: Optional[Path] = typer.Option(None, "--masks", "-m", help="Folder of object masks (for the overlay)."),
         port: int = typer.Option(8080, "--port", help="Port of the web viewer."),
         host: str = typer.Option("127.0.0.1", "--host", help=HOST_HELP),
-        live: str = typer.Option("rgb", "--live", help="Live render of a run shown first: rgb, depth, normal or "
-                                 "off (the surface mesh instead)."),
+        live: str = typer.Option(
+            "rgb",
+            "--live",
+            help="Live render of a run shown first: rgb, depth, normal or off (the surface mesh instead).",
+        ),
         size: int = typer.Option(256, "--size", help="Long side of the live render at rest, pixels."),
         device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda[:i]."),
     ) -> None:
@@ -73,8 +83,9 @@ def register(app: typer.Typer) -> None:
 
             run = load_run(path, device=device)
             content = run_content(run)
-            viewer = Viewer(host, port, RenderSettings.of_config(run.cfg, size), title=f"dvr: {run.run_dir.name}",
-                            live=live)
+            viewer = Viewer(
+                host, port, RenderSettings.of_config(run.cfg, size), title=f"dvr: {run.run_dir.name}", live=live
+            )
             field, occ_grid = run.field, run.occ_grid
         else:
             from ..scene import load_scene

@@ -4,5 +4,17 @@ from .fitconfig import DEFAULT_MINUTES, FLAT_NAMES, MAX_CHECKPOINT_INTERVAL_S, P
 from .legacy import migrate
 from .parts import FieldConfig, LossWeights, RenderConfig, SamplerConfig, Schedule
 
-__all__ = ["DEFAULT_MINUTES", "FLAT_NAMES", "MAX_CHECKPOINT_INTERVAL_S", "PARTS", "PRESETS", "FieldConfig",
-           "FitConfig", "LossWeights", "RenderConfig", "SamplerConfig", "Schedule", "migrate"]
+__all__ = [
+    "DEFAULT_MINUTES",
+    "FLAT_NAMES",
+    "MAX_CHECKPOINT_INTERVAL_S",
+    "PARTS",
+    "PRESETS",
+    "FieldConfig",
+    "FitConfig",
+    "LossWeights",
+    "RenderConfig",
+    "SamplerConfig",
+    "Schedule",
+    "migrate",
+]

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import DvrError
 from ..files import read_json, write_json
 from .parts import FieldConfig, LossWeights, RenderConfig, SamplerConfig, Schedule
-from .settings import Settings, integer, int_at_least, number_in, optional, setting
+from .settings import Settings, int_at_least, integer, number_in, optional, setting
 
 DEFAULT_MINUTES = 10.0  # the budget of a fit given neither --iters nor --minutes
 MAX_CHECKPOINT_INTERVAL_S = 120.0  # a kill -9 loses at most this much work
@@ -46,8 +46,10 @@ class FitConfig(Settings):
     seed: int = setting(0, check=integer, want="an integer")
     device: str = setting("auto", check=_string, want="a string")
     checkpoint_every_s: float = setting(
-        120.0, check=number_in(0, MAX_CHECKPOINT_INTERVAL_S),
-        want=f"a number of seconds in [0, {MAX_CHECKPOINT_INTERVAL_S:g}] (0: after every iteration)")
+        120.0,
+        check=number_in(0, MAX_CHECKPOINT_INTERVAL_S),
+        want=f"a number of seconds in [0, {MAX_CHECKPOINT_INTERVAL_S:g}] (0: after every iteration)",
+    )
     preview_every_s: float = setting(180.0, check=number_in(0, open_low=True), want="a number > 0")
 
     @property
@@ -96,8 +98,12 @@ class FitConfig(Settings):
         """The config of a nested JSON dict (:meth:`to_json`); DvrError naming ``source`` for an
         unknown key or a value out of range."""
         unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
-        unknown += sorted(f"{part}.{key}" for part, kind in PARTS.items() if isinstance(data.get(part), dict)
-                          for key in set(data[part]) - {f.name for f in dataclasses.fields(kind)})
+        unknown += sorted(
+            f"{part}.{key}"
+            for part, kind in PARTS.items()
+            if isinstance(data.get(part), dict)
+            for key in set(data[part]) - {f.name for f in dataclasses.fields(kind)}
+        )
         if unknown:
             raise DvrError(f"unknown config keys {unknown}", source)
         try:
@@ -117,8 +123,13 @@ class FitConfig(Settings):
 
 
 #: The parts of a FitConfig, by attribute name.
-PARTS = {"network": FieldConfig, "rendering": RenderConfig, "losses": LossWeights, "schedule": Schedule,
-         "sampler": SamplerConfig}
+PARTS = {
+    "network": FieldConfig,
+    "rendering": RenderConfig,
+    "losses": LossWeights,
+    "schedule": Schedule,
+    "sampler": SamplerConfig,
+}
 #: The part each flat name lives in (None: FitConfig itself).
 PLACE = {f.name: None for f in dataclasses.fields(FitConfig) if f.name not in PARTS}
 for _part, _kind in PARTS.items():

@@ -7,9 +7,17 @@ from pathlib import Path
 from .fitconfig import flatten, nest
 
 #: Settings added after runs were first saved, with the value the older runs ran with.
-LEGACY_VALUES = {"w_sparse": 0.0, "sparse_per_step": 512, "shading_hidden": 0, "renderer": "surface",
-                 "stop_at_hit": False, "compile": False, "background": "colour",
-                 "kernel": "torch", "sparse_adam": False}
+LEGACY_VALUES = {
+    "w_sparse": 0.0,
+    "sparse_per_step": 512,
+    "shading_hidden": 0,
+    "renderer": "surface",
+    "stop_at_hit": False,
+    "compile": False,
+    "background": "colour",
+    "kernel": "torch",
+    "sparse_adam": False,
+}
 #: The grid field's shading normals took the smoothness loss's step (its default where that was 0).
 SHADING_FD_STEP = 0.008
 

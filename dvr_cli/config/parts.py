@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from ..fields import Field, GridField, PaperField, fused
 from ..fields.background import BACKGROUNDS
 from ..fields.grid import KERNELS
-from .settings import (Settings, boolean, int_at_least, int_list, integer, number, number_in, one_of, optional,
-                       setting)
+from .settings import Settings, boolean, int_at_least, int_list, integer, number, number_in, one_of, optional, setting
 
 FIELDS = ("grid", "paper")
 MASK_PROBES = ("peak", "random")
@@ -24,9 +23,11 @@ class FieldConfig(Settings):
     """The field backbone: 'grid' (multi-resolution dense feature grid + tiny MLP) or 'paper' (DVR's MLP)."""
 
     field: str = setting("grid", check=one_of(*FIELDS), want=f"one of {', '.join(FIELDS)}")
-    grid_resolutions: list[int] = setting(factory=lambda: [16, 32, 64, 128],
-                                          check=lambda v: int_list(2)(v) and bool(v),
-                                          want="a non-empty list of integers >= 2")
+    grid_resolutions: list[int] = setting(
+        factory=lambda: [16, 32, 64, 128],
+        check=lambda v: int_list(2)(v) and bool(v),
+        want="a non-empty list of integers >= 2",
+    )
     grid_features: int = setting(4, check=int_at_least(1), want=AT_LEAST_1)
     # finer levels stored in hash tables of 2^hash_table_log2 rows (Instant-NGP); [] for none
     hash_resolutions: list[int] = setting(factory=lambda: [256], check=int_list(2), want="a list of integers >= 2")
@@ -67,15 +68,31 @@ class FieldConfig(Settings):
     def setup(self) -> Field:
         """The field these settings describe, freshly initialised (torch's global RNG)."""
         if self.field == "grid":
-            return GridField(self.grid_resolutions, self.grid_features, self.mlp_hidden,
-                             hidden_layers=self.mlp_hidden_layers, init_radius=self.init_radius,
-                             prior_sharpness=self.prior_sharpness, grid_init_std=self.grid_init_std,
-                             head_scale=self.head_scale, sh_degree=self.sh_degree,
-                             hash_resolutions=self.hash_resolutions, hash_features=self.hash_features,
-                             hash_table_log2=self.hash_table_log2, shading_hidden=self.shading_hidden,
-                             shading_fd_step=self.shading_fd_step, kernel=self.kernel)
-        return PaperField(self.paper_hidden, self.paper_blocks, init_radius=self.init_radius,
-                          prior_sharpness=self.prior_sharpness, head_scale=self.head_scale, sh_degree=self.sh_degree)
+            return GridField(
+                self.grid_resolutions,
+                self.grid_features,
+                self.mlp_hidden,
+                hidden_layers=self.mlp_hidden_layers,
+                init_radius=self.init_radius,
+                prior_sharpness=self.prior_sharpness,
+                grid_init_std=self.grid_init_std,
+                head_scale=self.head_scale,
+                sh_degree=self.sh_degree,
+                hash_resolutions=self.hash_resolutions,
+                hash_features=self.hash_features,
+                hash_table_log2=self.hash_table_log2,
+                shading_hidden=self.shading_hidden,
+                shading_fd_step=self.shading_fd_step,
+                kernel=self.kernel,
+            )
+        return PaperField(
+            self.paper_hidden,
+            self.paper_blocks,
+            init_radius=self.init_radius,
+            prior_sharpness=self.prior_sharpness,
+            head_scale=self.head_scale,
+            sh_degree=self.sh_degree,
+        )
 
 
 @dataclass
@@ -164,16 +181,17 @@ class Schedule(Settings):
     steps follow the fraction of the plan done; with both set, the iteration plan is also stopped
     after ``minutes``."""
 
-    iters: int | None = setting(None, check=optional(int_at_least(1)),
-                                want="an integer >= 1 (or null: plan in time)")
+    iters: int | None = setting(None, check=optional(int_at_least(1)), want="an integer >= 1 (or null: plan in time)")
     minutes: float | None = setting(None, check=optional(number_in(0, open_low=True)), want="a number > 0 (or null)")
     lr: float = setting(1e-2, check=number_in(0, open_low=True), want="a number > 0")
     # exponential decay to lr * ratio at the end of the plan
     lr_final_ratio: float = setting(0.1, check=number_in(0, 1, open_low=True), want="a number in (0, 1]")
     # marching steps from a fraction of the plan on: [[fraction, steps], ...], first fraction 0
     steps_schedule: list[list[float]] = setting(
-        factory=lambda: [[0, 32], [0.33, 64], [0.67, 128]], check=_steps,
-        want="a list of [fraction, steps] from fraction 0, increasing fractions < 1, steps >= 2")
+        factory=lambda: [[0, 32], [0.33, 64], [0.67, 128]],
+        check=_steps,
+        want="a list of [fraction, steps] from fraction 0, increasing fractions < 1, steps >= 2",
+    )
 
     def n_steps(self, fraction: float) -> int:
         """Marching steps at ``fraction`` of the plan, from ``steps_schedule``."""
@@ -185,7 +203,7 @@ class Schedule(Settings):
 
     def learning_rate(self, fraction: float) -> float:
         """``lr`` decayed exponentially to ``lr * lr_final_ratio`` at the end of the plan."""
-        return self.lr * self.lr_final_ratio ** fraction
+        return self.lr * self.lr_final_ratio**fraction
 
 
 @dataclass

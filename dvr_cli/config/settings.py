@@ -12,8 +12,9 @@ from ..errors import DvrError
 _NONE = dataclasses.MISSING
 
 
-def setting(default: Any = _NONE, *, factory: Callable[[], Any] | None = None, check: Callable[[Any], bool],
-            want: str) -> Any:
+def setting(
+    default: Any = _NONE, *, factory: Callable[[], Any] | None = None, check: Callable[[Any], bool], want: str
+) -> Any:
     """A dataclass field whose value must satisfy ``check`` (``want`` says what it must be)."""
     metadata = {"check": check, "want": want}
     if factory is not None:
@@ -59,8 +60,7 @@ def int_at_least(low: int) -> Callable[[Any], bool]:
 
 def number_in(low: float, high: float = math.inf, open_low: bool = False, open_high: bool = False):
     """A number within [low, high], each end open when asked."""
-    return lambda v: (number(v) and (v > low if open_low else v >= low)
-                      and (v < high if open_high else v <= high))
+    return lambda v: number(v) and (v > low if open_low else v >= low) and (v < high if open_high else v <= high)
 
 
 def int_list(low: int) -> Callable[[Any], bool]:

@@ -31,7 +31,9 @@ def load_mesh(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         mesh = trimesh.load(path, force="mesh", process=False)
     except Exception as exc:  # trimesh raises many types for unknown or broken files
-        raise DvrError(f"cannot read mesh ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})", path) from None
+        raise DvrError(
+            f"cannot read mesh ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})", path
+        ) from None
     faces = np.asarray(getattr(mesh, "faces", np.zeros((0, 3))), dtype=np.int64)
     if len(faces) == 0:
         raise DvrError("mesh has no triangles", path)
@@ -57,8 +59,13 @@ def distance_to_mesh(points: np.ndarray, verts: np.ndarray, faces: np.ndarray) -
     return scene.compute_distance(o3d.core.Tensor(points.astype(np.float32))).numpy().astype(np.float64)
 
 
-def mesh_distances(pred: tuple[np.ndarray, np.ndarray], gt: tuple[np.ndarray, np.ndarray], n_points: int = 100_000,
-                   threshold: float | None = None, seed: int = 0) -> dict[str, float]:
+def mesh_distances(
+    pred: tuple[np.ndarray, np.ndarray],
+    gt: tuple[np.ndarray, np.ndarray],
+    n_points: int = 100_000,
+    threshold: float | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
     """Accuracy, completeness, Chamfer-L1 and F-score of ``pred`` against ``gt`` (each (verts, faces)).
 
     ``threshold``: F-score distance in world units (default 1% of the GT bounding-box diagonal).
@@ -77,7 +84,11 @@ def mesh_distances(pred: tuple[np.ndarray, np.ndarray], gt: tuple[np.ndarray, np
         "threshold": threshold,
     }
     result.update({f"{k}_pct": 100.0 * v / diagonal for k, v in list(result.items())})
-    result.update(precision=precision, recall=recall,
-                  fscore=0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall),
-                  gt_diagonal=diagonal, n_points=n_points)
+    result.update(
+        precision=precision,
+        recall=recall,
+        fscore=0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall),
+        gt_diagonal=diagonal,
+        n_points=n_points,
+    )
     return result

@@ -57,8 +57,9 @@ def ssim(pred: np.ndarray, gt: np.ndarray) -> float:
     g = gaussian_window()
     r = SSIM_WINDOW // 2
     if min(x.shape[:2]) < SSIM_WINDOW:
-        raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, "
-                         f"got {x.shape[1]}x{x.shape[0]}")
+        raise ValueError(
+            f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {x.shape[1]}x{x.shape[0]}"
+        )
 
     def blur(a):
         return cv2.sepFilter2D(a, cv2.CV_64F, g, g, borderType=cv2.BORDER_REFLECT)[r:-r, r:-r]

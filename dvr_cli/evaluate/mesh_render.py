@@ -73,8 +73,9 @@ def sample_texture(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
     pad = (-n) % cols
     x = np.pad(flat[:, 0] * w - 0.5, (0, pad)).astype(np.float32).reshape(-1, cols)
     y = np.pad(flat[:, 1] * h - 0.5, (0, pad)).astype(np.float32).reshape(-1, cols)
-    out = cv2.remap(np.ascontiguousarray(texture, dtype=np.float32), x, y, cv2.INTER_LINEAR,
-                    borderMode=cv2.BORDER_REPLICATE)
+    out = cv2.remap(
+        np.ascontiguousarray(texture, dtype=np.float32), x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     return out.reshape(-1, 3)[:n].reshape(*uv.shape[:-1], 3)
 
 
@@ -126,5 +127,9 @@ class MeshRenderer:
         n_hit = pool(hit.astype(np.float32))
         normal = pool(normal)
         normal /= np.maximum(np.linalg.norm(normal, axis=2, keepdims=True), 1e-12)
-        return {"rgb": pool(rgb) / s**2, "depth": pool(depth) / np.maximum(n_hit, 1), "normal": normal,
-                "mask": n_hit >= s**2 / 2}
+        return {
+            "rgb": pool(rgb) / s**2,
+            "depth": pool(depth) / np.maximum(n_hit, 1),
+            "normal": normal,
+            "mask": n_hit >= s**2 / 2,
+        }

@@ -57,8 +57,10 @@ def check_view_size(view: View) -> None:
     """DvrError naming the view unless its photo has the size its camera renders at."""
     h, w = view.image.shape[:2]
     if (w, h) != (view.camera.width, view.camera.height):
-        raise DvrError(f"view '{view.name}': image is {w}x{h} but the render is "
-                       f"{view.camera.width}x{view.camera.height}", view.image_path)
+        raise DvrError(
+            f"view '{view.name}': image is {w}x{h} but the render is {view.camera.width}x{view.camera.height}",
+            view.image_path,
+        )
 
 
 def view_metrics(pred: dict, view: View) -> dict[str, float]:
@@ -75,9 +77,16 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else math.nan
 
 
-def evaluate_images(run: Run, views: list[View], figures_dir: Path | None = None, n_figures: int = 3,
-                    n_steps: int | None = None, on_view: Callable[[int, int], None] | None = None,
-                    keep_surroundings: bool = False, log: Callable[[str], None] | None = None) -> dict:
+def evaluate_images(
+    run: Run,
+    views: list[View],
+    figures_dir: Path | None = None,
+    n_figures: int = 3,
+    n_steps: int | None = None,
+    on_view: Callable[[int, int], None] | None = None,
+    keep_surroundings: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> dict:
     """Render every view's camera and compare; the first ``n_figures`` get a comparison PNG. The
     silhouette of a run fitted without masks is its object's (dvr_cli.mesh.separate) unless
     ``keep_surroundings``.
@@ -94,8 +103,13 @@ def evaluate_images(run: Run, views: list[View], figures_dir: Path | None = None
     return score_renders(render, views, figures_dir, n_figures, on_view=on_view)
 
 
-def score_mesh(mesh: ColoredMesh, views: list[View], figures_dir: Path | None = None, n_figures: int = 3,
-               on_view: Callable[[int, int], None] | None = None) -> dict:
+def score_mesh(
+    mesh: ColoredMesh,
+    views: list[View],
+    figures_dir: Path | None = None,
+    n_figures: int = 3,
+    on_view: Callable[[int, int], None] | None = None,
+) -> dict:
     """Score a coloured mesh (world units, e.g. ``load_colored_mesh`` of an exported file) as the
     field's renders are scored: ray cast from each view's camera, MESH_SUPERSAMPLE^2 rays per
     pixel, texture looked up bilinearly, no shading (dvr_cli.evaluate.mesh_render).
@@ -103,12 +117,24 @@ def score_mesh(mesh: ColoredMesh, views: list[View], figures_dir: Path | None = 
     Returns {"views": [...], "mean": {...}} as :func:`evaluate_images`; figures ``mesh_<view>.png``.
     """
     renderer = MeshRenderer(mesh)
-    return score_renders(lambda view: renderer.render(view.camera, background_of(view), MESH_SUPERSAMPLE), views,
-                         figures_dir, n_figures, "mesh_", on_view)
+    return score_renders(
+        lambda view: renderer.render(view.camera, background_of(view), MESH_SUPERSAMPLE),
+        views,
+        figures_dir,
+        n_figures,
+        "mesh_",
+        on_view,
+    )
 
 
-def score_renders(render: Callable[[View], dict], views: list[View], figures_dir: Path | None = None,
-                  n_figures: int = 3, figure_prefix: str = "", on_view: Callable[[int, int], None] | None = None) -> dict:
+def score_renders(
+    render: Callable[[View], dict],
+    views: list[View],
+    figures_dir: Path | None = None,
+    n_figures: int = 3,
+    figure_prefix: str = "",
+    on_view: Callable[[int, int], None] | None = None,
+) -> dict:
     """Compare ``render(view)`` (a dict with ``rgb`` (H, W, 3) and ``mask`` (H, W)) with each view."""
     for view in views:
         check_view_size(view)
@@ -126,8 +152,14 @@ def score_renders(render: Callable[[View], dict], views: list[View], figures_dir
     return {"views": per_view, "mean": means}
 
 
-def evaluate_geometry(run: Run, gt_mesh: str | Path, resolution: int = 256, n_points: int = 100_000,
-                      threshold: float | None = None, log: Callable[[str], None] | None = None) -> dict:
+def evaluate_geometry(
+    run: Run,
+    gt_mesh: str | Path,
+    resolution: int = 256,
+    n_points: int = 100_000,
+    threshold: float | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict:
     """Chamfer / F-score of the run's surface (export's pipeline, cached) against ``gt_mesh``."""
     gt = load_mesh(gt_mesh)
     verts, faces = extract_run_surface(run, resolution, log)
@@ -148,11 +180,19 @@ def json_safe(value, nan: str | None = "nan"):
     return value
 
 
-def evaluate_run(run: Run, gt_mesh: str | Path | None = None, test_cameras: str | Path | None = None,
-                 json_path: str | Path | None = None, resolution: int = 256, n_points: int = 100_000,
-                 n_steps: int | None = None, log: Callable[[str], None] | None = None,
-                 on_view: Callable[[int, int], None] | None = None, mesh: str | Path | None = None,
-                 keep_surroundings: bool = False) -> dict:
+def evaluate_run(
+    run: Run,
+    gt_mesh: str | Path | None = None,
+    test_cameras: str | Path | None = None,
+    json_path: str | Path | None = None,
+    resolution: int = 256,
+    n_points: int = 100_000,
+    n_steps: int | None = None,
+    log: Callable[[str], None] | None = None,
+    on_view: Callable[[int, int], None] | None = None,
+    mesh: str | Path | None = None,
+    keep_surroundings: bool = False,
+) -> dict:
     """Geometry (with ``gt_mesh``) and image metrics (test cameras or held-out views) of ``run``,
     and of the exported ``mesh`` file (as the user takes it home) from the same views. A run
     fitted without masks is scored on its object's silhouette unless ``keep_surroundings``.
@@ -167,18 +207,31 @@ def evaluate_run(run: Run, gt_mesh: str | Path | None = None, test_cameras: str 
     colored = load_colored_mesh(mesh) if mesh is not None else None
     views, source = comparison_views(run, test_cameras)
     if gt_mesh is None and not views:
-        raise DvrError("nothing to evaluate: the run has no held-out views; give --gt-mesh and/or --test-cameras",
-                       run.run_dir)
+        raise DvrError(
+            "nothing to evaluate: the run has no held-out views; give --gt-mesh and/or --test-cameras", run.run_dir
+        )
     result: dict = {"run": str(run.run_dir), "iteration": run.iteration}
     if gt_mesh is not None:
         result["geometry"] = evaluate_geometry(run, gt_mesh, resolution, n_points, log=log)
     if views:
-        result["images"] = {"source": source,
-                            **evaluate_images(run, views, run.run_dir / FIGURES_DIR, n_steps=n_steps, on_view=on_view,
-                                             keep_surroundings=keep_surroundings, log=log)}
+        result["images"] = {
+            "source": source,
+            **evaluate_images(
+                run,
+                views,
+                run.run_dir / FIGURES_DIR,
+                n_steps=n_steps,
+                on_view=on_view,
+                keep_surroundings=keep_surroundings,
+                log=log,
+            ),
+        }
     if views and colored is not None:
-        result["mesh"] = {"file": str(mesh), "supersample": MESH_SUPERSAMPLE,
-                          **score_mesh(colored, views, run.run_dir / FIGURES_DIR, on_view=on_view)}
+        result["mesh"] = {
+            "file": str(mesh),
+            "supersample": MESH_SUPERSAMPLE,
+            **score_mesh(colored, views, run.run_dir / FIGURES_DIR, on_view=on_view),
+        }
     write_json(json_path, json_safe(result))
     result["json"] = str(json_path)
     return result

@@ -79,8 +79,9 @@ class EnvironmentMap(nn.Module):
     def forward(self, dirs: torch.Tensor, view_index: torch.Tensor | None) -> torch.Tensor:
         """dirs: (N, 3) unit ray directions; view_index: (N,) long or None (the mean exposure) -> (N, 3)."""
         uv = equirect_uv(dirs).view(1, 1, -1, 2)
-        colour = torch.sigmoid(F.grid_sample(self.texture[None], uv, align_corners=False,
-                                             padding_mode="border")[0, :, 0].T)
+        colour = torch.sigmoid(
+            F.grid_sample(self.texture[None], uv, align_corners=False, padding_mode="border")[0, :, 0].T
+        )
         if view_index is None:
             return colour * self.gain.mean(dim=0) + self.bias.mean(dim=0)
         return colour * self.gain[view_index] + self.bias[view_index]
@@ -118,8 +119,9 @@ class InvertedSphereField(nn.Module):
         values = F.grid_sample(self.grid[None], q, align_corners=True)[0, :, 0, 0].T
         return values[:, 0], torch.sigmoid(values[:, 1:])
 
-    def ray_samples(self, origins: torch.Tensor, dirs: torch.Tensor, n: int,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
+    def ray_samples(
+        self, origins: torch.Tensor, dirs: torch.Tensor, n: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """(N, n) increasing ray parameters t past the sphere, uniform in inverse radius (NeRF++).
 
         origins, dirs: (N, 3), w unit. With b = o . w, a ray's radius |o + t w| grows from

@@ -58,8 +58,9 @@ class Field(nn.Module):
         """points: (N, 3) in the unit cube -> (N,) occupancy logits."""
         raise NotImplementedError
 
-    def texture(self, points: torch.Tensor, dirs: torch.Tensor | None = None,
-                normals: torch.Tensor | None = None) -> torch.Tensor:
+    def texture(
+        self, points: torch.Tensor, dirs: torch.Tensor | None = None, normals: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """points: (N, 3) -> (N, 3) RGB in [0, 1] seen along the unit view directions ``dirs``
         (N, 3); without ``dirs``, the colour averaged over directions (a view-independent field
         ignores them). ``normals``: (N, 3) outward unit normals at ``points`` when the caller

@@ -43,8 +43,9 @@ class FieldCompilation:
             except Exception as exc:  # noqa: BLE001 - any failure of the compiler means: run eagerly
                 self.active = False
                 reason = (str(exc).strip().splitlines() or [""])[0][:200]
-                self.warn(f"warning: torch.compile of the field failed ({type(exc).__name__}: {reason}); "
-                          "fitting uncompiled")
+                self.warn(
+                    f"warning: torch.compile of the field failed ({type(exc).__name__}: {reason}); fitting uncompiled"
+                )
         return self.eager(*args, **kwargs)
 
 

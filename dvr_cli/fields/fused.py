@@ -48,8 +48,11 @@ def reference_kernel():
 
 def runs_on(points: torch.Tensor) -> bool:
     """The native kernel takes these points: float32 / float64 on the CPU, outside ``reference_kernel()``."""
-    return (points.device.type == "cpu" and points.dtype in (torch.float32, torch.float64)
-            and not getattr(_REFERENCE, "on", False))
+    return (
+        points.device.type == "cpu"
+        and points.dtype in (torch.float32, torch.float64)
+        and not getattr(_REFERENCE, "on", False)
+    )
 
 
 @njit(cache=True, inline="always")
@@ -262,8 +265,15 @@ class Levels:
         else:
             _hash_backward(points, q, grad_out, self.columns[level], grad)
 
-    def point_grad(self, level: int, points: np.ndarray, q: np.ndarray, table: np.ndarray, grad_out: np.ndarray,
-                   grad_points: np.ndarray) -> None:
+    def point_grad(
+        self,
+        level: int,
+        points: np.ndarray,
+        q: np.ndarray,
+        table: np.ndarray,
+        grad_out: np.ndarray,
+        grad_points: np.ndarray,
+    ) -> None:
         """grad_points (N, 3) += the level's features' gradient to the points, against grad_out."""
         if level < self.n_dense:
             _dense_point_grad(points, q, table, self.resolutions[level], grad_out, self.columns[level], grad_points)
@@ -312,7 +322,7 @@ class _Encode(torch.autograd.Function):
         points = points.contiguous()
         out = points.new_empty(points.shape[0], levels.columns[-1])
         out[:, :3] = points
-        out[:, levels.columns[levels.active]:] = 0.0
+        out[:, levels.columns[levels.active] :] = 0.0
         p, o = _np(points), _np(out)
         active = range(levels.active)
         tables = [levels.table(level, params[level]) for level in active]

@@ -48,11 +48,24 @@ class GridField(Field):
 
     per_point = "_hidden"
 
-    def __init__(self, resolutions=(16, 32, 64, 128), features: int = 4, hidden: int = 64,
-                 hidden_layers: int = 1, init_radius: float = 0.5, prior_sharpness: float = 10.0,
-                 grid_init_std: float = 1e-4, head_scale: float = 0.01, sh_degree: int = 0,
-                 hash_resolutions=(), hash_features: int = 2, hash_table_log2: int = 20,
-                 shading_hidden: int = 0, shading_fd_step: float = 0.008, kernel: str = "torch"):
+    def __init__(
+        self,
+        resolutions=(16, 32, 64, 128),
+        features: int = 4,
+        hidden: int = 64,
+        hidden_layers: int = 1,
+        init_radius: float = 0.5,
+        prior_sharpness: float = 10.0,
+        grid_init_std: float = 1e-4,
+        head_scale: float = 0.01,
+        sh_degree: int = 0,
+        hash_resolutions=(),
+        hash_features: int = 2,
+        hash_table_log2: int = 20,
+        shading_hidden: int = 0,
+        shading_fd_step: float = 0.008,
+        kernel: str = "torch",
+    ):
         super().__init__()
         if not resolutions or min(resolutions) < 2:
             raise ValueError(f"grid resolutions must be >= 2, got {list(resolutions)}")
@@ -121,8 +134,9 @@ class GridField(Field):
         """
         check_points(points)
         if self.kernel == "native" and fused.runs_on(points):
-            return fused.fused_encode(points, list(self.grids), list(self.tables), self.hash_resolutions,
-                                      self.active_levels).t()
+            return fused.fused_encode(
+                points, list(self.grids), list(self.tables), self.hash_resolutions, self.active_levels
+            ).t()
         n = points.shape[0]
         # grid_sample reads the last coordinate axis as (x, y, z) -> (W, H, D); the volume is
         # indexed [z, y, x], so V[0, :, k, j, i] is the feature at corner (x_i, y_j, z_k).
@@ -155,8 +169,9 @@ class GridField(Field):
             stencil = fd_points(points.detach(), self.shading_fd_step)
             return fd_normals(self.occupancy_logits(stencil), self.shading_fd_step)
 
-    def _color(self, hidden: torch.Tensor, dirs: torch.Tensor | None, points: torch.Tensor,
-               normals: torch.Tensor | None = None) -> torch.Tensor:
+    def _color(
+        self, hidden: torch.Tensor, dirs: torch.Tensor | None, points: torch.Tensor, normals: torch.Tensor | None = None
+    ) -> torch.Tensor:
         rows = slice(1, None) if dirs is not None else slice(1, 4)  # the SH rows only when they are used
         raw = F.linear(hidden, self.head.weight[rows], self.head.bias[rows])
         if self.shading is not None and dirs is not None:
@@ -168,8 +183,9 @@ class GridField(Field):
     def occupancy_logits(self, points: torch.Tensor) -> torch.Tensor:
         return self._logits(points, self._hidden(points))
 
-    def texture(self, points: torch.Tensor, dirs: torch.Tensor | None = None,
-                normals: torch.Tensor | None = None) -> torch.Tensor:
+    def texture(
+        self, points: torch.Tensor, dirs: torch.Tensor | None = None, normals: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return self._color(self._hidden(points), dirs, points, normals)
 
     def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

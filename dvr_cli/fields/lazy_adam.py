@@ -63,8 +63,8 @@ class LazyAdam(torch.optim.Adam):
                 t = float(state["step"])
                 grad = p.grad if p.grad.stride() == p.stride() else p.grad.contiguous(memory_format=_layout(p))
                 arrays = [_flat(x) for x in (p, grad, state["exp_avg"], state["exp_avg_sq"])]
-                step_size = group["lr"] / (1.0 - b1 ** t)
-                bias2_sqrt = math.sqrt(1.0 - b2 ** t)
+                step_size = group["lr"] / (1.0 - b1**t)
+                bias2_sqrt = math.sqrt(1.0 - b2**t)
 
                 def chunk(rows: slice, arrays=arrays, step_size=step_size, bias2_sqrt=bias2_sqrt) -> None:
                     _lazy_adam(*(a[rows] for a in arrays), step_size, b1, b2, group["eps"], bias2_sqrt)
@@ -73,8 +73,11 @@ class LazyAdam(torch.optim.Adam):
 
 
 def _layout(p: torch.Tensor) -> torch.memory_format:
-    return torch.channels_last_3d if p.dim() == 5 and p.is_contiguous(memory_format=torch.channels_last_3d) \
+    return (
+        torch.channels_last_3d
+        if p.dim() == 5 and p.is_contiguous(memory_format=torch.channels_last_3d)
         else torch.contiguous_format
+    )
 
 
 def field_optimizer(parameters: list, lazy: list, lr: float) -> torch.optim.Optimizer:
@@ -87,5 +90,6 @@ def field_optimizer(parameters: list, lazy: list, lr: float) -> torch.optim.Opti
     one = np.ones(1, np.float32)
     _lazy_adam(one, one, one.copy(), one.copy(), 0.0, 0.9, 0.999, 1e-8, 1.0)  # compile (or load) it now
     dense = [p for p in parameters if id(p) not in lazy_ids]
-    return LazyAdam([{"params": dense}, {"params": [p for p in parameters if id(p) in lazy_ids], "lazy": True}],
-                    lr=lr, fused=True)
+    return LazyAdam(
+        [{"params": dense}, {"params": [p for p in parameters if id(p) in lazy_ids], "lazy": True}], lr=lr, fused=True
+    )

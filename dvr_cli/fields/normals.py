@@ -21,7 +21,7 @@ def normals(field: Field, points: torch.Tensor, create_graph: bool = False, eps:
     differentiates once).
     """
     check_points(points)
-    with torch.enable_grad(), (reference_kernel() if create_graph else contextlib.nullcontext()):
+    with torch.enable_grad(), reference_kernel() if create_graph else contextlib.nullcontext():
         x = points if (create_graph and points.requires_grad) else points.detach().requires_grad_(True)
         logits = field.occupancy_logits(x)
         (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=create_graph)

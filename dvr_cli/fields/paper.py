@@ -38,8 +38,15 @@ class PaperField(Field):
 
     per_point = "features"
 
-    def __init__(self, hidden: int = 512, blocks: int = 5, init_radius: float = 0.5,
-                 prior_sharpness: float = 10.0, head_scale: float = 0.01, sh_degree: int = 0):
+    def __init__(
+        self,
+        hidden: int = 512,
+        blocks: int = 5,
+        init_radius: float = 0.5,
+        prior_sharpness: float = 10.0,
+        head_scale: float = 0.01,
+        sh_degree: int = 0,
+    ):
         super().__init__()
         self.init_radius = float(init_radius)
         self.prior_sharpness = float(prior_sharpness)
@@ -67,8 +74,9 @@ class PaperField(Field):
     def occupancy_logits(self, points: torch.Tensor) -> torch.Tensor:
         return self._logits(points, self.features(points))
 
-    def texture(self, points: torch.Tensor, dirs: torch.Tensor | None = None,
-                normals: torch.Tensor | None = None) -> torch.Tensor:
+    def texture(
+        self, points: torch.Tensor, dirs: torch.Tensor | None = None, normals: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return sh_rgb(self.rgb_head(self.features(points)), dirs, self.sh_degree)
 
     def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -32,8 +32,7 @@ def sh_directional(dirs: torch.Tensor, degree: int) -> torch.Tensor:
     if degree >= 1:
         values += [-_C1 * y, _C1 * z, -_C1 * x]
     if degree >= 2:
-        values += [_C2[0] * x * y, -_C2[0] * y * z, _C2[1] * (3 * z * z - 1), -_C2[0] * x * z,
-                   _C2[2] * (x * x - y * y)]
+        values += [_C2[0] * x * y, -_C2[0] * y * z, _C2[1] * (3 * z * z - 1), -_C2[0] * x * z, _C2[2] * (x * x - y * y)]
     return torch.stack(values[:n], dim=-1) if n else dirs.new_zeros(dirs.shape[0], 0)
 
 

@@ -203,8 +203,9 @@ def own_rng(rng: dict, source=None) -> dict:
     """
     saved = len(rng["ranks"]) if "ranks" in rng else 1
     if saved != world_size():
-        raise DvrError(f"the checkpoint was written by a fit over {saved} process(es): resume it with --nproc {saved}",
-                       source)
+        raise DvrError(
+            f"the checkpoint was written by a fit over {saved} process(es): resume it with --nproc {saved}", source
+        )
     return {**rng, "sampler": rng["ranks"][rank()]} if "ranks" in rng else rng
 
 
@@ -217,8 +218,16 @@ def launch(nproc: int, args: list[str]) -> int:
     """
     if nproc < 1:
         raise DvrError(f"--nproc must be at least 1 (got {nproc})")
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-               "-m", "dvr_cli.cli", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "dvr_cli.cli",
+        *args,
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:

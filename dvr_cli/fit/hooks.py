@@ -73,9 +73,16 @@ class Metrics(LoopHook):
 
     def after_step(self, job: FitJob) -> None:
         if distributed.is_writer() and (job.iteration % LOG_EVERY == 0 or job.done):
-            append_metrics(job.run_dir, {"iter": job.iteration, "time": round(job.elapsed, 3), **job.record.to_json(),
-                                         "rays_per_s": round(job.rays_per_s(*self.since), 1),
-                                         "compiled": job.compiled})
+            append_metrics(
+                job.run_dir,
+                {
+                    "iter": job.iteration,
+                    "time": round(job.elapsed, 3),
+                    **job.record.to_json(),
+                    "rays_per_s": round(job.rays_per_s(*self.since), 1),
+                    "compiled": job.compiled,
+                },
+            )
             self.since = (job.clock(), job.iteration)
 
 
@@ -103,8 +110,9 @@ def save_preview(job: FitJob) -> Path:
     w, h = max(1, round(camera.width * factor)), max(1, round(camera.height * factor))
     was_training = job.field.training
     job.field.eval()
-    rendered = render_image(job.field, camera.resized(w, h), job.record.n_steps, tau=job.cfg.rendering.tau,
-                            occ_grid=job.occ_grid)
+    rendered = render_image(
+        job.field, camera.resized(w, h), job.record.n_steps, tau=job.cfg.rendering.tau, occ_grid=job.occ_grid
+    )
     job.field.train(was_training)
     photo = Image.fromarray(to_uint8(view.image)).resize((w, h), Image.BILINEAR)
     pair = np.concatenate([to_uint8(rendered["rgb"]), np.asarray(photo)], axis=1)

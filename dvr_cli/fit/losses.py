@@ -73,7 +73,9 @@ def normal_loss(normals: torch.Tensor, normals_jittered: torch.Tensor, n_rays: i
     copies; n_rays: N, the step's ray count.
     """
     if normals.shape != normals_jittered.shape or normals.ndim != 2 or normals.shape[1] != 3:
-        raise ValueError(f"normal_loss: shapes {tuple(normals.shape)} and {tuple(normals_jittered.shape)} must be (M, 3)")
+        raise ValueError(
+            f"normal_loss: shapes {tuple(normals.shape)} and {tuple(normals_jittered.shape)} must be (M, 3)"
+        )
     return (normals - normals_jittered).norm(dim=1).sum() / max(n_rays, 1)
 
 

@@ -47,13 +47,27 @@ class StepRecord:
 
     def to_json(self) -> dict:
         """The metrics.jsonl fields of this step."""
-        return {**self.terms, "total": self.total, "hit": self.hit_rate, "march_evals": self.evaluations,
-                "n_steps": self.n_steps, "lr": self.lr, "fraction": round(self.fraction, 5)}
+        return {
+            **self.terms,
+            "total": self.total,
+            "hit": self.hit_rate,
+            "march_evals": self.evaluations,
+            "n_steps": self.n_steps,
+            "lr": self.lr,
+            "fraction": round(self.fraction, 5),
+        }
 
 
-def batch_outputs(field: Field, batch: RayBatch, cfg: FitConfig, n_steps: int, occ_grid: OccupancyGrid | None,
-                  generator: torch.Generator, fraction: float = 1.0,
-                  background: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def batch_outputs(
+    field: Field,
+    batch: RayBatch,
+    cfg: FitConfig,
+    n_steps: int,
+    occ_grid: OccupancyGrid | None,
+    generator: torch.Generator,
+    fraction: float = 1.0,
+    background: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
     """The render of a batch's rays and every field query its losses need.
 
     After marching (no gradients), all the step's differentiable occupancy queries (the surface
@@ -73,8 +87,16 @@ def batch_outputs(field: Field, batch: RayBatch, cfg: FitConfig, n_steps: int, o
         points (detached), then at M copies jittered by cfg.losses.normal_eps (noise from ``generator``).
     """
     render, weights = cfg.rendering, cfg.losses
-    hits = find_surface(field.occupancy_logits, batch.origins, batch.dirs, n_steps, render.tau, render.n_secant,
-                        occ_grid, stop_at_hit=render.stop_at_hit)  # a hit's probe is its surface point, not its peak
+    hits = find_surface(
+        field.occupancy_logits,
+        batch.origins,
+        batch.dirs,
+        n_steps,
+        render.tau,
+        render.n_secant,
+        occ_grid,
+        stop_at_hit=render.stop_at_hit,
+    )  # a hit's probe is its surface point, not its peak
     surface = surface_points(batch.origins, batch.dirs, hits)
     volume = render.volume_rendered(fraction)
     queries = {"probe": occupancy_probes(batch, hits, cfg)}
@@ -123,8 +145,14 @@ def batch_outputs(field: Field, batch: RayBatch, cfg: FitConfig, n_steps: int, o
 WEIGHT_EPS = 1e-4
 
 
-def volume_samples(batch: RayBatch, hits: SurfaceHits, cfg: FitConfig, fraction: float,
-                   occ_grid: OccupancyGrid | None, generator: torch.Generator):
+def volume_samples(
+    batch: RayBatch,
+    hits: SurfaceHits,
+    cfg: FitConfig,
+    fraction: float,
+    occ_grid: OccupancyGrid | None,
+    generator: torch.Generator,
+):
     """The volume renderer's samples of a batch's rays (UNISURF's sampling, ``ray_samples``).
 
     Each ray is sampled over the part of it in the cube that crosses occupied cells of
@@ -140,16 +168,22 @@ def volume_samples(batch: RayBatch, hits: SurfaceHits, cfg: FitConfig, fraction:
         t_near, t_far = occupied_span(occ_grid, batch.origins, batch.dirs, t_near, t_far)
     render = cfg.rendering
     delta = interval_halfwidth(fraction, render.interval_max, render.interval_min, render.interval_decay)
-    t = ray_samples(t_near, t_far, hits.depth, hits.hit, delta, render.free_samples, render.interval_samples,
-                    generator)
+    t = ray_samples(t_near, t_far, hits.depth, hits.hit, delta, render.free_samples, render.interval_samples, generator)
     points = (batch.origins[:, None, :] + t[..., None] * batch.dirs[:, None, :]).reshape(-1, 3)
     live = occ_grid.occupied(points) if occ_grid is not None else torch.ones_like(points[:, 0], dtype=torch.bool)
     return t, points, live
 
 
-def volume_outputs(field: Field, batch: RayBatch, hits: SurfaceHits, t: torch.Tensor, live: torch.Tensor,
-                   logits: torch.Tensor, surface_normals: torch.Tensor | None,
-                   background: torch.Tensor | None) -> dict[str, torch.Tensor]:
+def volume_outputs(
+    field: Field,
+    batch: RayBatch,
+    hits: SurfaceHits,
+    t: torch.Tensor,
+    live: torch.Tensor,
+    logits: torch.Tensor,
+    surface_normals: torch.Tensor | None,
+    background: torch.Tensor | None,
+) -> dict[str, torch.Tensor]:
     """The volume render of a batch's rays from their samples' occupancy logits.
 
     t: (N, S) and live: (N * S,) from ``volume_samples``; logits: (L,) f at the L live samples,
@@ -174,8 +208,15 @@ def volume_outputs(field: Field, batch: RayBatch, hits: SurfaceHits, t: torch.Te
     points = batch.origins[ray] + t.reshape(-1)[index, None] * batch.dirs[ray]
     colours = t.new_zeros(n * s, 3).index_put((index,), field.texture(points, batch.dirs[ray], ray_normals[ray]))
     out = composite(alphas, colours.view(n, s, 3), background)
-    out.update(depth=expected_depth(out["weights"], t), rendered=torch.ones_like(hits.hit), hit=hits.hit,
-               inside=hits.inside, t_near=hits.t_near, t_far=hits.t_far, t_peak=hits.t_peak)
+    out.update(
+        depth=expected_depth(out["weights"], t),
+        rendered=torch.ones_like(hits.hit),
+        hit=hits.hit,
+        inside=hits.inside,
+        t_near=hits.t_near,
+        t_far=hits.t_far,
+        t_peak=hits.t_peak,
+    )
     return out
 
 

@@ -99,9 +99,18 @@ class RaySampler:
             ``free_points`` (and ``solid_points``) a batch draws on them (none without sight lines).
     """
 
-    def __init__(self, views: list[View], cameras_unit: list[Camera], scale: float, device: torch.device,
-                 generator: torch.Generator, *, config: SamplerConfig, sight_lines: SightLines | None = None,
-                 free_per_step: int = 0):
+    def __init__(
+        self,
+        views: list[View],
+        cameras_unit: list[Camera],
+        scale: float,
+        device: torch.device,
+        generator: torch.Generator,
+        *,
+        config: SamplerConfig,
+        sight_lines: SightLines | None = None,
+        free_per_step: int = 0,
+    ):
         self.has_masks = all(v.mask is not None for v in views)
         self.device = torch.device(device)
         self.generator = generator
@@ -163,8 +172,9 @@ class RaySampler:
             vi = self.usable[c]
             view = self.views[vi]
             n_edge, n_in, n_out = self._counts(per_view + (k < extra), view)
-            flat = torch.cat([self._draw(view.edge, n_edge), self._draw(view.inside, n_in),
-                              self._draw(view.outside, n_out)]).to(self.device)
+            flat = torch.cat(
+                [self._draw(view.edge, n_edge), self._draw(view.inside, n_in), self._draw(view.outside, n_out)]
+            ).to(self.device)
             parts.append((vi, view, flat))
         u = torch.rand(self.rays_per_step, generator=g).to(self.device)
         batch = self._gather(parts, u)

@@ -57,8 +57,9 @@ class SightLines:
         return self.starts[pick] + u * (self.ends[pick] - self.starts[pick]), self.behind[pick]
 
 
-def sight_lines(sparse: SparsePoints, cameras_unit: list[Camera], masks: list[np.ndarray], to_unit,
-                device: torch.device) -> SightLines:
+def sight_lines(
+    sparse: SparsePoints, cameras_unit: list[Camera], masks: list[np.ndarray], to_unit, device: torch.device
+) -> SightLines:
     """The empty segments of ``sparse`` (world points, observations indexing ``cameras_unit``).
 
     cameras_unit: per view camera in the unit frame; masks: per view (H, W) bool or None;
@@ -94,8 +95,9 @@ def _in_mask(X: np.ndarray, view: np.ndarray, cameras: list[Camera], masks: list
     return inside
 
 
-def _depth_sigma(X: np.ndarray, C: np.ndarray, length: np.ndarray, sparse: SparsePoints,
-                 cameras: list[Camera]) -> np.ndarray:
+def _depth_sigma(
+    X: np.ndarray, C: np.ndarray, length: np.ndarray, sparse: SparsePoints, cameras: list[Camera]
+) -> np.ndarray:
     """(O,) unit-frame depth uncertainty of each observation's point along its viewing ray:
     length (O,) camera -> point * (PIXEL_NOISE / focal length) / sin(the widest angle between the
     point's rays, at most 90 degrees); infinite for a point seen along one direction only."""
@@ -112,7 +114,7 @@ def _angles(X: np.ndarray, C: np.ndarray, point: np.ndarray, n_points: int) -> n
     order = np.argsort(point, kind="stable")
     bounds = np.searchsorted(point[order], np.arange(n_points + 1))
     for p in range(n_points):
-        r = rays[order[bounds[p]:bounds[p + 1]]]
+        r = rays[order[bounds[p] : bounds[p + 1]]]
         if len(r) > 1:
             best[p] = np.arccos(np.clip((r @ r.T).min(), -1.0, 1.0))
     return best

@@ -138,11 +138,20 @@ class FitJob:
         masks = [v.mask for v in train_scene.views] if train_scene.has_masks else [None] * len(cameras)
         lines = None
         if cfg.losses.w_sparse > 0:
-            lines = sight_lines(_sparse_points(train_scene, run_dir / SPARSE), cameras, masks,
-                                scene.normalization.to_unit, self.device)
+            lines = sight_lines(
+                _sparse_points(train_scene, run_dir / SPARSE), cameras, masks, scene.normalization.to_unit, self.device
+            )
         share = dataclasses.replace(cfg.sampler, rays_per_step=distributed.ray_share(cfg.sampler.rays_per_step))
-        self.sampler = RaySampler(train_scene.views, cameras, scene.normalization.scale, self.device, self.generator,
-                                  config=share, sight_lines=lines, free_per_step=cfg.losses.sparse_per_step)
+        self.sampler = RaySampler(
+            train_scene.views,
+            cameras,
+            scene.normalization.scale,
+            self.device,
+            self.generator,
+            config=share,
+            sight_lines=lines,
+            free_per_step=cfg.losses.sparse_per_step,
+        )
         self.field = cfg.network.setup().to(self.device)
         distributed.broadcast_module(self.field)
         # without masks nothing tells the object from its surroundings but the colour: the region of
@@ -151,16 +160,20 @@ class FitJob:
         self.background = None
         parameters = list(self.field.parameters())
         if not train_scene.has_masks:
-            self.background = make_background(cfg.rendering.background,
-                                              median_colours([v.image for v in train_scene.views]),
-                                              cfg.rendering.background_grid).to(self.device)
+            self.background = make_background(
+                cfg.rendering.background,
+                median_colours([v.image for v in train_scene.views]),
+                cfg.rendering.background_grid,
+            ).to(self.device)
             distributed.broadcast_module(self.background)
             parameters += list(self.background.parameters())
-        self.optimizer = field_optimizer(parameters, self.field.lazy_parameters() if cfg.network.sparse_adam else [],
-                                         cfg.schedule.lr)
+        self.optimizer = field_optimizer(
+            parameters, self.field.lazy_parameters() if cfg.network.sparse_adam else [], cfg.schedule.lr
+        )
         res = cfg.rendering.occ_grid_res
-        self.occ_grid = (OccupancyGrid.from_masks(cameras, masks, res) if train_scene.has_masks
-                         else OccupancyGrid.full(res))
+        self.occ_grid = (
+            OccupancyGrid.from_masks(cameras, masks, res) if train_scene.has_masks else OccupancyGrid.full(res)
+        )
         self.occ_grid = self.occ_grid.to(self.device)
         self.iteration = 0
         self.elapsed = 0.0
@@ -246,20 +259,35 @@ class FitJob:
         batch = self.sampler.sample()
         background = None
         if self.background is not None:
-            background = ray_background(self.background, batch.origins, batch.dirs, batch.view_index,
-                                        cfg.rendering.background_samples, self.generator)
+            background = ray_background(
+                self.background,
+                batch.origins,
+                batch.dirs,
+                batch.view_index,
+                cfg.rendering.background_samples,
+                self.generator,
+            )
         out = batch_outputs(self.field, batch, cfg, n_steps, self.occ_grid, self.generator, fraction, background)
         terms = step_losses(batch, out, cfg)
         loss = total_loss(terms, cfg)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        distributed.average_gradients([p for group in self.optimizer.param_groups for p in group["params"]],
-                                      self.sampler.rays_per_step / cfg.sampler.rays_per_step)
+        distributed.average_gradients(
+            [p for group in self.optimizer.param_groups for p in group["params"]],
+            self.sampler.rays_per_step / cfg.sampler.rays_per_step,
+        )
         self.optimizer.step()
         self.iteration += 1
         self.rng_at_iteration = capture_rng(self.generator)
-        self.record = StepRecord({name: float(value.detach()) for name, value in terms.items()}, float(loss.detach()),
-                                 float(out["hit"].float().mean()), int(out["n_evaluated"]), n_steps, lr, fraction)
+        self.record = StepRecord(
+            {name: float(value.detach()) for name, value in terms.items()},
+            float(loss.detach()),
+            float(out["hit"].float().mean()),
+            int(out["n_evaluated"]),
+            n_steps,
+            lr,
+            fraction,
+        )
         return self.record
 
 
@@ -285,9 +313,14 @@ def _prepare_folder(run_dir: Path, cfg: FitConfig, resume: bool) -> dict | None:
     return None
 
 
-def fit(scene: Scene | None = None, cfg: FitConfig | None = None, run_dir: str | Path | None = None,
-        resume: bool = False, hooks: Sequence[LoopHook | Callable[[FitJob], bool]] = (),
-        log: Callable[[str], None] | None = None) -> FitResult:
+def fit(
+    scene: Scene | None = None,
+    cfg: FitConfig | None = None,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    hooks: Sequence[LoopHook | Callable[[FitJob], bool]] = (),
+    log: Callable[[str], None] | None = None,
+) -> FitResult:
     """Fit occupancy + texture fields to ``scene``'s views, writing the run folder ``run_dir``.
 
     Plans over ``cfg.schedule.iters`` iterations, or over the time budget (``cfg.budget_minutes``)
@@ -372,8 +405,9 @@ def _loop(job: FitJob, watchers: list[LoopHook]) -> FitResult:
                 step_time = time.monotonic() - tick
                 job.step_seconds = step_time if job.step_seconds == 0 else 0.9 * job.step_seconds + 0.1 * step_time
                 # one schedule and one end for every rank: rank 0's clock and Ctrl-C
-                job.elapsed, job.step_seconds, flag["stop"] = distributed.from_rank0(job.elapsed, job.step_seconds,
-                                                                                     flag["stop"])
+                job.elapsed, job.step_seconds, flag["stop"] = distributed.from_rank0(
+                    job.elapsed, job.step_seconds, flag["stop"]
+                )
                 watch_start = time.monotonic()
                 stop = [hook.after_step(job) for hook in watchers]
                 job.paused += time.monotonic() - watch_start  # the watchers' time is not the fit's

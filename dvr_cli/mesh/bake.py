@@ -66,8 +66,10 @@ def raycasting_scene(verts: np.ndarray, faces: np.ndarray):
     """open3d RaycastingScene of a triangle mesh (verts (V, 3), faces (F, 3)); geometry id 0."""
     o3d = open3d()
     scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(o3d.core.Tensor(np.ascontiguousarray(verts, dtype=np.float32)),
-                        o3d.core.Tensor(np.ascontiguousarray(faces, dtype=np.uint32)))
+    scene.add_triangles(
+        o3d.core.Tensor(np.ascontiguousarray(verts, dtype=np.float32)),
+        o3d.core.Tensor(np.ascontiguousarray(faces, dtype=np.uint32)),
+    )
     return scene
 
 
@@ -157,14 +159,23 @@ def prepare_photos(scene, faces: np.ndarray, n_verts: int, views: Sequence[View]
     for view in views:
         h, w = view.image.shape[:2]
         if (w, h) != (view.camera.width, view.camera.height):
-            raise DvrError(f"view '{view.name}': image is {w}x{h} but its camera is "
-                           f"{view.camera.width}x{view.camera.height}", view.image_path)
+            raise DvrError(
+                f"view '{view.name}': image is {w}x{h} but its camera is {view.camera.width}x{view.camera.height}",
+                view.image_path,
+            )
         hits = cast_camera(scene, view.camera)
         usable = np.isfinite(hits.z) if view.mask is None else np.isfinite(hits.z) & view.mask
         corner_seen = np.zeros(n_verts, dtype=bool)
         corner_seen[faces[np.unique(hits.face[hits.face >= 0])]] = True
-        photos.append(Photo(view.camera, np.asarray(view.image, dtype=np.float32).reshape(-1, 3),
-                            usable.reshape(-1), hits.z.reshape(-1), corner_seen[faces].any(axis=1)))
+        photos.append(
+            Photo(
+                view.camera,
+                np.asarray(view.image, dtype=np.float32).reshape(-1, 3),
+                usable.reshape(-1),
+                hits.z.reshape(-1),
+                corner_seen[faces].any(axis=1),
+            )
+        )
     return photos
 
 
@@ -188,8 +199,7 @@ def _in_view(camera: Camera, u: np.ndarray, v: np.ndarray, z: np.ndarray, cos: n
     return (z > 0) & (cos > MIN_COS) & camera.in_image(np.stack([u, v], axis=1), margin=0.5)
 
 
-def candidate_views(photos: Sequence[Photo], verts: np.ndarray, faces: np.ndarray,
-                    normals: np.ndarray) -> np.ndarray:
+def candidate_views(photos: Sequence[Photo], verts: np.ndarray, faces: np.ndarray, normals: np.ndarray) -> np.ndarray:
     """The MAX_VIEWS best views of each face, by the weight at its centroid.
 
     verts (V, 3), faces (F, 3), normals (F, 3) unit outward. A view is a candidate for a face
@@ -203,7 +213,9 @@ def candidate_views(photos: Sequence[Photo], verts: np.ndarray, faces: np.ndarra
         ok = photo.faces_seen & (z > 0) & (cos > 0)
         log_w[i, ok] = _log_weight(np.maximum(cos[ok], MIN_COS), z[ok], photo.camera.focal)
     k = min(MAX_VIEWS, len(photos))
-    best = np.argpartition(-log_w, k - 1, axis=0)[:k] if k < len(photos) else np.arange(k)[:, None].repeat(len(faces), 1)
+    best = (
+        np.argpartition(-log_w, k - 1, axis=0)[:k] if k < len(photos) else np.arange(k)[:, None].repeat(len(faces), 1)
+    )
     return np.where(np.isfinite(np.take_along_axis(log_w, best, axis=0)), best, -1).astype(np.int32)
 
 
@@ -263,8 +275,9 @@ def reject_outliers(rgb: np.ndarray, seen: np.ndarray) -> np.ndarray:
     return out
 
 
-def photo_colors(photos: Sequence[Photo], candidates: np.ndarray, points: np.ndarray, normals: np.ndarray,
-                 face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def photo_colors(
+    photos: Sequence[Photo], candidates: np.ndarray, points: np.ndarray, normals: np.ndarray, face: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Blend of the photos at surface ``points`` (see the module docstring).
 
     candidates (K, F): each face's views (:func:`candidate_views`); points (P, 3), normals
@@ -321,8 +334,9 @@ class PhotoColoring:
     call, ``n_views`` (P,) holds how many photos each point's colour blends (0: fallback).
     """
 
-    def __init__(self, verts: np.ndarray, faces: np.ndarray, views: Sequence[View],
-                 fallback: Callable[[np.ndarray], np.ndarray]):
+    def __init__(
+        self, verts: np.ndarray, faces: np.ndarray, views: Sequence[View], fallback: Callable[[np.ndarray], np.ndarray]
+    ):
         self.normals = face_normals(verts, faces)
         self.photos = prepare_photos(raycasting_scene(verts, faces), faces, len(verts), views)
         self.candidates = candidate_views(self.photos, verts, faces, self.normals) if self.photos else None
@@ -351,5 +365,7 @@ def training_photos(run, warn: Callable[[str], None]) -> list[View] | None:
     except DvrError as exc:
         warn(f"warning: the run's photos cannot be loaded ({exc}); colouring from the texture field instead")
         return None
-    return [View(run.normalization.camera_to_unit(v.camera), v.image, v.mask, image_path=v.image_path)
-            for v in scene.subset(run.train).views]
+    return [
+        View(run.normalization.camera_to_unit(v.camera), v.image, v.mask, image_path=v.image_path)
+        for v in scene.subset(run.train).views
+    ]

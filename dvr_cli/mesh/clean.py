@@ -9,15 +9,19 @@ from ..runtime import open3d
 
 def _to_open3d(verts: np.ndarray, faces: np.ndarray):
     o3d = open3d()
-    return o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(np.asarray(verts, dtype=np.float64)),
-                                     o3d.utility.Vector3iVector(np.asarray(faces, dtype=np.int32)))
+    return o3d.geometry.TriangleMesh(
+        o3d.utility.Vector3dVector(np.asarray(verts, dtype=np.float64)),
+        o3d.utility.Vector3iVector(np.asarray(faces, dtype=np.int32)),
+    )
 
 
 def _from_open3d(mesh) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.triangles, dtype=np.int64)
 
 
-def keep_large_components(verts: np.ndarray, faces: np.ndarray, min_fraction: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+def keep_large_components(
+    verts: np.ndarray, faces: np.ndarray, min_fraction: float = 0.05
+) -> tuple[np.ndarray, np.ndarray]:
     """Keep the connected components with at least ``min_fraction`` of the largest one's triangles.
 
     verts (V, 3), faces (F, 3) -> (verts (V', 3), faces (F', 3)), unreferenced vertices removed.

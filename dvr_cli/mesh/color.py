@@ -26,8 +26,13 @@ def field_device(field: Field) -> torch.device:
 MAX_CAMERAS = 12
 
 
-def field_colors(field: Field, points: np.ndarray, centers: np.ndarray | None = None,
-                 visible: Visibility | None = None, chunk: int = 65536) -> np.ndarray:
+def field_colors(
+    field: Field,
+    points: np.ndarray,
+    centers: np.ndarray | None = None,
+    visible: Visibility | None = None,
+    chunk: int = 65536,
+) -> np.ndarray:
     """points (N, 3) unit frame -> (N, 3) float32 RGB in [0, 1]: the field's colour averaged over
     the views of the cameras at ``centers`` (C, 3), unit frame, that face the point and (with
     ``visible``, e.g. :func:`dvr_cli.mesh.bake.visible_from` of the mesh) see it, weighted by

@@ -20,7 +20,8 @@ from ..run import CHECKPOINT, EXPORT, Run
 from ..scene.camera import Camera
 from ..scene.types import View
 from .bake import PhotoColoring, incident_faces, raycasting_scene, training_photos, visible_from
-from .clean import keep_large_components, simplify as decimate
+from .clean import keep_large_components
+from .clean import simplify as decimate
 from .color import field_colors, field_device
 from .hollows import fill_hollows
 from .mise import extract_surface
@@ -68,8 +69,15 @@ def _cache_key(run: Run) -> np.ndarray:
     """What the cached surface depends on: the checkpoint file (mtime, size), iteration and tau."""
     checkpoint = run.run_dir / CHECKPOINT
     stat = checkpoint.stat() if checkpoint.is_file() else None
-    return np.array([stat.st_mtime_ns if stat else -1, stat.st_size if stat else -1, run.iteration,
-                     round(run.cfg.rendering.tau * 1e9)], dtype=np.int64)
+    return np.array(
+        [
+            stat.st_mtime_ns if stat else -1,
+            stat.st_size if stat else -1,
+            run.iteration,
+            round(run.cfg.rendering.tau * 1e9),
+        ],
+        dtype=np.int64,
+    )
 
 
 def _inside_fraction(run: Run) -> float:
@@ -83,11 +91,16 @@ def _inside_fraction(run: Run) -> float:
 def _no_surface_error(run: Run, inside: float) -> DvrError:
     """Say whether the field is empty or full and what to do."""
     state = "full" if inside > 0.5 else "empty"
-    return DvrError(f"no surface: the occupancy field is {state} everywhere at tau={run.cfg.rendering.tau:g} "
-                    f"(iteration {run.iteration}); fit for more iterations", run.run_dir)
+    return DvrError(
+        f"no surface: the occupancy field is {state} everywhere at tau={run.cfg.rendering.tau:g} "
+        f"(iteration {run.iteration}); fit for more iterations",
+        run.run_dir,
+    )
 
 
-def extract_run_surface(run: Run, resolution: int = 512, log: Callable[[str], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def extract_run_surface(
+    run: Run, resolution: int = 512, log: Callable[[str], None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The run's surface in the unit frame, small floating pieces removed: (verts (V, 3), faces (F, 3)).
 
     Cached in RUN/export/ per resolution, valid while the checkpoint is unchanged (export and
@@ -105,14 +118,17 @@ def extract_run_surface(run: Run, resolution: int = 512, log: Callable[[str], No
     if run.occ_grid is not None:
         logit_fn = run.occ_grid.masked(logit_fn, run.cfg.rendering.tau)
     logit_fn = fill_hollows(logit_fn, run.cfg.rendering.tau, device=field_device(run.field))
-    verts, faces, n_eval = extract_surface(logit_fn, resolution=resolution, start=MISE_START, tau=run.cfg.rendering.tau,
-                                           device=field_device(run.field))
+    verts, faces, n_eval = extract_surface(
+        logit_fn, resolution=resolution, start=MISE_START, tau=run.cfg.rendering.tau, device=field_device(run.field)
+    )
     if len(faces) == 0:
         raise _no_surface_error(run, inside)
     verts, faces = keep_large_components(verts, faces)
     if log:
-        log(f"surface: {len(verts)} vertices, {len(faces)} faces at {resolution}^3 "
-            f"({n_eval} points evaluated, {n_eval / (resolution + 1) ** 3:.1%} of the dense grid)")
+        log(
+            f"surface: {len(verts)} vertices, {len(faces)} faces at {resolution}^3 "
+            f"({n_eval} points evaluated, {n_eval / (resolution + 1) ** 3:.1%} of the dense grid)"
+        )
     cache.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(cache) as tmp, open(tmp, "wb") as f:  # an interrupted export leaves no truncated cache
         np.savez(f, verts=verts, faces=faces, key=key)
@@ -133,9 +149,17 @@ def _read_cache(cache: Path, key: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
     return None
 
 
-def colored_mesh(field, verts: np.ndarray, faces: np.ndarray, texture: str, texture_size: int,
-                 photos: Sequence[View] | None = None, log: Callable[[str], None] | None = None,
-                 centers: np.ndarray | None = None, fit: bool = True) -> ColoredMesh:
+def colored_mesh(
+    field,
+    verts: np.ndarray,
+    faces: np.ndarray,
+    texture: str,
+    texture_size: int,
+    photos: Sequence[View] | None = None,
+    log: Callable[[str], None] | None = None,
+    centers: np.ndarray | None = None,
+    fit: bool = True,
+) -> ColoredMesh:
     """Colour a unit-frame mesh per vertex, or as an atlas of ``texture_size``^2 texels: from
     ``photos`` (cameras in the unit frame), blended (dvr_cli.mesh.bake) and, with ``fit``, then
     fitted to them through the renderer (dvr_cli.mesh.texture_fit), with ``field`` where no photo
@@ -156,16 +180,20 @@ def colored_mesh(field, verts: np.ndarray, faces: np.ndarray, texture: str, text
         mesh = ColoredMesh(verts[source], faces_uv, uv=uv, texture=image)
     if log and photos:
         seen = color_fn.n_views > 0
-        log(f"colours from {len(photos)} photos in {time.perf_counter() - start:.1f} s: {seen.mean():.1%} of the "
+        log(
+            f"colours from {len(photos)} photos in {time.perf_counter() - start:.1f} s: {seen.mean():.1%} of the "
             f"surface seen, {np.mean(color_fn.n_views[seen]) if seen.any() else 0:.1f} photos blended on average, "
-            "the rest from the texture field")
+            "the rest from the texture field"
+        )
     if photos and fit:
         start = time.perf_counter()
         mesh, result = fit_mesh_colors(mesh, photos)
         if log:
-            log(f"colours fitted to the photos through the renderer in {time.perf_counter() - start:.1f} s: "
+            log(
+                f"colours fitted to the photos through the renderer in {time.perf_counter() - start:.1f} s: "
                 f"{result.read.mean():.1%} of the {'texels' if texture == 'atlas' else 'vertices'} seen, "
-                f"photo gains {result.gains.min():.2f}-{result.gains.max():.2f}")
+                f"photo gains {result.gains.min():.2f}-{result.gains.max():.2f}"
+            )
     return mesh
 
 
@@ -180,10 +208,18 @@ def camera_resolution(cameras: Sequence[Camera]) -> int:
     return int(np.clip(resolution, *RESOLUTION_RANGE))
 
 
-def export_mesh(run: Run, fmt: str = "ply", resolution: int | None = None, out: str | Path | None = None,
-                texture: str | None = None, simplify: int | None = None, texture_size: int = 2048,
-                log: Callable[[str], None] | None = None, colors: str = "photos",
-                keep_surroundings: bool = False) -> Path:
+def export_mesh(
+    run: Run,
+    fmt: str = "ply",
+    resolution: int | None = None,
+    out: str | Path | None = None,
+    texture: str | None = None,
+    simplify: int | None = None,
+    texture_size: int = 2048,
+    log: Callable[[str], None] | None = None,
+    colors: str = "photos",
+    keep_surroundings: bool = False,
+) -> Path:
     """Extract, clean, colour and write the run's surface in world units.
 
     run: a loaded run (dvr_cli.run.load_run). Default ``out``: RUN/export/mesh.<fmt>.

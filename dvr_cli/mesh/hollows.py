@@ -19,8 +19,7 @@ from ..render.occgrid import MASKED_MARGIN
 HOLLOW_RESOLUTION = 128  # grid samples per side of the cube where hollows are looked for
 
 
-def hollow_grid(logit_fn: LogitFn, tau: float = 0.5, res: int = HOLLOW_RESOLUTION,
-                device=None) -> torch.Tensor:
+def hollow_grid(logit_fn: LogitFn, tau: float = 0.5, res: int = HOLLOW_RESOLUTION, device=None) -> torch.Tensor:
     """(res, res, res) bool, indexed [i, j, k] along x, y, z: the samples -1 + 2 i / (res - 1) of
     [-1, 1]^3 that are empty (logit < logit(tau)) and enclosed by inside samples (6-connected)."""
     axis = torch.linspace(-1.0, 1.0, res, device=device)

@@ -6,8 +6,8 @@ at SEPARATION_SIZE pixels, each hit a surface point in the unit frame):
 
 1. Supports. RANSAC finds the plane holding most of the points (within PLANE_TOL); it is a
    support when it has the cameras in front and reaches past the other points (the nearer half
-   to the cameras' common focus) in at least half of the views (:mod:`dvr_cli.calib.support`: a plinth's flat top does not). The support and all
-   that lies beyond it, as seen from the cameras, go; up to MAX_PLANES planes (a table and a wall).
+   to the cameras' common focus) in at least half of the views (:mod:`dvr_cli.calib.support`: a
+   plinth's flat top does not). The support and all that lies beyond it, as seen from the cameras, go; up to MAX_PLANES planes (a table and a wall).
 2. The object. What is left fills a voxel grid of GRID cells per side of the cube; of its
    connected parts (26-neighbours) the object is the one nearest the cameras' common focus.
 3. The region. The object's cells grown by GROW cells, on the object's side of every support
@@ -86,8 +86,13 @@ class ObjectRegion:
         return cell_centres(self.cells, -np.ones(3), self.side)
 
     def save(self, path: str | Path) -> Path:
-        np.savez_compressed(path, cells=np.packbits(self.cells), grid=np.int64(self.cells.shape[0]),
-                            planes=self.planes, iteration=np.int64(self.iteration))
+        np.savez_compressed(
+            path,
+            cells=np.packbits(self.cells),
+            grid=np.int64(self.cells.shape[0]),
+            planes=self.planes,
+            iteration=np.int64(self.iteration),
+        )
         return Path(path)
 
     @classmethod
@@ -178,7 +183,9 @@ def separate_points(points: np.ndarray, cameras: list[Camera], seed: int = 0) ->
     nearest_cell = ndimage.distance_transform_edt(labels == 0, return_distances=False, return_indices=True)
     nearest = labels[tuple(nearest_cell[:, i, j, k])]  # the part with the cell nearest the focus
     cells = ndimage.binary_dilation((labels == nearest) & occupied, iterations=GROW)
-    touched = sum(cells[i].any() for i in (np.s_[0], np.s_[-1], np.s_[:, 0], np.s_[:, -1], np.s_[:, :, 0], np.s_[:, :, -1]))
+    touched = sum(
+        cells[i].any() for i in (np.s_[0], np.s_[-1], np.s_[:, 0], np.s_[:, -1], np.s_[:, :, 0], np.s_[:, :, -1])
+    )
     if touched >= FILLS_FACES:
         return Separation(None, "the object fills the region")
     return Separation(ObjectRegion(cells, np.array(supports).reshape(-1, 4)))
@@ -265,8 +272,9 @@ def cut_mesh(verts: np.ndarray, faces: np.ndarray, region: ObjectRegion) -> tupl
     return verts[used], faces.reshape(-1, 3)
 
 
-def object_surface(run: Run, verts: np.ndarray, faces: np.ndarray,
-                   log: Callable[[str], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def object_surface(
+    run: Run, verts: np.ndarray, faces: np.ndarray, log: Callable[[str], None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """A run's unit-frame surface (V, 3), (F, 3) cut to its object (:func:`object_region`, one
     line to ``log`` saying what was cut); the whole surface when no object separates, or when
     the cut would leave nothing."""
@@ -279,6 +287,8 @@ def object_surface(run: Run, verts: np.ndarray, faces: np.ndarray,
             log("the object's region holds none of the surface: the whole region is kept")
         return verts, faces
     if log:
-        log(f"the object apart from {len(region.planes)} support plane(s): {len(kept[1])} of {len(faces)} faces "
-            f"kept ({OBJECT_FILE}; --keep-surroundings keeps everything)")
+        log(
+            f"the object apart from {len(region.planes)} support plane(s): {len(kept[1])} of {len(faces)} faces "
+            f"kept ({OBJECT_FILE}; --keep-surroundings keeps everything)"
+        )
     return kept

@@ -120,8 +120,12 @@ def fill_empty(image: np.ndarray, filled: np.ndarray) -> np.ndarray:
     while max(levels[-1][1].shape) > 1:
         colour, weight = levels[-1]
         half = (max(1, (weight.shape[1] + 1) // 2), max(1, (weight.shape[0] + 1) // 2))
-        levels.append((cv2.resize(colour, half, interpolation=cv2.INTER_AREA),
-                       cv2.resize(weight, half, interpolation=cv2.INTER_AREA).reshape(half[1], half[0])))
+        levels.append(
+            (
+                cv2.resize(colour, half, interpolation=cv2.INTER_AREA),
+                cv2.resize(weight, half, interpolation=cv2.INTER_AREA).reshape(half[1], half[0]),
+            )
+        )
     colour, weight = levels[-1]
     out = colour.reshape(1, 1, 3) / max(float(weight.squeeze()), 1e-12)
     for colour, weight in reversed(levels[:-1]):
@@ -132,8 +136,13 @@ def fill_empty(image: np.ndarray, filled: np.ndarray) -> np.ndarray:
     return np.where(filled[..., None], image, out).astype(np.float32)
 
 
-def bake_texture(color_fn: Callable[[np.ndarray, np.ndarray], np.ndarray], verts: np.ndarray, faces: np.ndarray,
-                 uv: np.ndarray, size: int) -> np.ndarray:
+def bake_texture(
+    color_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    verts: np.ndarray,
+    faces: np.ndarray,
+    uv: np.ndarray,
+    size: int,
+) -> np.ndarray:
     """Texture image of ``color_fn`` over the mesh: each texel gets the colour of its surface point.
 
     color_fn: (points (P, 3) in the frame of ``verts``, face (P,) the triangle each lies on) ->

@@ -109,8 +109,15 @@ class PixelRows:
         return PixelRows(self.matrix[keep], self.targets[keep], self.view[keep], self.pixel[keep], self.coverage[keep])
 
 
-def render_rows(verts: np.ndarray, faces: np.ndarray, views: Sequence[View], taps: Taps, n_unknowns: int,
-                supersample: int = MESH_SUPERSAMPLE, scene=None) -> PixelRows:
+def render_rows(
+    verts: np.ndarray,
+    faces: np.ndarray,
+    views: Sequence[View],
+    taps: Taps,
+    n_unknowns: int,
+    supersample: int = MESH_SUPERSAMPLE,
+    scene=None,
+) -> PixelRows:
     """The pixels of ``views`` that the mesh covers (inside each view's mask, if it has one), as
     rows of the operator that renders colours through ``taps`` (:func:`atlas_taps`, :func:`vertex_taps`).
 
@@ -125,8 +132,10 @@ def render_rows(verts: np.ndarray, faces: np.ndarray, views: Sequence[View], tap
     for i, view in enumerate(views):
         h, w = view.camera.height, view.camera.width
         if view.image.shape[:2] != (h, w):
-            raise DvrError(f"view '{view.name}': image is {view.image.shape[1]}x{view.image.shape[0]} but its "
-                           f"camera is {w}x{h}", view.image_path)
+            raise DvrError(
+                f"view '{view.name}': image is {view.image.shape[1]}x{view.image.shape[0]} but its camera is {w}x{h}",
+                view.image_path,
+            )
         hits = cast_camera(scene, view.camera.resized(w * s, h * s) if s > 1 else view.camera)
         pixel = ((np.arange(h * s)[:, None] // s) * w + np.arange(w * s)[None, :] // s).reshape(-1)
         hit = hits.face.reshape(-1) >= 0
@@ -146,13 +155,20 @@ def render_rows(verts: np.ndarray, faces: np.ndarray, views: Sequence[View], tap
         coverage.append((n_hit[index] / s**2).astype(np.float32))
         n_rows += len(index)
     if not views:
-        return PixelRows(csr_matrix((0, n_unknowns)), np.zeros((0, 3), np.float32), np.zeros(0, np.int32),
-                         np.zeros(0, np.int64), np.zeros(0, np.float32))
+        return PixelRows(
+            csr_matrix((0, n_unknowns)),
+            np.zeros((0, 3), np.float32),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.float32),
+        )
     # CSR from (row, column) pairs sums the duplicates: taps of a pixel's rays on one texel.
-    matrix = csr_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))),
-                        shape=(n_rows, n_unknowns))
-    return PixelRows(matrix, np.concatenate(targets), np.concatenate(view_of), np.concatenate(pixels),
-                     np.concatenate(coverage))
+    matrix = csr_matrix(
+        (np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, n_unknowns)
+    )
+    return PixelRows(
+        matrix, np.concatenate(targets), np.concatenate(view_of), np.concatenate(pixels), np.concatenate(coverage)
+    )
 
 
 @dataclass
@@ -182,8 +198,9 @@ def huber_weights(residual: np.ndarray) -> np.ndarray:
     return np.sqrt(np.minimum(1.0, delta / np.maximum(r, 1e-12)))
 
 
-def solve_gains(predicted: np.ndarray, targets: np.ndarray, view: np.ndarray, weight: np.ndarray,
-                n_views: int) -> np.ndarray:
+def solve_gains(
+    predicted: np.ndarray, targets: np.ndarray, view: np.ndarray, weight: np.ndarray, n_views: int
+) -> np.ndarray:
     """Per-photo RGB gains g minimising sum w^2 (g p - b)^2 in closed form, geometric mean 1.
 
     predicted p (N, 3) = A x, targets b (N, 3), view (N,) photo of each row, weight w (N,).
@@ -203,8 +220,9 @@ def solve_gains(predicted: np.ndarray, targets: np.ndarray, view: np.ndarray, we
     return gains
 
 
-def conjugate_gradients(apply: Callable[[np.ndarray], np.ndarray], rhs: np.ndarray, x: np.ndarray,
-                        diagonal: np.ndarray, steps: int) -> np.ndarray:
+def conjugate_gradients(
+    apply: Callable[[np.ndarray], np.ndarray], rhs: np.ndarray, x: np.ndarray, diagonal: np.ndarray, steps: int
+) -> np.ndarray:
     """``steps`` of Jacobi-preconditioned conjugate gradients on apply(x) = rhs, one system per column.
 
     apply: symmetric positive definite (U, C) -> (U, C) (column c sees only column c);
@@ -226,14 +244,24 @@ def conjugate_gradients(apply: Callable[[np.ndarray], np.ndarray], rhs: np.ndarr
     return x
 
 
-def normal_operator(a: csr_matrix, at: csr_matrix, s2: np.ndarray, damping: float) -> Callable[[np.ndarray], np.ndarray]:
+def normal_operator(
+    a: csr_matrix, at: csr_matrix, s2: np.ndarray, damping: float
+) -> Callable[[np.ndarray], np.ndarray]:
     """x (U, 3) -> A^T (s2 * (A x)) + damping * x: the normal equations' matrix, channel c with
     the squared row scales s2[:, c] (N, 3); ``at`` is A^T as CSR (faster than A's transpose view)."""
     return lambda x: at @ (s2 * (a @ x)) + damping * x
 
 
-def fit_colors(rows: PixelRows, x0: np.ndarray, n_views: int, gains: bool = True, robust: bool = True,
-               damping: float = DAMPING, rounds: int = ROUNDS, steps: int = CG_STEPS) -> ColorFit:
+def fit_colors(
+    rows: PixelRows,
+    x0: np.ndarray,
+    n_views: int,
+    gains: bool = True,
+    robust: bool = True,
+    damping: float = DAMPING,
+    rounds: int = ROUNDS,
+    steps: int = CG_STEPS,
+) -> ColorFit:
     """Colours x (and per-photo gains) that, rendered through ``rows``, best reproduce its targets
     (the module docstring's problem).
 

@@ -48,8 +48,13 @@ def write_ply(mesh: ColoredMesh, path: Path) -> None:
     """Binary PLY with vertex normals and (if any) 8-bit vertex colours."""
     if mesh.texture is not None:
         raise DvrError("PLY keeps vertex colours only; use --texture vertex or --format obj/glb for an atlas", path)
-    tm = trimesh.Trimesh(mesh.verts, mesh.faces, vertex_normals=mesh.normals, process=False,
-                         vertex_colors=None if mesh.colors is None else to_uint8(mesh.colors))
+    tm = trimesh.Trimesh(
+        mesh.verts,
+        mesh.faces,
+        vertex_normals=mesh.normals,
+        process=False,
+        vertex_colors=None if mesh.colors is None else to_uint8(mesh.colors),
+    )
     write_bytes_atomic(path, tm.export(file_type="ply", vertex_normal=True))
 
 
@@ -89,11 +94,13 @@ def write_obj(mesh: ColoredMesh, path: Path) -> list[Path]:
 def write_glb(mesh: ColoredMesh, path: Path) -> None:
     """Binary glTF: PBR material with the texture embedded, or COLOR_0 vertex colours."""
     if mesh.texture is not None:
-        material = trimesh.visual.material.PBRMaterial(baseColorTexture=_texture_image(mesh),
-                                                       metallicFactor=0.0, roughnessFactor=1.0)
+        material = trimesh.visual.material.PBRMaterial(
+            baseColorTexture=_texture_image(mesh), metallicFactor=0.0, roughnessFactor=1.0
+        )
         # trimesh's uv has v up (it flips to glTF's v-down on export).
-        visual = trimesh.visual.TextureVisuals(uv=np.column_stack([mesh.uv[:, 0], 1.0 - mesh.uv[:, 1]]),
-                                               material=material)
+        visual = trimesh.visual.TextureVisuals(
+            uv=np.column_stack([mesh.uv[:, 0], 1.0 - mesh.uv[:, 1]]), material=material
+        )
     elif mesh.colors is not None:
         visual = trimesh.visual.ColorVisuals(vertex_colors=to_uint8(mesh.colors))
     else:

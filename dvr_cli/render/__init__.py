@@ -7,5 +7,14 @@ from .occgrid import OccupancyGrid
 from .rays import camera_rays, intersect_cube
 from .renderer import render_image, render_rays
 
-__all__ = ["OccupancyGrid", "SurfaceHits", "camera_rays", "find_surface", "intersect_cube", "normals",
-           "render_image", "render_rays", "surface_depth"]
+__all__ = [
+    "OccupancyGrid",
+    "SurfaceHits",
+    "camera_rays",
+    "find_surface",
+    "intersect_cube",
+    "normals",
+    "render_image",
+    "render_rays",
+    "surface_depth",
+]

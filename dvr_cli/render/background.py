@@ -15,8 +15,14 @@ from ..fields.background import InvertedSphereField
 from .volume import composite
 
 
-def ray_background(model: nn.Module, origins: torch.Tensor, dirs: torch.Tensor, view_index: torch.Tensor | None,
-                   n_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
+def ray_background(
+    model: nn.Module,
+    origins: torch.Tensor,
+    dirs: torch.Tensor,
+    view_index: torch.Tensor | None,
+    n_samples: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """(N, 3) the background colour of N rays o + t w (unit frame, w unit-norm).
 
     view_index: (N,) long, each ray's training photo, or None (a held-out or novel view: the mean

@@ -53,8 +53,9 @@ def surface_slope(field: Field, points: torch.Tensor, dirs: torch.Tensor) -> tor
     return torch.where(slope >= 0, slope.clamp_min(MIN_SLOPE), slope.clamp_max(-MIN_SLOPE))
 
 
-def surface_depth(field: Field, origins: torch.Tensor, dirs: torch.Tensor, hits: SurfaceHits,
-                  logits: torch.Tensor) -> torch.Tensor:
+def surface_depth(
+    field: Field, origins: torch.Tensor, dirs: torch.Tensor, hits: SurfaceHits, logits: torch.Tensor
+) -> torch.Tensor:
     """Differentiable surface depth d (N,) of rays o + d w from a marching result.
 
     field: the field that ``hits`` was marched on. origins, dirs: (N, 3) (may require grad).
@@ -64,8 +65,10 @@ def surface_depth(field: Field, origins: torch.Tensor, dirs: torch.Tensor, hits:
     -(df/dp . w)^-1 df/dtheta at p = o + d w for hit rays (likewise to o and w), 0 for the others.
     """
     if hits.depth.shape != origins.shape[:1] or origins.shape != dirs.shape:
-        raise ValueError(f"hits for {tuple(hits.depth.shape)} rays do not match origins {tuple(origins.shape)} "
-                         f"and dirs {tuple(dirs.shape)}")
+        raise ValueError(
+            f"hits for {tuple(hits.depth.shape)} rays do not match origins {tuple(origins.shape)} "
+            f"and dirs {tuple(dirs.shape)}"
+        )
     rays = hits.hit.nonzero().squeeze(1)
     if logits.shape != rays.shape:
         raise ValueError(f"logits {tuple(logits.shape)} do not match the {rays.numel()} hit rays")

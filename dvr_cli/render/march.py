@@ -59,8 +59,9 @@ def evaluate_chunked(logit_fn: LogitFn, points: torch.Tensor, chunk: int = DEFAU
     return torch.cat([logit_fn(points[s : s + chunk]) for s in range(0, points.shape[0], chunk)])
 
 
-def _march_logits(logit_fn: LogitFn, points: torch.Tensor, occ_grid, chunk: int, level: float,
-                  stages: tuple[float, ...]) -> tuple[torch.Tensor, int]:
+def _march_logits(
+    logit_fn: LogitFn, points: torch.Tensor, occ_grid, chunk: int, level: float, stages: tuple[float, ...]
+) -> tuple[torch.Tensor, int]:
     """(M, S, 3) samples -> ((M, S) f = logit - level, n_evaluated), front to back in ``stages``.
 
     Stage k evaluates the columns up to ``stages[k]`` of S; after it, a ray that has crossed the
@@ -88,8 +89,9 @@ def _march_logits(logit_fn: LogitFn, points: torch.Tensor, occ_grid, chunk: int,
     return f, n_evaluated
 
 
-def occupied_span(occ_grid, origins: torch.Tensor, dirs: torch.Tensor, t_near: torch.Tensor,
-                  t_far: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def occupied_span(
+    occ_grid, origins: torch.Tensor, dirs: torch.Tensor, t_near: torch.Tensor, t_far: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The part of each ray's [t_near, t_far] that crosses occupied cells, padded by a cell.
 
     origins, dirs: (M, 3); t_near, t_far: (M,). The grid is looked up (no field evaluation) at
@@ -114,8 +116,9 @@ def occupied_span(occ_grid, origins: torch.Tensor, dirs: torch.Tensor, t_near: t
     return torch.where(any_occupied, span_near, t_near), torch.where(any_occupied, span_far, t_far)
 
 
-def secant_refine(logit_fn: LogitFn, origins, dirs, t_lo, t_hi, f_lo, f_hi, n_secant: int,
-                  level: float) -> torch.Tensor:
+def secant_refine(
+    logit_fn: LogitFn, origins, dirs, t_lo, t_hi, f_lo, f_hi, n_secant: int, level: float
+) -> torch.Tensor:
     """Regula falsi (Illinois variant) for the root of g(t) = logit(o + t w) - level in [t_lo, t_hi].
 
     origins, dirs: (M, 3); t_lo, t_hi: (M,) bracket with f_lo = g(t_lo) < 0 <= f_hi = g(t_hi).
@@ -144,9 +147,17 @@ def secant_refine(logit_fn: LogitFn, origins, dirs, t_lo, t_hi, f_lo, f_hi, n_se
 
 
 @torch.no_grad()
-def find_surface(logit_fn: LogitFn, origins: torch.Tensor, dirs: torch.Tensor, n_steps: int, tau: float = 0.5,
-                 n_secant: int = 8, occ_grid=None, chunk: int = DEFAULT_CHUNK,
-                 stop_at_hit: bool = False) -> SurfaceHits:
+def find_surface(
+    logit_fn: LogitFn,
+    origins: torch.Tensor,
+    dirs: torch.Tensor,
+    n_steps: int,
+    tau: float = 0.5,
+    n_secant: int = 8,
+    occ_grid=None,
+    chunk: int = DEFAULT_CHUNK,
+    stop_at_hit: bool = False,
+) -> SurfaceHits:
     """First outside -> inside crossing of the level logit = log(tau / (1 - tau)) along each ray.
 
     logit_fn: (P, 3) points -> (P,) occupancy logits (called in chunks of ``chunk`` points).

@@ -21,7 +21,6 @@ from ..scene.camera import Camera
 from ..scene.hull import visual_hull
 from .march import LogitFn, evaluate_chunked
 
-
 MASKED_MARGIN = 10.0  # logits below the surface level given to cells outside the grid (masked)
 
 
@@ -87,8 +86,9 @@ class OccupancyGrid:
         return cls(torch.ones(res, res, res, dtype=torch.bool, device=device))
 
     @classmethod
-    def from_masks(cls, cameras_unit: list[Camera], masks: list[np.ndarray], res: int = 64,
-                   dilate: int = 1) -> "OccupancyGrid":
+    def from_masks(
+        cls, cameras_unit: list[Camera], masks: list[np.ndarray], res: int = 64, dilate: int = 1
+    ) -> "OccupancyGrid":
         """The masks' visual hull (``scene.hull``), carved conservatively: a cell stands for its
         bounding ball grown by ``dilate`` cells (radius (sqrt(3)/2 + dilate) h, slack for mask and
         calibration error) plus 1.5 px of pixel rounding, and is dropped only when the hull rule
@@ -97,15 +97,23 @@ class OccupancyGrid:
         cameras_unit: cameras in the unit frame; masks: (H, W) bool per camera (True = object).
         """
         radius = (math.sqrt(3.0) / 2.0 + dilate) * (2.0 / res)
-        keep = visual_hull(cameras_unit, masks, cell_centers(res, dtype=torch.float64).numpy(), radius=radius,
-                           pixel_slack=1.5)
+        keep = visual_hull(
+            cameras_unit, masks, cell_centers(res, dtype=torch.float64).numpy(), radius=radius, pixel_slack=1.5
+        )
         hull = torch.from_numpy(keep).reshape(res, res, res)
         return cls(hull, hull.clone())
 
     @torch.no_grad()
-    def update(self, logit_fn: LogitFn, tau: float = 0.5, margin_cells: int = 2, samples_per_cell: int = 2,
-               logit_margin: float = 2.0, generator: torch.Generator | None = None,
-               dtype: torch.dtype = torch.float32) -> "OccupancyGrid":
+    def update(
+        self,
+        logit_fn: LogitFn,
+        tau: float = 0.5,
+        margin_cells: int = 2,
+        samples_per_cell: int = 2,
+        logit_margin: float = 2.0,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> "OccupancyGrid":
         """Re-derive the bits from the field (in place; returns self).
 
         logit_fn: (P, 3) -> (P,) logits, evaluated at the centre and ``samples_per_cell - 1``

@@ -17,8 +17,15 @@ from .march import SurfaceHits, find_surface
 from .rays import camera_rays
 
 
-def render_rays(field: Field, origins: torch.Tensor, dirs: torch.Tensor, n_steps: int, tau: float = 0.5,
-                n_secant: int = 8, occ_grid=None) -> dict[str, torch.Tensor]:
+def render_rays(
+    field: Field,
+    origins: torch.Tensor,
+    dirs: torch.Tensor,
+    n_steps: int,
+    tau: float = 0.5,
+    n_secant: int = 8,
+    occ_grid=None,
+) -> dict[str, torch.Tensor]:
     """Render N rays o + t w against ``field``.
 
     origins, dirs: (N, 3), w unit-norm, in the unit frame.
@@ -30,8 +37,14 @@ def render_rays(field: Field, origins: torch.Tensor, dirs: torch.Tensor, n_steps
     return {**out, "n_evaluated": hits.n_evaluated}
 
 
-def shade_hits(field: Field, origins: torch.Tensor, dirs: torch.Tensor, hits: SurfaceHits,
-               surface_logits: torch.Tensor, surface_normals: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def shade_hits(
+    field: Field,
+    origins: torch.Tensor,
+    dirs: torch.Tensor,
+    hits: SurfaceHits,
+    surface_logits: torch.Tensor,
+    surface_normals: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
     """Depth, points and colour of N marched rays o + t w, differentiable.
 
     origins, dirs: (N, 3) the rays ``hits`` marched; surface_logits: (M,) f at
@@ -48,14 +61,31 @@ def shade_hits(field: Field, origins: torch.Tensor, dirs: torch.Tensor, hits: Su
     points = origins + depth[:, None] * dirs
     rays = hits.hit.nonzero().squeeze(1)
     rgb = points.new_zeros(points.shape).index_put((rays,), field.texture(points[rays], dirs[rays], surface_normals))
-    return {"depth": depth, "points": points, "rgb": rgb, "hit": hits.hit, "inside": hits.inside,
-            "t_near": hits.t_near, "t_far": hits.t_far, "t_peak": hits.t_peak}
+    return {
+        "depth": depth,
+        "points": points,
+        "rgb": rgb,
+        "hit": hits.hit,
+        "inside": hits.inside,
+        "t_near": hits.t_near,
+        "t_far": hits.t_far,
+        "t_peak": hits.t_peak,
+    }
 
 
-def render_image(field: Field, camera_unit: Camera, n_steps: int, tau: float = 0.5, chunk: int = 8192,
-                 occ_grid=None, background=(1.0, 1.0, 1.0),
-                 progress: Callable[[int, int], None] | None = None, n_secant: int = 8,
-                 background_model: nn.Module | None = None, background_samples: int = 16) -> dict[str, np.ndarray]:
+def render_image(
+    field: Field,
+    camera_unit: Camera,
+    n_steps: int,
+    tau: float = 0.5,
+    chunk: int = 8192,
+    occ_grid=None,
+    background=(1.0, 1.0, 1.0),
+    progress: Callable[[int, int], None] | None = None,
+    n_secant: int = 8,
+    background_model: nn.Module | None = None,
+    background_samples: int = 16,
+) -> dict[str, np.ndarray]:
     """Render a whole image of ``camera_unit`` (a camera in the unit frame), ``chunk`` rays at a time.
 
     Returns numpy arrays (H, W = the camera's image size):
@@ -90,11 +120,19 @@ def render_image(field: Field, camera_unit: Camera, n_steps: int, tau: float = 0
             depth[out] = hits.depth[rays].float().cpu().numpy()
             if background_model is not None:
                 misses = (~hits.hit).nonzero().squeeze(1)
-                rgb[misses.cpu().numpy() + start] = ray_background(background_model, o[misses], w[misses], None,
-                                                                   background_samples).float().cpu().numpy()
+                rgb[misses.cpu().numpy() + start] = (
+                    ray_background(background_model, o[misses], w[misses], None, background_samples)
+                    .float()
+                    .cpu()
+                    .numpy()
+                )
             mask[out] = True
         if progress is not None:
             progress(min(start + chunk, total), total)
     h, w_ = camera_unit.height, camera_unit.width
-    return {"rgb": rgb.reshape(h, w_, 3), "depth": depth.reshape(h, w_), "normal": normal.reshape(h, w_, 3),
-            "mask": mask.reshape(h, w_)}
+    return {
+        "rgb": rgb.reshape(h, w_, 3),
+        "depth": depth.reshape(h, w_),
+        "normal": normal.reshape(h, w_, 3),
+        "mask": mask.reshape(h, w_),
+    }

@@ -31,8 +31,13 @@ def average_up(cameras: Sequence[Camera]) -> np.ndarray:
     return up / norm
 
 
-def orbit_cameras(train_cameras: Sequence[Camera], n_frames: int, width: int | None = None,
-                  height: int | None = None, center: np.ndarray | None = None) -> list[Camera]:
+def orbit_cameras(
+    train_cameras: Sequence[Camera],
+    n_frames: int,
+    width: int | None = None,
+    height: int | None = None,
+    center: np.ndarray | None = None,
+) -> list[Camera]:
     """``n_frames`` cameras on a circle around ``center`` (world), all looking at it.
 
     The circle lies at the training cameras' mean distance from ``center`` and mean elevation
@@ -138,14 +143,19 @@ RenderFn = Callable[[Camera], dict]
 
 def _endings(what: Sequence[str]) -> list[str]:
     """What follows a view's stem in the names of the files ``render_views`` writes for ``what``."""
-    endings = {"rgb": [".png"], "depth": ["_depth.png", "_depth.npy"], "normal": ["_normal.png"],
-               "mask": ["_mask.png"]}
+    endings = {"rgb": [".png"], "depth": ["_depth.png", "_depth.npy"], "normal": ["_normal.png"], "mask": ["_mask.png"]}
     return [e for w in what for e in endings[w]]
 
 
-def render_views(render: RenderFn, cameras: Sequence[Camera], out_dir: Path, what: Sequence[str] = ("rgb",),
-                 transparent: bool = False, video: bool = False,
-                 on_frame: Callable[[int, int], None] | None = None) -> list[Path]:
+def render_views(
+    render: RenderFn,
+    cameras: Sequence[Camera],
+    out_dir: Path,
+    what: Sequence[str] = ("rgb",),
+    transparent: bool = False,
+    video: bool = False,
+    on_frame: Callable[[int, int], None] | None = None,
+) -> list[Path]:
     """Render world ``cameras`` and write the requested outputs to ``out_dir``.
 
     ``render(camera)`` returns numpy arrays for the world camera: ``rgb (H, W, 3)``, ``depth

@@ -32,8 +32,9 @@ def transmittance(alphas: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.ones_like(alphas[:, :1]), survive[:, :-1]], dim=1)
 
 
-def composite(alphas: torch.Tensor, colors: torch.Tensor,
-              background: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def composite(
+    alphas: torch.Tensor, colors: torch.Tensor, background: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
     """Alpha-composite N rays of S samples each, front to back.
 
     alphas: (N, S) occupancy o_i in [0, 1] of the samples in increasing depth order;
@@ -83,8 +84,16 @@ def stratified(lo: torch.Tensor, hi: torch.Tensor, n: int, generator: torch.Gene
     return lo[:, None] + (bins + u) * ((hi - lo) / n)[:, None]
 
 
-def ray_samples(t_near: torch.Tensor, t_far: torch.Tensor, depth: torch.Tensor, hit: torch.Tensor, delta: float,
-                n_free: int, n_interval: int, generator: torch.Generator | None = None) -> torch.Tensor:
+def ray_samples(
+    t_near: torch.Tensor,
+    t_far: torch.Tensor,
+    depth: torch.Tensor,
+    hit: torch.Tensor,
+    delta: float,
+    n_free: int,
+    n_interval: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """The ray parameters to volume-render, (N, n_free + n_interval), sorted along each ray.
 
     t_near, t_far: (N,) the part of each ray to render (in the cube, or its occupied span);

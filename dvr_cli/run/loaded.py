@@ -67,8 +67,13 @@ class Run:
     def holdout(self) -> list[int]:
         return self.record.holdout
 
-    def render(self, camera: Camera, n_steps: int | None = None, background=None,
-               progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+    def render(
+        self,
+        camera: Camera,
+        n_steps: int | None = None,
+        background=None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, np.ndarray]:
         """Render the field from the world ``camera`` (``render_image`` with the run's settings).
 
         Returns numpy arrays: rgb (H, W, 3), depth (H, W) distance along the ray in world units
@@ -78,10 +83,18 @@ class Run:
         """
         rendering = self.cfg.rendering
         model = self.background if background is None else None
-        out = render_image(self.field, self.normalization.camera_to_unit(camera), n_steps or rendering.render_steps,
-                           tau=rendering.tau, occ_grid=self.occ_grid, background=(1.0, 1.0, 1.0) if background is None
-                           else background, progress=progress, n_secant=rendering.n_secant, background_model=model,
-                           background_samples=rendering.background_samples)
+        out = render_image(
+            self.field,
+            self.normalization.camera_to_unit(camera),
+            n_steps or rendering.render_steps,
+            tau=rendering.tau,
+            occ_grid=self.occ_grid,
+            background=(1.0, 1.0, 1.0) if background is None else background,
+            progress=progress,
+            n_secant=rendering.n_secant,
+            background_model=model,
+            background_samples=rendering.background_samples,
+        )
         out["depth"] = out["depth"] * np.float32(self.normalization.scale)
         return out
 
@@ -107,8 +120,10 @@ class Run:
             raise DvrError(f"{SCENE} does not record how the scene was loaded", self.run_dir)
         scene = load_scene(**self.record.inputs)
         if len(scene) != len(self.cameras):
-            raise DvrError(f"the scene now has {len(scene)} views, the run was fitted on {len(self.cameras)}",
-                           self.record.inputs.get("images"))
+            raise DvrError(
+                f"the scene now has {len(scene)} views, the run was fitted on {len(self.cameras)}",
+                self.record.inputs.get("images"),
+            )
         scene.normalization = self.normalization
         return scene
 
@@ -146,8 +161,9 @@ def load_run(run_dir: str | Path | None = None, device: str = "auto") -> Run:
 def _background(cfg: FitConfig, state: dict, n_views: int, path: Path) -> nn.Module:
     """The run's background model (``cfg.rendering.background`` for ``n_views`` training photos)
     holding the checkpoint's ``state``; DvrError naming ``path`` when they do not match."""
-    model = make_background(cfg.rendering.background, np.full((n_views, 3), 0.5, dtype=np.float32),
-                            cfg.rendering.background_grid)
+    model = make_background(
+        cfg.rendering.background, np.full((n_views, 3), 0.5, dtype=np.float32), cfg.rendering.background_grid
+    )
     try:
         model.load_state_dict(state)
     except RuntimeError:

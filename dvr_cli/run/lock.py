@@ -46,12 +46,17 @@ class RunLock:
                 holder = _read_pid(fd)
                 os.close(fd)
                 who = f"pid {holder}" if holder else "another process"
-                raise DvrError(f"another dvr process ({who}) is writing this run folder: wait for it to finish, "
-                               "or choose another --out", self.run_dir) from None
+                raise DvrError(
+                    f"another dvr process ({who}) is writing this run folder: wait for it to finish, "
+                    "or choose another --out",
+                    self.run_dir,
+                ) from None
             except OSError as exc:  # ENOLCK: some network file systems have no flock
                 os.close(fd)
-                raise DvrError(f"cannot lock the run folder ({exc.strerror}; a network file system?): choose a local "
-                               "--out", self.path) from None
+                raise DvrError(
+                    f"cannot lock the run folder ({exc.strerror}; a network file system?): choose a local --out",
+                    self.path,
+                ) from None
             try:
                 current = os.stat(self.path).st_ino == os.fstat(fd).st_ino
             except FileNotFoundError:

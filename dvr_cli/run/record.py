@@ -46,17 +46,26 @@ class SceneRecord:
         def absolute(path):
             return Path(path).resolve() if path else None
 
-        return cls(scene.normalization, [v.camera for v in scene.views], [absolute(v.image_path) for v in scene.views],
-                   [absolute(v.mask_path) if v.mask is not None else None for v in scene.views], list(train), list(holdout),
-                   scene.meta.get("load_args"), str(Path(scene.source).resolve()) if scene.source else None)
+        return cls(
+            scene.normalization,
+            [v.camera for v in scene.views],
+            [absolute(v.image_path) for v in scene.views],
+            [absolute(v.mask_path) if v.mask is not None else None for v in scene.views],
+            list(train),
+            list(holdout),
+            scene.meta.get("load_args"),
+            str(Path(scene.source).resolve()) if scene.source else None,
+        )
 
     def to_json(self) -> dict:
         return {
             "normalization": self.normalization.to_json(),
             "inputs": self.inputs,
             "source": self.source,
-            "cameras": [c.to_json(str(i) if i else None, str(m) if m else None)
-                        for c, i, m in zip(self.cameras, self.images, self.masks)],
+            "cameras": [
+                c.to_json(str(i) if i else None, str(m) if m else None)
+                for c, i, m in zip(self.cameras, self.images, self.masks)
+            ],
             "train": self.train,
             "holdout": self.holdout,
         }
@@ -87,6 +96,13 @@ class SceneRecord:
         inputs = data.get("inputs")
         if inputs is not None and not isinstance(inputs, dict):
             raise DvrError("'inputs' must be an object (the scene's load arguments)", path)
-        return cls(normalization, [c for c, _, _ in parsed],
-                   [Path(e["image"]) if e.get("image") and Path(e["image"]).is_absolute() else None for e in entries],
-                   [m for _, _, m in parsed], split["train"], split["holdout"], inputs, data.get("source"))
+        return cls(
+            normalization,
+            [c for c, _, _ in parsed],
+            [Path(e["image"]) if e.get("image") and Path(e["image"]).is_absolute() else None for e in entries],
+            [m for _, _, m in parsed],
+            split["train"],
+            split["holdout"],
+            inputs,
+            data.get("source"),
+        )

@@ -125,8 +125,12 @@ class Camera:
         uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
         lo = -0.5 + margin
         with np.errstate(invalid="ignore"):  # NaN coordinates are outside
-            return ((uv[:, 0] >= lo) & (uv[:, 0] < self.width - 0.5 - margin)
-                    & (uv[:, 1] >= lo) & (uv[:, 1] < self.height - 0.5 - margin))
+            return (
+                (uv[:, 0] >= lo)
+                & (uv[:, 0] < self.width - 0.5 - margin)
+                & (uv[:, 1] >= lo)
+                & (uv[:, 1] < self.height - 0.5 - margin)
+            )
 
     @staticmethod
     def pixel_index(uv: np.ndarray) -> np.ndarray:

@@ -48,8 +48,14 @@ def _slack_px(camera: Camera, points_cam: np.ndarray, radius: float, pixel_slack
         return focal * radius * (z + lateral) / (z * (z - radius)) + pixel_slack
 
 
-def hull_votes(cameras: list[Camera], masks: list[np.ndarray], points: np.ndarray, radius: float = 0.0,
-               pixel_slack: float = 0.0, max_outside: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def hull_votes(
+    cameras: list[Camera],
+    masks: list[np.ndarray],
+    points: np.ndarray,
+    radius: float = 0.0,
+    pixel_slack: float = 0.0,
+    max_outside: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Every view's vote on every point.
 
     Args:
@@ -73,8 +79,10 @@ def hull_votes(cameras: list[Camera], masks: list[np.ndarray], points: np.ndarra
     for camera, mask in zip(cameras, masks):
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != (camera.height, camera.width):
-            raise DvrError(f"mask of {camera.name or 'a camera'} is {mask.shape[1]}x{mask.shape[0]}, its camera is "
-                           f"{camera.width}x{camera.height}")
+            raise DvrError(
+                f"mask of {camera.name or 'a camera'} is {mask.shape[1]}x{mask.shape[0]}, its camera is "
+                f"{camera.width}x{camera.height}"
+            )
         p = points[alive]
         p_cam = camera.world_to_camera(p)
         uv, depth = camera.project_depth(p, distort=True)
@@ -91,8 +99,10 @@ def hull_votes(cameras: list[Camera], masks: list[np.ndarray], points: np.ndarra
         outside[in_frame] = dist[iv, iu] > slack[in_frame]
         n_on[alive[in_frame & ~outside]] += 1
         if not touches_border(mask):
-            beyond = np.hypot(np.clip(-0.5 - uv[:, 0], 0, None) + np.clip(uv[:, 0] - camera.width + 0.5, 0, None),
-                              np.clip(-0.5 - uv[:, 1], 0, None) + np.clip(uv[:, 1] - camera.height + 0.5, 0, None))
+            beyond = np.hypot(
+                np.clip(-0.5 - uv[:, 0], 0, None) + np.clip(uv[:, 0] - camera.width + 0.5, 0, None),
+                np.clip(-0.5 - uv[:, 1], 0, None) + np.clip(uv[:, 1] - camera.height + 0.5, 0, None),
+            )
             outside |= front & ~in_frame & (beyond > slack)
         n_out[alive[outside]] += 1
         if max_outside is not None:
@@ -100,8 +110,15 @@ def hull_votes(cameras: list[Camera], masks: list[np.ndarray], points: np.ndarra
     return n_on, n_out
 
 
-def visual_hull(cameras: list[Camera], masks: list[np.ndarray], points: np.ndarray, radius: float = 0.0,
-                pixel_slack: float = 0.0, vote: float = 1.0, min_seen: int = 1) -> np.ndarray:
+def visual_hull(
+    cameras: list[Camera],
+    masks: list[np.ndarray],
+    points: np.ndarray,
+    radius: float = 0.0,
+    pixel_slack: float = 0.0,
+    vote: float = 1.0,
+    min_seen: int = 1,
+) -> np.ndarray:
     """(N,) bool: the points kept by the rule of the module docstring.
 
     vote: the share of the voting views that must not call a point outside (1: none may).

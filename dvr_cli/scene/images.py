@@ -59,8 +59,15 @@ def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 #: EXIF orientation (tag 0x0112) -> the turn that shows the stored pixels upright: (transpose first,
 #: then quarter turns counter-clockwise as np.rot90, then a left-right mirror).
-ORIENTATIONS = {2: (False, 0, True), 3: (False, 2, False), 4: (False, 2, True), 5: (True, 0, False),
-                6: (False, 3, False), 7: (True, 2, False), 8: (False, 1, False)}
+ORIENTATIONS = {
+    2: (False, 0, True),
+    3: (False, 2, False),
+    4: (False, 2, True),
+    5: (True, 0, False),
+    6: (False, 3, False),
+    7: (True, 2, False),
+    8: (False, 1, False),
+}
 EXIF_ORIENTATION = 0x0112
 #: Orientations whose upright photo has the stored photo's width as its height.
 SIDEWAYS = (5, 6, 7, 8)

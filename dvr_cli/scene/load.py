@@ -34,8 +34,9 @@ def _names(items, limit: int = 3) -> str:
     return head + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def _resolve_images(cameras: CameraSet, images_dir: Path | None, folder_error: DvrError | None,
-                    warn: Callable[[str], None]) -> tuple[CameraSet, list[Path]]:
+def _resolve_images(
+    cameras: CameraSet, images_dir: Path | None, folder_error: DvrError | None, warn: Callable[[str], None]
+) -> tuple[CameraSet, list[Path]]:
     """The cameras that have an image file, and their images.
 
     A peer tool's camera file (transforms.json, a COLMAP model) often lists more frames than the
@@ -51,11 +52,17 @@ def _resolve_images(cameras: CameraSet, images_dir: Path | None, folder_error: D
             raise folder_error
         if cameras.format not in PEER_FORMATS or len(found) - len(missing) < MIN_FRAMES:
             raise DvrError(f"{len(missing)} camera(s) have no image file: {_names(missing)}", cameras.path)
-        warn(f"{len(missing)} of {len(found)} frames in {cameras.path.name} have no photo and are skipped: "
-             f"{_names(missing)}")
+        warn(
+            f"{len(missing)} of {len(found)} frames in {cameras.path.name} have no photo and are skipped: "
+            f"{_names(missing)}"
+        )
         keep = [i for i, path in enumerate(found) if path is not None]
-        cameras = replace(cameras, cameras=[cameras.cameras[i] for i in keep],
-                          images=[cameras.images[i] for i in keep], masks=[cameras.masks[i] for i in keep])
+        cameras = replace(
+            cameras,
+            cameras=[cameras.cameras[i] for i in keep],
+            images=[cameras.images[i] for i in keep],
+            masks=[cameras.masks[i] for i in keep],
+        )
         found = [found[i] for i in keep]
     if images_dir is not None:
         listed = list_images(images_dir)
@@ -117,8 +124,13 @@ def _scale_factor(width: int, height: int, downscale: float, max_size: int | Non
 
 
 def _load_view(
-    camera: Camera, image_path: Path, mask_path: Path | None, downscale: float, max_size: int | None,
-    depth_path: Path | None = None, depth_scale: float = 1000.0,
+    camera: Camera,
+    image_path: Path,
+    mask_path: Path | None,
+    downscale: float,
+    max_size: int | None,
+    depth_path: Path | None = None,
+    depth_scale: float = 1000.0,
 ) -> View:
     """Decode, check sizes, undistort, then resize one view."""
     image, alpha = read_image(image_path)
@@ -144,7 +156,9 @@ def _load_view(
     if depth_path is not None:
         depth = read_depth(depth_path, depth_scale)
         if depth.shape != (height, width):
-            raise DvrError(f"depth map is {depth.shape[1]}x{depth.shape[0]} but its image is {width}x{height}", depth_path)
+            raise DvrError(
+                f"depth map is {depth.shape[1]}x{depth.shape[0]} but its image is {width}x{height}", depth_path
+            )
         if camera.dist is not None:
             raise DvrError("depth maps of distorted cameras are not supported: undistort them first", depth_path)
     camera, image, mask = undistort_view(camera, image, mask)

@@ -40,8 +40,11 @@ def scene_inputs(scene: Scene) -> list[Path]:
     """The files and folders ``scene`` was read from (camera file, photo and mask folders): what an
     output may not be, hold or lie inside."""
     args = scene.meta.get("load_args") or {}
-    paths = {scene.meta.get("cameras_file"), scene.meta.get("images_dir"),
-             *(args.get(k) for k in ("images", "cameras", "masks", "depth"))}
+    paths = {
+        scene.meta.get("cameras_file"),
+        scene.meta.get("images_dir"),
+        *(args.get(k) for k in ("images", "cameras", "masks", "depth")),
+    }
     paths |= {str(Path(v.image_path).parent) for v in scene.views if v.image_path and Path(v.image_path).is_file()}
     return [Path(p) for p in sorted(p for p in paths if p)]
 

@@ -48,9 +48,11 @@ def overview_eye(cameras_unit: list, up: np.ndarray) -> np.ndarray:
 
 
 def score_text(metrics: dict) -> str:
-    parts = [f"masked PSNR {metrics['masked_psnr']:.1f} dB" if "masked_psnr" in metrics else None,
-             f"IoU {metrics['iou']:.3f}" if "iou" in metrics else None,
-             f"PSNR {metrics['psnr']:.1f} dB" if "masked_psnr" not in metrics and "psnr" in metrics else None]
+    parts = [
+        f"masked PSNR {metrics['masked_psnr']:.1f} dB" if "masked_psnr" in metrics else None,
+        f"IoU {metrics['iou']:.3f}" if "iou" in metrics else None,
+        f"PSNR {metrics['psnr']:.1f} dB" if "masked_psnr" not in metrics and "psnr" in metrics else None,
+    ]
     return ", ".join(p for p in parts if p)
 
 
@@ -61,8 +63,14 @@ class Viewer:
     Raises DvrError when the port is taken. ``url`` and ``ssh_hint`` say how to open it.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8080, settings: RenderSettings | None = None,
-                 title: str = "dvr", live: str | None = "rgb"):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        settings: RenderSettings | None = None,
+        title: str = "dvr",
+        live: str | None = "rgb",
+    ):
         """``live``: what the live render shows first ('off', 'rgb', 'depth', 'normal'); None for a
         viewer without a field (a scene): no live render, no render next to a clicked photo."""
         viser = require("viser")
@@ -100,8 +108,10 @@ class Viewer:
     @property
     def ssh_hint(self) -> str:
         """The tunnel that reaches a viewer on a remote machine from one's own."""
-        return (f"ssh -L {self.port}:localhost:{self.port} {getpass.getuser()}@{socket.gethostname()}  "
-                f"then open http://localhost:{self.port}")
+        return (
+            f"ssh -L {self.port}:localhost:{self.port} {getpass.getuser()}@{socket.gethostname()}  "
+            f"then open http://localhost:{self.port}"
+        )
 
     def stop(self) -> None:
         self.server.stop()
@@ -125,18 +135,29 @@ class Viewer:
         for i, (view, camera) in enumerate(zip(content.views, cameras)):
             pose = pose_of(camera)
             handle = scene.add_camera_frustum(
-                f"/cameras/{i:04d}", pose.fov, pose.aspect, scale=0.07 * distance, thickness=0.004 * distance,
-                color=HELDOUT_COLOR if i in held else TRAIN_COLOR, image=thumbnail(view.image, FRUSTUM_PHOTO),
-                wxyz=pose.wxyz, position=pose.position)
+                f"/cameras/{i:04d}",
+                pose.fov,
+                pose.aspect,
+                scale=0.07 * distance,
+                thickness=0.004 * distance,
+                color=HELDOUT_COLOR if i in held else TRAIN_COLOR,
+                image=thumbnail(view.image, FRUSTUM_PHOTO),
+                wxyz=pose.wxyz,
+                position=pose.position,
+            )
             handle.on_click(lambda event, i=i: self._clicked(i, event.client))
             self.frustums.append(handle)
             if view.name in content.scores:
-                scene.add_label(f"/scores/{i:04d}", f"{view.name}: {score_text(content.scores[view.name])}",
-                                position=pose.position)
+                scene.add_label(
+                    f"/scores/{i:04d}", f"{view.name}: {score_text(content.scores[view.name])}", position=pose.position
+                )
         if content.points is not None:
-            scene.add_point_cloud("/sparse", norm.to_unit(content.points).astype(np.float32),
-                                  content.point_colors if content.point_colors is not None else (40, 40, 40),
-                                  point_size=0.01)
+            scene.add_point_cloud(
+                "/sparse",
+                norm.to_unit(content.points).astype(np.float32),
+                content.point_colors if content.point_colors is not None else (40, 40, 40),
+                point_size=0.01,
+            )
         self.show_surface(content.mesh)
         self._add_panels(content)
 

@@ -4,7 +4,8 @@ scores and surface), and the small image helpers of its panels."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dataclass_field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 import numpy as np
@@ -56,8 +57,9 @@ def scene_content(scene: Scene) -> Content:
 def field_surface(field, occ_grid, tau: float, resolution: int = SURFACE_RESOLUTION) -> trimesh.Trimesh | None:
     """The field's surface (unit frame, inside the occupancy grid) with vertex colours; None if empty."""
     logit_fn = field.occupancy_logits if occ_grid is None else occ_grid.masked(field.occupancy_logits)
-    verts, faces, _ = extract_surface(logit_fn, resolution=resolution, start=min(32, resolution), tau=tau,
-                                      device=field_device(field))
+    verts, faces, _ = extract_surface(
+        logit_fn, resolution=resolution, start=min(32, resolution), tau=tau, device=field_device(field)
+    )
     if len(faces) == 0:
         return None
     return trimesh.Trimesh(verts, faces, vertex_colors=to_uint8(field_colors(field, verts)), process=False)
@@ -86,8 +88,9 @@ def run_content(run: Run) -> Content:
     or `dvr fit --holdout` wrote them), its surface."""
     scene = run.scene()
     points, colors = sparse_points(scene)
-    return Content(scene.views, run.normalization, list(run.holdout), run.view_scores(), points, colors,
-                   run_surface(run))
+    return Content(
+        scene.views, run.normalization, list(run.holdout), run.view_scores(), points, colors, run_surface(run)
+    )
 
 
 def thumbnail(image: np.ndarray, long_side: int) -> np.ndarray:

@@ -42,13 +42,25 @@ class RenderSettings:
     def of_config(cls, cfg, full_size: int = 256) -> "RenderSettings":
         """Settings for a run's FitConfig: its threshold, secant steps and render steps."""
         render = cfg.rendering
-        return cls(tau=render.tau, n_secant=render.n_secant, full_steps=render.render_steps, full_size=full_size,
-                   preview_steps=min(64, render.render_steps))
+        return cls(
+            tau=render.tau,
+            n_secant=render.n_secant,
+            full_steps=render.render_steps,
+            full_size=full_size,
+            preview_steps=min(64, render.render_steps),
+        )
 
     def render_camera(self, field, occ_grid, camera: Camera, level: str, background=(1.0, 1.0, 1.0)) -> dict:
         """render_image of a unit-frame ``camera`` with the marching steps of ``level``."""
-        return render_image(field, camera, self.full_steps if level == FULL else self.preview_steps, tau=self.tau,
-                            occ_grid=occ_grid, background=background, n_secant=self.n_secant)
+        return render_image(
+            field,
+            camera,
+            self.full_steps if level == FULL else self.preview_steps,
+            tau=self.tau,
+            occ_grid=occ_grid,
+            background=background,
+            n_secant=self.n_secant,
+        )
 
     def render(self, field, occ_grid, pose: Pose, level: str) -> tuple[dict, Camera]:
         """Render ``pose`` (unit frame) at ``level``'s size: render_image's dict and the camera it used."""
@@ -156,7 +168,7 @@ def display_image(out: dict, camera: Camera, what: str) -> tuple[np.ndarray, np.
 
     z = np.where(out["mask"], ray_to_z_depth(out["depth"], camera), 1e3).astype(np.float32)
     if what == "depth":
-        near, far = (np.percentile(z[out["mask"]], [1, 99]) if out["mask"].any() else (0.0, 1.0))
+        near, far = np.percentile(z[out["mask"]], [1, 99]) if out["mask"].any() else (0.0, 1.0)
         gray = 1.0 - np.clip((z - near) / max(far - near, 1e-6), 0.0, 1.0)
         image = np.where(out["mask"][..., None], gray[..., None] * 0.85 + 0.15, 1.0).repeat(3, axis=-1)
     elif what == "normal":

@@ -126,8 +126,10 @@ class FitWatch(LoopHook):
     def _show_progress(self, job) -> None:
         record = job.record
         score = f" · held-out masked PSNR {self.scores[1][-1]:.2f} dB" if self.scores[1] else ""
-        self.status.content = (f"iteration **{job.iteration}** · loss {record.total:.4f} · "
-                               f"rays hitting {record.hit_rate:.2f}{score}" + (" · **paused**" if self.paused else ""))
+        self.status.content = (
+            f"iteration **{job.iteration}** · loss {record.total:.4f} · "
+            f"rays hitting {record.hit_rate:.2f}{score}" + (" · **paused**" if self.paused else "")
+        )
         self.loss_plot.image = line_plot(*self.losses, "loss", TRAIN_COLOR)
 
 

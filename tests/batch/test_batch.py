@@ -27,14 +27,25 @@ def test_three_scenes_finish_and_a_broken_one_fails_alone(local_ray, tiny_exampl
     black.mkdir()
     for image in sorted((tiny_example / "masks").iterdir()):
         Image.fromarray(np.zeros((32, 32), np.uint8)).save(black / image.name)
-    manifest = write_manifest(tmp_path / "m.yaml", [
-        {"name": "gt", "images": str(tiny_example), "gt_mesh": str(tiny_example / "mesh.ply"),
-         "test_cameras": str(tiny_example / "test" / "cams.json")},
-        {"name": "held", "images": str(tiny_example), "holdout": 3, "seed": 1},
-        {"name": "broken", "images": str(tiny_example), "masks": str(black)},
-        {"name": "plain", "images": str(tiny_example / "images"), "cameras": str(tiny_example / "cams.json"),
-         "iters": 8},
-    ])
+    manifest = write_manifest(
+        tmp_path / "m.yaml",
+        [
+            {
+                "name": "gt",
+                "images": str(tiny_example),
+                "gt_mesh": str(tiny_example / "mesh.ply"),
+                "test_cameras": str(tiny_example / "test" / "cams.json"),
+            },
+            {"name": "held", "images": str(tiny_example), "holdout": 3, "seed": 1},
+            {"name": "broken", "images": str(tiny_example), "masks": str(black)},
+            {
+                "name": "plain",
+                "images": str(tiny_example / "images"),
+                "cameras": str(tiny_example / "cams.json"),
+                "iters": 8,
+            },
+        ],
+    )
     out = tmp_path / "out"
     args = ["batch", str(manifest), "--out", str(out), "--iters", "12", "--resolution", "32"]
     assert main(args) == 1  # some scene failed
@@ -82,8 +93,11 @@ def test_three_scenes_finish_and_a_broken_one_fails_alone(local_ray, tiny_exampl
 @pytest.mark.slow
 def test_a_killed_worker_is_retried_and_resumes_from_the_checkpoint(local_ray, tiny_example, tmp_path):
     iters = 300
-    specs = read_scenes(write_manifest(tmp_path / "m.yaml", [
-        {"name": "k", "images": str(tiny_example), "iters": iters, "checkpoint_every_s": 0}]))
+    specs = read_scenes(
+        write_manifest(
+            tmp_path / "m.yaml", [{"name": "k", "images": str(tiny_example), "iters": iters, "checkpoint_every_s": 0}]
+        )
+    )
     out = tmp_path / "out"
     killed = []
 

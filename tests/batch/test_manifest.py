@@ -15,8 +15,10 @@ from dvr_cli.errors import DvrError
 
 def test_yaml_and_json_manifests_resolve_paths_and_options(tiny_example, tmp_path):
     (tmp_path / "data").symlink_to(tiny_example, target_is_directory=True)
-    entries = [{"name": "a", "images": "data/images", "cameras": "data/cams.json", "iters": 10, "downscale": 2},
-               {"images": "data", "gt_mesh": "data/mesh.ply", "lr": 0.005}]
+    entries = [
+        {"name": "a", "images": "data/images", "cameras": "data/cams.json", "iters": 10, "downscale": 2},
+        {"images": "data", "gt_mesh": "data/mesh.ply", "lr": 0.005},
+    ]
     (tmp_path / "m.yaml").write_text(yaml.safe_dump({"scenes": entries}))
     (tmp_path / "m.json").write_text(json.dumps(entries))  # the bare list works too
     from_yaml = read_scenes(tmp_path / "m.yaml", defaults={"iters": 50, "holdout": 4, "preset": "fast"})
@@ -44,14 +46,17 @@ def test_a_folder_of_scene_folders(tiny_example, tmp_path):
     assert specs[1].images == (tmp_path / "shoe").resolve() and specs[1].fit_config().schedule.iters == 7
 
 
-@pytest.mark.parametrize("entry, message", [
-    ({"name": "mug", "images": "nowhere/mug"}, "scene 'mug': images"),
-    ({"name": "mug", "images": "SCENE", "masks": "SCENE/nomasks"}, "scene 'mug': masks"),
-    ({"images": "SCENE", "colour": "red"}, "scene 1: unknown key(s) colour"),
-    ({"cameras": "SCENE/cams.json"}, "scene 1: 'images' is required"),
-    ({"name": "a b", "images": "SCENE"}, "name 'a b' must be"),
-    ({"images": "SCENE", "preset": "slow"}, "unknown preset 'slow'"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"name": "mug", "images": "nowhere/mug"}, "scene 'mug': images"),
+        ({"name": "mug", "images": "SCENE", "masks": "SCENE/nomasks"}, "scene 'mug': masks"),
+        ({"images": "SCENE", "colour": "red"}, "scene 1: unknown key(s) colour"),
+        ({"cameras": "SCENE/cams.json"}, "scene 1: 'images' is required"),
+        ({"name": "a b", "images": "SCENE"}, "name 'a b' must be"),
+        ({"images": "SCENE", "preset": "slow"}, "unknown preset 'slow'"),
+    ],
+)
 def test_bad_entries_are_one_line_errors(tiny_example, tmp_path, entry, message, error_line):
     entry = {k: v.replace("SCENE", str(tiny_example)) for k, v in entry.items()}
     manifest = tmp_path / "m.yaml"

@@ -19,8 +19,10 @@ def _run(specs, out):
 
 def test_a_changed_manifest_refits_the_changed_scene_only(tiny_example, tmp_path):
     manifest = tmp_path / "m.yaml"
-    entries = [{"name": "a", "images": str(tiny_example), "iters": 2},
-               {"name": "b", "images": str(tiny_example), "iters": 2}]
+    entries = [
+        {"name": "a", "images": str(tiny_example), "iters": 2},
+        {"name": "b", "images": str(tiny_example), "iters": 2},
+    ]
     out = tmp_path / "out"
     first = _run(read_scenes(write_manifest(manifest, entries)), out)
     assert all(r.status == "done" and not r.reused and r.iterations == 2 for r in first.values())
@@ -37,8 +39,7 @@ def test_a_changed_manifest_refits_the_changed_scene_only(tiny_example, tmp_path
 
 
 def test_the_settings_hash_follows_config_export_and_input_files(tiny_example, tmp_path):
-    spec, = read_scenes(write_manifest(tmp_path / "m.yaml", [{"name": "a", "images": str(tiny_example),
-                                                              "iters": 2}]))
+    (spec,) = read_scenes(write_manifest(tmp_path / "m.yaml", [{"name": "a", "images": str(tiny_example), "iters": 2}]))
     base = settings_hash(spec, EXPORT)
     assert settings_hash(spec, EXPORT) == base
     assert settings_hash(spec, ExportOptions("ply", 32)) != base
@@ -65,7 +66,7 @@ def test_touching_a_photo_keeps_the_finished_scene(tiny_example, tmp_path):
     shutil.copytree(tiny_example, scene)
     manifest = write_manifest(tmp_path / "m.yaml", [{"name": "a", "images": str(scene), "iters": 2}])
     out = tmp_path / "out"
-    spec, = read_scenes(manifest)
+    (spec,) = read_scenes(manifest)
     assert not _run([spec], out)["a"].reused
     kept = (out / "a" / RESULT).read_bytes()
     photo = min((scene / "images").iterdir())
@@ -94,7 +95,7 @@ def test_a_batch_out_holding_a_users_files_is_refused(tiny_example, tmp_path):
     out = tmp_path / "results"
     out.mkdir()
     (out / "batch.csv").write_text("the user's own table\n")
-    spec, = read_scenes(write_manifest(tmp_path / "m.yaml", [{"name": "a", "images": str(tiny_example)}]))
+    (spec,) = read_scenes(write_manifest(tmp_path / "m.yaml", [{"name": "a", "images": str(tiny_example)}]))
     with pytest.raises(DvrError, match="dvr did not write"):
         run_batch([spec], out)
     assert (out / "batch.csv").read_text() == "the user's own table\n"

@@ -18,10 +18,36 @@ def test_bench_fit_smoke(make_example, tmp_path):
     scene = make_example(tmp_path / "scene", views=6, size=(32, 32), test_views=2, colmap_points=20)
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_fit.py"), "--scene", str(scene), "--out", str(out),
-         "--budget", "4", "--paper-budget", "6", "--eval-every", "2", "--paper-eval-every", "2",
-         "--mesh-resolution", "32", "--points", "500", "--eval-steps", "16", "--threads", "1", "--device", "cpu"],
-        capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_fit.py"),
+            "--scene",
+            str(scene),
+            "--out",
+            str(out),
+            "--budget",
+            "4",
+            "--paper-budget",
+            "6",
+            "--eval-every",
+            "2",
+            "--paper-eval-every",
+            "2",
+            "--mesh-resolution",
+            "32",
+            "--points",
+            "500",
+            "--eval-steps",
+            "16",
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "bench_fit" in proc.stdout
     result = json.loads((out / "bench_fit.json").read_text())
@@ -38,9 +64,24 @@ def test_bench_renderers_smoke(make_example, tmp_path):
     scene = make_example(tmp_path / "scene", views=6, size=(32, 32), test_views=2, colmap_points=20)
     out = tmp_path / "rows.jsonl"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_renderers.py"), "--scene", str(scene), "--iters", "3",
-         "--no-masks", "--out", str(out), "--work", str(tmp_path / "runs")],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_renderers.py"),
+            "--scene",
+            str(scene),
+            "--iters",
+            "3",
+            "--no-masks",
+            "--out",
+            str(out),
+            "--work",
+            str(tmp_path / "runs"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["renderer"] for r in rows] == ["unified", "surface"]
@@ -52,10 +93,30 @@ def test_bench_fit_compare_smoke(make_example, tmp_path):
     scene = make_example(tmp_path / "scene", views=6, size=(32, 32), test_views=2, colmap_points=20)
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_fit.py"), "--compare", "stop_at_hit=false,true",
-         "--compare-scene", str(tmp_path / "absent"), "--scene", str(scene), "--compare-steps", "6",
-         "--compare-memory-steps", "2", "--out", str(out), "--threads", "1", "--device", "cpu"],
-        capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_fit.py"),
+            "--compare",
+            "stop_at_hit=false,true",
+            "--compare-scene",
+            str(tmp_path / "absent"),
+            "--scene",
+            str(scene),
+            "--compare-steps",
+            "6",
+            "--compare-memory-steps",
+            "2",
+            "--out",
+            str(out),
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads((out / "bench_fit_compare.json").read_text())
     before, after = result["variants"]

@@ -17,10 +17,34 @@ def test_gpu_check_cpu_half(make_example, tmp_path):
     scene = make_example(tmp_path / "scene", views=6, size=(32, 32), test_views=2, colmap_points=20)
     out = tmp_path / "gpu_check.json"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--scene", str(scene), "--out", str(out),
-         "--variant", "fast:rays_per_step=256,views_per_step=2", "--cpu-iters", "8", "--gpu-iters", "8",
-         "--eval-every", "4", "--mesh-resolution", "32", "--points", "500", "--eval-steps", "16", "--threads", "1"],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "gpu_check.py"),
+            "--scene",
+            str(scene),
+            "--out",
+            str(out),
+            "--variant",
+            "fast:rays_per_step=256,views_per_step=2",
+            "--cpu-iters",
+            "8",
+            "--gpu-iters",
+            "8",
+            "--eval-every",
+            "4",
+            "--mesh-resolution",
+            "32",
+            "--points",
+            "500",
+            "--eval-steps",
+            "16",
+            "--threads",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(out.read_text())
     cpu = result["variants"]["fast"]["cpu"]

@@ -9,9 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from make_example import ColoredMesh, make_object, render_view, shade, smooth_albedo, sphere_cameras
 from PIL import Image
-from tabletop_scene import plinth_scene, render, surface_points, tabletop_cameras
 
 from dvr_cli.calib import automask
 from dvr_cli.calib.automask import auto_masks, read_confidence, table_plane, write_confidence, write_masks
@@ -19,6 +17,8 @@ from dvr_cli.calib.contact import contact_sheet
 from dvr_cli.calib.scene_masks import mask_scene
 from dvr_cli.scene import Scene, View
 from dvr_cli.scene.normalise import from_cameras
+from make_example import ColoredMesh, make_object, render_view, shade, smooth_albedo, sphere_cameras
+from tabletop_scene import plinth_scene, render, surface_points, tabletop_cameras
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 #: Near-white paint on the object's top: within 10% of the white background.
@@ -61,7 +61,9 @@ def cut_scene():
     cameras = sphere_cameras(20, center, 2.6 * radius, (W, H), focal, elevation=(15.0, 60.0))
     views = [render_view(obj, cam, supersample=1) for cam in cameras]
     floors = floor_views(cameras, base.vertices[:, 2].min(), center, 4 * radius)
-    images = [np.where(v["mask"][..., None], np.round(v["rgb"] * 255), f).astype(np.uint8) for v, f in zip(views, floors)]
+    images = [
+        np.where(v["mask"][..., None], np.round(v["rgb"] * 255), f).astype(np.uint8) for v, f in zip(views, floors)
+    ]
     truth = [v["mask"] for v in views]
     points = obj.sample_surface(500, np.random.default_rng(0))
     return images, cameras, points, truth
@@ -91,8 +93,9 @@ def test_table_plane_under_an_object_on_a_textured_table():
 
 def test_contact_sheet_and_confidence_file(cut_scene, tmp_path):
     images, _, _, truth = cut_scene
-    sheet = contact_sheet(images[:10], truth[:10], [f"{k:03d}" for k in range(10)], np.linspace(0.5, 1, 10),
-                          thumb_width=64, columns=4)
+    sheet = contact_sheet(
+        images[:10], truth[:10], [f"{k:03d}" for k in range(10)], np.linspace(0.5, 1, 10), thumb_width=64, columns=4
+    )
     assert sheet.shape == (3 * 48, 4 * 64, 3)
     # the outline of a low-confidence mask is red, of a trusted one green
     first, last = sheet[:48, :64].reshape(-1, 3), sheet[96:144, 64:128].reshape(-1, 3)
@@ -118,10 +121,13 @@ def test_dtu_scan24_photos_only(tmp_path):
     (tmp_path / "photos").mkdir()
     masks = sorted((folder / "mask").glob("*.png"))[::2]
     for path, mask in zip(photos, masks):
-        cv2.imwrite(str(tmp_path / "photos" / path.name),
-                    cv2.resize(cv2.imread(str(path)), (200, 150), interpolation=cv2.INTER_AREA))
-        hand[path.stem] = cv2.resize(cv2.imread(str(mask), cv2.IMREAD_GRAYSCALE), (200, 150),
-                                     interpolation=cv2.INTER_AREA) > 127
+        cv2.imwrite(
+            str(tmp_path / "photos" / path.name),
+            cv2.resize(cv2.imread(str(path)), (200, 150), interpolation=cv2.INTER_AREA),
+        )
+        hand[path.stem] = (
+            cv2.resize(cv2.imread(str(mask), cv2.IMREAD_GRAYSCALE), (200, 150), interpolation=cv2.INTER_AREA) > 127
+        )
     result = calibrate_photos(tmp_path / "photos", tmp_path / "scene", masks="auto")
     assert len(result.sfm.registered) >= 0.8 * len(photos)  # 20 of 25 here (all 49 at 400x300: bench_masks)
     scores = [iou(v.mask, hand[Path(v.name).stem]) for v in result.scene.views]

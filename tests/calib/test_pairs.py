@@ -44,6 +44,10 @@ def test_largest_scale_keeps_the_biggest_keypoints():
 
 
 def test_auto_matcher_by_photo_count():
-    assert [resolve_matcher("auto", n) for n in (30, 31, 100, 101)] == ["exhaustive", "retrieval", "retrieval",
-                                                                         "sequential"]
+    assert [resolve_matcher("auto", n) for n in (30, 31, 100, 101)] == [
+        "exhaustive",
+        "retrieval",
+        "retrieval",
+        "sequential",
+    ]
     assert resolve_matcher("exhaustive", 500) == "exhaustive"

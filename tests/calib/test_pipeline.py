@@ -56,8 +56,10 @@ def test_photos_only_scene_folder(example_fine, calibrated):
     # Automatic masks, as written (undistorted) in OUT/masks, against the true masks.
     paths, _, true_masks = read_views(example_fine)
     index = {p.name: k for k, p in enumerate(paths)}
-    ious = [float((v.mask & true_masks[index[v.camera.name]]).sum() / (v.mask | true_masks[index[v.camera.name]]).sum())
-            for v in scene.views]
+    ious = [
+        float((v.mask & true_masks[index[v.camera.name]]).sum() / (v.mask | true_masks[index[v.camera.name]]).sum())
+        for v in scene.views
+    ]
     assert np.mean(ious) >= 0.9, ious
     assert (np.asarray(Image.open(result.out / "masks" / "000.png")) > 127).sum() == scene.views[0].mask.sum()
 
@@ -68,7 +70,13 @@ def test_photos_only_scene_folder(example_fine, calibrated):
     source = json.loads((result.out / "cams.json").read_text())["source"]
     assert source["masks"] == "auto" and source["images_dir"] == str(example_fine / "images")
     assert [s for s in dict.fromkeys(s[0] for s in stages)] == [
-        "features", "matching", "mapping", "refining", "masks", "scene"]
+        "features",
+        "matching",
+        "mapping",
+        "refining",
+        "masks",
+        "scene",
+    ]
     assert stages[-1] == ("scene", 1, 1) and result.timings["total"] > 0
 
 
@@ -89,8 +97,10 @@ def test_photos_only_mesh_close_to_true_cameras_mesh(example_fine, calibrated, t
             err = pose_errors([v.camera for v in scene.views], [truth[v.camera.name] for v in scene.views])
             verts = err["s"] * verts @ err["R"].T + err["t"]
         chamfer[name] = mesh_distances((verts, faces), gt, n_points=30_000)["chamfer_l1"]
-    print(f"Chamfer-L1 (world units): true cameras {chamfer['true']:.5f}, photos only {chamfer['photos']:.5f}, "
-          f"ratio {chamfer['photos'] / chamfer['true']:.2f}")
+    print(
+        f"Chamfer-L1 (world units): true cameras {chamfer['true']:.5f}, photos only {chamfer['photos']:.5f}, "
+        f"ratio {chamfer['photos'] / chamfer['true']:.2f}"
+    )
     assert chamfer["photos"] < 2 * chamfer["true"], chamfer
 
 

@@ -43,7 +43,7 @@ def test_support_plane_is_the_wall(wall):
     assert plane is not None
     assert abs(plane[0]) > 0.999 and abs(plane[3] / plane[0] + wall["wall_x"]) < 0.02, plane
     # a box of points in the open (no wall): no plane holds a fifth of them with nothing behind
-    box = np.random.default_rng(0).uniform(-1, 1, (800, 3)) + wall["points"][:wall["object"]].mean(0)
+    box = np.random.default_rng(0).uniform(-1, 1, (800, 3)) + wall["points"][: wall["object"]].mean(0)
     assert support_plane(box, wall["cameras"]) is None
 
 
@@ -83,8 +83,9 @@ def _posed_capture(folder: Path, n: int, size: tuple[int, int]) -> tuple[Path, l
     for camera, image in zip(capture["cameras"], capture["images"]):
         cv2.imwrite(str(folder / "photos" / camera.name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     cams = folder / "cams.json"
-    cams.write_text(json.dumps({"convention": "opencv",
-                                "cameras": [c.to_json(f"photos/{c.name}") for c in capture["cameras"]]}))
+    cams.write_text(
+        json.dumps({"convention": "opencv", "cameras": [c.to_json(f"photos/{c.name}") for c in capture["cameras"]]})
+    )
     return cams, capture["truth"]
 
 
@@ -97,8 +98,23 @@ def test_calibrate_with_cameras_and_auto_masks_at_the_working_size(tmp_path, cap
     cameras held fixed, masks cut at 160x120 (the working size), one line on trust."""
     cams, truth = _posed_capture(tmp_path, 16, (200, 150))
     out = tmp_path / "scene"
-    assert main(["calibrate", str(tmp_path / "photos"), "--cameras", str(cams), "--masks", "auto", "--max-size",
-                 "160", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                str(tmp_path / "photos"),
+                "--cameras",
+                str(cams),
+                "--masks",
+                "auto",
+                "--max-size",
+                "160",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "automatic masks:" in printed and "trusted" in printed
     scene = load_scene(out)
@@ -113,8 +129,23 @@ def test_fit_with_auto_masks(tmp_path, capsys):
     """`dvr fit PHOTOS --cameras X --masks auto`: the masked scene is written in RUN/scene and fitted."""
     cams, _ = _posed_capture(tmp_path, 10, (128, 96))
     run = tmp_path / "run"
-    assert main(["fit", str(tmp_path / "photos"), "--cameras", str(cams), "--masks", "auto", "--iters", "2",
-                 "--out", str(run)]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                str(tmp_path / "photos"),
+                "--cameras",
+                str(cams),
+                "--masks",
+                "auto",
+                "--iters",
+                "2",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     assert "automatic masks:" in capsys.readouterr().out
     assert load_scene(run / "scene").has_masks and (run / "checkpoints" / "latest.pt").is_file()
     recorded = json.loads((run / "scene.json").read_text())["inputs"]

@@ -92,9 +92,21 @@ def test_frames_without_photos_warn_in_one_line(example_small, tmp_path, capsys)
     for name in ("000.png", "005.png"):
         (tmp_path / "shipped" / "images" / name).unlink()
     out = tmp_path / "scene"
-    assert main(["calibrate", str(tmp_path / "shipped"), "--cameras", str(tmp_path / "shipped" / "transforms.json"),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                str(tmp_path / "shipped"),
+                "--cameras",
+                str(tmp_path / "shipped" / "transforms.json"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert [line for line in printed.splitlines() if "warning" in line] == [
-        "warning: 2 of 12 frames in transforms.json have no photo and are skipped: 000.png, 005.png"]
+        "warning: 2 of 12 frames in transforms.json have no photo and are skipped: 000.png, 005.png"
+    ]
     assert len(json.loads((out / "cams.json").read_text())["cameras"]) == 10

@@ -32,8 +32,10 @@ def boards(tmp_path_factory) -> Path:
 
 def test_checkerboard_writes_intrinsics(boards, tmp_path, capsys):
     out = tmp_path / "intrinsics.json"
-    assert main(["calibrate", "--checkerboard", str(boards), "--pattern", "9x6", "--square", "0.025",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["calibrate", "--checkerboard", str(boards), "--pattern", "9x6", "--square", "0.025", "--out", str(out)])
+        == 0
+    )
     data = json.loads(out.read_text())
     K = np.array(data["K"])
     assert abs(K[0, 0] - K_TRUE[0, 0]) / K_TRUE[0, 0] < 0.01 and abs(K[0, 2] - K_TRUE[0, 2]) < 3
@@ -59,8 +61,24 @@ def test_checkerboard_takes_no_images(boards, tmp_path, capsys):
 
 def test_photos_only_options_need_no_cameras(example_small, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["calibrate", str(example_small), "--cameras", str(example_small / "cams.json"), "--masks", "auto",
-                 "--per-image-intrinsics", "--matcher", "sequential", "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "calibrate",
+                str(example_small),
+                "--cameras",
+                str(example_small / "cams.json"),
+                "--masks",
+                "auto",
+                "--per-image-intrinsics",
+                "--matcher",
+                "sequential",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "--matcher, --per-image-intrinsics only apply" in _one_line_error(capsys)
     assert not out.exists()
 
@@ -74,16 +92,19 @@ def _photos(folder: Path, arrays) -> Path:
 
 def _textureless(k: int, shape=(120, 160)) -> np.ndarray:
     """Smooth gradient and a little noise: no blobs for SIFT."""
-    y, x = np.mgrid[0:shape[0], 0:shape[1]]
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]]
     gray = 120 + 40 * np.sin(x / 50 + k) + np.random.default_rng(k).normal(0, 1, x.shape)
     return np.repeat(gray[..., None], 3, 2).clip(0, 255).astype(np.uint8)
 
 
-@pytest.mark.parametrize("case, message", [
-    ("two", "2 image(s) given; calibration needs at least 3"),
-    ("mixed", "02.png: image is 80x60 but 00.png is 160x120"),
-    ("textureless", "registered 0 of 5 images"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("two", "2 image(s) given; calibration needs at least 3"),
+        ("mixed", "02.png: image is 80x60 but 00.png is 160x120"),
+        ("textureless", "registered 0 of 5 images"),
+    ],
+)
 def test_bad_photos_exit_2_and_write_nothing(tmp_path, capsys, case, message):
     arrays = {
         "two": [_textureless(k) for k in range(2)],
@@ -127,7 +148,11 @@ def test_photos_only_through_the_cli(example_fine, tmp_path, capsys):
 
     true_K = np.array(json.loads((example / "cams.json").read_text())["cameras"][0]["K"])
     Intrinsics(true_K, np.zeros(5), 320, 240, 0.0, {}).save(tmp_path / "intrinsics.json")
-    assert main(["calibrate", str(example / "images"), "--out", str(out), "--intrinsics",
-                 str(tmp_path / "intrinsics.json")]) == 0
+    assert (
+        main(
+            ["calibrate", str(example / "images"), "--out", str(out), "--intrinsics", str(tmp_path / "intrinsics.json")]
+        )
+        == 0
+    )
     K = np.array(json.loads((out / "cams.json").read_text())["cameras"][0]["K"])
     assert np.allclose(K, true_K, atol=1e-6)

@@ -38,8 +38,10 @@ def test_geometry_and_held_out_views(scene_and_run, capsys):
 def test_test_cameras_and_json(scene_and_run, tmp_path):
     example, run = scene_and_run
     report = tmp_path / "r.json"
-    assert main(["eval", str(run), "--test-cameras", str(example / "test" / "cams.json"), "--json", str(report),
-                 *FAST]) == 0
+    assert (
+        main(["eval", str(run), "--test-cameras", str(example / "test" / "cams.json"), "--json", str(report), *FAST])
+        == 0
+    )
     result = json.loads(report.read_text())
     assert "geometry" not in result and len(result["images"]["views"]) == 2
 

@@ -34,8 +34,27 @@ def test_default_run_and_output(run, monkeypatch):
 
 def test_glb_atlas(run, tmp_path):
     out = tmp_path / "m.glb"
-    assert main(["export", str(run), "--format", "glb", "--resolution", "32", "--texture-size", "64",
-                 "--simplify", "400", "--out", str(out), "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(run),
+                "--format",
+                "glb",
+                "--resolution",
+                "32",
+                "--texture-size",
+                "64",
+                "--simplify",
+                "400",
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     mesh = trimesh.load(out, force="mesh", process=False)
     assert len(mesh.faces) <= 400 and mesh.visual.material.baseColorTexture.size == (64, 64)
 
@@ -88,9 +107,27 @@ def khronos_validator() -> Path:
 
 def test_default_glb_passes_the_khronos_validator(run, tmp_path):
     out = tmp_path / "m.glb"
-    assert main(["export", str(run), "--format", "glb", "--resolution", "32", "--texture-size", "64", "--out", str(out),
-                 "--device", "cpu"]) == 0
-    done = subprocess.run(["node", "-e", VALIDATE, str(khronos_validator()), str(out)], capture_output=True,
-                          text=True, check=True)
+    assert (
+        main(
+            [
+                "export",
+                str(run),
+                "--format",
+                "glb",
+                "--resolution",
+                "32",
+                "--texture-size",
+                "64",
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    done = subprocess.run(
+        ["node", "-e", VALIDATE, str(khronos_validator()), str(out)], capture_output=True, text=True, check=True
+    )
     issues = json.loads(done.stdout)
     assert issues["numErrors"] == 0, issues["messages"][:5]

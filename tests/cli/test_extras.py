@@ -47,14 +47,18 @@ def test_batch_without_the_batch_extra_writes_nothing(missing, tiny_example, tmp
     missing("ray")
     out = tmp_path / "out"
     assert main(["batch", str(tiny_example.parent), "--out", str(out)]) == 2
-    assert error_line() == ("error: dvr batch needs the 'batch' extra (import of ray halted; None in sys.modules): "
-                            "pip install 'dvr-cli[batch]'")
+    assert error_line() == (
+        "error: dvr batch needs the 'batch' extra (import of ray halted; None in sys.modules): "
+        "pip install 'dvr-cli[batch]'"
+    )
     assert not out.exists()
 
 
 def test_the_rest_of_dvr_imports_neither_extra():
     import subprocess
 
-    code = ("import sys; import dvr_cli.cli, dvr_cli.fit, dvr_cli.mesh.export, dvr_cli.evaluate.report; "
-            "print(sorted({'ray', 'viser'} & set(sys.modules)))")
+    code = (
+        "import sys; import dvr_cli.cli, dvr_cli.fit, dvr_cli.mesh.export, dvr_cli.evaluate.report; "
+        "print(sorted({'ray', 'viser'} & set(sys.modules)))"
+    )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"

@@ -96,8 +96,9 @@ def test_cameras_that_miss_the_object_region(example, tmp_path, capsys, error_li
         cam["image"] = str(example / cam["image"])
         cam["mask"] = str(example / cam["mask"])
     (tmp_path / "away.json").write_text(json.dumps(cams))
-    code = main(["fit", str(example / "images"), "--cameras", str(tmp_path / "away.json"), "--out", str(tmp_path / "r"),
-                 *TINY])
+    code = main(
+        ["fit", str(example / "images"), "--cameras", str(tmp_path / "away.json"), "--out", str(tmp_path / "r"), *TINY]
+    )
     assert code == 2
     line = error_line()
     assert "unit cube" in line
@@ -117,6 +118,7 @@ def test_compile_flag_falls_back_in_one_line(example, tmp_path, monkeypatch, cap
     def failing(fn, **kwargs):
         def run(*args, **kw):
             raise RuntimeError("no C++ compiler")
+
         return run
 
     monkeypatch.setattr(compiled.torch, "compile", failing)

@@ -18,12 +18,14 @@ FAST = ["--device", "cpu"]
 
 def leftovers(folder: Path) -> list[str]:
     """Temporary files or folders dvr left under ``folder``."""
-    return sorted(str(p) for p in folder.rglob("*") if p.name.endswith(".tmp") or ".dvr-new-" in p.name
-                  or ".dvr-old-" in p.name)
+    return sorted(
+        str(p) for p in folder.rglob("*") if p.name.endswith(".tmp") or ".dvr-new-" in p.name or ".dvr-old-" in p.name
+    )
 
 
-@pytest.mark.parametrize("code, hint", [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "read-only"),
-                                        (errno.EACCES, "permission denied")])
+@pytest.mark.parametrize(
+    "code, hint", [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "read-only"), (errno.EACCES, "permission denied")]
+)
 def test_an_unwritable_out_is_one_line_naming_it(tiny_example, tmp_path, monkeypatch, error_line, code, hint):
     import dvr_cli.fit.trainer as trainer
 
@@ -160,8 +162,21 @@ def test_view_a_broken_export_mesh_or_sparse_ply_is_one_line(run, tiny_example, 
     mesh.unlink()
 
     scene = tmp_path / "scene"
-    assert main(["calibrate", str(tiny_example), "--cameras", str(tiny_example / "cams.json"), "--out", str(scene),
-                 "--max-size", "16"]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                str(tiny_example),
+                "--cameras",
+                str(tiny_example / "cams.json"),
+                "--out",
+                str(scene),
+                "--max-size",
+                "16",
+            ]
+        )
+        == 0
+    )
     (scene / "sparse.ply").write_bytes(b"not a point cloud")
     assert main(["view", str(scene), "--port", "0"]) == 2
     err = error_line()
@@ -211,8 +226,21 @@ def test_paths_with_brackets_print_literally_in_every_command(tiny_example, tmp_
     """rich reads '[...]' as markup: a folder named like a tag must neither vanish nor break a command."""
     odd = tmp_path / "[b]x[/b] [/i]"
     scene, run = odd / "scene", odd / "run"
-    assert main(["calibrate", str(tiny_example), "--cameras", str(tiny_example / "cams.json"), "--out", str(scene),
-                 "--max-size", "16"]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                str(tiny_example),
+                "--cameras",
+                str(tiny_example / "cams.json"),
+                "--out",
+                str(scene),
+                "--max-size",
+                "16",
+            ]
+        )
+        == 0
+    )
     assert main(["fit", str(scene), "--out", str(run), "--iters", "2", "--holdout", "3", *FAST]) == 0
     assert main(["export", str(run), "--resolution", "16", *FAST]) == 0
     assert main(["eval", str(run), "--resolution", "16", "--points", "100", *FAST]) == 0

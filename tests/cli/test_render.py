@@ -9,11 +9,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from sphere_scene import tiny_config
 
 from dvr_cli.cli import main
 from dvr_cli.fit import fit
 from dvr_cli.scene.types import Scene
+from sphere_scene import tiny_config
 
 FAST = ["--steps", "32", "--device", "cpu"]
 
@@ -26,12 +26,30 @@ def scene_and_run(tiny_example, tiny_run) -> tuple[Path, Path]:
 def test_novel_orbit_all_outputs_and_video(scene_and_run, tmp_path):
     _, run = scene_and_run
     out = tmp_path / "orbit"
-    assert main(["render", str(run), "--frames", "3", "--what", "rgb,depth,normal,mask", "--video",
-                 "--resolution-scale", "0.5", "--out", str(out), *FAST]) == 0
+    assert (
+        main(
+            [
+                "render",
+                str(run),
+                "--frames",
+                "3",
+                "--what",
+                "rgb,depth,normal,mask",
+                "--video",
+                "--resolution-scale",
+                "0.5",
+                "--out",
+                str(out),
+                *FAST,
+            ]
+        )
+        == 0
+    )
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted([f"000{i}{s}" for i in range(3) for s in
-                            (".png", "_depth.png", "_depth.npy", "_normal.png", "_mask.png")]
-                           + ["video.mp4", ".dvr-owned"])
+    assert names == sorted(
+        [f"000{i}{s}" for i in range(3) for s in (".png", "_depth.png", "_depth.npy", "_normal.png", "_mask.png")]
+        + ["video.mp4", ".dvr-owned"]
+    )
     rgb = cv2.imread(str(out / "0000.png"))
     assert rgb.shape == (16, 16, 3)
     mask = cv2.imread(str(out / "0000_mask.png"), cv2.IMREAD_GRAYSCALE) > 0
@@ -74,8 +92,10 @@ def test_bad_inputs_exit_2_with_one_line(scene_and_run, tmp_path, capsys, error_
 
 def test_a_run_without_masks_renders_its_background(sphere_scene, tmp_path):
     backdrop = np.array([0.2, 0.4, 0.8], dtype=np.float32)  # most of each photo: the background starts there
-    views = [dataclasses.replace(v, image=np.where(v.mask[..., None], v.image, backdrop), mask=None)
-             for v in sphere_scene.views]
+    views = [
+        dataclasses.replace(v, image=np.where(v.mask[..., None], v.image, backdrop), mask=None)
+        for v in sphere_scene.views
+    ]
     fit(Scene(views, sphere_scene.normalization), tiny_config(iters=2, holdout=3), tmp_path / "run")
     assert main(["render", str(tmp_path / "run"), "--view", "test", "--what", "rgb,mask", *FAST]) == 0
     out = tmp_path / "run" / "renders" / "test"

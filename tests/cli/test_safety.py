@@ -71,8 +71,23 @@ def test_row4_fit_into_a_users_folder_is_refused(cap, tmp_path, error_line):
     for name in ("config.json", "scene.json", "metrics.jsonl"):
         (mine / name).write_text(f"the user's own {name}\n")
     before = snapshot(mine)
-    assert main(["fit", str(cap / "images"), "--cameras", str(cap / "cams.json"), "--out", str(mine),
-                 "--iters", "2", "--device", "cpu"]) == 2
+    assert (
+        main(
+            [
+                "fit",
+                str(cap / "images"),
+                "--cameras",
+                str(cap / "cams.json"),
+                "--out",
+                str(mine),
+                "--iters",
+                "2",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
     err = error_line()
     assert str(mine) in err and "dvr did not write" in err and "choose another --out" in err
     assert snapshot(mine) == before
@@ -115,8 +130,23 @@ def test_a_users_runs_latest_link_is_left_alone(cap, tmp_path, monkeypatch):
     (tmp_path / "runs").mkdir()
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "runs" / "latest").symlink_to(tmp_path / "elsewhere")  # the user's own link
-    assert main(["fit", str(cap / "images"), "--cameras", str(cap / "cams.json"), "--out", "runs/a",
-                 "--iters", "2", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                str(cap / "images"),
+                "--cameras",
+                str(cap / "cams.json"),
+                "--out",
+                "runs/a",
+                "--iters",
+                "2",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "runs" / "latest").readlink() == tmp_path / "elsewhere"
 
 
@@ -138,8 +168,23 @@ def beside(tiny_run, tmp_path) -> tuple[Path, Path]:
 def test_export_through_dotdot_is_refused(beside, error_line):
     run, mine = beside
     before = snapshot(mine)
-    assert main(["export", str(run), "--format", "ply", "--resolution", "16", "--device", "cpu",
-                 "--out", f"{run}/../mine/mesh.ply"]) == 2
+    assert (
+        main(
+            [
+                "export",
+                str(run),
+                "--format",
+                "ply",
+                "--resolution",
+                "16",
+                "--device",
+                "cpu",
+                "--out",
+                f"{run}/../mine/mesh.ply",
+            ]
+        )
+        == 2
+    )
     assert "dvr did not write it" in error_line()
     assert snapshot(mine) == before and not (run / "export").exists()  # refused before the surface is extracted
 
@@ -148,7 +193,10 @@ def test_export_through_a_link_in_the_run_is_refused(beside, error_line):
     run, mine = beside
     (run / "link").symlink_to(mine)
     before = snapshot(mine)
-    assert main(["export", str(run), "--resolution", "16", "--device", "cpu", "--out", str(run / "link" / "mesh.ply")]) == 2
+    assert (
+        main(["export", str(run), "--resolution", "16", "--device", "cpu", "--out", str(run / "link" / "mesh.ply")])
+        == 2
+    )
     assert "dvr did not write it" in error_line()
     assert snapshot(mine) == before
 
@@ -156,8 +204,23 @@ def test_export_through_a_link_in_the_run_is_refused(beside, error_line):
 def test_render_into_a_users_folder_through_dotdot_is_refused(beside, error_line):
     run, mine = beside
     before = snapshot(mine)
-    assert main(["render", str(run), "--view", "train", "--resolution-scale", "0.25", "--device", "cpu",
-                 "--out", f"{run}/../mine"]) == 2
+    assert (
+        main(
+            [
+                "render",
+                str(run),
+                "--view",
+                "train",
+                "--resolution-scale",
+                "0.25",
+                "--device",
+                "cpu",
+                "--out",
+                f"{run}/../mine",
+            ]
+        )
+        == 2
+    )
     assert "holds files dvr did not write" in error_line()
     assert snapshot(mine) == before and not (mine / ".dvr-owned").exists()
 
@@ -179,8 +242,23 @@ def test_recalibrating_keeps_the_users_files_in_the_scene(cap, tmp_path, error_l
 def test_a_render_keeps_a_users_file_in_the_render_folder(beside, tmp_path, error_line):
     """A file of the user's where a render would write a frame: refused before the first frame."""
     run, _ = beside
-    assert main(["render", str(run), "--view", "test", "--resolution-scale", "0.25", "--device", "cpu",
-                 "--out", str(tmp_path / "first")]) == 0
+    assert (
+        main(
+            [
+                "render",
+                str(run),
+                "--view",
+                "test",
+                "--resolution-scale",
+                "0.25",
+                "--device",
+                "cpu",
+                "--out",
+                str(tmp_path / "first"),
+            ]
+        )
+        == 0
+    )
     last = max(p.name for p in (tmp_path / "first").glob("*.png"))
     folder = run / "renders" / "test"
     folder.mkdir(parents=True)
@@ -211,11 +289,41 @@ def test_latest_only_in_a_runs_folder(cap, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     scans = tmp_path / "scans"
     scans.mkdir()
-    assert main(["fit", str(cap / "images"), "--cameras", str(cap / "cams.json"), "--out", str(scans / "fox_run"),
-                 "--iters", "1", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                str(cap / "images"),
+                "--cameras",
+                str(cap / "cams.json"),
+                "--out",
+                str(scans / "fox_run"),
+                "--iters",
+                "1",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in scans.iterdir()) == ["fox_run"]
-    assert main(["fit", str(cap / "images"), "--cameras", str(cap / "cams.json"), "--out", "runs/a",
-                 "--iters", "1", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                str(cap / "images"),
+                "--cameras",
+                str(cap / "cams.json"),
+                "--out",
+                "runs/a",
+                "--iters",
+                "1",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "runs" / "latest").readlink() == Path("a")
 
 

@@ -22,31 +22,63 @@ from pathlib import Path
 
 import cv2
 import pytest
-from boards import board_poses, render_board
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from manifests import write_manifest
 
+from boards import board_poses, render_board
 from dvr_cli.cli import main
 from dvr_cli.files import write_text_atomic
 from dvr_cli.ownership import MARKER, claim_folder
+from manifests import write_manifest
 
 #: Examples per command: the fast subset runs in every test run, the slow one with the slow tests.
 FAST, SLOW = 20, 200
-COMMON = {"derandomize": True, "deadline": None, "database": None, "print_blob": True,
-          "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]}
+COMMON = {
+    "derandomize": True,
+    "deadline": None,
+    "database": None,
+    "print_blob": True,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+}
 
 #: Files a user may have put inside the run (none is a name the fitted run's marker records).
-USER_IN_RUN = ("notes.txt", "export/mesh_mine.ply", "export/notes.md", "renders/train/0000.png", "eval/extra.png",
-               "mine_inside/eval.json", "scene/cams.json")
+USER_IN_RUN = (
+    "notes.txt",
+    "export/mesh_mine.ply",
+    "export/notes.md",
+    "renders/train/0000.png",
+    "eval/extra.png",
+    "mine_inside/eval.json",
+    "scene/cams.json",
+)
 #: Files in the user's own folder mine/: names dvr's commands write.
 USER_IN_MINE = ("mesh.ply", "eval.json", "intrinsics.json", "0000.png", "cams.json", "notes.txt")
 #: Where --out may point, relative to the example's folder.
-PLACES = ("new", "mine", "empty", "run", "run/export", "run/sub", "run/renders/train", "run/mine_inside", "cap",
-          "cap/images", "run/link", "alias", "mine/back", "mine/back/export", "runs/new", "runs", ".")
+PLACES = (
+    "new",
+    "mine",
+    "empty",
+    "run",
+    "run/export",
+    "run/sub",
+    "run/renders/train",
+    "run/mine_inside",
+    "cap",
+    "cap/images",
+    "run/link",
+    "alias",
+    "mine/back",
+    "mine/back/export",
+    "runs/new",
+    "runs",
+    ".",
+)
 SPELLINGS = ("absolute", "relative", "dotdot", "dot", "trailing", "through_back")
-FILE_NAMES = {"export": ("mesh.ply", "new.ply"), "eval": ("eval.json", "new.json"),
-              "checkerboard": ("intrinsics.json", "new.json")}
+FILE_NAMES = {
+    "export": ("mesh.ply", "new.ply"),
+    "eval": ("eval.json", "new.json"),
+    "checkerboard": ("intrinsics.json", "new.json"),
+}
 
 
 @dataclass(frozen=True)
@@ -61,9 +93,17 @@ class Tree:
     latest: bool
 
 
-trees = st.builds(Tree, st.lists(st.sampled_from(USER_IN_RUN), unique=True).map(tuple),
-                  st.lists(st.sampled_from(USER_IN_MINE), unique=True).map(tuple), st.booleans(), st.booleans(),
-                  st.booleans(), st.booleans(), st.booleans(), st.booleans())
+trees = st.builds(
+    Tree,
+    st.lists(st.sampled_from(USER_IN_RUN), unique=True).map(tuple),
+    st.lists(st.sampled_from(USER_IN_MINE), unique=True).map(tuple),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+)
 
 
 @pytest.fixture(scope="module")
@@ -153,8 +193,20 @@ def command(kind: str, out: str, w: Path, base: Path) -> list[str]:
     if kind == "calibrate":
         return ["calibrate", "cap/images", "--cameras", "cap/cams.json", "--out", out, "--max-size", "16"]
     if kind == "fit":
-        return ["fit", "cap/images", "--cameras", "cap/cams.json", "--out", out, "--iters", "1", "--max-size", "16",
-                "--device", "cpu"]
+        return [
+            "fit",
+            "cap/images",
+            "--cameras",
+            "cap/cams.json",
+            "--out",
+            out,
+            "--iters",
+            "1",
+            "--max-size",
+            "16",
+            "--device",
+            "cpu",
+        ]
     if kind == "render":
         return ["render", "run", "--view", "test", "--out", out, "--resolution-scale", "0.25", "--device", "cpu"]
     if kind == "export":
@@ -162,10 +214,21 @@ def command(kind: str, out: str, w: Path, base: Path) -> list[str]:
     if kind == "eval":
         return ["eval", "run", "--json", out, "--points", "100", "--device", "cpu"]
     if kind == "checkerboard":
-        return ["calibrate", "--checkerboard", str(base / "boards"), "--pattern", "9x6", "--square", "0.025",
-                "--out", out]
-    manifest = write_manifest(w / "manifest.yaml", [{"name": "cap", "images": "cap/images",
-                                                     "cameras": "cap/cams.json", "iters": 1, "max_size": 16}])
+        return [
+            "calibrate",
+            "--checkerboard",
+            str(base / "boards"),
+            "--pattern",
+            "9x6",
+            "--square",
+            "0.025",
+            "--out",
+            out,
+        ]
+    manifest = write_manifest(
+        w / "manifest.yaml",
+        [{"name": "cap", "images": "cap/images", "cameras": "cap/cams.json", "iters": 1, "max_size": 16}],
+    )
     return ["batch", str(manifest), "--out", out, "--iters", "1", "--resolution", "16", "--cpus-per-scene", "1"]
 
 
@@ -217,8 +280,7 @@ KINDS = ("calibrate", "fit", "render", "export", "eval", "checkerboard")
 #: Examples per command in the slow suite: 200 where they fit the suite's budget of about 90 s on
 #: two cores, fewer for the commands whose examples fit, render or score (a fit or an eval that is
 #: not refused takes about a second).
-SLOW_EXAMPLES = {"calibrate": SLOW, "checkerboard": SLOW, "export": 80, "render": 50, "eval": 25, "fit": 25,
-                 "batch": 8}
+SLOW_EXAMPLES = {"calibrate": SLOW, "checkerboard": SLOW, "export": 80, "render": 50, "eval": 25, "fit": 25, "batch": 8}
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -19,7 +19,9 @@ def test_separate_a_masked_run_is_refused(tiny_run, error_line):
 
 def test_nothing_to_separate_in_one_line(tiny_example, tmp_path, capsys):
     scene = load_scene(tiny_example)
-    bare = Scene([dataclasses.replace(v, mask=None) for v in scene.views], scene.normalization, scene.source, scene.meta)
+    bare = Scene(
+        [dataclasses.replace(v, mask=None) for v in scene.views], scene.normalization, scene.source, scene.meta
+    )
     fit(bare, FitConfig.from_preset("fast", iters=4, device="cpu"), tmp_path / "run")
     assert main(["separate", str(tmp_path / "run"), "--masks", "--device", "cpu"]) == 0
     said = [line for line in capsys.readouterr().out.splitlines() if line.strip()]

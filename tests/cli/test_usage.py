@@ -21,26 +21,32 @@ def test_dvr_alone_prints_the_help():
     assert result.returncode in (0, 2) and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["foo"], "No such command 'foo'"),
-    (["fitt"], "No such command 'fitt'"),
-    (["fit", "--bogus"], "No such option: --bogus"),
-    (["fit", "--iters", "abc", "IMAGES"], "Invalid value for '--iters'"),
-    (["calibrate", "photos"], "Missing option '--out'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["foo"], "No such command 'foo'"),
+        (["fitt"], "No such command 'fitt'"),
+        (["fit", "--bogus"], "No such option: --bogus"),
+        (["fit", "--iters", "abc", "IMAGES"], "Invalid value for '--iters'"),
+        (["calibrate", "photos"], "Missing option '--out'"),
+    ],
+)
 def test_usage_errors_exit_2_without_traceback(args, message):
     result = _run(*args)
     assert result.returncode == 2, result
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--iters", "-5"], "config 'iters' must be an integer >= 1"),
-    (["--minutes", "-1"], "config 'minutes' must be a number > 0"),
-    (["--downscale", "0"], "config 'downscale' must be a number >= 1"),
-    (["--holdout", "-2"], "config 'holdout' must be an integer >= 0"),
-    (["--max-size", "3"], "config 'max_size' must be an integer >= 8"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--iters", "-5"], "config 'iters' must be an integer >= 1"),
+        (["--minutes", "-1"], "config 'minutes' must be a number > 0"),
+        (["--downscale", "0"], "config 'downscale' must be a number >= 1"),
+        (["--holdout", "-2"], "config 'holdout' must be an integer >= 0"),
+        (["--max-size", "3"], "config 'max_size' must be an integer >= 8"),
+    ],
+)
 def test_out_of_range_numbers_are_refused(tiny_example, tmp_path, args, message):
     result = _run("fit", str(tiny_example), "--out", str(tmp_path / "run"), *args)
     assert result.returncode == 2, result

@@ -49,9 +49,19 @@ def pinhole(K: np.ndarray, R: np.ndarray, t: np.ndarray, X: np.ndarray) -> np.nd
 
 
 def test_files(scene):
-    for name in ("cams.json", "cameras.npz", "transforms.json", "mesh.ply", "points.json", "example.json",
-                 "test/cams.json", "distorted/cams.json", "colmap/sparse/0/cameras.txt",
-                 "colmap/sparse/0/images.txt", "colmap/sparse/0/points3D.txt"):
+    for name in (
+        "cams.json",
+        "cameras.npz",
+        "transforms.json",
+        "mesh.ply",
+        "points.json",
+        "example.json",
+        "test/cams.json",
+        "distorted/cams.json",
+        "colmap/sparse/0/cameras.txt",
+        "colmap/sparse/0/images.txt",
+        "colmap/sparse/0/points3D.txt",
+    ):
         assert (scene / name).is_file(), name
     for folder, n in (("", VIEWS), ("test/", 2), ("distorted/", VIEWS)):
         data = json.loads((scene / folder / "cams.json").read_text())
@@ -148,11 +158,13 @@ def test_nerfstudio_transforms(scene, points):
 
 
 def _qvec_to_R(w, x, y, z) -> np.ndarray:
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def test_colmap_text_model(scene, points):
@@ -215,6 +227,12 @@ def test_distorted_views(scene, points):
 
 def test_deterministic(scene, tmp_path):
     again = mx.make_example(tmp_path / "again", views=VIEWS, size=SIZE, test_views=2, colmap_points=80)
-    for name in ("images/000.png", "masks/005.png", "cams.json", "points.json", "test/images/test_001.png",
-                 "colmap/sparse/0/points3D.txt"):
+    for name in (
+        "images/000.png",
+        "masks/005.png",
+        "cams.json",
+        "points.json",
+        "test/images/test_001.png",
+        "colmap/sparse/0/points3D.txt",
+    ):
         assert (again / name).read_bytes() == (scene / name).read_bytes(), name

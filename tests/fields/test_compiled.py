@@ -25,6 +25,7 @@ def _checksum(run_dir) -> str:
 def _failing_compile(fn, **kwargs):
     def run(*args, **kw):
         raise RuntimeError("InductorError: no working C++ compiler found\nsecond line")
+
     return run
 
 
@@ -41,8 +42,9 @@ def test_a_failing_compile_falls_back_with_one_line(monkeypatch):
     assert torch.equal(first, eager) and second.shape == (50, 3)
     assert not compilation.active
     assert len(lines) == 1 and "no working C++ compiler found" in lines[0] and "second line" not in lines[0]
-    assert "_hidden" not in field.state_dict() and set(field.state_dict()) == set(GridField(
-        resolutions=(4, 8), features=2, hidden=8).state_dict())
+    assert "_hidden" not in field.state_dict() and set(field.state_dict()) == set(
+        GridField(resolutions=(4, 8), features=2, hidden=8).state_dict()
+    )
 
 
 def test_compile_off_leaves_the_field_alone():

@@ -30,8 +30,16 @@ def test_paper_field_is_dvr_sized_and_starts_as_sphere():
 
 
 def test_grid_field_shapes_init_and_levels():
-    cfg = FieldConfig(field="grid", grid_resolutions=[4, 8, 16], grid_features=3, mlp_hidden=32, init_radius=0.4,
-                      hash_resolutions=[32], hash_features=2, hash_table_log2=12)
+    cfg = FieldConfig(
+        field="grid",
+        grid_resolutions=[4, 8, 16],
+        grid_features=3,
+        mlp_hidden=32,
+        init_radius=0.4,
+        hash_resolutions=[32],
+        hash_features=2,
+        hash_table_log2=12,
+    )
     field = cfg.setup()
     assert isinstance(field, GridField) and field.n_levels == 4
     assert [tuple(g.shape) for g in field.grids] == [(1, 3, r, r, r) for r in (4, 8, 16)]

@@ -5,23 +5,41 @@ import hashlib
 
 import pytest
 import torch
-from sphere_scene import tiny_config
 
 from dvr_cli.fields import GridField
 from dvr_cli.fields.fused import fused_encode, reference_kernel
 from dvr_cli.fields.normals import normals
 from dvr_cli.fit import trainer
+from sphere_scene import tiny_config
 
 # corners, faces and edges of the cube, and points past it (clamped)
-BOUNDARY = [[1, 1, 1], [-1, -1, -1], [1, -1, 0.3], [0, 1, -1], [1.2, 0, 0], [-1.3, 0.5, 2], [1, 1, -1],
-            [0.999999, 1, 1], [-1, 0.25, 0.5], [0.5, 0.5, 1.0]]
+BOUNDARY = [
+    [1, 1, 1],
+    [-1, -1, -1],
+    [1, -1, 0.3],
+    [0, 1, -1],
+    [1.2, 0, 0],
+    [-1.3, 0.5, 2],
+    [1, 1, -1],
+    [0.999999, 1, 1],
+    [-1, 0.25, 0.5],
+    [0.5, 0.5, 1.0],
+]
 
 
 def _pair(dtype=torch.float32, **kwargs):
     """The same field (same parameters) with each kernel."""
     torch.manual_seed(0)
-    settings = dict(resolutions=(4, 8, 16), features=3, hidden=8, hash_resolutions=(33,), hash_features=2,
-                    hash_table_log2=9, grid_init_std=1.0, **kwargs)
+    settings = dict(
+        resolutions=(4, 8, 16),
+        features=3,
+        hidden=8,
+        hash_resolutions=(33,),
+        hash_features=2,
+        hash_table_log2=9,
+        grid_init_std=1.0,
+        **kwargs,
+    )
     native, reference = GridField(kernel="native", **settings), GridField(kernel="torch", **settings)
     reference.load_state_dict(native.state_dict())
     return native.to(dtype), reference.to(dtype)
@@ -57,7 +75,7 @@ def test_native_matches_torch_on_every_level_and_the_boundary(active):
             assert _close(g, w), f"level {level}"
         else:
             assert g is None and w is None
-    assert got[0][3 + 3 * min(active, 3) + 2 * max(active - 3, 0):].abs().sum() == 0  # inactive levels: 0
+    assert got[0][3 + 3 * min(active, 3) + 2 * max(active - 3, 0) :].abs().sum() == 0  # inactive levels: 0
 
 
 def test_native_gradcheck_in_float64():
@@ -109,8 +127,10 @@ def _checksum(run_dir) -> str:
 
 
 def test_a_tiny_fit_runs_with_each_kernel_and_they_agree(tmp_path, sphere_scene):
-    runs = {kernel: trainer.fit(sphere_scene, tiny_config(iters=6, kernel=kernel), tmp_path / kernel)
-            for kernel in ("native", "torch")}
+    runs = {
+        kernel: trainer.fit(sphere_scene, tiny_config(iters=6, kernel=kernel), tmp_path / kernel)
+        for kernel in ("native", "torch")
+    }
     assert runs["native"].iterations == runs["torch"].iterations == 6
     assert abs(runs["native"].last.total - runs["torch"].last.total) < 1e-3 * abs(runs["torch"].last.total)
     again = trainer.fit(sphere_scene, tiny_config(iters=6, kernel="native"), tmp_path / "again")

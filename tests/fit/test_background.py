@@ -9,7 +9,6 @@ import json
 
 import pytest
 import torch
-from sphere_scene import tiny_config
 
 from dvr_cli.fields import GridField
 from dvr_cli.fields.background import EnvironmentMap, InvertedSphereField, PhotoColour
@@ -19,6 +18,7 @@ from dvr_cli.fit.sampler import RayBatch
 from dvr_cli.run import load_run
 from dvr_cli.run.checkpoint import load_checkpoint
 from dvr_cli.scene.types import Scene
+from sphere_scene import tiny_config
 
 MODELS = {"field": InvertedSphereField, "envmap": EnvironmentMap, "colour": PhotoColour}
 
@@ -60,8 +60,16 @@ def test_with_masks_and_a_background_the_colour_is_compared_outside_them():
     origins = torch.tensor([[0.0, 0.9, -3.0]]).expand(n, 3).contiguous()  # every ray misses the 0.5 sphere
     dirs = torch.tensor([[0.0, 0.0, 1.0]]).expand(n, 3).contiguous()
     mask = torch.arange(n) < 2
-    batch = RayBatch(origins, dirs, torch.full((n, 3), 0.5), mask, None, origins + 3 * dirs,
-                     torch.zeros(n, dtype=torch.long), torch.zeros(n, 2))
+    batch = RayBatch(
+        origins,
+        dirs,
+        torch.full((n, 3), 0.5),
+        mask,
+        None,
+        origins + 3 * dirs,
+        torch.zeros(n, dtype=torch.long),
+        torch.zeros(n, 2),
+    )
     cfg = tiny_config(w_normal=0.0)
     without = batch_outputs(field, batch, cfg, 64, None, torch.Generator())
     assert torch.equal(without["compared"], without["rendered"] & mask)

@@ -10,10 +10,15 @@ from sphere_scene import tiny_config
 
 
 def _state(cfg, value=1.0):
-    return {"iteration": 3, "elapsed": 1.5, "field": {"w": torch.full((2,), value)}, "optimizer": {},
-            "rng": ckpt.capture_rng(torch.Generator().manual_seed(0)),
-            "occ_grid": {"res": 2, "bits": torch.ones(2, 2, 2, dtype=torch.bool)},
-            "config": json.dumps(cfg.to_json())}
+    return {
+        "iteration": 3,
+        "elapsed": 1.5,
+        "field": {"w": torch.full((2,), value)},
+        "optimizer": {},
+        "rng": ckpt.capture_rng(torch.Generator().manual_seed(0)),
+        "occ_grid": {"res": 2, "bits": torch.ones(2, 2, 2, dtype=torch.bool)},
+        "config": json.dumps(cfg.to_json()),
+    }
 
 
 def test_round_trip(tmp_path):

@@ -6,12 +6,12 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from sphere_scene import tiny_config
 
 from dvr_cli.fit import fit
 from dvr_cli.mesh.export import export_mesh
 from dvr_cli.run import load_run
 from dvr_cli.scene.types import Scene
+from sphere_scene import tiny_config
 
 #: (sum, sum of |.|) in float64 over every parameter of the fitted field; exact equality: any change
 #: of a bit shows. 'grid-torch' (the torch kernel and Adam) and 'paper' as recorded before the configuration
@@ -31,8 +31,17 @@ PINNED = {
 SETTINGS = {
     "grid": {},
     "grid-torch": {"kernel": "torch"},
-    "paper": dict(field="paper", paper_hidden=16, paper_blocks=2, renderer="surface", sh_degree=0, shading_hidden=0,
-                  mask_probe="random", edge_ray_fraction=0.0, normal_fd_step=0.0),
+    "paper": dict(
+        field="paper",
+        paper_hidden=16,
+        paper_blocks=2,
+        renderer="surface",
+        sh_degree=0,
+        shading_hidden=0,
+        mask_probe="random",
+        edge_ray_fraction=0.0,
+        normal_fd_step=0.0,
+    ),
     "unmasked": {},
     "unmasked-colour": {"background": "colour", "kernel": "torch"},
     "unmasked-field": {"background": "field", "kernel": "torch"},

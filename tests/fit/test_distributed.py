@@ -40,8 +40,12 @@ def _threads() -> int:
 
 
 def _rows(batch: RayBatch, start: int, stop: int) -> RayBatch:
-    return RayBatch(**{f.name: None if getattr(batch, f.name) is None else getattr(batch, f.name)[start:stop]
-                       for f in fields(RayBatch)})
+    return RayBatch(
+        **{
+            f.name: None if getattr(batch, f.name) is None else getattr(batch, f.name)[start:stop]
+            for f in fields(RayBatch)
+        }
+    )
 
 
 def _adam_step(field, batch: RayBatch, cfg: FitConfig, share: float) -> dict:
@@ -59,8 +63,14 @@ def _adam_step(field, batch: RayBatch, cfg: FitConfig, share: float) -> dict:
 
 def _rank(rank: int, world: int, port: int, root: str) -> None:
     """Everything a rank does: one step on its half of the rays, a straight fit, a stopped + resumed fit."""
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+        LOCAL_WORLD_SIZE=str(world),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
     threads_before = _threads()
     assert distributed.init_from_env("cpu")
     data = torch.load(f"{root}/data.pt", weights_only=False)
@@ -96,12 +106,19 @@ def two_ranks(sphere_scene, tmp_path_factory):
     # single process drawing for the union cannot reproduce
     step_cfg = tiny_config(rays_per_step=RAYS, w_normal=0.0)
     scene = sphere_scene
-    sampler = RaySampler(scene.views, scene.unit_cameras(), scene.normalization.scale, "cpu",
-                         torch.Generator().manual_seed(3), config=step_cfg.sampler)
+    sampler = RaySampler(
+        scene.views,
+        scene.unit_cameras(),
+        scene.normalization.scale,
+        "cpu",
+        torch.Generator().manual_seed(3),
+        config=step_cfg.sampler,
+    )
     batch = sampler.sample()
     fit_cfg = tiny_config(iters=10, occ_grid_every=3)  # grid refreshes at 3, 6, 9
-    torch.save({"step_cfg": step_cfg.to_json(), "batch": batch, "fit_cfg": fit_cfg.to_json(), "scene": scene},
-               root / "data.pt")
+    torch.save(
+        {"step_cfg": step_cfg.to_json(), "batch": batch, "fit_cfg": fit_cfg.to_json(), "scene": scene}, root / "data.pt"
+    )
     mp.spawn(_rank, args=(2, _free_port(), str(root)), nprocs=2)
     return {"root": Path(root), "batch": batch, "step_cfg": step_cfg}
 
@@ -140,8 +157,9 @@ def test_a_two_process_fit_keeps_its_ranks_alike_and_resumes_bit_for_bit(two_ran
     ends = [torch.load(root / f"end.{rank}", weights_only=True) for rank in range(2)]
     assert torch.equal(ends[0]["bits"], ends[1]["bits"])
     assert all(torch.equal(value, ends[1]["field"][name]) for name, value in ends[0]["field"].items())
-    straight, resumed = (torch.load(root / name / "checkpoints" / "latest.pt", weights_only=True)
-                         for name in ("straight", "resumed"))
+    straight, resumed = (
+        torch.load(root / name / "checkpoints" / "latest.pt", weights_only=True) for name in ("straight", "resumed")
+    )
     assert straight["iteration"] == resumed["iteration"] == 10
     for name, value in straight["field"].items():
         assert torch.equal(value, resumed["field"][name]), name
@@ -162,8 +180,11 @@ def test_a_single_process_is_left_as_it_is():
 
 def test_a_checkpoint_of_two_processes_resumes_only_with_two(monkeypatch):
     rng = {"sampler": torch.zeros(2, dtype=torch.uint8), "ranks": [torch.zeros(2), torch.ones(2)]}
-    with pytest.raises(DvrError, match=r"run: the checkpoint was written by a fit over 2 process\(es\): resume it "
-                                       r"with --nproc 2"):
+    with pytest.raises(
+        DvrError,
+        match=r"run: the checkpoint was written by a fit over 2 process\(es\): resume it "
+        r"with --nproc 2",
+    ):
         distributed.own_rng(rng, "run")
     # as rank 1 of 2 (torchrun's variables, before the group is joined): its own stream
     monkeypatch.setenv("RANK", "1")
@@ -183,8 +204,9 @@ def test_a_cuda_rank_joins_nccl_on_its_local_gpu(monkeypatch):
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
     monkeypatch.setattr(distributed, "resolve_device", lambda device: torch.device("cuda"))
     monkeypatch.setattr(torch.cuda, "set_device", lambda index: calls.setdefault("gpu", index))
-    monkeypatch.setattr(distributed.dist, "init_process_group",
-                        lambda backend, timeout: calls.setdefault("backend", backend))
+    monkeypatch.setattr(
+        distributed.dist, "init_process_group", lambda backend, timeout: calls.setdefault("backend", backend)
+    )
     monkeypatch.setattr(distributed.atexit, "register", lambda fn: calls.setdefault("atexit", []).append(fn))
     monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.setdefault("threads", n))
     assert distributed.init_from_env("cuda")
@@ -197,8 +219,25 @@ def test_dvr_fit_nproc_2_runs_end_to_end_and_exports(tiny_example, tmp_path, cap
     from dvr_cli.cli import main
 
     run = tmp_path / "run"
-    assert main(["fit", str(tiny_example), "--nproc", "2", "--iters", "6", "--holdout", "3", "--device", "cpu",
-                 "--out", str(run)]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                str(tiny_example),
+                "--nproc",
+                "2",
+                "--iters",
+                "6",
+                "--holdout",
+                "3",
+                "--device",
+                "cpu",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     printed = capfd.readouterr().out
     assert printed.count("fitting 6 views") == 1  # rank 0 alone prints
     assert "masked_psnr" in printed and (run / "eval.json").is_file()  # and evaluates the held-out view

@@ -11,8 +11,10 @@ from dvr_cli.fit import fit
 from dvr_cli.run import load_run
 from sphere_scene import tiny_config
 
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here (the gpu marker)")]
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here (the gpu marker)"),
+]
 
 ITERS = 4
 

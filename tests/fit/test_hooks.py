@@ -31,8 +31,17 @@ def test_a_hook_sees_each_named_point_and_can_stop_the_fit(sphere_scene, tmp_pat
     every = Recorder()
     fit(sphere_scene, tiny_config(iters=3, checkpoint_every_s=0), tmp_path / "a", hooks=[every])
     # a checkpoint after every step (checkpoint_every_s 0, before the caller's hooks), one at the end
-    assert every.calls == [("start", 0), ("checkpoint", 1), ("step", 1), ("checkpoint", 2), ("step", 2),
-                           ("checkpoint", 3), ("step", 3), ("checkpoint", 3), ("stop", 3, False)]
+    assert every.calls == [
+        ("start", 0),
+        ("checkpoint", 1),
+        ("step", 1),
+        ("checkpoint", 2),
+        ("step", 2),
+        ("checkpoint", 3),
+        ("step", 3),
+        ("checkpoint", 3),
+        ("stop", 3, False),
+    ]
     stopper = Recorder(stop_at=2)
     result = fit(sphere_scene, tiny_config(iters=5), tmp_path / "b", hooks=[stopper, lambda job: False])
     assert result.iterations == 2 and not result.interrupted

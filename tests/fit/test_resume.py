@@ -16,8 +16,9 @@ def _params(run_dir):
     return load_run(run_dir, device="cpu").field.state_dict()
 
 
-def test_ctrl_c_twice_during_a_checkpoint_write_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene,
-                                                                                        monkeypatch):
+def test_ctrl_c_twice_during_a_checkpoint_write_then_resume_equals_an_uninterrupted_fit(
+    tmp_path, sphere_scene, monkeypatch
+):
     """The first Ctrl-C asks the loop to stop; the second, still inside the write, aborts it: the
     half-written file is removed, and the loop's last checkpoint holds iteration 5."""
     cfg = tiny_config(iters=ITERS, checkpoint_every_s=0)  # a checkpoint after every iteration

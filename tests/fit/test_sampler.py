@@ -12,8 +12,14 @@ from sphere_scene import CENTER, RADIUS, make_scene
 
 def _sampler(scene, seed=0, rays=400, views=3, fraction=0.5, edge=0.0):
     config = SamplerConfig(rays_per_step=rays, views_per_step=views, mask_ray_fraction=fraction, edge_ray_fraction=edge)
-    return RaySampler(scene.views, scene.unit_cameras(), scene.normalization.scale, torch.device("cpu"),
-                      torch.Generator().manual_seed(seed), config=config)
+    return RaySampler(
+        scene.views,
+        scene.unit_cameras(),
+        scene.normalization.scale,
+        torch.device("cpu"),
+        torch.Generator().manual_seed(seed),
+        config=config,
+    )
 
 
 def test_share_of_rays_inside_masks_and_views_per_step(sphere_scene):
@@ -94,5 +100,11 @@ def test_cameras_that_miss_the_cube_are_an_error(sphere_scene):
         R = np.diag([-1.0, 1.0, -1.0]) @ cam.R  # turned around (x and z flipped): looks away from the object
         away.append(Camera(cam.K, R, -R @ cam.center, cam.width, cam.height))
     with pytest.raises(DvrError, match="misses the unit cube"):
-        RaySampler(sphere_scene.views, [sphere_scene.normalization.camera_to_unit(c) for c in away], 1.0,
-                   torch.device("cpu"), torch.Generator(), config=SamplerConfig(rays_per_step=64, views_per_step=2))
+        RaySampler(
+            sphere_scene.views,
+            [sphere_scene.normalization.camera_to_unit(c) for c in away],
+            1.0,
+            torch.device("cpu"),
+            torch.Generator(),
+            config=SamplerConfig(rays_per_step=64, views_per_step=2),
+        )

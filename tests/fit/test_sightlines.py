@@ -22,11 +22,15 @@ def _camera(eye) -> Camera:
 def test_segments_run_from_the_cube_to_just_short_of_the_point():
     cameras = [_camera([4.0, 0, 0]), _camera([0, 4.0, 0]), _camera([3.0, 3.0, 0]), _camera([4.0, 0.4, 0])]
     masks = [np.ones((SIZE, SIZE), bool)] * 4
-    points = np.array([[0.2, 0.1, 0.0],   # seen from 90 degrees apart: kept
-                       [0.0, 0.0, 0.3],   # from 45 degrees apart: 2 sigma of depth 0.015 <= MARGIN, kept
-                       [0.0, 0.0, -0.3],  # from 6 degrees apart: 2 sigma 0.096 > MAX_MARGIN, dropped
-                       [0.0, 0.3, 0.0],   # seen by one camera: no depth, dropped
-                       [3.0, 0.0, 0.0]])  # outside the unit cube: dropped
+    points = np.array(
+        [
+            [0.2, 0.1, 0.0],  # seen from 90 degrees apart: kept
+            [0.0, 0.0, 0.3],  # from 45 degrees apart: 2 sigma of depth 0.015 <= MARGIN, kept
+            [0.0, 0.0, -0.3],  # from 6 degrees apart: 2 sigma 0.096 > MAX_MARGIN, dropped
+            [0.0, 0.3, 0.0],  # seen by one camera: no depth, dropped
+            [3.0, 0.0, 0.0],
+        ]
+    )  # outside the unit cube: dropped
     view = np.array([0, 1, 2, 0, 2, 0, 3, 0, 0])
     point = np.array([0, 0, 0, 1, 1, 2, 2, 3, 4])
     sparse = SparsePoints(points, view, point)
@@ -43,8 +47,9 @@ def test_segments_run_from_the_cube_to_just_short_of_the_point():
     assert np.allclose(lines.behind.numpy(), expected_behind, atol=1e-5)
     free, solid = (x.numpy() for x in lines.sample(1000, torch.Generator().manual_seed(0)))
     # every free sample lies on one of the segments, with that segment's point behind
-    d = np.stack([np.linalg.norm(np.cross(free - s, e - s), axis=1) / np.linalg.norm(e - s)
-                  for s, e in zip(starts, ends)])
+    d = np.stack(
+        [np.linalg.norm(np.cross(free - s, e - s), axis=1) / np.linalg.norm(e - s) for s, e in zip(starts, ends)]
+    )
     line = d.argmin(axis=0)
     assert d.min(axis=0).max() < 1e-5 and np.allclose(solid, lines.behind.numpy()[line], atol=1e-6)
 

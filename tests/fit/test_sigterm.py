@@ -22,8 +22,7 @@ from sphere_scene import tiny_config
 ITERS = 8
 
 
-def test_sigterm_during_a_checkpoint_write_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene,
-                                                                                     monkeypatch):
+def test_sigterm_during_a_checkpoint_write_then_resume_equals_an_uninterrupted_fit(tmp_path, sphere_scene, monkeypatch):
     cfg = tiny_config(iters=ITERS, checkpoint_every_s=0)  # a checkpoint after every iteration
     trainer.fit(sphere_scene, cfg, tmp_path / "straight")
     write = signal_while_writing(monkeypatch, signal.SIGTERM, 3)  # the one after iteration 3
@@ -45,8 +44,12 @@ def test_sigterm_during_a_checkpoint_write_then_resume_equals_an_uninterrupted_f
 def test_a_dvr_fit_sent_sigterm_leaves_a_resumable_checkpoint(tiny_example, tmp_path):
     run = tmp_path / "run"
     dvr = Path(sys.executable).with_name("dvr")
-    fit = subprocess.Popen([str(dvr), "fit", str(tiny_example), "--out", str(run), "--iters", "100000",
-                            "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    fit = subprocess.Popen(
+        [str(dvr), "fit", str(tiny_example), "--out", str(run), "--iters", "100000", "--device", "cpu"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         end = time.monotonic() + 120
         while not (run / "metrics.jsonl").is_file():  # 25 iterations done

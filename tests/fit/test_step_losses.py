@@ -24,8 +24,16 @@ def _grazing_batch(n: int = 64, gap: float = 0.6) -> RayBatch:
     origins = offset + torch.tensor([0.0, 0.0, -3.0])
     dirs = torch.tensor([[0.0, 0.0, 1.0]]).expand(n, 3).contiguous()
     random_points = origins + torch.rand(n, 1, generator=torch.Generator().manual_seed(0)) * 2 * dirs + 2 * dirs
-    return RayBatch(origins, dirs, torch.zeros(n, 3), torch.ones(n, dtype=torch.bool), None, random_points,
-                    torch.zeros(n, dtype=torch.long), torch.zeros(n, 2))
+    return RayBatch(
+        origins,
+        dirs,
+        torch.zeros(n, 3),
+        torch.ones(n, dtype=torch.bool),
+        None,
+        random_points,
+        torch.zeros(n, dtype=torch.long),
+        torch.zeros(n, 2),
+    )
 
 
 @pytest.mark.parametrize("probe", ["peak", "random"])
@@ -61,10 +69,12 @@ def _separate_terms(field, batch: RayBatch, cfg, n_steps: int, generator: torch.
     surface = out["points"][hit].detach()
     both = torch.cat([surface, surface + cfg.losses.normal_eps * torch.randn(surface.shape, generator=generator)])
     n = fd_normals(field.occupancy_logits(fd_points(both, cfg.losses.normal_fd_step)), cfg.losses.normal_fd_step)
-    return {"rgb": losses.rgb_loss(out["rgb"], batch.rgb, hit & in_mask),
-            "freespace": losses.freespace_loss(probe_logits, ~in_mask),
-            "occupancy": losses.occupancy_loss(probe_logits, in_mask & ~hit),
-            "normal": losses.normal_loss(*n.chunk(2), len(batch))}
+    return {
+        "rgb": losses.rgb_loss(out["rgb"], batch.rgb, hit & in_mask),
+        "freespace": losses.freespace_loss(probe_logits, ~in_mask),
+        "occupancy": losses.occupancy_loss(probe_logits, in_mask & ~hit),
+        "normal": losses.normal_loss(*n.chunk(2), len(batch)),
+    }
 
 
 def _reads_of(loss: torch.Tensor, grid: torch.Tensor) -> int:
@@ -83,19 +93,37 @@ def _reads_of(loss: torch.Tensor, grid: torch.Tensor) -> int:
 
 def test_one_occupancy_call_per_step_gives_the_separate_calls_loss_and_gradients():
     torch.manual_seed(0)
-    field = GridField([4, 8], features=2, hidden=8, init_radius=0.5, grid_init_std=0.05, head_scale=1.0,
-                      sh_degree=1, hash_resolutions=[12], hash_table_log2=8).double()
+    field = GridField(
+        [4, 8],
+        features=2,
+        hidden=8,
+        init_radius=0.5,
+        grid_init_std=0.05,
+        head_scale=1.0,
+        sh_degree=1,
+        hash_resolutions=[12],
+        hash_table_log2=8,
+    ).double()
     gen = torch.Generator().manual_seed(1)
     origins, dirs = (x.double() for x in camera_rays(ring_cameras(1, size=12, focal=12)[0]))
     n = origins.shape[0]
-    batch = RayBatch(origins, dirs, torch.rand(n, 3, generator=gen, dtype=torch.float64),
-                     torch.rand(n, generator=gen) < 0.6, None, torch.rand(n, 3, generator=gen, dtype=torch.float64) - 0.5,
-                     torch.zeros(n, dtype=torch.long), torch.zeros(n, 2))
+    batch = RayBatch(
+        origins,
+        dirs,
+        torch.rand(n, 3, generator=gen, dtype=torch.float64),
+        torch.rand(n, generator=gen) < 0.6,
+        None,
+        torch.rand(n, 3, generator=gen, dtype=torch.float64) - 0.5,
+        torch.zeros(n, dtype=torch.long),
+        torch.zeros(n, 2),
+    )
     cfg = tiny_config(mask_probe="peak", w_normal=0.1, normal_fd_step=0.05)
 
     results = []
-    for terms_of in (lambda g: step_losses(batch, batch_outputs(field, batch, cfg, 32, None, g), cfg),
-                     lambda g: _separate_terms(field, batch, cfg, 32, g)):
+    for terms_of in (
+        lambda g: step_losses(batch, batch_outputs(field, batch, cfg, 32, None, g), cfg),
+        lambda g: _separate_terms(field, batch, cfg, 32, g),
+    ):
         field.zero_grad(set_to_none=True)
         terms = terms_of(torch.Generator().manual_seed(2))
         loss = total_loss(terms, cfg)

@@ -21,8 +21,16 @@ def _head_on_batch(n: int = 16) -> RayBatch:
     offset = torch.linspace(-0.2, 0.2, n)
     origins = torch.stack([offset, torch.zeros(n), torch.full((n,), -3.0)], dim=1)
     dirs = torch.tensor([[0.0, 0.0, 1.0]]).expand(n, 3).contiguous()
-    return RayBatch(origins, dirs, torch.full((n, 3), 0.5), None, None, origins + 3 * dirs,
-                    torch.zeros(n, dtype=torch.long), torch.zeros(n, 2))
+    return RayBatch(
+        origins,
+        dirs,
+        torch.full((n, 3), 0.5),
+        None,
+        None,
+        origins + 3 * dirs,
+        torch.zeros(n, dtype=torch.long),
+        torch.zeros(n, 2),
+    )
 
 
 def _field() -> GridField:
@@ -63,8 +71,15 @@ def test_volume_steps_until_the_plan_switches_to_the_surface():
 
 def test_a_config_saved_before_the_unified_renderer_loads_as_the_surface_fit(tmp_path):
     saved = FitConfig.from_preset("fast").flat()  # as saved before 2026-12-05
-    for name in ("renderer", "volume_until", "free_samples", "interval_samples", "interval_max", "interval_min",
-                 "interval_decay"):
+    for name in (
+        "renderer",
+        "volume_until",
+        "free_samples",
+        "interval_samples",
+        "interval_max",
+        "interval_min",
+        "interval_decay",
+    ):
         saved.pop(name)
     (tmp_path / "config.json").write_text(json.dumps(saved))
     assert FitConfig.load(tmp_path / "config.json").rendering.renderer == "surface"

@@ -50,8 +50,19 @@ def board_poses() -> list[tuple]:
     shifted so the board lands in each image corner in turn (distortion is largest there)."""
     c = np.array([0.1, 0.0625, 0.0])
     poses = []
-    for k, (tilt, az, dist) in enumerate([(0, 0, 0.35), (30, 0, 0.32), (30, 90, 0.32), (35, 180, 0.33), (30, 270, 0.31),
-                                          (40, 45, 0.34), (25, 135, 0.3), (38, 225, 0.33), (20, 315, 0.31)]):
+    for k, (tilt, az, dist) in enumerate(
+        [
+            (0, 0, 0.35),
+            (30, 0, 0.32),
+            (30, 90, 0.32),
+            (35, 180, 0.33),
+            (30, 270, 0.31),
+            (40, 45, 0.34),
+            (25, 135, 0.3),
+            (38, 225, 0.33),
+            (20, 315, 0.31),
+        ]
+    ):
         a, b = np.radians(tilt), np.radians(az)
         eye = c + dist * np.array([np.sin(a) * np.cos(b), np.sin(a) * np.sin(b), -np.cos(a)])
         target = c + np.array([0.045 * np.sign(np.cos(k + 0.5)), 0.03 * np.sign(np.sin(k + 0.5)), 0]) * (k > 0)

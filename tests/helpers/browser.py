@@ -22,8 +22,17 @@ import numpy as np
 from PIL import Image
 from websockets.sync.client import connect
 
-FLAGS = ("--headless", "--no-sandbox", "--enable-unsafe-swiftshader", "--use-angle=swiftshader", "--hide-scrollbars",
-         "--mute-audio", "--no-first-run", "--disable-gpu-sandbox", "--disable-dev-shm-usage")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--enable-unsafe-swiftshader",
+    "--use-angle=swiftshader",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--no-first-run",
+    "--disable-gpu-sandbox",
+    "--disable-dev-shm-usage",
+)
 
 
 def chromium_path() -> str | None:
@@ -40,9 +49,17 @@ class Browser:
     def __enter__(self) -> "Browser":
         self._profile = tempfile.mkdtemp(prefix="dvr-chromium-")
         self._process = subprocess.Popen(
-            [chromium_path(), *FLAGS, f"--window-size={self.width},{self.height}", "--remote-debugging-port=0",
-             f"--user-data-dir={self._profile}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                chromium_path(),
+                *FLAGS,
+                f"--window-size={self.width},{self.height}",
+                "--remote-debugging-port=0",
+                f"--user-data-dir={self._profile}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         port_file = Path(self._profile) / "DevToolsActivePort"
         deadline = time.monotonic() + self.timeout
         while not port_file.is_file() or len(port_file.read_text().split()) < 2:
@@ -53,8 +70,13 @@ class Browser:
         pages = json.load(urllib.request.urlopen(f"http://127.0.0.1:{self._port}/json/list"))
         page = next(p for p in pages if p["type"] == "page")
         self._ws = connect(page["webSocketDebuggerUrl"], max_size=64 * 1024 * 1024, open_timeout=self.timeout)
-        self.call("Emulation.setDeviceMetricsOverride", width=self.width, height=self.height, deviceScaleFactor=1,
-                  mobile=False)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=self.width,
+            height=self.height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         return self
 
     def __exit__(self, *exc) -> None:

@@ -14,8 +14,10 @@ from dvr_cli.scene.camera import Camera
 def true_cameras(scene: Path) -> dict[str, Camera]:
     """The example's cams.json as {image file name: Camera} (read directly: the truth under test)."""
     entries = json.loads((scene / "cams.json").read_text())["cameras"]
-    return {Path(e["image"]).name: Camera(e["K"], e["R"], e["t"], e["width"], e["height"], name=Path(e["image"]).name)
-            for e in entries}
+    return {
+        Path(e["image"]).name: Camera(e["K"], e["R"], e["t"], e["width"], e["height"], name=Path(e["image"]).name)
+        for e in entries
+    }
 
 
 def read_views(scene: Path) -> tuple[list[Path], list[np.ndarray], list[np.ndarray]]:

@@ -28,8 +28,13 @@ def _box(lo, hi) -> tuple[np.ndarray, np.ndarray]:
 def cup_mesh() -> tuple[np.ndarray, np.ndarray]:
     """(verts, faces) of the cup: a floor slab and four walls (overlapping boxes)."""
     h, p = HALF, PIT
-    boxes = [((-h, -h, BOTTOM), (h, h, PIT_FLOOR)), ((-h, -h, PIT_FLOOR), (-p, h, TOP)),
-             ((p, -h, PIT_FLOOR), (h, h, TOP)), ((-p, -h, PIT_FLOOR), (p, -p, TOP)), ((-p, p, PIT_FLOOR), (p, h, TOP))]
+    boxes = [
+        ((-h, -h, BOTTOM), (h, h, PIT_FLOOR)),
+        ((-h, -h, PIT_FLOOR), (-p, h, TOP)),
+        ((p, -h, PIT_FLOOR), (h, h, TOP)),
+        ((-p, -h, PIT_FLOOR), (p, -p, TOP)),
+        ((-p, p, PIT_FLOOR), (p, h, TOP)),
+    ]
     verts, faces = [], []
     for lo, hi in boxes:
         v, f = _box(lo, hi)

@@ -7,8 +7,16 @@ from pathlib import Path
 import yaml
 
 #: FitConfig keys of a fit of a few seconds (every scene of these tests sets them in its manifest entry).
-TINY = dict(rays_per_step=128, views_per_step=2, grid_resolutions=[8, 16], hash_resolutions=[], mlp_hidden=16,
-            steps_schedule=[[0, 16]], occ_grid_res=16, occ_grid_every=4)
+TINY = dict(
+    rays_per_step=128,
+    views_per_step=2,
+    grid_resolutions=[8, 16],
+    hash_resolutions=[],
+    mlp_hidden=16,
+    steps_schedule=[[0, 16]],
+    occ_grid_res=16,
+    occ_grid_every=4,
+)
 
 
 def write_manifest(path: Path, entries: list[dict]) -> Path:

@@ -38,8 +38,9 @@ def ring_cameras(n: int = 12, distance: float = 3.0, size: int = 48, focal: floa
     for i in range(n):
         azimuth = 2 * np.pi * i / n + rng.uniform(-0.1, 0.1)
         elevation = (0.5 if i % 2 else -0.3) + rng.uniform(-0.1, 0.1)
-        eye = distance * np.array([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth),
-                                   np.sin(elevation)])
+        eye = distance * np.array(
+            [np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth), np.sin(elevation)]
+        )
         R, t = look_at(eye, np.zeros(3))
         K = np.array([[focal, 0, (size - 1) / 2], [0, focal, (size - 1) / 2], [0, 0, 1.0]])
         cams.append(Camera(K, R, t, size, size, name=f"{i:03d}.png"))

@@ -44,7 +44,7 @@ def signal_while_writing(monkeypatch, signum: int, n: int, times: int = 1) -> di
             seen.update(written=os.path.getsize(path), size=len(data))
             for _ in range(times):
                 os.kill(os.getpid(), signum)  # its handler runs before os.kill returns
-            f.write(data[len(data) // 2:])
+            f.write(data[len(data) // 2 :])
 
     monkeypatch.setattr(torch, "save", save_with_signal)
     return seen

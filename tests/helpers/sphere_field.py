@@ -35,8 +35,9 @@ class SphereField(Field):
     def occupancy_logits(self, points: torch.Tensor) -> torch.Tensor:
         return SHARPNESS * (self.radius - points.norm(dim=-1))
 
-    def texture(self, points: torch.Tensor, dirs: torch.Tensor | None = None,
-                normals: torch.Tensor | None = None) -> torch.Tensor:
+    def texture(
+        self, points: torch.Tensor, dirs: torch.Tensor | None = None, normals: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return torch.as_tensor(sphere_color(points.cpu().numpy()), device=points.device)
 
 

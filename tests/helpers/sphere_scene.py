@@ -81,9 +81,19 @@ def write_scene_files(scene: Scene, folder: Path) -> Path:
 def tiny_config(**overrides) -> FitConfig:
     """A fit of a few seconds on CPU."""
     values = dict(
-        iters=6, rays_per_step=128, views_per_step=2, grid_resolutions=[8, 16], hash_resolutions=[], mlp_hidden=16,
-        steps_schedule=[[0, 16], [0.5, 24]], occ_grid_res=16, occ_grid_every=4, device="cpu",
-        checkpoint_every_s=120, preview_every_s=1e9, lr=1e-2,
+        iters=6,
+        rays_per_step=128,
+        views_per_step=2,
+        grid_resolutions=[8, 16],
+        hash_resolutions=[],
+        mlp_hidden=16,
+        steps_schedule=[[0, 16], [0.5, 24]],
+        occ_grid_res=16,
+        occ_grid_every=4,
+        device="cpu",
+        checkpoint_every_s=120,
+        preview_every_s=1e9,
+        lr=1e-2,
     )
     values.update(overrides)
     return FitConfig.from_preset("fast", **values)

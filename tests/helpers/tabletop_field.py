@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tabletop_scene import WALL_X
 
 from dvr_cli.config import FitConfig
 from dvr_cli.fields.base import Field
 from dvr_cli.render.occgrid import OccupancyGrid
 from dvr_cli.run import Run, SceneRecord
 from dvr_cli.scene.types import Normalization
+from tabletop_scene import WALL_X
 
 #: The unit frame of these captures: the cube [-1, 1]^3 around (0, 0, 0.5), what a fit models.
 FRAME = Normalization(np.array([0.0, 0.0, 0.5]), 1.0, "bbox")
@@ -45,6 +45,12 @@ class TabletopField(Field):
 
 def tabletop_run(run_dir: Path, cameras, table: bool = True, wall: bool = True) -> Run:
     """A loaded run fitted without masks whose field is :class:`TabletopField`, world frame = the scene's."""
-    record = SceneRecord(FRAME, cameras=cameras, images=[None] * len(cameras), masks=[None] * len(cameras),
-                         train=list(range(len(cameras))), holdout=[])
+    record = SceneRecord(
+        FRAME,
+        cameras=cameras,
+        images=[None] * len(cameras),
+        masks=[None] * len(cameras),
+        train=list(range(len(cameras))),
+        holdout=[],
+    )
     return Run(FitConfig(), TabletopField(table, wall), OccupancyGrid.full(8), record, run_dir, torch.device("cpu"), 7)

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from make_example import sphere_cameras
 
 from dvr_cli.scene import Camera
+from make_example import sphere_cameras
 
 #: The wall's plane x = WALL_X (behind the object for cameras at +x).
 WALL_X = -0.9
@@ -107,16 +107,21 @@ def render(surfaces: list[Surface], camera: Camera) -> dict:
 def plinth_scene() -> list[Surface]:
     """A textured sphere on a textured plinth with a flat top whose sides give SfM few points
     (1 %), standing on a plain white table."""
-    return [Surface("sphere", np.array([0.0, 0.0, 1.05]), 0.3, seed=1, period=0.4),
-            Surface("box", np.array([-0.45, -0.45, 0.0]), np.array([0.45, 0.45, 0.75]), seed=2, period=0.5,
-                    side_points=0.01),
-            Surface("table", colour=np.array([0.93, 0.93, 0.93]), is_object=False)]
+    return [
+        Surface("sphere", np.array([0.0, 0.0, 1.05]), 0.3, seed=1, period=0.4),
+        Surface(
+            "box", np.array([-0.45, -0.45, 0.0]), np.array([0.45, 0.45, 0.75]), seed=2, period=0.5, side_points=0.01
+        ),
+        Surface("table", colour=np.array([0.93, 0.93, 0.93]), is_object=False),
+    ]
 
 
 def table_and_wall_scene(wall: bool = True, table: bool = True) -> list[Surface]:
     """A textured box and sphere on a textured table, before a textured wall (each optional)."""
-    scene = [Surface("box", np.array([-0.35, -0.3, 0.0]), np.array([0.35, 0.3, 0.5]), seed=3, period=0.5),
-             Surface("sphere", np.array([0.0, 0.0, 0.8]), 0.3, seed=4, period=0.4)]
+    scene = [
+        Surface("box", np.array([-0.35, -0.3, 0.0]), np.array([0.35, 0.3, 0.5]), seed=3, period=0.5),
+        Surface("sphere", np.array([0.0, 0.0, 0.8]), 0.3, seed=4, period=0.4),
+    ]
     if table:
         scene.append(Surface("table", seed=5, period=1.5, is_object=False))
     if wall:
@@ -124,8 +129,13 @@ def table_and_wall_scene(wall: bool = True, table: bool = True) -> list[Surface]
     return scene
 
 
-def tabletop_cameras(n: int = 12, size: tuple[int, int] = (128, 96), distance: float = 3.2,
-                     elevation: tuple[float, float] = (20.0, 60.0), azimuth: float = 180.0) -> list[Camera]:
+def tabletop_cameras(
+    n: int = 12,
+    size: tuple[int, int] = (128, 96),
+    distance: float = 3.2,
+    elevation: tuple[float, float] = (20.0, 60.0),
+    azimuth: float = 180.0,
+) -> list[Camera]:
     """``n`` cameras over the table looking at (0, 0, 0.5), within ``azimuth`` degrees either
     side of +x (a wall at x = WALL_X stays behind the object)."""
     cams = sphere_cameras(4 * n, np.array([0.0, 0.0, 0.5]), distance, size, 0.9 * size[0], elevation)

@@ -41,8 +41,14 @@ def wallpaper(seed: int) -> np.ndarray:
     return cv2.resize(rng.integers(0, 255, (48, 48, 3), dtype=np.uint8), (512, 512), interpolation=cv2.INTER_CUBIC)
 
 
-def wall_capture(n: int = 12, size: tuple[int, int] = (160, 120), gap: float = 0.1, texture: str = "fine",
-                 seed: int = 0, clutter: int = 0) -> dict:
+def wall_capture(
+    n: int = 12,
+    size: tuple[int, int] = (160, 120),
+    gap: float = 0.1,
+    texture: str = "fine",
+    seed: int = 0,
+    clutter: int = 0,
+) -> dict:
     """The capture: 'images' per view (H, W, 3) uint8, 'cameras', 'truth' per view (H, W) bool,
     'points' (P, 3) simulated sparse points (object surface, the wall and panels in view),
     'object' (the number of those that are the object's), 'wall_x' the wall's x. ``clutter``
@@ -57,9 +63,15 @@ def wall_capture(n: int = 12, size: tuple[int, int] = (160, 120), gap: float = 0
     cameras = wall_cameras(n, center, distance, size, focal)
     clutter_rng = np.random.default_rng([seed, 1])
     # background planes x = const, nearest first: (x, centre (y, z) or None for unbounded, half side, paper)
-    panels = [(wall_x + clutter_rng.uniform(0.1, 0.9) * (gap - 0.3) * radius,
-               center[1:] + clutter_rng.uniform(-2.5, 2.5, 2) * radius, clutter_rng.uniform(0.6, 1.5) * radius,
-               wallpaper(seed + 2 + k)) for k in range(clutter)]
+    panels = [
+        (
+            wall_x + clutter_rng.uniform(0.1, 0.9) * (gap - 0.3) * radius,
+            center[1:] + clutter_rng.uniform(-2.5, 2.5, 2) * radius,
+            clutter_rng.uniform(0.6, 1.5) * radius,
+            wallpaper(seed + 2 + k),
+        )
+        for k in range(clutter)
+    ]
     planes = sorted(panels, key=lambda p: -p[0]) + [(wall_x, None, np.inf, wallpaper(seed + 1))]
     period = 3.0 * radius
     images, truth = [], []
@@ -82,12 +94,21 @@ def wall_capture(n: int = 12, size: tuple[int, int] = (160, 120), gap: float = 0
     # the wall as far as the views reach, and the panels: their points seen by at least 3 views
     wall = np.column_stack([np.full(6000, wall_x), rng.uniform(-4, 4, (6000, 2)) * radius + center[1:]])
     seen = sum(_sees(cam, wall) for cam in cameras) >= 3
-    panel_points = [np.column_stack([np.full(300, x), middle + clutter_rng.uniform(-half, half, (300, 2))])
-                    for x, middle, half, _ in panels]
-    points = np.concatenate([surface, wall[seen][:1500]]
-                            + [p[sum(_sees(cam, p) for cam in cameras) >= 3] for p in panel_points])
-    return {"images": images, "cameras": cameras, "truth": truth, "points": points, "object": len(surface),
-            "wall_x": wall_x}
+    panel_points = [
+        np.column_stack([np.full(300, x), middle + clutter_rng.uniform(-half, half, (300, 2))])
+        for x, middle, half, _ in panels
+    ]
+    points = np.concatenate(
+        [surface, wall[seen][:1500]] + [p[sum(_sees(cam, p) for cam in cameras) >= 3] for p in panel_points]
+    )
+    return {
+        "images": images,
+        "cameras": cameras,
+        "truth": truth,
+        "points": points,
+        "object": len(surface),
+        "wall_x": wall_x,
+    }
 
 
 def _sees(camera: Camera, X: np.ndarray) -> np.ndarray:

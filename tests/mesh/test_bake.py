@@ -125,8 +125,9 @@ def test_occluded_points_take_no_colour_from_the_view():
     a = flat_view(0.0, 1.1, (1, 0, 0))
     b = flat_view(1.5, 1.5, (0, 0, 1))
     coloring = PhotoColoring(verts, faces, [a, b], fallback)
-    red_only, blue_only, neither, both = (back_points(xs)
-                                          for xs in ((-0.9, -0.7), (0.1, 0.5), (-0.5, -0.1), (0.7, 0.9)))
+    red_only, blue_only, neither, both = (
+        back_points(xs) for xs in ((-0.9, -0.7), (0.1, 0.5), (-0.5, -0.1), (0.7, 0.9))
+    )
     np.testing.assert_allclose(coloring(red_only, faces_of(red_only)), [[1, 0, 0]] * len(red_only), atol=1e-6)
     # Hidden from A: B's colour only.
     np.testing.assert_allclose(coloring(blue_only, faces_of(blue_only)), [[0, 0, 1]] * len(blue_only), atol=1e-6)
@@ -201,7 +202,9 @@ def test_export_falls_back_to_the_field_when_the_photos_are_gone(tmp_path, make_
     warning = [line for line in lines if line.startswith("warning")]
     assert len(warning) == 1 and "\n" not in warning[0] and "texture field" in warning[0]
     # The same view of each mesh (UV layouts may differ by a texel between unwraps).
-    image = {name: MeshRenderer(load_colored_mesh(tmp_path / f"{name}.obj")).render(run.cameras[0])["rgb"]
-             for name in ("photos", "field", "gone")}
+    image = {
+        name: MeshRenderer(load_colored_mesh(tmp_path / f"{name}.obj")).render(run.cameras[0])["rgb"]
+        for name in ("photos", "field", "gone")
+    }
     assert np.abs(image["gone"] - image["field"]).mean() < 0.5 / 255
     assert np.abs(image["photos"] - image["field"]).mean() > 2 / 255  # the photos did change it

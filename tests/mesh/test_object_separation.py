@@ -8,11 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import trimesh
-from tabletop_field import FRAME, tabletop_run
-from tabletop_scene import WALL_X, first_hits, render, table_and_wall_scene, tabletop_cameras
 
 from dvr_cli.mesh.export import export_mesh
 from dvr_cli.mesh.separate import OBJECT_FILE, ObjectRegion, object_masks, object_region, separate_points
+from tabletop_field import FRAME, tabletop_run
+from tabletop_scene import WALL_X, first_hits, render, table_and_wall_scene, tabletop_cameras
+
 
 def depth_points(surfaces, cameras) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Per camera: unit-frame surface points (H*W, 3), hit inside the cube (H*W,), object truth (H*W,)."""
@@ -48,8 +49,9 @@ def test_the_object_apart_from_a_table_and_a_wall(table, wall, tmp_path):
 def test_an_object_in_the_open_is_not_separated():
     cameras = tabletop_cameras(10, (64, 48))
     points, hits, _ = depth_points(table_and_wall_scene(wall=False, table=False), cameras)
-    found = separate_points(np.concatenate([p[h] for p, h in zip(points, hits)]),
-                            [FRAME.camera_to_unit(c) for c in cameras])
+    found = separate_points(
+        np.concatenate([p[h] for p, h in zip(points, hits)]), [FRAME.camera_to_unit(c) for c in cameras]
+    )
     assert found.region is None and found.reason == "no table, floor or wall found"
 
 
@@ -79,6 +81,7 @@ def test_nothing_separates_one_line_and_everything_kept(tmp_path):
     lines: list[str] = []
     mesh = trimesh.load(export_mesh(run, "ply", resolution=48, out=tmp_path / "mesh.ply", log=lines.append))
     said = [line for line in lines if "separated" in line]
-    assert said == ["no object could be separated from its surroundings (no table, floor or wall found): "
-                    "the whole region is kept"]
+    assert said == [
+        "no object could be separated from its surroundings (no table, floor or wall found): the whole region is kept"
+    ]
     assert mesh.vertices[:, 2].min() < 0.02 and not (tmp_path / OBJECT_FILE).exists()

@@ -36,10 +36,14 @@ def test_operator_renders_a_2x2_texture_as_computed_by_hand():
     texture = np.array([[[1.0, 0, 0], [0, 1.0, 0]], [[0, 0, 1.0], [1.0, 1.0, 1.0]]], dtype=np.float32)
     rows = render_rows(VERTS, FACES, [photo(cam, np.zeros((2, 2, 3)))], atlas_taps(FACES, UV, 2), 4)
     near, far = 0.875, 0.125
-    expected = np.array([[near * near, near * far, far * near, far * far],  # pixel (row 0, column 0)
-                         [near * far, near * near, far * far, far * near],  # pixel (0, 1)
-                         [near * far, far * far, near * near, near * far],  # pixel (1, 0)
-                         [far * far, near * far, far * near, near * near]])  # pixel (1, 1)
+    expected = np.array(
+        [
+            [near * near, near * far, far * near, far * far],  # pixel (row 0, column 0)
+            [near * far, near * near, far * far, far * near],  # pixel (0, 1)
+            [near * far, far * far, near * near, near * far],  # pixel (1, 0)
+            [far * far, near * far, far * near, near * near],
+        ]
+    )  # pixel (1, 1)
     np.testing.assert_allclose(rows.matrix.toarray(), expected, atol=1e-6)
     np.testing.assert_array_equal(rows.coverage, 1.0)
     rendered = MeshRenderer(ColoredMesh(VERTS, FACES, uv=UV, texture=texture)).render(cam, supersample=2)["rgb"]

@@ -113,8 +113,11 @@ def test_lego_cameras_and_downscale(lego):
 @pytest.mark.parametrize("name", ["dtu", "lego"])
 def test_pipeline_holds_out_exports_and_scores(name, request, tmp_path, capsys):
     data = request.getfixturevalue(name)
-    inputs = [str(data), "--downscale", str(SMALL)] if name == "dtu" else \
-        [str(data.parent), "--cameras", str(data), "--max-size", str(800 // SMALL)]
+    inputs = (
+        [str(data), "--downscale", str(SMALL)]
+        if name == "dtu"
+        else [str(data.parent), "--cameras", str(data), "--max-size", str(800 // SMALL)]
+    )
     run = tmp_path / "run"
     assert main(["fit", *inputs, "--holdout", "4", "--iters", "40", "--device", "cpu", "--out", str(run)]) == 0
     out = capsys.readouterr().out

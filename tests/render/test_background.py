@@ -26,9 +26,13 @@ def test_points_at_any_radius_map_into_the_unit_ball():
     dirs = torch.nn.functional.normalize(torch.randn(50, 3, generator=g, dtype=torch.float64), dim=1)
     for r in (RADIUS, 2.0, 10.0, 1e6):
         inverted = inverted_sphere(r * dirs)
-        assert torch.allclose(inverted[:, :3], dirs) and torch.allclose(inverted[:, 3], torch.full((50,), RADIUS / r, dtype=torch.float64))
+        assert torch.allclose(inverted[:, :3], dirs) and torch.allclose(
+            inverted[:, 3], torch.full((50,), RADIUS / r, dtype=torch.float64)
+        )
         q = contract(r * dirs).norm(dim=1)
-        assert torch.allclose(q, torch.full((50,), 1.0 - 0.5 * RADIUS / r, dtype=torch.float64))  # |q| = 1 - s / 2: in [1/2, 1)
+        assert torch.allclose(
+            q, torch.full((50,), 1.0 - 0.5 * RADIUS / r, dtype=torch.float64)
+        )  # |q| = 1 - s / 2: in [1/2, 1)
     # continuous at the sphere: q = p / (2 R) there, the inside's own scaling
     p = RADIUS * dirs
     assert torch.allclose(contract(p), p / (2 * RADIUS))

@@ -13,8 +13,9 @@ N_STEPS, N_SECANT = 32, 40  # many secant steps: the marched depth is exact to f
 def _rays():
     """Six rays from different sides aimed near the origin, plus one that misses the cube."""
     gen = torch.Generator().manual_seed(1)
-    eyes = 3.0 * torch.tensor([[0, 0, -1], [0, 0, 1], [1, 0, 0], [-1, 0, 0], [0, 1, 0.2], [0.3, -1, 0]],
-                              dtype=torch.float64)
+    eyes = 3.0 * torch.tensor(
+        [[0, 0, -1], [0, 0, 1], [1, 0, 0], [-1, 0, 0], [0, 1, 0.2], [0.3, -1, 0]], dtype=torch.float64
+    )
     targets = 0.1 * torch.randn(6, 3, generator=gen, dtype=torch.float64)
     dirs = torch.nn.functional.normalize(targets - eyes, dim=1)
     eyes = torch.cat([eyes, torch.tensor([[3.0, 3.0, 3.0]], dtype=torch.float64)])

@@ -30,8 +30,9 @@ def test_visual_hull_contains_sphere_and_carves_corners():
     cams = ring_cameras(12, size=48)
     grid = OccupancyGrid.from_masks(cams, _sphere_masks(cams, CENTER, RADIUS), res=32, dilate=1)
     assert grid.occupied(_points_in_ball(20000, CENTER, RADIUS)).all()
-    corners = 0.95 * torch.tensor([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)],
-                                  dtype=torch.float32)
+    corners = 0.95 * torch.tensor(
+        [[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=torch.float32
+    )
     assert not grid.occupied(corners).any()
     sphere_share = 4 / 3 * np.pi * RADIUS**3 / 8
     assert sphere_share < grid.fraction < 4 * sphere_share, grid.fraction
@@ -86,8 +87,9 @@ def test_bracket_end_in_an_empty_cell_is_evaluated():
     # the outside sample before a crossing lies in an empty cell, so find_surface must evaluate it.
     analytic = sphere_logit_fn((0.0, 0.0, 0.0), 0.5)
     half_diagonal = 3**0.5 / 64
-    grid = OccupancyGrid.full(64).update(analytic, margin_cells=0, samples_per_cell=1,
-                                         logit_margin=10.0 * half_diagonal)
+    grid = OccupancyGrid.full(64).update(
+        analytic, margin_cells=0, samples_per_cell=1, logit_margin=10.0 * half_diagonal
+    )
     calls = []
 
     def recorded(p):

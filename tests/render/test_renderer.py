@@ -43,8 +43,14 @@ def test_render_image_matches_analytic_sphere():
     field = _sphere_field()
     cam = ring_cameras(2, size=20)[1]
     calls = []
-    image = render_image(field, cam, n_steps=32, chunk=150, background=(0.0, 1.0, 0.0),
-                         progress=lambda done, total: calls.append((done, total)))
+    image = render_image(
+        field,
+        cam,
+        n_steps=32,
+        chunk=150,
+        background=(0.0, 1.0, 0.0),
+        progress=lambda done, total: calls.append((done, total)),
+    )
     assert calls[-1] == (400, 400) and len(calls) == 3
     origins, dirs = camera_rays(cam)
     expected = sphere_depth(origins, dirs, (0, 0, 0), 0.5).reshape(20, 20)

@@ -74,8 +74,13 @@ def test_render_views_writes_world_depth(tmp_path):
     run = sf.sphere_run(tmp_path / "run")
     R, t = look_at(sf.NORMALIZATION.center + [0.0, -5.0, 0.0], sf.NORMALIZATION.center, (0, 0, 1))
     camera = Camera([[40.0, 0, 15.5], [0, 40.0, 11.5], [0, 0, 1]], R, t, 32, 24, name="front.jpg")
-    files = render_views(lambda cam: run.render(cam, n_steps=64), [camera], tmp_path / "out",
-                         what=("rgb", "depth", "normal", "mask"), transparent=True)
+    files = render_views(
+        lambda cam: run.render(cam, n_steps=64),
+        [camera],
+        tmp_path / "out",
+        what=("rgb", "depth", "normal", "mask"),
+        transparent=True,
+    )
     names = sorted(p.name for p in files)
     assert names == ["front.png", "front_depth.npy", "front_depth.png", "front_mask.png", "front_normal.png"]
     rgba = cv2.imread(str(tmp_path / "out" / "front.png"), cv2.IMREAD_UNCHANGED)

@@ -34,19 +34,23 @@ def _breakers():
         def apply(run):
             cfg = json.loads((run / "config.json").read_text())
             (run / "config.json").write_text(json.dumps({**cfg, key: value}))
+
         return apply
 
     return {
         "scene.json missing": (lambda run: (run / "scene.json").unlink(), "scene.json: no such file"),
-        "scene.json not JSON": (write("scene.json", "{\"cameras\": ["), "scene.json: not valid JSON"),
-        "scene.json without cameras": (write("scene.json", json.dumps({"normalization": {"center": [0, 0, 0],
-                                                                                           "scale": 1}})),
-                                       "'cameras' must be a non-empty list"),
+        "scene.json not JSON": (write("scene.json", '{"cameras": ['), "scene.json: not valid JSON"),
+        "scene.json without cameras": (
+            write("scene.json", json.dumps({"normalization": {"center": [0, 0, 0], "scale": 1}})),
+            "'cameras' must be a non-empty list",
+        ),
         "config.json sh_degree 3": (config_value("sh_degree", 3), "config 'sh_degree' must be 0, 1 or 2, got 3"),
         "config.json unknown key": (config_value("colour", 1), "unknown config keys ['colour']"),
         "config.json not JSON": (write("config.json", "{"), "config.json: not valid JSON"),
-        "checkpoint garbage": (lambda run: (run / "checkpoints" / "latest.pt").write_bytes(b"garbage"),
-                               "corrupt checkpoint"),
+        "checkpoint garbage": (
+            lambda run: (run / "checkpoints" / "latest.pt").write_bytes(b"garbage"),
+            "corrupt checkpoint",
+        ),
     }
 
 
@@ -55,14 +59,23 @@ def test_broken_run_files_are_one_line_errors(broken, what, capsys, error_line):
     breaker, message = _breakers()[what]
     breaker(broken)
     for command in COMMANDS:
-        assert main([command[0], *(["--out", str(broken)] if command[0] == "fit" else [str(broken)]), *command[1:],
-                     "--device", "cpu"]) == 2, command
+        assert (
+            main(
+                [
+                    command[0],
+                    *(["--out", str(broken)] if command[0] == "fit" else [str(broken)]),
+                    *command[1:],
+                    "--device",
+                    "cpu",
+                ]
+            )
+            == 2
+        ), command
         line = error_line()
         assert message in line, (command, line)
 
 
-def test_a_failing_checkpoint_write_is_one_line_and_keeps_the_last_checkpoint(tmp_path, sphere_scene,
-                                                                               monkeypatch):
+def test_a_failing_checkpoint_write_is_one_line_and_keeps_the_last_checkpoint(tmp_path, sphere_scene, monkeypatch):
     run = tmp_path / "run"
     real_save, saved = torch.save, []
 
@@ -74,8 +87,11 @@ def test_a_failing_checkpoint_write_is_one_line_and_keeps_the_last_checkpoint(tm
         real_save(obj, f)
 
     monkeypatch.setattr(torch, "save", disk_full_after_two)
-    with pytest.raises(DvrError, match=r"latest.pt: cannot write the checkpoint \(No space left on device\); "
-                                       r"the previous checkpoint is kept"):
+    with pytest.raises(
+        DvrError,
+        match=r"latest.pt: cannot write the checkpoint \(No space left on device\); "
+        r"the previous checkpoint is kept",
+    ):
         fit(sphere_scene, tiny_config(iters=5, checkpoint_every_s=0), run)
     monkeypatch.undo()
     after = load_run(run, device="cpu")

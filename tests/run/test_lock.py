@@ -42,8 +42,11 @@ def _wait_for(predicate, timeout: float = 120.0) -> None:
 def test_two_dvr_fits_race_then_a_killed_fit_leaves_a_stale_lock(tiny_example, tmp_path, capsys):
     run = tmp_path / "run"
     dvr = Path(sys.executable).with_name("dvr")
-    first = subprocess.Popen([str(dvr), "fit", str(tiny_example), "--out", str(run), "--minutes", "2",
-                              "--device", "cpu"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(
+        [str(dvr), "fit", str(tiny_example), "--out", str(run), "--minutes", "2", "--device", "cpu"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         lock = run / ".lock"
         _wait_for(lambda: lock.is_file() and lock.read_text().strip() == str(first.pid))

@@ -60,8 +60,20 @@ def test_missing_depth_map_is_named(depth_scene, tmp_path):
 
 def test_fit_with_depth_logs_the_depth_loss(depth_scene, tmp_path, capsys):
     run = tmp_path / "run"
-    code = main(["fit", str(depth_scene / "images"), "--cameras", str(depth_scene / "cams.json"),
-                 "--out", str(run), "--iters", "25", "--depth", str(depth_scene / "depth")])
+    code = main(
+        [
+            "fit",
+            str(depth_scene / "images"),
+            "--cameras",
+            str(depth_scene / "cams.json"),
+            "--out",
+            str(run),
+            "--iters",
+            "25",
+            "--depth",
+            str(depth_scene / "depth"),
+        ]
+    )
     assert code == 0
     record = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert record["depth"] > 0.0

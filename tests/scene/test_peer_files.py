@@ -61,8 +61,11 @@ def _tiny_transforms(folder: Path, frames: list[str], width: int, height: int) -
         c2w[:3, 3] = -3 * forward
         entries.append({"file_path": name, "transform_matrix": c2w.tolist()})
     path = folder / "transforms.json"
-    path.write_text(json.dumps({"fl_x": 20.0, "fl_y": 20.0, "cx": width / 2, "cy": height / 2, "w": width,
-                                "h": height, "frames": entries}))
+    path.write_text(
+        json.dumps(
+            {"fl_x": 20.0, "fl_y": 20.0, "cx": width / 2, "cy": height / 2, "w": width, "h": height, "frames": entries}
+        )
+    )
     return path
 
 
@@ -106,8 +109,9 @@ def _exif_jpeg(path: Path, stored: np.ndarray, orientation: int) -> None:
     image.save(path, quality=100, exif=exif)
 
 
-@pytest.mark.parametrize("orientation, corner", [(6, (slice(0, 8), slice(-8, None))),
-                                                 (8, (slice(-8, None), slice(0, 8)))])
+@pytest.mark.parametrize(
+    "orientation, corner", [(6, (slice(0, 8), slice(-8, None))), (8, (slice(-8, None), slice(0, 8)))]
+)
 def test_exif_rotated_jpegs(tmp_path, orientation, corner):
     """A phone JPEG stored landscape (32x24) with a red top-left corner, EXIF orientation 6 (shown
     turned 90 degrees clockwise: the corner at the top right) or 8 (counter-clockwise: bottom left).

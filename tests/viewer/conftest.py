@@ -12,8 +12,9 @@ from runs import fitted_run
 @pytest.fixture(scope="package")
 def viewer_example(tmp_path_factory, make_example) -> Path:
     """An 8-view 48x48 example scene with its ground-truth coloured mesh.ply."""
-    return make_example(tmp_path_factory.mktemp("viewer") / "scene", views=8, size=(48, 48), test_views=0,
-                        colmap_points=20)
+    return make_example(
+        tmp_path_factory.mktemp("viewer") / "scene", views=8, size=(48, 48), test_views=0, colmap_points=20
+    )
 
 
 @pytest.fixture(scope="package")

@@ -21,8 +21,10 @@ from dvr_cli.viewer.app import HELDOUT_COLOR, TRAIN_COLOR
 from dvr_cli.viewer.cameras import pose_of
 
 WIDTH, HEIGHT = 960, 640
-HIDE_NOTIFICATIONS = ("document.head.insertAdjacentHTML('beforeend', "
-                      "'<style>[class*=Notifications-root]{display:none !important}</style>')")
+HIDE_NOTIFICATIONS = (
+    "document.head.insertAdjacentHTML('beforeend', "
+    "'<style>[class*=Notifications-root]{display:none !important}</style>')"
+)
 
 
 def color_pixels(image: np.ndarray, color, tol: int = 40) -> np.ndarray:
@@ -74,9 +76,24 @@ def test_view_draws_surface_and_frustums_in_chromium(viewer_example, viewer_run)
     mesh.parent.mkdir(exist_ok=True)
     shutil.copy(viewer_example / "mesh.ply", mesh)  # an exported mesh with known colours
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "dvr_cli.cli", "view", str(viewer_run), "--port", str(port),
-                               "--live", "off", "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dvr_cli.cli",
+            "view",
+            str(viewer_run),
+            "--port",
+            str(port),
+            "--live",
+            "off",
+            "--device",
+            "cpu",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         lines = [server.stdout.readline() for _ in range(2)]
         assert f"viewer: http://127.0.0.1:{port}" in lines[0], lines

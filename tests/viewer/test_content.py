@@ -3,11 +3,10 @@ object once it holds its region."""
 
 from __future__ import annotations
 
-from tabletop_field import tabletop_run
-from tabletop_scene import tabletop_cameras
-
 from dvr_cli.mesh.separate import object_region
 from dvr_cli.viewer.content import run_surface
+from tabletop_field import tabletop_run
+from tabletop_scene import tabletop_cameras
 
 
 def test_a_run_without_masks_is_shown_cut_to_its_object(tmp_path):

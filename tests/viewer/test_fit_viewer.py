@@ -37,16 +37,33 @@ def assert_bit_equal(a: dict, b: dict) -> None:
 def test_fit_viewer_flag_prints_the_address_and_fits(viewer_example, tmp_path, capsys):
     port = free_port()
     run = tmp_path / "run"
-    assert main(["fit", str(viewer_example), "--out", str(run), "--iters", "2", "--device", "cpu", "--viewer",
-                 "--port", str(port)]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                str(viewer_example),
+                "--out",
+                str(run),
+                "--iters",
+                "2",
+                "--device",
+                "cpu",
+                "--viewer",
+                "--port",
+                str(port),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert f"viewer: http://127.0.0.1:{port}" in out and f"ssh -L {port}:localhost:{port}" in out
     assert torch.load(run / CHECKPOINT, weights_only=False)["iteration"] == 2
 
 
 @pytest.mark.slow
-def test_watched_fit_renders_scores_saves_and_pauses_without_changing_the_field(viewer_example, monkeypatch,
-                                                                                  tmp_path, one_thread):
+def test_watched_fit_renders_scores_saves_and_pauses_without_changing_the_field(
+    viewer_example, monkeypatch, tmp_path, one_thread
+):
     # A client that is always connected; the viewer may take all the time it wants.
     monkeypatch.setattr(watch_module, "INTERACTIVE_SHARE", 1.0)
     monkeypatch.setattr(watch_module, "IDLE_SHARE", 1.0)

@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import DvrError
+from ...files import read_json
 from .base import CameraSet
 from .colmap import model_files_present, read_colmap
 from .dtu import read_dtu
-from ...files import read_json
 from .dvr import read_dvr
 from .transforms import read_transforms
 

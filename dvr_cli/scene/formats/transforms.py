@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DvrError
+from ...files import read_json
 from ..camera import Camera
 from ..files import image_size, locate
 from .base import CameraSet, as_matrix
-from ...files import read_json
 
 OPENGL_TO_OPENCV = np.diag([1.0, -1.0, -1.0])
 SUPPORTED_MODELS = ("PINHOLE", "OPENCV", "SIMPLE_PINHOLE")
