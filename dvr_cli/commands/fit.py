@@ -213,6 +213,13 @@ def register(app: typer.Typer) -> None:
             "compiled pass on the CPU, compiled once per machine and cached; the torch path on a GPU) or torch "
             "(the reference: grid_sample per level).",
         ),
+        background: Optional[str] = typer.Option(
+            None,
+            "--background",
+            help="Without masks, what lies past the region of interest: envmap (default: a colour per "
+            "direction and an exposure per photo), field (NeRF++'s inverted sphere: parallax, 7x the cost) or "
+            "colour (one per photo).",
+        ),
         host: str = typer.Option("127.0.0.1", "--host", help=f"With --viewer: {HOST_HELP}"),
         nproc: int = typer.Option(
             1,
@@ -244,6 +251,7 @@ def register(app: typer.Typer) -> None:
             w_sparse=sparse_weight,
             compile=compile_field,
             kernel=kernel,
+            background=background,
         )
         if resume:
             run_dir = resolve_run_dir(out)
