@@ -120,12 +120,10 @@ def support_plane(points: np.ndarray, cameras: list[Camera], seed: int = 0) -> n
     rng = np.random.default_rng(seed)
     best, best_count = None, int(PLANE_SUPPORT * len(points)) - 1
     for triple in rng.integers(0, len(points), (PLANE_TRIALS, 3)):
-        a, b, c = points[triple]
-        n = np.cross(b - a, c - a)
-        if np.linalg.norm(n) < 1e-12:
+        plane = plane_through(*points[triple])
+        if plane is None:
             continue
-        n /= np.linalg.norm(n)
-        d = -n @ a
+        n, d = plane[:3], plane[3]
         if n @ focus + d < 0:
             n, d = -n, -d
         heights = points @ n + d
@@ -135,10 +133,24 @@ def support_plane(points: np.ndarray, cameras: list[Camera], seed: int = 0) -> n
             best, best_count = np.append(n, d), count
     if best is None:
         return None
-    on = points[np.abs(points @ best[:3] + best[3]) < tol]
-    mean = on.mean(0)
-    n = np.linalg.svd(on - mean)[2][-1]
-    n = n if n @ best[:3] > 0 else -n
+    plane = fitted_plane(points[np.abs(points @ best[:3] + best[3]) < tol])
+    return plane if plane[:3] @ best[:3] > 0 else -plane
+
+
+def plane_through(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray | None:
+    """(4,) the plane (n, d), n.X + d = 0 with unit n, through the points a, b, c (3,); None when
+    they lie on a line."""
+    n = np.cross(b - a, c - a)
+    if np.linalg.norm(n) < 1e-12:
+        return None
+    n /= np.linalg.norm(n)
+    return np.append(n, -n @ a)
+
+
+def fitted_plane(points: np.ndarray) -> np.ndarray:
+    """(4,) the least-squares plane (n, d), unit n, through points (P, 3), P >= 3."""
+    mean = points.mean(0)
+    n = np.linalg.svd(points - mean)[2][-1]
     return np.append(n, -n @ mean)
 
 

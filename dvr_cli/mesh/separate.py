@@ -30,7 +30,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..calib.automask import cell_centres, mask_confidence
-from ..calib.frame import common_focus
+from ..calib.frame import common_focus, fitted_plane, plane_through
 from ..calib.support import points_reach, verdict
 from ..errors import DvrError
 from ..render.rays import camera_rays
@@ -120,18 +120,13 @@ def _ransac_plane(points: np.ndarray, rng: np.random.Generator) -> tuple[np.ndar
     within PLANE_TOL, refitted to them by least squares; and its inliers (P,) bool."""
     best, best_count = None, -1
     for triple in rng.integers(0, len(points), (PLANE_TRIALS, 3)):
-        a, b, c = points[triple]
-        n = np.cross(b - a, c - a)
-        if np.linalg.norm(n) < 1e-12:
+        plane = plane_through(*points[triple])
+        if plane is None:
             continue
-        n /= np.linalg.norm(n)
-        count = int(np.count_nonzero(np.abs((points - a) @ n) < PLANE_TOL))
+        count = int(np.count_nonzero(np.abs(points @ plane[:3] + plane[3]) < PLANE_TOL))
         if count > best_count:
-            best, best_count = np.append(n, -n @ a), count
-    on = np.abs(points @ best[:3] + best[3]) < PLANE_TOL
-    mean = points[on].mean(0)
-    n = np.linalg.svd(points[on] - mean)[2][-1]
-    plane = np.append(n, -n @ mean)
+            best, best_count = plane, count
+    plane = fitted_plane(points[np.abs(points @ best[:3] + best[3]) < PLANE_TOL])
     return plane, np.abs(points @ plane[:3] + plane[3]) < PLANE_TOL
 
 
