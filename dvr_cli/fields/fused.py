@@ -370,10 +370,12 @@ class _Encode(torch.autograd.Function):
 
 
 def warm_up() -> None:
-    """Compile (or load from numba's cache) the float32 kernels now, outside a fit's time plan."""
+    """Compile (or load from numba's cache) the float32 kernels now, outside a fit's time plan (and
+    whatever the caller's grad mode: a field is also built under ``torch.no_grad()``)."""
     params = (torch.zeros(1, 1, 2, 2, 2, requires_grad=True), torch.zeros(4, 1, requires_grad=True))
     points = torch.zeros(2, 3, requires_grad=True)
-    fused_encode(points, params[:1], params[1:], [2], 2).sum().backward()
+    with torch.enable_grad():
+        fused_encode(points, params[:1], params[1:], [2], 2).sum().backward()
 
 
 def fused_encode(points: torch.Tensor, grids, tables, hash_resolutions, active: int) -> torch.Tensor:

@@ -127,6 +127,10 @@ def test_refuses_an_output_folder_that_is_not_a_scene(tmp_path):
     with pytest.raises(DvrError, match="dvr did not write it"):
         check_replaceable(tmp_path, "scene")
     mark(tmp_path, "scene")
+    with pytest.raises(DvrError, match=r"holds files dvr did not write \(cams.json, notes.txt\)"):
+        check_replaceable(tmp_path, "scene")  # a marker covers only the files dvr recorded
+    for name in ("notes.txt", "cams.json"):
+        (tmp_path / name).unlink()
     check_replaceable(tmp_path, "scene")  # an earlier scene folder dvr wrote may be replaced
 
 

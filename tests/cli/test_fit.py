@@ -73,7 +73,7 @@ def test_without_masks_the_fit_runs_from_colour_alone(example, tmp_path, capsys)
     assert main([*fit, *TINY]) == 0
     assert "fitting from colour alone" in capsys.readouterr().out
     state = torch.load(tmp_path / "r" / "checkpoints" / "latest.pt", weights_only=False)
-    assert state["background"]["logits"].shape == (6, 3)  # a colour per training photo, checkpointed
+    assert state["background"]["gain"].shape == (6, 3)  # the environment map's exposure per photo, checkpointed
     assert main([*fit, "--resume", *TINY]) == 0  # and restored
 
 

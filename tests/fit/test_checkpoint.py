@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from dvr_cli.errors import DvrError
+from dvr_cli.ownership import claim_folder
 from dvr_cli.run import checkpoint as ckpt
 from sphere_scene import tiny_config
 
@@ -32,7 +33,8 @@ def test_round_trip(tmp_path):
 
 def test_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     cfg = tiny_config()
-    path = tmp_path / "latest.pt"
+    run = claim_folder(tmp_path / "run", "run")  # a run folder: dvr replaces only the checkpoint it wrote
+    path = run / "latest.pt"
     ckpt.save_checkpoint(path, _state(cfg, 1.0))
 
     def broken_save(obj, f):
@@ -44,7 +46,7 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
         ckpt.save_checkpoint(path, _state(cfg, 9.0))
     monkeypatch.undo()
     assert ckpt.load_checkpoint(path, cfg)["field"]["w"].tolist() == [1.0, 1.0]
-    assert [p.name for p in tmp_path.iterdir()] == ["latest.pt"]
+    assert sorted(p.name for p in run.iterdir()) == [".dvr-owned", "latest.pt"]
 
 
 def test_corrupt_or_incomplete_checkpoint_is_a_user_error(tmp_path):

@@ -22,22 +22,24 @@ def test_coarse_to_fine_reaches_all_levels_at_forty_percent():
 
 
 def test_latest_link_is_relative_and_replaced(tmp_path):
+    runs_dir = tmp_path / "runs"  # latest is made in a folder named runs only
+    runs_dir.mkdir()
     for name in ("a", "b"):
-        claim_folder(tmp_path / name, "run")
-    update_latest_link(tmp_path / "a")
-    update_latest_link(tmp_path / "b")
-    assert os.readlink(tmp_path / "latest") == "b"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "latest"]  # no temporary link left
-    (tmp_path / "mine").mkdir()  # a user's link to their own folder is theirs: left alone
-    (tmp_path / "latest").unlink()
-    (tmp_path / "latest").symlink_to("mine")
-    update_latest_link(tmp_path / "a")
-    assert os.readlink(tmp_path / "latest") == "mine"
-    (tmp_path / "other").mkdir()
-    (tmp_path / "other" / "latest").mkdir()  # a real folder named latest is left alone
-    (tmp_path / "other" / "c").mkdir()
-    update_latest_link(tmp_path / "other" / "c")
-    assert (tmp_path / "other" / "latest").is_dir() and not (tmp_path / "other" / "latest").is_symlink()
+        claim_folder(runs_dir / name, "run")
+    update_latest_link(runs_dir / "a")
+    update_latest_link(runs_dir / "b")
+    assert os.readlink(runs_dir / "latest") == "b"
+    assert sorted(p.name for p in runs_dir.iterdir()) == ["a", "b", "latest"]  # no temporary link left
+    (runs_dir / "mine").mkdir()  # a user's link to their own folder is theirs: left alone
+    (runs_dir / "latest").unlink()
+    (runs_dir / "latest").symlink_to("mine")
+    update_latest_link(runs_dir / "a")
+    assert os.readlink(runs_dir / "latest") == "mine"
+    other = tmp_path / "other" / "runs"
+    (other / "latest").mkdir(parents=True)  # a real folder named latest is left alone
+    (other / "c").mkdir()
+    update_latest_link(other / "c")
+    assert (other / "latest").is_dir() and not (other / "latest").is_symlink()
 
 
 def test_load_run_errors(tmp_path, monkeypatch):
