@@ -44,6 +44,8 @@ from common import machine, machine_title, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+#: The table-in-the-mesh figure of a fit without masks: marching-cubes resolution, mask dilation (pixels).
+HULL_RES, HULL_DILATE_PX = 256, 5
 FIGURE_WIDTH = 720  # docs figures are shrunk to at most this many pixels across (PNG < 300 KB)
 
 
@@ -222,10 +224,25 @@ def bench_scene(name: str, scene, args) -> dict:
             )
         ],
     }
+    if args.no_masks:
+        row["outside_hull_pct"] = round(100 * outside_hull(run, scene), 2)
     if not args.field_only:
         meshes = score_meshes(run, views, tag, args)
         row |= meshes | {"figures": row["figures"] + meshes["figures"]}
     return row
+
+
+def outside_hull(run, scene) -> float:
+    """The share of the area of the surface `dvr export` keeps (cut to the object, at HULL_RES)
+    outside the visual hull of every view's object mask dilated by HULL_DILATE_PX: the table or
+    wall a fit without masks hands over."""
+    from dvr_cli.evaluate.geometry import outside_hull_share
+    from dvr_cli.mesh.export import extract_run_surface
+    from dvr_cli.mesh.separate import object_surface
+
+    verts, faces = object_surface(run, *extract_run_surface(run, HULL_RES), print)
+    cameras, masks = zip(*[(v.camera, v.mask) for v in scene.views])
+    return outside_hull_share(run.normalization.to_world(verts), faces, list(cameras), list(masks), HULL_DILATE_PX)
 
 
 def oracle_mesh(mesh, views):
@@ -346,7 +363,8 @@ def report(rows: list[dict], info: dict) -> None:
     table = Table(
         title=f"bench_real: {machine_title(info)}",
         caption="mPSNR (dB, inside the masks), SSIM, silhouette IoU, plain PSNR (dB, the whole photo, "
-        "fits without masks): means over the held-out views",
+        "fits without masks), the share of the kept mesh's area outside the dilated masks' visual hull: means over "
+        "the held-out views",
     )
     for col in COLUMNS:
         table.add_column(col, justify="right")
@@ -378,6 +396,7 @@ COLUMNS = (
     "SSIM",
     "IoU",
     "plain PSNR",
+    "outside hull %",
     *MESH_COLUMNS.values(),
     "mesh IoU",
     "faces",
@@ -400,6 +419,7 @@ def cells(r: dict) -> list[str]:
         f"{m['ssim']:.3f}",
         f"{m['iou']:.3f}",
         "-" if r.get("masks", True) else f"{m['psnr']:.2f}",
+        f"{r['outside_hull_pct']:.2f}" if "outside_hull_pct" in r else "-",
     ]  # a fit without masks renders the whole photo
     if "photo_mesh" not in r:
         return out + ["-"] * (len(MESH_COLUMNS) + 3)

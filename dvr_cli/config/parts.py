@@ -193,6 +193,10 @@ class Schedule(Settings):
         want="a list of [fraction, steps] from fraction 0, increasing fractions < 1, steps >= 2",
     )
 
+    # a fit without masks fits this last share of its plan with masks derived from the object's
+    # separation from its table, floor or wall (fit/object_phase.py; 0: never)
+    object_share: float = setting(0.3, check=number_in(0, 1), want="a number in [0, 1]")
+
     def n_steps(self, fraction: float) -> int:
         """Marching steps at ``fraction`` of the plan, from ``steps_schedule``."""
         n = self.steps_schedule[0][1]

@@ -92,3 +92,28 @@ def mesh_distances(
         n_points=n_points,
     )
     return result
+
+
+def outside_hull_share(
+    verts: np.ndarray, faces: np.ndarray, cameras: list, masks: list[np.ndarray], dilate_px: int = 5
+) -> float:
+    """The share of a mesh's area (world verts (V, 3), faces (F, 3)) outside the visual hull of
+    the object masks (H, W) bool of ``cameras``, each dilated by ``dilate_px`` pixels: a face is
+    outside when its centroid falls, in front of some camera, on its image but off its dilated
+    mask (what a table or wall left in an object's mesh scores)."""
+    import cv2
+
+    tri = verts[faces]
+    centroids, area = (
+        tri.mean(axis=1),
+        0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1),
+    )
+    outside = np.zeros(len(faces), bool)
+    kernel = np.ones((2 * dilate_px + 1, 2 * dilate_px + 1), np.uint8)
+    for camera, mask in zip(cameras, masks):
+        grown = cv2.dilate(mask.astype(np.uint8), kernel) > 0
+        uv, depth = camera.project_depth(centroids)
+        seen = (depth > 0) & camera.in_image(uv)
+        i, j = camera.pixel_index(uv[seen]).T
+        outside[np.flatnonzero(seen)[~grown[j, i]]] = True
+    return float(area[outside].sum() / max(area.sum(), 1e-12))

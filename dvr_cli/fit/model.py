@@ -11,6 +11,7 @@ outputs of a batch, losses of a batch and its outputs).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -80,7 +81,7 @@ def batch_outputs(
     ``volume_outputs``' (rgb, acc, depth, hit, t_peak, ...), and
       compared (N,) bool: the rays whose colour the rgb term compares (see ``step_losses``);
       n_evaluated: int, field evaluations of the marcher;
-      probe_logits (N,): f at each ray's ``occupancy_probes`` point;
+      probe_logits (N,), probe_points (N, 3): f at each ray's ``occupancy_probes`` point, and the point;
       free_logits, solid_logits (S,), when the batch has ``free_points``: f at those points and
         at the ``solid_points``;
       normals (2M, 3), when cfg.losses.w_normal > 0 and M > 0 rays hit: outward normals at the M surface
@@ -132,7 +133,7 @@ def batch_outputs(
     # the colour is compared where it is a render and, with masks, in them; with a background too it
     # is compared outside them (the mask loss empties the occupancy there: the background shows)
     compared = out["rendered"] if batch.mask is None or background is not None else out["rendered"] & batch.mask
-    out.update(n_evaluated=n_evaluated, probe_logits=logits["probe"], compared=compared)
+    out.update(n_evaluated=n_evaluated, probe_logits=logits["probe"], probe_points=queries["probe"], compared=compared)
     if "free" in logits:
         out["free_logits"], out["solid_logits"] = logits["free"], logits["solid"]
     if jittered is not None:
@@ -236,7 +237,9 @@ def occupancy_probes(batch: RayBatch, hits: SurfaceHits, cfg: FitConfig) -> torc
     return torch.where(hits.hit[:, None], surface, miss_probe).detach()
 
 
-def step_losses(batch: RayBatch, out: dict, cfg: FitConfig) -> dict[str, torch.Tensor]:
+def step_losses(
+    batch: RayBatch, out: dict, cfg: FitConfig, region: Callable[[torch.Tensor], torch.Tensor] | None = None
+) -> dict[str, torch.Tensor]:
     """The loss terms of one step (unweighted scalars) from its rays and ``batch_outputs``.
 
     The colour is compared on ``out['compared']``: the rays whose render is a colour (all of them
@@ -244,13 +247,21 @@ def step_losses(batch: RayBatch, out: dict, cfg: FitConfig) -> dict[str, torch.T
     masks and no background model, in the masks. Out-of-mask rays push their occupancy probe empty; in-mask rays
     that missed push it full (no such terms without masks, ``batch.mask`` None); the points on
     sight lines to sparse points (if any) are pushed empty, those just behind the sparse points full.
+    With derived masks (``batch.mask_known``) the mask terms apply only where the label is sure,
+    and an out-of-mask probe is pushed empty only inside the object's ``region`` (points (N, 3) ->
+    (N,) bool): the table or wall past it stays, the background and the rest of the field show it.
     """
     hit, in_mask = out["hit"], batch.mask
     terms = {"rgb": losses.rgb_loss(out["rgb"], batch.rgb, out["compared"])}
     if in_mask is not None:
+        empty, full = ~in_mask, in_mask & ~hit
+        if batch.mask_known is not None:
+            empty, full = empty & batch.mask_known, full & batch.mask_known
+            if region is not None:
+                empty = empty & region(out["probe_points"])
         terms |= {
-            "freespace": losses.freespace_loss(out["probe_logits"], ~in_mask),
-            "occupancy": losses.occupancy_loss(out["probe_logits"], in_mask & ~hit),
+            "freespace": losses.freespace_loss(out["probe_logits"], empty),
+            "occupancy": losses.occupancy_loss(out["probe_logits"], full),
         }
     if "normals" in out:
         terms["normal"] = losses.normal_loss(*out["normals"].chunk(2), len(batch))

@@ -11,6 +11,7 @@ All randomness comes from one CPU ``torch.Generator`` so a resumed fit draws the
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import cv2
@@ -42,6 +43,8 @@ class RayBatch:
         pixels: (N, 2) float pixel coordinates (u, v) = (column, row).
         free_points: (S, 3) points known to be empty (on sight lines to sparse points), or None.
         solid_points: (S, 3) points known to be inside (just behind those sparse points), or None.
+        mask_known: (N,) bool, the mask's label is sure at the ray's pixel (derived masks, see
+            ``RaySampler.use_masks``), or None: sure everywhere.
     """
 
     origins: torch.Tensor
@@ -54,6 +57,7 @@ class RayBatch:
     pixels: torch.Tensor
     free_points: torch.Tensor | None = None
     solid_points: torch.Tensor | None = None
+    mask_known: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.origins.shape[0]
@@ -70,6 +74,7 @@ class _ViewPixels:
     inside: torch.Tensor  # (n_in,) int32 flat indices of in-mask pixels whose rays cross the cube
     outside: torch.Tensor  # (n_out,) int32 flat indices of out-of-mask pixels whose rays cross the cube
     edge: torch.Tensor  # (n_edge,) int32 flat indices of pixels near the mask's outline whose rays cross the cube
+    known: torch.Tensor | None = None  # (H*W,) bool on device: the mask's label is sure (derived masks), or None
 
 
 def edge_band(mask: np.ndarray, width: int = EDGE_BAND_PX) -> np.ndarray:
@@ -135,16 +140,30 @@ class RaySampler:
         rgb = torch.as_tensor(view.image, dtype=torch.float32, device=dev).reshape(h * w, 3)
         # without masks every pixel counts as in-mask: drawn alike, and the batch carries no mask
         view_mask = view.mask if self.has_masks else np.ones((h, w), dtype=bool)
-        mask = torch.as_tensor(view_mask, dtype=torch.bool, device=dev).reshape(h * w)
         depth = None
         if view.depth is not None:
             depth = torch.as_tensor(view.depth, dtype=torch.float32, device=dev).reshape(h * w) / scale
-        crosses = _cube_pixels(camera, dev)
+        return self._masked(_ViewPixels(camera, rgb, None, depth, None, None, None), view_mask)
+
+    def _masked(self, view: _ViewPixels, view_mask: np.ndarray, known: np.ndarray | None = None) -> _ViewPixels:
+        """``view`` with the mask (H, W) bool ``view_mask`` (and where its label is sure, ``known``)
+        and the candidate pixels it splits."""
+        dev, (h, w) = self.device, view_mask.shape
+        mask = torch.as_tensor(view_mask, dtype=torch.bool, device=dev).reshape(h * w)
+        crosses = _cube_pixels(view.camera, dev)
         inside = torch.nonzero(crosses & mask).flatten().to("cpu", torch.int32)
         outside = torch.nonzero(crosses & ~mask).flatten().to("cpu", torch.int32)
         band = torch.as_tensor(edge_band(view_mask), device=dev).reshape(h * w)
         edge = torch.nonzero(crosses & band).flatten().to("cpu", torch.int32)
-        return _ViewPixels(camera, rgb, mask, depth, inside, outside, edge)
+        sure = None if known is None else torch.as_tensor(known, dtype=torch.bool, device=dev).reshape(h * w)
+        return dataclasses.replace(view, mask=mask, inside=inside, outside=outside, edge=edge, known=sure)
+
+    def use_masks(self, masks: list[np.ndarray], known: list[np.ndarray]) -> None:
+        """From now on draw and label the rays with masks (H, W) bool per training view, derived
+        rather than given: the mask terms apply only where ``known`` (H, W) bool (batches carry
+        ``mask_known``)."""
+        self.views = [self._masked(view, m, k) for view, m, k in zip(self.views, masks, known)]
+        self.has_masks = True
 
     def _counts(self, n: int, view: _ViewPixels) -> tuple[int, int, int]:
         """Split ``n`` rays of one view into (near the outline, in-mask, out-of-mask) counts."""
@@ -183,7 +202,7 @@ class RaySampler:
         return batch
 
     def _gather(self, parts, u: torch.Tensor) -> RayBatch:
-        origins, dirs, rgb, mask, depth, index, pixels = [], [], [], [], [], [], []
+        origins, dirs, rgb, mask, known, depth, index, pixels = [], [], [], [], [], [], [], []
         for vi, view, flat in parts:
             width = view.camera.width
             pix = torch.stack([flat % width, flat // width], dim=1).float()
@@ -192,6 +211,8 @@ class RaySampler:
             dirs.append(d)
             rgb.append(view.rgb[flat])
             mask.append(view.mask[flat])
+            if view.known is not None:
+                known.append(view.known[flat])
             index.append(torch.full((len(flat),), vi, dtype=torch.long, device=self.device))
             pixels.append(pix)
             if self.has_depth:
@@ -209,6 +230,7 @@ class RaySampler:
             random_points=origins + t[:, None] * dirs,
             view_index=torch.cat(index),
             pixels=torch.cat(pixels),
+            mask_known=torch.cat(known) if known else None,
         )
 
     def _ray_depth(self, view: _ViewPixels, flat: torch.Tensor, dirs: torch.Tensor) -> torch.Tensor:

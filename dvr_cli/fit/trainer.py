@@ -44,6 +44,7 @@ from ..scene.write import scene_inputs
 from . import distributed
 from .hooks import Checkpoints, LoopHook, Metrics, Previews, StepCallback
 from .model import StepRecord, batch_outputs, step_losses, total_loss
+from .object_phase import DerivedMasks, ObjectPhase, apply
 from .resume import recorded_scene, resumed_config
 from .sampler import RaySampler
 from .sightlines import sight_lines
@@ -182,6 +183,9 @@ class FitJob:
         self.rng_at_iteration = capture_rng(self.generator)
         self.hooks: list[LoopHook] = []
         self.paused = 0.0
+        # the object phase's masks (object_phase.py): None before it, and always with given masks
+        self.derived: DerivedMasks | None = None
+        self.object_phase = not train_scene.has_masks and cfg.schedule.object_share > 0
 
     def clock(self) -> float:
         """Seconds on the fit's clock: time.monotonic() less the time the caller's hooks took."""
@@ -226,6 +230,7 @@ class FitJob:
             "occ_grid": self.occ_grid.state_dict(),
             "config": json.dumps(self.cfg.to_json()),
             **({} if self.background is None else {"background": self.background.state_dict()}),
+            **({} if self.derived is None else {"derived_masks": self.derived.state()}),
         }
 
     def restore(self, state: dict) -> None:
@@ -234,6 +239,8 @@ class FitJob:
         self.occ_grid.load_state_dict(state["occ_grid"])
         if self.background is not None:
             self.background.load_state_dict(state["background"])
+        if "derived_masks" in state:
+            apply(self, DerivedMasks.from_state(state["derived_masks"]))
         self.iteration = int(state["iteration"])
         self.elapsed = float(state["elapsed"])
         self.rng_at_iteration = distributed.own_rng(state["rng"], self.run_dir)
@@ -268,7 +275,8 @@ class FitJob:
                 self.generator,
             )
         out = batch_outputs(self.field, batch, cfg, n_steps, self.occ_grid, self.generator, fraction, background)
-        terms = step_losses(batch, out, cfg)
+        region = None if self.derived is None or self.derived.region is None else self.derived.contains
+        terms = step_losses(batch, out, cfg, region)
         loss = total_loss(terms, cfg)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -377,13 +385,14 @@ def fit(
         if writer:
             update_latest_link(run_dir)
         job.elapsed += time.monotonic() - setup_start  # the set-up (visual hull, field) is part of the budget
-        return _loop(job, [h if isinstance(h, LoopHook) else StepCallback(h) for h in hooks])
+        return _loop(job, [h if isinstance(h, LoopHook) else StepCallback(h) for h in hooks], log)
 
 
-def _loop(job: FitJob, watchers: list[LoopHook]) -> FitResult:
-    """Steps until the plan is done, a hook stops it or Ctrl-C; the run folder's hooks (checkpoints,
-    metrics, previews) are timed as the fit, the caller's ``watchers`` are not."""
-    bookkeeping = [Checkpoints(), Metrics(), Previews()]
+def _loop(job: FitJob, watchers: list[LoopHook], log: Callable[[str], None] | None = None) -> FitResult:
+    """Steps until the plan is done, a hook stops it or Ctrl-C; the run folder's hooks (the object
+    phase of a fit without masks, checkpoints, metrics, previews) are timed as the fit, the
+    caller's ``watchers`` are not."""
+    bookkeeping = [*([ObjectPhase(log)] if job.object_phase else []), Checkpoints(), Metrics(), Previews()]
     job.hooks = [*bookkeeping, *watchers]
     seconds = 0.0  # of this call, the watchers excluded
     interrupted = False

@@ -5,8 +5,8 @@ table it stands on, the wall behind it. From the fit's depth maps (every trainin
 at SEPARATION_SIZE pixels, each hit a surface point in the unit frame):
 
 1. Supports. RANSAC finds the plane holding most of the points (within PLANE_TOL); it is a
-   support when it has the cameras in front and reaches past the other points (the nearer half
-   to the cameras' common focus) in at least half of the views (:mod:`dvr_cli.calib.support`: a
+   support when it has the cameras in front, almost none of the other points behind it, and
+   reaches past them (the nearer half to the cameras' common focus) in at least half of the views (:mod:`dvr_cli.calib.support`: a
    plinth's flat top does not). The support and all that lies beyond it, as seen from the
    cameras, go; up to MAX_PLANES planes (a table and a wall).
 2. The object. What is left fills a voxel grid of GRID cells per side of the cube; of its
@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from scipy import ndimage
 
@@ -43,13 +44,16 @@ SEPARATION_SIZE, SEPARATION_STEPS = 80, 64
 #: RANSAC: trials per plane; inlier distance (unit cube half-side 1); the least share of the
 #: points a support holds; how many planes are tried.
 PLANE_TRIALS, PLANE_TOL, MIN_PLANE_SHARE, MAX_PLANES = 300, 0.02, 0.08, 3
-#: Points within SUPPORT_MARGIN of a support (or beyond it) are the support's.
-SUPPORT_MARGIN = 0.03
+#: Points within SUPPORT_MARGIN of a support (or beyond it) are the support's; a support has at
+#: most the share MAX_BEHIND of the other points beyond it (what the cameras see through it).
+SUPPORT_MARGIN, MAX_BEHIND = 0.03, 0.05
 #: Occupancy grid over the cube [-1, 1]^3: cells per side; cells the object's part is grown by.
 GRID, GROW = 64, 2
 #: The object fills the region when its cells reach the cube's faces on FILLS_FACES of the six sides.
 FILLS_FACES = 5
 OBJECT_FILE = "object.npz"
+#: A derived mask's label is uncertain within this many low-resolution pixels of its outline.
+OUTLINE_BAND = 1
 
 
 @dataclass
@@ -145,8 +149,10 @@ def find_supports(points: np.ndarray, cameras: list[Camera], seed: int = 0) -> l
             break
         if np.median(centres @ plane[:3]) + plane[3] < 0:
             plane = -plane
-        front = np.all(centres @ plane[:3] + plane[3] > 0)
         rest = candidates[~on]
+        # the cameras in front, and almost nothing seen behind it (a plane through the object is no support)
+        front = np.all(centres @ plane[:3] + plane[3] > 0)
+        front &= np.mean(rest @ plane[:3] + plane[3] < -SUPPORT_MARGIN) <= MAX_BEHIND if len(rest) else True
         # the object's evidence: the nearer half of the other points to the focus (not a wall
         # that fills the frame, which would leave no view able to tell)
         dist = np.linalg.norm(rest - focus, axis=1)
@@ -196,8 +202,14 @@ def fitted_without_masks(run: Run) -> bool:
 def unit_points(run: Run, out: dict, camera: Camera) -> np.ndarray:
     """(H*W, 3) unit-frame surface points of a render (Run.render's dict) of the world ``camera``
     (the camera's centre where nothing is hit)."""
-    origins, dirs = camera_rays(run.normalization.camera_to_unit(camera))
-    return origins.numpy() + out["depth"].reshape(-1, 1) / run.normalization.scale * dirs.numpy()
+    return render_points(out["depth"] / run.normalization.scale, run.normalization.camera_to_unit(camera))
+
+
+def render_points(depth: np.ndarray, camera_unit: Camera) -> np.ndarray:
+    """(H*W, 3) unit-frame points o + depth w of the pixels of ``camera_unit`` (a unit-frame
+    camera) at ray lengths ``depth`` (H, W), unit-frame units."""
+    origins, dirs = camera_rays(camera_unit)
+    return origins.numpy() + depth.reshape(-1, 1) * dirs.numpy()
 
 
 def shrunk(camera: Camera, size: int) -> Camera:
@@ -206,14 +218,40 @@ def shrunk(camera: Camera, size: int) -> Camera:
     return camera.resized(max(1, round(camera.width * scale)), max(1, round(camera.height * scale)))
 
 
+def separate_renders(renders: list[dict], cameras_unit: list[Camera], seed: int = 0) -> Separation:
+    """:func:`separate_points` on the hits of renders (``render_image``'s dicts: depth in unit-frame
+    units, mask) of the unit-frame cameras ``cameras_unit``."""
+    points = [render_points(out["depth"], c)[out["mask"].ravel()] for out, c in zip(renders, cameras_unit)]
+    return separate_points(np.concatenate(points), cameras_unit, seed)
+
+
 def separate_run(run: Run, seed: int = 0) -> Separation:
     """:func:`separate_points` on the run's training views rendered at SEPARATION_SIZE pixels."""
     cameras = [shrunk(run.cameras[i], SEPARATION_SIZE) for i in run.train]
-    points = []
+    renders = []
     for camera in cameras:
         out = run.render(camera, SEPARATION_STEPS)
-        points.append(unit_points(run, out, camera)[out["mask"].ravel()])
-    return separate_points(np.concatenate(points), [run.normalization.camera_to_unit(c) for c in cameras], seed)
+        renders.append({"depth": out["depth"] / run.normalization.scale, "mask": out["mask"]})
+    return separate_renders(renders, [run.normalization.camera_to_unit(c) for c in cameras], seed)
+
+
+def derived_mask(
+    out: dict, camera_unit: Camera, region: ObjectRegion, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The object's silhouette in a low-resolution render (``render_image``'s dict: depth in
+    unit-frame units, mask) of ``camera_unit``, brought to ``size`` (W, H) pixels: (H, W) bool
+    mask (bilinear, then >= 1/2) and (H, W) bool known, False within OUTLINE_BAND low-resolution
+    pixels of the outline (where the render's coarse pixels cannot tell)."""
+    small = out["mask"] & region.contains(render_points(out["depth"], camera_unit)).reshape(out["mask"].shape)
+    width, height = size
+    kernel = np.ones((3, 3), np.uint8)
+
+    def sure(m: np.ndarray) -> np.ndarray:
+        eroded = cv2.erode(m.astype(np.uint8), kernel, iterations=OUTLINE_BAND, borderType=cv2.BORDER_REPLICATE)
+        return cv2.resize(eroded, (width, height), interpolation=cv2.INTER_NEAREST) > 0
+
+    mask = cv2.resize(small.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) >= 0.5
+    return mask, sure(small) | sure(~small)
 
 
 def object_masks(run: Run, region: ObjectRegion, cameras: list[Camera]) -> tuple[list[np.ndarray], np.ndarray]:

@@ -1,0 +1,144 @@
+"""The object phase of a fit without masks: the last ``cfg.schedule.object_share`` of the plan
+fits the object with masks derived from its separation.
+
+When the share begins, the fit renders its training views at SEPARATION_SIZE pixels and
+separates the object from the table, floor or wall it models (:mod:`dvr_cli.mesh.separate`).
+Each view's mask is then the object's silhouette in that render, brought to the photo's size,
+with no label within a low-resolution pixel of its outline (``separate.derived_mask``). From
+then on the sampler draws a share of its rays in and around the object; an out-of-mask ray
+pushes its occupancy probe empty only where the probe lies in the object's region (the table
+and the wall stay: the background model and the rest of the field keep explaining them), and an
+in-mask ray that missed pushes it full. When nothing separates, one line says why and the fit
+goes on unchanged. The checkpoint keeps the derived masks, and RUN/derived_masks.json records
+that the run's masks were derived, not given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from ..files import write_json
+from ..mesh.separate import SEPARATION_SIZE, SEPARATION_STEPS, ObjectRegion, derived_mask, separate_renders, shrunk
+from ..render.renderer import render_image
+from . import distributed
+from .hooks import LoopHook
+
+if TYPE_CHECKING:  # the loop's job; no import at run time (trainer.py imports this module)
+    from .trainer import FitJob
+
+DERIVED_MASKS = "derived_masks.json"
+
+
+@dataclass
+class DerivedMasks:
+    """What the object phase found at ``iteration``: the object's region (None when nothing
+    separated, ``reason`` says why), and per training view its mask and where the mask's label is
+    sure, (H, W) bool each (empty lists without a region)."""
+
+    iteration: int
+    region: ObjectRegion | None
+    masks: list[np.ndarray]
+    known: list[np.ndarray]
+    reason: str = ""
+
+    def contains(self, points: torch.Tensor) -> torch.Tensor:
+        """(N,) bool on the points' device: unit-frame points (N, 3) in the object's region."""
+        inside = self.region.contains(points.detach().cpu().double().numpy())
+        return torch.as_tensor(inside, device=points.device)
+
+    def state(self) -> dict:
+        """The checkpoint's record (tensors, masks packed to bits: checkpoints load weights only)."""
+        state = {"iteration": self.iteration, "reason": self.reason}
+        if self.region is not None:
+
+            def bits(m: np.ndarray) -> torch.Tensor:
+                return torch.from_numpy(np.packbits(m))
+
+            state |= {
+                "cells": bits(self.region.cells),
+                "grid": self.region.cells.shape[0],
+                "planes": torch.from_numpy(self.region.planes),
+                "shapes": [list(m.shape) for m in self.masks],
+                "masks": [bits(m) for m in self.masks],
+                "known": [bits(k) for k in self.known],
+            }
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict) -> DerivedMasks:
+        if "cells" not in state:
+            return cls(int(state["iteration"]), None, [], [], state["reason"])
+
+        def unbits(b: torch.Tensor, shape: list[int]) -> np.ndarray:
+            return np.unpackbits(b.numpy())[: int(np.prod(shape))].reshape(shape).astype(bool)
+
+        g = int(state["grid"])
+        region = ObjectRegion(unbits(state["cells"], [g] * 3), state["planes"].numpy(), int(state["iteration"]))
+        shapes = state["shapes"]
+        return cls(
+            int(state["iteration"]),
+            region,
+            [unbits(m, s) for m, s in zip(state["masks"], shapes)],
+            [unbits(k, s) for k, s in zip(state["known"], shapes)],
+        )
+
+
+def derive_masks(job: FitJob) -> DerivedMasks:
+    """Separate the object of ``job``'s field now and derive its training views' masks."""
+    cfg = job.cfg.rendering
+    full = [view.camera for view in job.sampler.views]  # unit frame, the photos' size
+    small = [shrunk(camera, SEPARATION_SIZE) for camera in full]
+    was_training = job.field.training
+    job.field.eval()
+    renders = [
+        render_image(job.field, camera, SEPARATION_STEPS, tau=cfg.tau, occ_grid=job.occ_grid, n_secant=cfg.n_secant)
+        for camera in small
+    ]
+    job.field.train(was_training)
+    found = separate_renders(renders, small)
+    if found.region is None:
+        return DerivedMasks(job.iteration, None, [], [], found.reason)
+    found.region.iteration = job.iteration
+    pairs = [derived_mask(out, s, found.region, (c.width, c.height)) for out, s, c in zip(renders, small, full)]
+    return DerivedMasks(job.iteration, found.region, [m for m, _ in pairs], [k for _, k in pairs])
+
+
+def apply(job: FitJob, derived: DerivedMasks) -> None:
+    """Fit ``job`` on with the derived masks (nothing changes without a region)."""
+    job.derived = derived
+    if derived.region is not None:
+        job.sampler.use_masks(derived.masks, derived.known)
+
+
+class ObjectPhase(LoopHook):
+    """Starts the object phase once the fit reaches ``1 - cfg.schedule.object_share`` of its plan
+    (module docstring); ``log`` gets one line saying what it found."""
+
+    def __init__(self, log: Callable[[str], None] | None = None):
+        self.log = log
+
+    def after_step(self, job: FitJob) -> None:
+        if job.derived is not None or job.fraction < 1.0 - job.cfg.schedule.object_share:
+            return
+        derived = derive_masks(job)
+        apply(job, derived)
+        if derived.region is None:
+            message = f"no object could be separated from its surroundings ({derived.reason}): fitting on without masks"
+        else:
+            share = np.mean([m.mean() for m in derived.masks])
+            message = (
+                f"iteration {job.iteration}: the object apart from {len(derived.region.planes)} support plane(s), "
+                f"{share:.0%} of the photos; fitting it on with masks derived from it"
+            )
+        if distributed.is_writer():
+            write_json(
+                job.run_dir / DERIVED_MASKS,
+                {"iteration": job.iteration, "separated": derived.region is not None, "message": message},
+            )
+            if self.log is not None:
+                self.log(message)
