@@ -7,8 +7,8 @@ at SEPARATION_SIZE pixels, each hit a surface point in the unit frame):
 1. Supports. RANSAC finds the plane holding most of the points (within PLANE_TOL); it is a
    support when it has the cameras in front, almost none of the other points behind it, and
    reaches past them (the nearer half to the cameras' common focus) in at least half of the
-   views (:mod:`dvr_cli.calib.support`: a plinth's flat top does not). The support and all that lies beyond it, as seen from the
-   cameras, go; up to MAX_PLANES planes (a table and a wall).
+   views (:mod:`dvr_cli.calib.support`: a plinth's flat top does not). The support and all
+   that lies beyond it, as seen from the cameras, go; up to MAX_PLANES planes (a table and a wall).
 2. The object. What is left fills a voxel grid of GRID cells per side of the cube; of its
    connected parts (26-neighbours) the object is the one nearest the cameras' common focus.
 3. The region. The object's cells grown by GROW cells, on the object's side of every support
