@@ -150,7 +150,7 @@ def plane_through(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray | N
 def fitted_plane(points: np.ndarray) -> np.ndarray:
     """(4,) the least-squares plane (n, d), unit n, through points (P, 3), P >= 3."""
     mean = points.mean(0)
-    n = np.linalg.svd(points - mean)[2][-1]
+    n = np.linalg.svd(points - mean, full_matrices=False)[2][-1]
     return np.append(n, -n @ mean)
 
 
