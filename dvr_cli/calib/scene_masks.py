@@ -31,6 +31,8 @@ from .triangulate import triangulate
 
 #: Share of distrusted masks above which the scene is left without masks.
 MAX_DISTRUSTED = 0.5
+#: Fewest sparse points the masks are cut from.
+MIN_POINTS = 3
 #: Normalisations that came from the cameras alone, a box around sparse points or masks that the
 #: automatic ones replace: the automatic masks' visual hull replaces them. A camera file's own
 #: (DTU's scale_mat, a calibrated scene's) is kept.
@@ -98,6 +100,8 @@ def mask_scene(
         report("points", 1, 1)
     if track_lengths is None:
         track_lengths = np.full(len(points), 3)
+    if len(points) < MIN_POINTS:
+        raise DvrError(f"{len(points)} sparse points: automatic masks need the sparse points of the object")
     frame = choose_frame(cameras, points, track_lengths)
     auto = auto_masks(
         photos,

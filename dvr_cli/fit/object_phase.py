@@ -8,9 +8,14 @@ with no label within a low-resolution pixel of its outline (``separate.derived_m
 then on the sampler draws a share of its rays in and around the object; an out-of-mask ray
 pushes its occupancy probe empty only where the probe lies in the object's region (the table
 and the wall stay: the background model and the rest of the field keep explaining them), and an
-in-mask ray that missed pushes it full. When nothing separates, one line says why and the fit
-goes on unchanged. The checkpoint keeps the derived masks, and RUN/derived_masks.json records
-that the run's masks were derived, not given.
+in-mask ray that missed pushes it full.
+
+When the surface holds no support to separate the object from (a table too plain to be fitted
+flat), the photos' automatic masks take the separation's place if they are trusted (their visual
+hull is then the object's region); otherwise one line says why and the fit goes on unchanged.
+At the end the region is written as RUN/object.npz, which export, render and eval cut to. The
+checkpoint keeps the derived masks, and RUN/derived_masks.json records that the run's masks were
+derived, not given.
 """
 
 from __future__ import annotations
@@ -22,11 +27,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from ..calib.scene_masks import mask_scene
+from ..errors import DvrError
 from ..files import write_json
-from ..mesh.separate import SEPARATION_SIZE, SEPARATION_STEPS, ObjectRegion, derived_mask, separate_renders, shrunk
+from ..mesh.separate import (
+    OBJECT_FILE,
+    SEPARATION_SIZE,
+    SEPARATION_STEPS,
+    ObjectRegion,
+    derived_mask,
+    hull_region,
+    separate_renders,
+    shrunk,
+)
 from ..render.renderer import render_image
 from . import distributed
 from .hooks import LoopHook
+from .sampler import edge_band
 
 if TYPE_CHECKING:  # the loop's job; no import at run time (trainer.py imports this module)
     from .trainer import FitJob
@@ -37,8 +54,9 @@ DERIVED_MASKS = "derived_masks.json"
 @dataclass
 class DerivedMasks:
     """What the object phase found at ``iteration``: the object's region (None when nothing
-    separated, ``reason`` says why), and per training view its mask and where the mask's label is
-    sure, (H, W) bool each (empty lists without a region)."""
+    separated), per training view its mask and where the mask's label is sure, (H, W) bool each
+    (empty lists without a region), and ``reason``: why there is no region, or 'automatic masks'
+    when the masks are the photos' own (``photo_masks``), empty when separated from the fit."""
 
     iteration: int
     region: ObjectRegion | None
@@ -102,10 +120,29 @@ def derive_masks(job: FitJob) -> DerivedMasks:
     job.field.train(was_training)
     found = separate_renders(renders, small)
     if found.region is None:
-        return DerivedMasks(job.iteration, None, [], [], found.reason)
+        return photo_masks(job, found.reason)
     found.region.iteration = job.iteration
     pairs = [derived_mask(out, s, found.region, (c.width, c.height)) for out, s, c in zip(renders, small, full)]
     return DerivedMasks(job.iteration, found.region, [m for m, _ in pairs], [k for _, k in pairs])
+
+
+def photo_masks(job: FitJob, reason: str) -> DerivedMasks:
+    """When the fit's surface holds no support to separate the object from (a table too plain to
+    be fitted flat): the training photos' automatic masks (:func:`dvr_cli.calib.scene_masks.mask_scene`,
+    from their sparse points and the plane the object stands on) if they are trusted, with their
+    visual hull as the object's region and no label within EDGE_BAND_PX of an outline."""
+    try:
+        found = mask_scene(job.scene.subset(job.train))
+    except DvrError as error:
+        return DerivedMasks(job.iteration, None, [], [], f"{reason}; no automatic masks: {error}")
+    if not found.used:
+        return DerivedMasks(job.iteration, None, [], [], f"{reason}; {found.reason}")
+    masks = [view.mask for view in found.scene.views]
+    region = hull_region([view.camera for view in job.sampler.views], masks)
+    if region is None:
+        return DerivedMasks(job.iteration, None, [], [], f"{reason}; the automatic masks' hull is empty")
+    region.iteration = job.iteration
+    return DerivedMasks(job.iteration, region, masks, [~edge_band(m) for m in masks], "automatic masks")
 
 
 def apply(job: FitJob, derived: DerivedMasks) -> None:
@@ -131,9 +168,10 @@ class ObjectPhase(LoopHook):
             message = f"no object could be separated from its surroundings ({derived.reason}): fitting on without masks"
         else:
             share = np.mean([m.mean() for m in derived.masks])
+            source = derived.reason or f"the object apart from {len(derived.region.planes)} support plane(s)"
             message = (
-                f"iteration {job.iteration}: the object apart from {len(derived.region.planes)} support plane(s), "
-                f"{share:.0%} of the photos; fitting it on with masks derived from it"
+                f"iteration {job.iteration}: {source}, {share:.0%} of the photos; fitting the object on with "
+                "masks derived from it"
             )
         if distributed.is_writer():
             write_json(
@@ -142,3 +180,9 @@ class ObjectPhase(LoopHook):
             )
             if self.log is not None:
                 self.log(message)
+
+    def on_stop(self, job: FitJob, interrupted: bool) -> None:
+        """The object's region as RUN/object.npz of the last iteration: export, render and eval cut to it."""
+        if job.derived is not None and job.derived.region is not None and distributed.is_writer():
+            job.derived.region.iteration = job.iteration
+            job.derived.region.save(job.run_dir / OBJECT_FILE)

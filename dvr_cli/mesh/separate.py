@@ -34,6 +34,7 @@ from ..calib.automask import cell_centres, mask_confidence
 from ..calib.frame import common_focus, fitted_plane, plane_through
 from ..calib.support import points_reach, verdict
 from ..errors import DvrError
+from ..files import atomic_path
 from ..render.rays import camera_rays
 from ..run import Run
 from ..scene.camera import Camera
@@ -91,13 +92,15 @@ class ObjectRegion:
         return cell_centres(self.cells, -np.ones(3), self.side)
 
     def save(self, path: str | Path) -> Path:
-        np.savez_compressed(
-            path,
-            cells=np.packbits(self.cells),
-            grid=np.int64(self.cells.shape[0]),
-            planes=self.planes,
-            iteration=np.int64(self.iteration),
-        )
+        """Write the region to ``path`` (.npz; atomic, and never over a file dvr did not write)."""
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez_compressed(
+                f,
+                cells=np.packbits(self.cells),
+                grid=np.int64(self.cells.shape[0]),
+                planes=self.planes,
+                iteration=np.int64(self.iteration),
+            )
         return Path(path)
 
     @classmethod
@@ -109,6 +112,24 @@ class ObjectRegion:
                 return cls(cells, np.asarray(data["planes"], dtype=np.float64).reshape(-1, 4), int(data["iteration"]))
         except (OSError, KeyError, ValueError) as error:
             raise DvrError(f"not an object region ({error})", path) from None
+
+
+def hull_region(cameras_unit: list[Camera], masks: list[np.ndarray]) -> ObjectRegion | None:
+    """The region of the masks' visual hull: the cells of the grid over [-1, 1]^3 whose centre
+    falls in the mask (H, W) bool of every unit-frame camera whose image it falls on, grown by
+    GROW cells; None when the hull is empty."""
+    side = 2.0 / GRID
+    centres = cell_centres(np.ones((GRID,) * 3, bool), -np.ones(3), side)
+    keep = np.ones(len(centres), bool)
+    for camera, mask in zip(cameras_unit, masks):
+        uv, depth = camera.project_depth(centres)
+        seen = (depth > 0) & camera.in_image(uv)
+        i, j = camera.pixel_index(uv[seen]).T
+        keep[np.flatnonzero(seen)[~mask[j, i]]] = False
+    if not keep.any():
+        return None
+    cells = ndimage.binary_dilation(keep.reshape((GRID,) * 3), iterations=GROW)
+    return ObjectRegion(cells, np.zeros((0, 4)))
 
 
 @dataclass
