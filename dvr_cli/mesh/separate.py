@@ -33,7 +33,6 @@ from ..calib.automask import cell_centres, mask_confidence
 from ..calib.frame import common_focus, fitted_plane, plane_through
 from ..calib.support import points_reach, verdict
 from ..errors import DvrError
-from ..render.rays import camera_rays
 from ..run import Run
 from ..scene.camera import Camera
 
@@ -196,8 +195,8 @@ def fitted_without_masks(run: Run) -> bool:
 def unit_points(run: Run, out: dict, camera: Camera) -> np.ndarray:
     """(H*W, 3) unit-frame surface points of a render (Run.render's dict) of the world ``camera``
     (the camera's centre where nothing is hit)."""
-    origins, dirs = camera_rays(run.normalization.camera_to_unit(camera))
-    return origins.numpy() + out["depth"].reshape(-1, 1) / run.normalization.scale * dirs.numpy()
+    origins, dirs = run.normalization.camera_to_unit(camera).pixel_rays()
+    return origins + out["depth"].reshape(-1, 1) / run.normalization.scale * dirs
 
 
 def shrunk(camera: Camera, size: int) -> Camera:
