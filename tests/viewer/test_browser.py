@@ -51,7 +51,7 @@ def mesh_footprint(mesh_path: Path, run: Path) -> np.ndarray:
     """(H, W) bool: where the page's first view (its initial camera) sees the mesh's vertices."""
     import trimesh
 
-    from dvr_cli.render.views import average_up
+    from dvr_cli.scene.camera_paths import average_up
     from dvr_cli.run import load_run
     from dvr_cli.viewer.app import overview_eye
 
