@@ -123,7 +123,7 @@ def write_figure(path: Path, rgb: np.ndarray) -> Path:
     """Write ``rgb`` (H, W, 3) in [0, 1] as PNG, shrunk to at most FIGURE_WIDTH across."""
     import cv2
 
-    from dvr_cli.render.views import write_rgb
+    from dvr_cli.image_files import write_rgb
 
     h, w = rgb.shape[:2]
     if w > FIGURE_WIDTH:

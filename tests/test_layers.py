@@ -14,6 +14,7 @@ LAYERS = {
     "errors": 0,
     "extras": 0,
     "files": 0,
+    "image_files": 0,
     "ownership": 0,
     "runtime": 0,
     "scene": 1,

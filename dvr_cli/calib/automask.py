@@ -148,14 +148,10 @@ def plane_points(camera: Camera, plane: np.ndarray) -> np.ndarray:
     (the background at infinity), so a remote backdrop is tested like a plane too.
     """
     n, d = plane[:3], plane[3]
-    H, W = camera.height, camera.width
-    u, v = np.meshgrid(np.arange(W, dtype=np.float64), np.arange(H, dtype=np.float64))
-    pixels = np.stack([u.ravel(), v.ravel()], -1)
+    pixels = camera.pixel_centers(np.float64)  # of the raw image: undistorted before the pinhole's rays
     if camera.dist is not None:
-        xy = cv2.undistortPoints(pixels[:, None], camera.K, camera.dist).reshape(-1, 2)
-    else:
-        xy = (pixels - camera.K[:2, 2]) / np.diag(camera.K)[:2]
-    rays = np.concatenate([xy, np.ones((len(xy), 1))], 1) @ camera.R  # world directions
+        pixels = cv2.undistortPoints(pixels[:, None], camera.K, camera.dist, P=camera.K).reshape(-1, 2)
+    _, rays = camera.pixel_rays(pixels)
     along = rays @ n
     s = -(n @ camera.center + d) / np.where(np.abs(along) > 1e-12, along, 1e-12)
     s = np.where(s > 0, s, 1e3 * np.linalg.norm(camera.center))

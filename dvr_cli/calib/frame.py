@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..scene.camera import Camera
+from ..scene.camera_paths import average_up
 from .align import transform_camera
 from .support import points_reach, verdict
 
@@ -84,12 +85,6 @@ def common_focus(cameras: list[Camera]) -> np.ndarray:
         A += P
         b += P @ cam.center
     return np.linalg.lstsq(A, b, rcond=None)[0]
-
-
-def average_up(cameras: list[Camera]) -> np.ndarray:
-    """(3,) unit mean of the cameras' image-up directions in the world (-y camera axis, -R[1])."""
-    up = -np.mean([cam.R[1] for cam in cameras], axis=0)
-    return up / np.linalg.norm(up)
 
 
 def rotation_to_z(v: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ from ..errors import DvrError
 from ..files import read_trimesh
 from ..ownership import check_file_target, check_replaceable, record_written
 from ..scene import Scene, load_scene
-from ..scene.files import image_size, images_folder, list_images, sibling_masks_folder
+from ..scene.image_paths import image_size, images_folder, list_images, sibling_masks_folder
 from ..scene.write import CAMS_FILE, scene_folder, scene_inputs, write_scene_files
 from .automask import write_confidence
 from .checkerboard import Intrinsics, calibrate_checkerboard

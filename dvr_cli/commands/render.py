@@ -14,9 +14,10 @@ from ..errors import DvrError
 from ..evaluate.mesh_render import MESH_SUPERSAMPLE, MeshRenderer, latest_export, load_colored_mesh
 from ..mesh.separate import cut_render, object_region
 from ..ownership import claim_folder
-from ..render.views import orbit_cameras, render_views
+from ..render.to_files import render_views
 from ..run import RENDERS, Run, load_run
 from ..scene import Camera, load_cameras
+from ..scene.camera_paths import orbit_cameras
 from .console import warner
 
 VIEWS = ("novel", "train", "test")

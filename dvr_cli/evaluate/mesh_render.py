@@ -14,9 +14,9 @@ import numpy as np
 import trimesh
 
 from ..errors import DvrError
-from ..mesh.bake import cast_camera, raycasting_scene
 from ..mesh.texture_fit import MESH_SUPERSAMPLE as MESH_SUPERSAMPLE  # the scorer shows meshes as the fit renders them
 from ..mesh.writers import ColoredMesh
+from ..render.mesh import cast_camera, raycasting_scene
 from ..run import EXPORT
 from ..scene.camera import Camera
 

@@ -14,11 +14,11 @@ import numpy as np
 
 from ..errors import DvrError
 from ..files import write_json
+from ..image_files import write_rgb
 from ..mesh.export import check_writable, extract_run_surface
 from ..mesh.separate import cut_render, object_region
 from ..mesh.writers import ColoredMesh
 from ..ownership import check_file_target
-from ..render.views import write_rgb
 from ..run import EVAL, Run
 from ..scene import load_scene
 from ..scene.types import View

@@ -32,7 +32,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import DvrError
-from ..runtime import open3d
+from ..render.mesh import cast_camera, raycasting_scene
 from ..scene.camera import Camera
 from ..scene.types import View
 from .texture import face_normals
@@ -60,76 +60,6 @@ OUTLIER_K = 3.0
 MAX_VIEWS = 32
 #: (view, point) pairs per batch: (pairs, 3) float32 colours stay at ~25 MB.
 _PAIRS = 1 << 21
-
-
-def raycasting_scene(verts: np.ndarray, faces: np.ndarray):
-    """open3d RaycastingScene of a triangle mesh (verts (V, 3), faces (F, 3)); geometry id 0."""
-    o3d = open3d()
-    scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(
-        o3d.core.Tensor(np.ascontiguousarray(verts, dtype=np.float32)),
-        o3d.core.Tensor(np.ascontiguousarray(faces, dtype=np.uint32)),
-    )
-    return scene
-
-
-#: A point counts as seen from a camera centre when the first surface along the ray from the centre
-#: lies at most this far before it (unit frame: a few marching-cubes cells at export resolutions).
-VISIBLE_TOL = 0.01
-
-
-def visible_from(scene, points: np.ndarray, center: np.ndarray) -> np.ndarray:
-    """(N,) bool: no surface of ``scene`` (a :func:`raycasting_scene`) lies between ``center`` (3,)
-    and each of ``points`` (N, 3), which lie on that surface, up to VISIBLE_TOL."""
-    o3d = open3d()
-    towards = np.asarray(points, dtype=np.float64) - center
-    distance = np.linalg.norm(towards, axis=1)
-    rays = np.empty((len(points), 6), dtype=np.float32)
-    rays[:, :3] = center
-    rays[:, 3:] = towards / np.maximum(distance, 1e-12)[:, None]
-    hit = scene.cast_rays(o3d.core.Tensor(rays))["t_hit"].numpy()
-    return hit >= distance - VISIBLE_TOL
-
-
-@dataclass
-class CameraHits:
-    """What a camera's pixel rays hit, per pixel (H, W).
-
-    Attributes:
-        z: (H, W) float32 depth along the camera's z axis (inf on a miss).
-        distance: (H, W) float32 distance from the camera centre along the ray (inf on a miss).
-        face: (H, W) int64 index of the triangle hit (-1 on a miss).
-        bary: (H, W, 3) float32 barycentric weights of the hit in that triangle's corners.
-    """
-
-    z: np.ndarray
-    distance: np.ndarray
-    face: np.ndarray
-    bary: np.ndarray
-
-
-def cast_camera(scene, camera: Camera) -> CameraHits:
-    """Cast one ray through each pixel centre of ``camera`` (same frame as the scene's mesh).
-
-    Ray directions are R^T K^-1 (u, v, 1), whose camera-z component is 1, so open3d's hit
-    distance t (in units of the direction) is the z depth.
-    """
-    o3d = open3d()
-    h, w = camera.height, camera.width
-    m = (np.linalg.inv(camera.K).T @ camera.R).astype(np.float32)  # pixel (u, v, 1) @ m = direction
-    u, v = np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
-    rays = np.empty((h, w, 6), dtype=np.float32)
-    rays[..., :3] = camera.center
-    rays[..., 3:] = u[None, :, None] * m[0] + v[:, None, None] * m[1] + m[2]
-    hits = scene.cast_rays(o3d.core.Tensor(rays.reshape(-1, 6)))
-    z = hits["t_hit"].numpy()
-    face = hits["primitive_ids"].numpy().astype(np.int64)
-    face[~np.isfinite(z)] = -1
-    b12 = hits["primitive_uvs"].numpy()  # weights of corners 1 and 2
-    bary = np.column_stack([1.0 - b12.sum(axis=1), b12])
-    shape = (h, w)
-    distance = z * np.sqrt(np.einsum("hwc,hwc->hw", rays[..., 3:], rays[..., 3:])).reshape(-1)
-    return CameraHits(z.reshape(shape), distance.reshape(shape), face.reshape(shape), bary.reshape(*shape, 3))
 
 
 @dataclass

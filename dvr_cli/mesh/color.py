@@ -35,7 +35,7 @@ def field_colors(
 ) -> np.ndarray:
     """points (N, 3) unit frame -> (N, 3) float32 RGB in [0, 1]: the field's colour averaged over
     the views of the cameras at ``centers`` (C, 3), unit frame, that face the point and (with
-    ``visible``, e.g. :func:`dvr_cli.mesh.bake.visible_from` of the mesh) see it, weighted by
+    ``visible``, e.g. :func:`dvr_cli.render.mesh.visible_from` of the mesh) see it, weighted by
     cos(angle) (the photo bake's weight at equal distances); seen head-on (along -n) where no
     camera does or without ``centers``. n(p) is ``field.shading_normals``: the normals its shading
     term was fitted with (finite differences for the grid field), not the occupancy gradient's,

@@ -16,10 +16,11 @@ from ..errors import DvrError
 from ..fields.base import tau_logit
 from ..files import atomic_path
 from ..ownership import check_file_target
+from ..render.mesh import raycasting_scene, visible_from
 from ..run import CHECKPOINT, EXPORT, Run
 from ..scene.camera import Camera
 from ..scene.types import View
-from .bake import PhotoColoring, incident_faces, raycasting_scene, training_photos, visible_from
+from .bake import PhotoColoring, incident_faces, training_photos
 from .clean import keep_large_components
 from .clean import simplify as decimate
 from .color import field_colors, field_device

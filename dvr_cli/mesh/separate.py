@@ -35,7 +35,6 @@ from ..calib.frame import common_focus, fitted_plane, plane_through
 from ..calib.support import points_reach, verdict
 from ..errors import DvrError
 from ..files import atomic_path
-from ..render.rays import camera_rays
 from ..run import Run
 from ..scene.camera import Camera
 
@@ -229,8 +228,8 @@ def unit_points(run: Run, out: dict, camera: Camera) -> np.ndarray:
 def render_points(depth: np.ndarray, camera_unit: Camera) -> np.ndarray:
     """(H*W, 3) unit-frame points o + depth w of the pixels of ``camera_unit`` (a unit-frame
     camera) at ray lengths ``depth`` (H, W), unit-frame units."""
-    origins, dirs = camera_rays(camera_unit)
-    return origins.numpy() + depth.reshape(-1, 1) * dirs.numpy()
+    origins, dirs = camera_unit.pixel_rays()
+    return origins + depth.reshape(-1, 1) * dirs
 
 
 def shrunk(camera: Camera, size: int) -> Camera:

@@ -31,8 +31,8 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 from ..errors import DvrError
+from ..render.mesh import cast_camera, raycasting_scene
 from ..scene.types import View
-from .bake import cast_camera, raycasting_scene
 from .writers import ColoredMesh
 
 #: Rays per pixel side when a mesh is shown or scored: a photo's pixel integrates its whole area,

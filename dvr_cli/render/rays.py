@@ -7,16 +7,8 @@ import torch
 from ..scene.camera import Camera
 
 
-def pixel_grid(width: int, height: int, device=None, dtype=torch.float32) -> torch.Tensor:
-    """All pixel centres row-major: (H*W, 2) with (u, v) = (column, row) (OpenCV: centre of pixel (i, j) is (i, j))."""
-    v, u = torch.meshgrid(
-        torch.arange(height, device=device, dtype=dtype), torch.arange(width, device=device, dtype=dtype), indexing="ij"
-    )
-    return torch.stack([u.reshape(-1), v.reshape(-1)], dim=1)
-
-
 def camera_rays(camera: Camera, pixels: torch.Tensor | None = None, device=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rays of an OpenCV pinhole camera through pixel centres.
+    """Rays of an OpenCV pinhole camera through pixel centres: :meth:`Camera.pixel_rays` on ``device``.
 
     camera: in the frame the rays should live in (the unit frame for rendering fields).
     pixels: (N, 2) float (u, v) pixel coordinates, or None for all H*W pixels row-major.
@@ -25,19 +17,8 @@ def camera_rays(camera: Camera, pixels: torch.Tensor | None = None, device=None)
     ``pixels`` (float32 when None).
     """
     if pixels is None:
-        pixels = pixel_grid(camera.width, camera.height, device=device)
-    elif pixels.ndim != 2 or pixels.shape[1] != 2:
-        raise ValueError(f"pixels must be (N, 2) (u, v), got {tuple(pixels.shape)}")
-    device = pixels.device if device is None else device
-    dtype = pixels.dtype if pixels.is_floating_point() else torch.float32
-    pixels = pixels.to(device=device, dtype=dtype)
-    cam = camera.to_tensors(device=device, dtype=torch.float64)
-    # Compose R^T K^-1 in float64 once; the per-ray product runs in the rays' dtype.
-    pix_to_dir = (cam["R"].t() @ torch.linalg.inv(cam["K"])).to(dtype)
-    homogeneous = torch.cat([pixels, torch.ones_like(pixels[:, :1])], dim=1)
-    dirs = torch.nn.functional.normalize(homogeneous @ pix_to_dir.t(), dim=1)
-    center = (-cam["R"].t() @ cam["t"]).to(dtype)
-    return center.expand_as(dirs).contiguous(), dirs
+        pixels = torch.from_numpy(camera.pixel_centers())
+    return camera.pixel_rays(pixels.to(pixels.device if device is None else device))
 
 
 def intersect_cube(origins: torch.Tensor, dirs: torch.Tensor, bound: float = 1.0):

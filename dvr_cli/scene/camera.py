@@ -4,7 +4,7 @@ A world point X maps to pixel u ~ K (R X + t); camera axes x right, y down, z fo
 centre of pixel (column i, row j) is at (u, v) = (i, j), so the pixel covers [i - 0.5, i + 0.5) x
 [j - 0.5, j + 0.5) and the image [-0.5, W - 0.5) x [-0.5, H - 0.5). Every loader converts into
 this; ``Camera.project`` / ``project_depth`` and ``Camera.in_image`` are the one projection and the
-one in-image rule of dvr.
+one in-image rule of dvr, ``Camera.pixel_rays`` the one pixel-to-ray.
 """
 
 from __future__ import annotations
@@ -136,6 +136,37 @@ class Camera:
     def pixel_index(uv: np.ndarray) -> np.ndarray:
         """(N, 2) int64 (column i, row j) of the pixel each uv (N, 2) falls on: floor(uv + 0.5)."""
         return np.floor(np.asarray(uv, dtype=np.float64) + 0.5).astype(np.int64)
+
+    def pixel_centers(self, dtype=np.float32) -> np.ndarray:
+        """(H*W, 2) (u, v) = (column i, row j) of every pixel centre, row-major (pixel (i, j) at j*W + i)."""
+        v, u = np.meshgrid(np.arange(self.height, dtype=dtype), np.arange(self.width, dtype=dtype), indexing="ij")
+        return np.stack([u.reshape(-1), v.reshape(-1)], axis=1)
+
+    def pixel_rays(self, uv=None):
+        """Rays through pixels: the one pixel-to-ray of dvr, the inverse of :meth:`project` (ideal pinhole).
+
+        uv: (N, 2) (u, v) pixel coordinates of the undistorted image, a numpy array or a torch tensor
+        (rays on its device), or None for every pixel centre (:meth:`pixel_centers`, float32).
+        Returns origins (N, 3) = C = -R^T t and dirs (N, 3) = normalise(R^T K^-1 [u, v, 1]), of uv's
+        kind and float dtype (float32 for integer pixels). The maths runs in torch for numpy input
+        too, so that every caller gets the fit's rays bit for bit (numpy's matmul and norm round
+        differently).
+        """
+        import torch
+
+        as_numpy = not isinstance(uv, torch.Tensor)
+        pixels = torch.from_numpy(np.asarray(self.pixel_centers() if uv is None else uv)) if as_numpy else uv
+        if pixels.ndim != 2 or pixels.shape[1] != 2:
+            raise ValueError(f"pixels must be (N, 2) (u, v), got {tuple(pixels.shape)}")
+        if not pixels.is_floating_point():
+            pixels = pixels.float()
+        cam = self.to_tensors(device=pixels.device, dtype=torch.float64)
+        # Compose R^T K^-1 in float64 once; the per-ray product runs in the rays' dtype.
+        pix_to_dir = (cam["R"].t() @ torch.linalg.inv(cam["K"])).to(pixels.dtype)
+        homogeneous = torch.cat([pixels, torch.ones_like(pixels[:, :1])], dim=1)
+        dirs = torch.nn.functional.normalize(homogeneous @ pix_to_dir.t(), dim=1)
+        origins = (-cam["R"].t() @ cam["t"]).to(pixels.dtype).expand_as(dirs).contiguous()
+        return (origins.numpy(), dirs.numpy()) if as_numpy else (origins, dirs)
 
     # ------------------------------------------------------------ transforms
     def resized(self, width: int, height: int) -> "Camera":

@@ -20,7 +20,6 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import DvrError
-from ..files import to_uint8, write_bytes_atomic
 
 
 def _read_raw(path: Path) -> np.ndarray:
@@ -124,15 +123,3 @@ def resize_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
     if mask.shape[1] == width and mask.shape[0] == height:
         return mask
     return cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA) >= 0.5
-
-
-def write_png(path: Path, pixels: np.ndarray) -> None:
-    """Write (H, W, 3) float RGB in [0, 1] or (H, W) bool as an 8-bit PNG."""
-    if pixels.dtype == bool:
-        data = pixels.astype(np.uint8) * 255
-    else:
-        data = to_uint8(pixels)[..., ::-1]
-    ok, encoded = cv2.imencode(".png", data)
-    if not ok:
-        raise DvrError("cannot encode image", path)
-    write_bytes_atomic(path, encoded.tobytes())

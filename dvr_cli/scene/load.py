@@ -13,8 +13,8 @@ import numpy as np
 from ..errors import DvrError
 from .camera import Camera
 from .depth import find_depth, read_depth, resize_depth
-from .files import IMAGE_EXTS, images_folder, list_images, locate, sibling_masks_folder
 from .formats import CameraSet, read_cameras
+from .image_paths import IMAGE_EXTS, images_folder, list_images, locate, sibling_masks_folder
 from .images import SIDEWAYS, exif_orientation, read_image, read_mask, resize_image, resize_mask, upright
 from .normalise import choose_normalization
 from .types import Scene, View

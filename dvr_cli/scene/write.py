@@ -11,8 +11,8 @@ import numpy as np
 
 from ..errors import DvrError
 from ..files import write_text_atomic
+from ..image_files import write_mask, write_rgb
 from ..ownership import staged_folder
-from .images import write_png
 from .types import Scene
 
 CAMS_FILE = "cams.json"
@@ -58,11 +58,11 @@ def write_scene_files(scene: Scene, folder: Path) -> None:
         (folder / "masks").mkdir()
     entries = []
     for view, name in zip(scene.views, names):
-        write_png(folder / "images" / name, view.image)
+        write_rgb(folder / "images" / name, view.image)
         mask = None
         if view.mask is not None:
             mask = f"masks/{name}"
-            write_png(folder / mask, view.mask)
+            write_mask(folder / mask, view.mask)
         entries.append(view.camera.undistorted().to_json(f"images/{name}", mask))
     bbox = scene.meta.get("bbox", scene.normalization.bbox)
     document = {

@@ -22,7 +22,7 @@ import trimesh
 
 from ..extras import require
 from ..files import to_uint8
-from ..render.views import average_up
+from ..scene.camera_paths import average_up
 from .cameras import Pose, pose_of
 from .content import Content, mask_overlay, thumbnail
 from .live import FULL, LiveRender, RenderSettings, display_image

@@ -164,7 +164,7 @@ class LiveRender:
 def display_image(out: dict, camera: Camera, what: str) -> tuple[np.ndarray, np.ndarray]:
     """render_image's dict -> (image (H, W, 3) float in [0, 1] showing ``what``: 'rgb', 'depth'
     or 'normal', z-depth (H, W) in unit-frame units for compositing, far where nothing was hit)."""
-    from ..render.views import ray_to_z_depth
+    from ..render.to_files import ray_to_z_depth
 
     z = np.where(out["mask"], ray_to_z_depth(out["depth"], camera), 1e3).astype(np.float32)
     if what == "depth":

@@ -116,8 +116,8 @@ def test_a_calibration_failing_midway_keeps_the_previous_scene(cap, tmp_path, mo
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return real(path, image)
 
-    real = write.write_png
-    monkeypatch.setattr(write, "write_png", full_disk)
+    real = write.write_rgb
+    monkeypatch.setattr(write, "write_rgb", full_disk)
     assert calibrate(cap, scene, "--max-size", "16") == 2
     assert "No space left on device" in error_line()
     assert snapshot(scene) == before

@@ -9,7 +9,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from box_scene import ring
-from dvr_cli.mesh.bake import cast_camera, raycasting_scene
+from dvr_cli.render.mesh import cast_camera, raycasting_scene
 from dvr_cli.scene.types import Normalization, Scene, View
 
 #: The block and the pit (x, y within +-PIT, z from PIT_FLOOR up to TOP).
@@ -65,8 +65,7 @@ def make_cup_scene(n_views: int = 20, size: int = 128) -> Scene:
         mask = np.isfinite(hits.distance)
         image = np.ones((cam.height, cam.width, 3), np.float32)
         v, u = np.nonzero(mask)
-        dirs = np.stack([u, v, np.ones_like(u)], 1).astype(np.float64) @ np.linalg.inv(cam.K).T @ cam.R
-        dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+        _, dirs = cam.pixel_rays(np.stack([u, v], 1).astype(np.float64))
         image[v, u] = texture(cam.center + hits.distance[v, u, None] * dirs)
         views.append(View(cam, image, mask, None, None))
     return Scene(views, Normalization(np.zeros(3), 1.0, "bbox"))

@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from dvr_cli.fields.base import Field
-from dvr_cli.mesh.bake import raycasting_scene, visible_from
 from dvr_cli.mesh.color import field_colors
+from dvr_cli.render.mesh import raycasting_scene, visible_from
 
 RADIUS = 0.5
 

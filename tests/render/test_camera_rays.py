@@ -1,4 +1,5 @@
-"""Rays through pixel centres (OpenCV) and the slab intersection with the unit cube."""
+"""Rays through pixel centres (OpenCV; ``Camera.pixel_rays`` and its torch wrapper) and the slab intersection with
+the unit cube."""
 
 import numpy as np
 import torch
@@ -31,6 +32,16 @@ def test_principal_point_ray_is_the_viewing_axis_and_pixels_dtype():
     origins, dirs = camera_rays(cam, pixels)
     assert dirs.dtype == torch.float64
     assert np.allclose(dirs[0].numpy(), cam.forward, atol=1e-12)
+
+
+def test_the_torch_wrapper_gives_the_cameras_numpy_rays_bit_for_bit():
+    cam = _camera()  # no distortion, skewless, off-centre principal point
+    for uv in (None, np.array([[0.0, 0.0], [39.0, 29.0], [20.25, 14.5]], dtype=np.float32)):
+        origins, dirs = cam.pixel_rays(uv)
+        got = camera_rays(cam, None if uv is None else torch.from_numpy(uv))
+        assert isinstance(dirs, np.ndarray) and dirs.dtype == np.float32 and len(dirs) == (1200 if uv is None else 3)
+        assert np.array_equal(origins, got[0].numpy()) and np.array_equal(dirs, got[1].numpy())
+    assert np.allclose(cam.pixel_rays(np.array([[20.5, 14.0]]))[1][0], cam.forward, atol=1e-12)  # float64 in, out
 
 
 def test_intersect_cube_slabs():

@@ -51,8 +51,8 @@ def mesh_footprint(mesh_path: Path, run: Path) -> np.ndarray:
     """(H, W) bool: where the page's first view (its initial camera) sees the mesh's vertices."""
     import trimesh
 
-    from dvr_cli.render.views import average_up
     from dvr_cli.run import load_run
+    from dvr_cli.scene.camera_paths import average_up
     from dvr_cli.viewer.app import overview_eye
 
     loaded = load_run(run, device="cpu")

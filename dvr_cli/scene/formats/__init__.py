@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ...errors import DvrError
 from ...files import read_json
-from .base import CameraSet
+from .camera_set import CameraSet
 from .colmap import model_files_present, read_colmap
 from .dtu import read_dtu
 from .dvr import read_dvr

@@ -11,7 +11,7 @@ import numpy as np
 
 from ...errors import DvrError
 from ..camera import Camera
-from .base import CameraSet
+from .camera_set import CameraSet
 
 # COLMAP model -> names of its parameters in COLMAP's order.
 MODEL_PARAMS = {

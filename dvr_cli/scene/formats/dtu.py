@@ -11,9 +11,9 @@ import numpy as np
 
 from ...errors import DvrError
 from ..camera import Camera
-from ..files import image_size, images_folder, list_images
+from ..image_paths import image_size, images_folder, list_images
 from ..types import Normalization
-from .base import CameraSet
+from .camera_set import CameraSet
 
 
 def decompose_projection(P: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

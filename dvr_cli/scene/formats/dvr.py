@@ -8,7 +8,7 @@ from ...errors import DvrError
 from ...files import read_json
 from ..camera import Camera
 from ..types import Normalization
-from .base import CameraSet, as_matrix, parse_bbox
+from .camera_set import CameraSet, as_matrix, parse_bbox
 
 
 def parse_camera(entry: dict, index: int, source: Path) -> tuple[Camera, Path | None, Path | None]:

@@ -19,8 +19,8 @@ import numpy as np
 from ...errors import DvrError
 from ...files import read_json
 from ..camera import Camera
-from ..files import image_size, locate
-from .base import CameraSet, as_matrix
+from ..image_paths import image_size, locate
+from .camera_set import CameraSet, as_matrix
 
 OPENGL_TO_OPENCV = np.diag([1.0, -1.0, -1.0])
 SUPPORTED_MODELS = ("PINHOLE", "OPENCV", "SIMPLE_PINHOLE")
