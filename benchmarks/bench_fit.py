@@ -105,7 +105,7 @@ def run_worker(args) -> None:
     reached = [p for p in curve if p["chamfer_pct"] <= TARGET_CHAMFER_PCT and p["masked_psnr"] >= TARGET_PSNR]
     out = {
         "preset": args.worker,
-        "field": cfg.network.field,
+        "field": cfg.network.kind,
         "budget_s": args.budget,
         "fit_s": round(fit_s, 1),
         "iterations": result.iterations,

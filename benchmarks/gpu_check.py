@@ -157,7 +157,7 @@ def encoding_rates(n_points: int = 1 << 18) -> dict:
     except ImportError:
         rates["tiny_cuda_nn"] = "not installed"
         return rates
-    resolutions = field_cfg.grid_resolutions + field_cfg.hash_resolutions
+    resolutions = field_cfg.resolutions + field_cfg.hash_resolutions
     encoding = tcnn.Encoding(
         3,
         {

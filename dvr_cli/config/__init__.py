@@ -1,8 +1,9 @@
-"""The typed configuration of a fit: FitConfig and its parts, presets, saving and older forms."""
+"""The typed configuration of a fit: FitConfig and its parts, presets, flat aliases, saving and older forms."""
 
-from .fitconfig import DEFAULT_MINUTES, FLAT_NAMES, MAX_CHECKPOINT_INTERVAL_S, PARTS, PRESETS, FitConfig
+from .fitconfig import DEFAULT_MINUTES, MAX_CHECKPOINT_INTERVAL_S, PARTS, PRESETS, FitConfig
+from .flat import FLAT_NAMES
 from .legacy import migrate
-from .parts import FieldConfig, LossWeights, RenderConfig, SamplerConfig, Schedule
+from .parts import LossWeights, RenderConfig, Schedule
 
 __all__ = [
     "DEFAULT_MINUTES",
@@ -10,11 +11,9 @@ __all__ = [
     "MAX_CHECKPOINT_INTERVAL_S",
     "PARTS",
     "PRESETS",
-    "FieldConfig",
     "FitConfig",
     "LossWeights",
     "RenderConfig",
-    "SamplerConfig",
     "Schedule",
     "migrate",
 ]

@@ -224,12 +224,12 @@ def occupancy_probes(batch: RayBatch, hits: SurfaceHits, cfg: FitConfig) -> torc
     """One occupancy probe per ray, (N, 3), detached.
 
     Its marched surface point if it hit (detached, as in DVR: the freespace term moves the field
-    there, not the point), else (``cfg.sampler.mask_probe``) its most occupied marching sample ('peak') or
+    there, not the point), else (``cfg.losses.mask_probe``) its most occupied marching sample ('peak') or
     its random point in the cube ('random', DVR's choice; also the fallback of a ray with no
     evaluated sample).
     """
     miss_probe = batch.random_points
-    if cfg.sampler.mask_probe == "peak":
+    if cfg.losses.mask_probe == "peak":
         peak = batch.origins + hits.t_peak[:, None] * batch.dirs
         miss_probe = torch.where(hits.t_peak.isnan()[:, None], batch.random_points, peak)
     surface = batch.origins + hits.depth[:, None] * batch.dirs

@@ -12,16 +12,17 @@ All randomness comes from one CPU ``torch.Generator`` so a resumed fit draws the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import cv2
 import numpy as np
 import torch
 
-from ..config import SamplerConfig
 from ..errors import DvrError
 from ..render.rays import camera_rays, intersect_cube
 from ..scene.camera import Camera
 from ..scene.types import View
+from ..settings import Settings, int_at_least, number_in, setting
 from .sightlines import SightLines
 
 EDGE_BAND_PX = 2  # edge rays come from pixels at most this far (Chebyshev) from the other side of the mask
@@ -217,3 +218,41 @@ class RaySampler:
             return torch.zeros(len(flat), device=self.device)
         forward = torch.as_tensor(view.camera.forward, dtype=torch.float32, device=self.device)
         return view.depth[flat] / (dirs @ forward)
+
+
+@dataclass
+class SamplerConfig(Settings):
+    """Which rays an iteration draws (``RaySampler``), and how many points on the sparse points'
+    sight lines (``sparse_per_step``, with the loss weight ``w_sparse``)."""
+
+    _target: ClassVar[type] = RaySampler
+
+    rays_per_step: int = setting(2048, check=int_at_least(1), want="an integer >= 1")
+    views_per_step: int = setting(4, check=int_at_least(1), want="an integer >= 1")
+    # share of the other rays drawn inside the masks
+    mask_ray_fraction: float = setting(0.5, check=number_in(0, 1), want="a number in [0, 1]")
+    # share of rays drawn within EDGE_BAND_PX of a mask's outline (0 in DVR)
+    edge_ray_fraction: float = setting(0.25, check=number_in(0, 1), want="a number in [0, 1]")
+    # free-space probes an iteration draws on camera -> sparse point segments (fit/sightlines.py)
+    sparse_per_step: int = setting(512, check=int_at_least(1), want="an integer >= 1")
+
+    def setup(
+        self,
+        views: list[View],
+        cameras_unit: list[Camera],
+        scale: float,
+        device: torch.device,
+        generator: torch.Generator,
+        sight_lines: SightLines | None = None,
+    ) -> RaySampler:
+        """The sampler of ``views`` (see ``RaySampler`` for the arguments)."""
+        return self._target(
+            views,
+            cameras_unit,
+            scale,
+            device,
+            generator,
+            config=self,
+            sight_lines=sight_lines,
+            free_per_step=self.sparse_per_step,
+        )

@@ -30,11 +30,9 @@ from ..config import FitConfig
 from ..errors import DvrError
 from ..fields.background import make_background, median_colours
 from ..fields.compiled import compile_field
-from ..fields.lazy_adam import field_optimizer
 from ..files import to_uint8
 from ..ownership import claim_folder, remove_written
 from ..render.background import ray_background
-from ..render.occgrid import OccupancyGrid
 from ..run import CHECKPOINT, CONFIG, METRICS, SCENE, SPARSE, RunLock, SceneRecord, holdout_split
 from ..run.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from ..run.folder import adopt_old_run, resolve_run_dir, truncate_metrics, update_latest_link
@@ -45,7 +43,6 @@ from . import distributed
 from .hooks import Checkpoints, LoopHook, Metrics, Previews, StepCallback
 from .model import StepRecord, batch_outputs, step_losses, total_loss
 from .resume import recorded_scene, resumed_config
-from .sampler import RaySampler
 from .sightlines import sight_lines
 
 COARSE_TO_FINE_SHARE = 0.4  # grid levels are switched on over this share of the plan
@@ -142,15 +139,8 @@ class FitJob:
                 _sparse_points(train_scene, run_dir / SPARSE), cameras, masks, scene.normalization.to_unit, self.device
             )
         share = dataclasses.replace(cfg.sampler, rays_per_step=distributed.ray_share(cfg.sampler.rays_per_step))
-        self.sampler = RaySampler(
-            train_scene.views,
-            cameras,
-            scene.normalization.scale,
-            self.device,
-            self.generator,
-            config=share,
-            sight_lines=lines,
-            free_per_step=cfg.losses.sparse_per_step,
+        self.sampler = share.setup(
+            train_scene.views, cameras, scene.normalization.scale, self.device, self.generator, sight_lines=lines
         )
         self.field = cfg.network.setup().to(self.device)
         distributed.broadcast_module(self.field)
@@ -167,14 +157,8 @@ class FitJob:
             ).to(self.device)
             distributed.broadcast_module(self.background)
             parameters += list(self.background.parameters())
-        self.optimizer = field_optimizer(
-            parameters, self.field.lazy_parameters() if cfg.network.sparse_adam else [], cfg.schedule.lr
-        )
-        res = cfg.rendering.occ_grid_res
-        self.occ_grid = (
-            OccupancyGrid.from_masks(cameras, masks, res) if train_scene.has_masks else OccupancyGrid.full(res)
-        )
-        self.occ_grid = self.occ_grid.to(self.device)
+        self.optimizer = cfg.optimizer.setup(parameters, self.field.lazy_parameters())
+        self.occ_grid = cfg.occ_grid.setup(cameras, masks).to(self.device)
         self.iteration = 0
         self.elapsed = 0.0
         self.step_seconds = 0.0  # moving average of the time of a step with its bookkeeping (this session)
@@ -249,10 +233,10 @@ class FitJob:
     def step(self) -> StepRecord:
         """Run one iteration at the current fraction of the plan; returns its record."""
         cfg, fraction = self.cfg, self.fraction
-        if self.iteration > 0 and self.iteration % cfg.rendering.occ_grid_every == 0:
+        if self.iteration > 0 and self.iteration % cfg.occ_grid.update_every == 0:
             self.occ_grid.update(self.field.occupancy_logits, cfg.rendering.tau)
         self.field.set_active_levels(active_levels(fraction, self.field.n_levels))
-        lr = cfg.schedule.learning_rate(fraction)
+        lr = cfg.optimizer.learning_rate(fraction)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         n_steps = cfg.schedule.n_steps(fraction)

@@ -31,8 +31,8 @@ def test_yaml_and_json_manifests_resolve_paths_and_options(tiny_example, tmp_pat
     assert b.gt_mesh == (tmp_path / "data" / "mesh.ply").resolve()
     # the entry's own keys win over the command line's, which win over the preset
     cfg_a, cfg_b = a.fit_config(), b.fit_config()
-    assert (cfg_a.schedule.iters, cfg_a.holdout, cfg_a.schedule.lr) == (10, 4, 0.01)
-    assert (cfg_b.schedule.iters, cfg_b.holdout, cfg_b.schedule.lr) == (50, 4, 0.005)
+    assert (cfg_a.schedule.iters, cfg_a.holdout, cfg_a.optimizer.lr) == (10, 4, 0.01)
+    assert (cfg_b.schedule.iters, cfg_b.holdout, cfg_b.optimizer.lr) == (50, 4, 0.005)
 
 
 def test_a_folder_of_scene_folders(tiny_example, tmp_path):

@@ -50,7 +50,7 @@ def _rows(batch: RayBatch, start: int, stop: int) -> RayBatch:
 
 def _adam_step(field, batch: RayBatch, cfg: FitConfig, share: float) -> dict:
     """One step of the loop's objective on ``batch``: gradients (after the all-reduce) and parameters."""
-    optimizer = torch.optim.Adam(field.parameters(), lr=cfg.schedule.lr, fused=True)
+    optimizer = torch.optim.Adam(field.parameters(), lr=cfg.optimizer.lr, fused=True)
     out = batch_outputs(field, batch, cfg, cfg.schedule.n_steps(0.0), None, torch.Generator())
     loss = total_loss(step_losses(batch, out, cfg), cfg)
     optimizer.zero_grad(set_to_none=True)
