@@ -3,7 +3,7 @@
 from .fitconfig import DEFAULT_MINUTES, MAX_CHECKPOINT_INTERVAL_S, PARTS, PRESETS, FitConfig
 from .flat import FLAT_NAMES
 from .legacy import migrate
-from .parts import LossWeights, RenderConfig, Schedule
+from .parts import LossConfig, RenderConfig, Schedule
 
 __all__ = [
     "DEFAULT_MINUTES",
@@ -12,7 +12,7 @@ __all__ = [
     "PARTS",
     "PRESETS",
     "FitConfig",
-    "LossWeights",
+    "LossConfig",
     "RenderConfig",
     "Schedule",
     "migrate",

@@ -18,7 +18,7 @@ from ..files import read_json, write_json
 from ..fit.sampler import SamplerConfig
 from ..render.occgrid import OccGridConfig
 from ..settings import Settings, int_at_least, integer, number_in, optional, setting
-from .parts import LossWeights, RenderConfig, Schedule
+from .parts import LossConfig, RenderConfig, Schedule
 
 DEFAULT_MINUTES = 10.0  # the budget of a fit given neither --iters nor --minutes
 MAX_CHECKPOINT_INTERVAL_S = 120.0  # a kill -9 loses at most this much work
@@ -30,15 +30,15 @@ def _string(value) -> bool:
 
 @dataclass
 class FitConfig(Settings):
-    """Every setting of a fit, in parts: ``network`` (the field: a ``GridFieldConfig`` or a
+    """Every setting of a fit, in parts: ``field`` (the field: a ``GridFieldConfig`` or a
     ``PaperFieldConfig``), ``rendering``, ``losses``, ``schedule`` (the plan), ``optimizer``,
     ``sampler`` (the rays), ``occ_grid``; the data and the bookkeeping stay at the top. ``preset``
     names the defaults it started from."""
 
     preset: str = setting("fast", check=_string, want="a string")
-    network: FieldConfig = dataclasses.field(default_factory=GridFieldConfig)
+    field: FieldConfig = dataclasses.field(default_factory=GridFieldConfig)
     rendering: RenderConfig = dataclasses.field(default_factory=RenderConfig)
-    losses: LossWeights = dataclasses.field(default_factory=LossWeights)
+    losses: LossConfig = dataclasses.field(default_factory=LossConfig)
     schedule: Schedule = dataclasses.field(default_factory=Schedule)
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     sampler: SamplerConfig = dataclasses.field(default_factory=SamplerConfig)
@@ -105,7 +105,7 @@ class FitConfig(Settings):
     def to_json(self) -> dict:
         """The nested JSON form, as config.json holds it (the field's ``kind`` beside its settings)."""
         data = dataclasses.asdict(self)
-        data["network"] = {"kind": self.network.kind, **data["network"]}
+        data["field"] = {"kind": self.field.kind, **data["field"]}
         return data
 
     def save(self, path: Path) -> None:
@@ -146,9 +146,9 @@ class FitConfig(Settings):
 
 #: The parts of a FitConfig by attribute name (the field's: the base of the field configs).
 PARTS: dict[str, type[Settings]] = {
-    "network": FieldConfig,
+    "field": FieldConfig,
     "rendering": RenderConfig,
-    "losses": LossWeights,
+    "losses": LossConfig,
     "schedule": Schedule,
     "optimizer": OptimizerConfig,
     "sampler": SamplerConfig,
@@ -158,11 +158,11 @@ PARTS: dict[str, type[Settings]] = {
 
 def part_class(part: str, data: dict, source: str | Path = "config") -> type[Settings]:
     """The class of ``part`` in the nested JSON form ``data`` of that part (the field's by its ``kind``)."""
-    if part != "network":
+    if part != "field":
         return PARTS[part]
     kind = data.get("kind", GridFieldConfig.kind)
     if kind not in FIELD_CONFIGS:
-        raise DvrError(f"config 'network.kind' must be one of {', '.join(FIELD_CONFIGS)}, got {kind!r}", source)
+        raise DvrError(f"config 'field.kind' must be one of {', '.join(FIELD_CONFIGS)}, got {kind!r}", source)
     return FIELD_CONFIGS[kind]
 
 
@@ -171,13 +171,13 @@ PRESETS: dict[str, FitConfig] = {
     # Fast CPU fitting: dense multi-resolution grid field, large learning rate, few steps.
     "fast": FitConfig(),
     # The published multi-view DVR: one 512-wide residual MLP, Adam 1e-4, 1024 rays a step,
-    # marching steps 16 -> 32 -> 64 -> 128 during training.
+    # marching samples 16 -> 32 -> 64 -> 128 during training.
     "paper": FitConfig(
         preset="paper",
-        network=PaperFieldConfig(sh_degree=0),
+        field=PaperFieldConfig(sh_degree=0),
         rendering=RenderConfig(renderer="surface"),
-        losses=LossWeights(w_normal=0.05, normal_fd_step=0.0, mask_probe="random", w_sparse=0.0),
-        schedule=Schedule(iters=300000, steps_schedule=[[0, 16], [1 / 6, 32], [1 / 3, 64], [2 / 3, 128]]),
+        losses=LossConfig(w_normal=0.05, normal_fd_step=0.0, mask_probe="random", w_sparse=0.0),
+        schedule=Schedule(iters=300000, samples_schedule=[[0, 16], [1 / 6, 32], [1 / 3, 64], [2 / 3, 128]]),
         optimizer=OptimizerConfig(lr=1e-4, lr_final_ratio=0.5),
         sampler=SamplerConfig(rays_per_step=1024, views_per_step=1, edge_ray_fraction=0.0),
     ),

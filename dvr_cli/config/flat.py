@@ -14,7 +14,7 @@ from ..errors import DvrError
 from ..fields import FIELD_CONFIGS
 from .fitconfig import PARTS, FitConfig
 
-FIELD = "network"  # the part that holds the field
+FIELD = "field"  # the part that holds the field
 
 
 class Place(NamedTuple):
@@ -62,7 +62,7 @@ FLAT_NAMES = tuple(PLACES)
 def flat_values(cfg: FitConfig) -> dict:
     """Every setting of ``cfg`` (its field's kind's) by flat alias."""
     data = cfg.to_json()
-    kind = cfg.network.kind
+    kind = cfg.field.kind
     return {
         alias: data[place.attribute] if place.part is None else data[place.part][place.attribute]
         for alias, place in PLACES.items()

@@ -1,5 +1,5 @@
 """The parts of a fit's configuration that build nothing themselves, each declared with its checks:
-the renderer (``RenderConfig``), the loss terms (``LossWeights``) and the plan (``Schedule``). The
+the renderer (``RenderConfig``), the loss terms (``LossConfig``) and the plan (``Schedule``). The
 parts that build something sit next to it: the field (fields/grid.py, fields/paper.py), the
 optimizer (fields/lazy_adam.py), the occupancy grid (render/occgrid.py), the ray sampler
 (fit/sampler.py)."""
@@ -35,7 +35,7 @@ class RenderConfig(Settings):
     interval_decay: float = setting(5.0, check=number_in(0), want=NON_NEGATIVE)
     tau: float = setting(0.5, check=number_in(0, 1, open_low=True, open_high=True), want="a number in (0, 1)")
     n_secant: int = setting(8, check=int_at_least(0), want="an integer >= 0")
-    render_steps: int = setting(256, check=int_at_least(2), want="an integer >= 2")
+    render_samples: int = setting(256, check=int_at_least(2), want="an integer >= 2")
     # marching stops evaluating a ray once it has hit (the same hits and depths for about half the
     # evaluations; False: every sample of every ray, as runs before 2026-12-05 did)
     stop_at_hit: bool = setting(True, check=boolean, want="true or false")
@@ -57,7 +57,7 @@ class RenderConfig(Settings):
         return self.renderer == "unified" and fraction < self.volume_until
 
 
-def _steps(value) -> bool:
+def _samples(value) -> bool:
     if not isinstance(value, list) or not value:
         return False
     if not all(isinstance(e, (list, tuple)) and len(e) == 2 and number(e[0]) and integer(e[1]) for e in value):
@@ -70,7 +70,7 @@ WEIGHT = dict(check=number_in(0), want=NON_NEGATIVE)
 
 
 @dataclass
-class LossWeights(Settings):
+class LossConfig(Settings):
     """The weight of each loss term of fit/model.py's ``step_losses`` (``w_<term>``), and the
     settings of the terms. A new term: its weight here, its maths in fit/losses.py."""
 
@@ -79,7 +79,7 @@ class LossWeights(Settings):
     w_occupancy: float = setting(1.0, **WEIGHT)
     w_normal: float = setting(0.1, **WEIGHT)
     w_depth: float = setting(0.0, **WEIGHT)
-    normal_eps: float = setting(0.01, **WEIGHT)
+    normal_jitter: float = setting(0.01, **WEIGHT)
     # free space seen past sparse points: the fit triangulates the training photos (fit/sightlines.py)
     # and pushes the sampler's sparse_per_step probes on camera -> point segments outside (0: off)
     w_sparse: float = setting(0.0, **WEIGHT)
@@ -99,22 +99,22 @@ class LossWeights(Settings):
 class Schedule(Settings):
     """The plan: ``iters`` iterations (repeatable) or, when iters is None, ``minutes`` of wall clock
     (DEFAULT_MINUTES when both are None). The learning rate (``OptimizerConfig``), coarse-to-fine levels
-    and marching steps follow the fraction of the plan done; with both set, the iteration plan is also stopped
+    and marching samples follow the fraction of the plan done; with both set, the iteration plan is also stopped
     after ``minutes``."""
 
     iters: int | None = setting(None, check=optional(int_at_least(1)), want="an integer >= 1 (or null: plan in time)")
     minutes: float | None = setting(None, check=optional(number_in(0, open_low=True)), want="a number > 0 (or null)")
-    # marching steps from a fraction of the plan on: [[fraction, steps], ...], first fraction 0
-    steps_schedule: list[list[float]] = setting(
+    # marching samples from a fraction of the plan on: [[fraction, samples], ...], first fraction 0
+    samples_schedule: list[list[float]] = setting(
         factory=lambda: [[0, 32], [0.33, 64], [0.67, 128]],
-        check=_steps,
-        want="a list of [fraction, steps] from fraction 0, increasing fractions < 1, steps >= 2",
+        check=_samples,
+        want="a list of [fraction, samples] from fraction 0, increasing fractions < 1, samples >= 2",
     )
 
-    def n_steps(self, fraction: float) -> int:
-        """Marching steps at ``fraction`` of the plan, from ``steps_schedule``."""
-        n = self.steps_schedule[0][1]
-        for start, steps in self.steps_schedule:
+    def n_samples(self, fraction: float) -> int:
+        """Marching samples at ``fraction`` of the plan, from ``samples_schedule``."""
+        n = self.samples_schedule[0][1]
+        for start, samples in self.samples_schedule:
             if fraction >= start:
-                n = steps
+                n = samples
         return int(n)

@@ -33,7 +33,7 @@ class StepRecord:
 
     terms: each loss term, unweighted; total: the weighted sum that was minimised;
     hit_rate: share of the rays that found a surface; evaluations: field evaluations of the
-    marcher; n_steps: marching steps per ray; lr: learning rate; fraction: share of the plan done
+    marcher; n_samples: marching samples per ray; lr: learning rate; fraction: share of the plan done
     when the step started.
     """
 
@@ -41,7 +41,7 @@ class StepRecord:
     total: float
     hit_rate: float
     evaluations: int
-    n_steps: int
+    n_samples: int
     lr: float
     fraction: float
 
@@ -52,7 +52,7 @@ class StepRecord:
             "total": self.total,
             "hit": self.hit_rate,
             "march_evals": self.evaluations,
-            "n_steps": self.n_steps,
+            "n_samples": self.n_samples,
             "lr": self.lr,
             "fraction": round(self.fraction, 5),
         }
@@ -62,7 +62,7 @@ def batch_outputs(
     field: Field,
     batch: RayBatch,
     cfg: FitConfig,
-    n_steps: int,
+    n_samples: int,
     occ_grid: OccupancyGrid | None,
     generator: torch.Generator,
     fraction: float = 1.0,
@@ -84,14 +84,14 @@ def batch_outputs(
       free_logits, solid_logits (S,), when the batch has ``free_points``: f at those points and
         at the ``solid_points``;
       normals (2M, 3), when cfg.losses.w_normal > 0 and M > 0 rays hit: outward normals at the M surface
-        points (detached), then at M copies jittered by cfg.losses.normal_eps (noise from ``generator``).
+        points (detached), then at M copies jittered by cfg.losses.normal_jitter (noise from ``generator``).
     """
     render, weights = cfg.rendering, cfg.losses
     hits = find_surface(
         field.occupancy_logits,
         batch.origins,
         batch.dirs,
-        n_steps,
+        n_samples,
         render.tau,
         render.n_secant,
         occ_grid,
@@ -107,7 +107,7 @@ def batch_outputs(
     jittered = None
     if weights.w_normal > 0 and hits.hit.any():
         noise = torch.randn(surface.shape, generator=generator).to(surface.device)
-        jittered = torch.cat([surface, surface + weights.normal_eps * noise]).detach()
+        jittered = torch.cat([surface, surface + weights.normal_jitter * noise]).detach()
         if weights.normal_fd_step > 0:
             queries["stencil"] = fd_points(jittered, weights.normal_fd_step)
     if volume:

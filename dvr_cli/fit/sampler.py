@@ -96,7 +96,7 @@ class RaySampler:
         device: where batches are returned.
         generator: CPU generator for every random choice (its state is checkpointed).
         config: rays_per_step, views_per_step, mask_ray_fraction, edge_ray_fraction (``SamplerConfig``).
-        sight_lines, free_per_step: empty segments (fit/sightlines.py) and the number of
+        sight_lines, sparse_per_step: empty segments (fit/sightlines.py) and the number of
             ``free_points`` (and ``solid_points``) a batch draws on them (none without sight lines).
     """
 
@@ -110,7 +110,7 @@ class RaySampler:
         *,
         config: SamplerConfig,
         sight_lines: SightLines | None = None,
-        free_per_step: int = 0,
+        sparse_per_step: int = 0,
     ):
         self.has_masks = all(v.mask is not None for v in views)
         self.device = torch.device(device)
@@ -121,7 +121,7 @@ class RaySampler:
         self.edge_ray_fraction = float(config.edge_ray_fraction)
         self.has_depth = any(v.depth is not None for v in views)
         self.sight_lines = sight_lines if sight_lines is not None and len(sight_lines) else None
-        self.free_per_step = int(free_per_step)
+        self.sparse_per_step = int(sparse_per_step)
         self.views = [self._prepare(v, cam, scale) for v, cam in zip(views, cameras_unit)]
         self.usable = [i for i, v in enumerate(self.views) if len(v.inside) + len(v.outside) > 0]
         if not self.usable:
@@ -180,7 +180,7 @@ class RaySampler:
         u = torch.rand(self.rays_per_step, generator=g).to(self.device)
         batch = self._gather(parts, u)
         if self.sight_lines is not None:
-            batch.free_points, batch.solid_points = self.sight_lines.sample(self.free_per_step, g)
+            batch.free_points, batch.solid_points = self.sight_lines.sample(self.sparse_per_step, g)
         return batch
 
     def _gather(self, parts, u: torch.Tensor) -> RayBatch:
@@ -254,5 +254,5 @@ class SamplerConfig(Settings):
             generator,
             config=self,
             sight_lines=sight_lines,
-            free_per_step=self.sparse_per_step,
+            sparse_per_step=self.sparse_per_step,
         )

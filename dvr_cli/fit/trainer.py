@@ -142,7 +142,7 @@ class FitJob:
         self.sampler = share.setup(
             train_scene.views, cameras, scene.normalization.scale, self.device, self.generator, sight_lines=lines
         )
-        self.field = cfg.network.setup().to(self.device)
+        self.field = cfg.field.setup().to(self.device)
         distributed.broadcast_module(self.field)
         # without masks nothing tells the object from its surroundings but the colour: the region of
         # interest is the whole unit cube, and what lies beyond it the background model
@@ -239,7 +239,7 @@ class FitJob:
         lr = cfg.optimizer.learning_rate(fraction)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        n_steps = cfg.schedule.n_steps(fraction)
+        n_samples = cfg.schedule.n_samples(fraction)
         batch = self.sampler.sample()
         background = None
         if self.background is not None:
@@ -251,7 +251,7 @@ class FitJob:
                 cfg.rendering.background_samples,
                 self.generator,
             )
-        out = batch_outputs(self.field, batch, cfg, n_steps, self.occ_grid, self.generator, fraction, background)
+        out = batch_outputs(self.field, batch, cfg, n_samples, self.occ_grid, self.generator, fraction, background)
         terms = step_losses(batch, out, cfg)
         loss = total_loss(terms, cfg)
         self.optimizer.zero_grad(set_to_none=True)
@@ -268,7 +268,7 @@ class FitJob:
             float(loss.detach()),
             float(out["hit"].float().mean()),
             int(out["n_evaluated"]),
-            n_steps,
+            n_samples,
             lr,
             fraction,
         )
@@ -347,7 +347,7 @@ def fit(
         if lock is not None and lock.stale_pid is not None and log is not None:
             log(f"took over the lock of process {lock.stale_pid}, which no longer runs")
         state = _prepare_folder(run_dir, cfg, resume)
-        cfg.network.prepare()  # a kernel's compile is not the fit's work: outside the budget
+        cfg.field.prepare()  # a kernel's compile is not the fit's work: outside the budget
         setup_start = time.monotonic()
         job = FitJob(scene, cfg, run_dir, train)
         if state is not None:

@@ -18,7 +18,7 @@ def test_flat_names_map_onto_the_parts():
     cfg = FitConfig.from_preset("paper", iters=5, tau=0.4, w_normal=0.2, rays_per_step=64, holdout=2, seed=None)
     assert cfg.schedule.iters == 5 and cfg.rendering.tau == 0.4 and cfg.losses.w_normal == 0.2
     assert cfg.sampler.rays_per_step == 64 and cfg.holdout == 2 and cfg.seed == 0
-    assert isinstance(cfg.network, PaperFieldConfig) and cfg.network.kind == "paper" and cfg.optimizer.lr == 1e-4
+    assert isinstance(cfg.field, PaperFieldConfig) and cfg.field.kind == "paper" and cfg.optimizer.lr == 1e-4
     assert cfg.rendering.renderer == "surface" and PRESETS["paper"].schedule.iters == 300000  # the preset is kept
     # 57 at first, shading_fd_step, background(_samples, _grid), kernel, sparse_adam; a paper field's config
     # lists the paper field's (and the shared ones)
@@ -46,7 +46,10 @@ def test_flat_names_map_onto_the_parts():
     [
         ({"tau": 1.0}, "config 'tau' must be a number in (0, 1), got 1.0"),
         ({"interval_min": 2.0}, "config 'interval_min' must be a number in (0, interval_max], got 2.0"),
-        ({"steps_schedule": [[0.1, 8]]}, "config 'steps_schedule' must be a list of [fraction, steps] from fraction 0"),
+        (
+            {"samples_schedule": [[0.1, 8]]},
+            "config 'samples_schedule' must be a list of [fraction, samples] from fraction 0",
+        ),
         ({"field": "mlp"}, "config 'field' must be one of grid, paper, got 'mlp'"),
         ({"checkpoint_every_s": 500}, "config 'checkpoint_every_s' must be a number of seconds in [0, 120]"),
         ({"stop_at_hit": 1}, "config 'stop_at_hit' must be true or false, got 1"),
@@ -62,10 +65,10 @@ def test_each_value_is_checked_where_it_is_declared(values, message):
 
 def test_a_flat_config_saved_before_the_nesting_migrates_to_the_same_settings(tmp_path):
     nested = migrate(FLAT_SAVED)
-    assert nested["schedule"]["iters"] == 7 and nested["network"]["kind"] == "grid" and nested["holdout"] == 3
+    assert nested["schedule"]["iters"] == 7 and nested["field"]["kind"] == "grid" and nested["holdout"] == 3
     # settings it predates take the values it ran with, the shading normals its loss's step
     assert nested["rendering"]["renderer"] == "surface" and nested["rendering"]["stop_at_hit"] is False
-    assert nested["network"]["shading_hidden"] == 0 and nested["network"]["shading_fd_step"] == 0.004
+    assert nested["field"]["shading_hidden"] == 0 and nested["field"]["shading_fd_step"] == 0.004
     assert nested["rendering"]["background"] == "colour"  # without masks: one colour per photo
     (tmp_path / "config.json").write_text(json.dumps(FLAT_SAVED))
     loaded = FitConfig.load(tmp_path / "config.json")
@@ -85,7 +88,7 @@ def test_a_flat_config_saved_before_the_nesting_migrates_to_the_same_settings(tm
     }
     assert migrate(loaded.to_json()) == loaded.to_json()  # today's form is left as it is
     (tmp_path / "config.json").write_text(json.dumps({**FLAT_SAVED, "normal_fd_step": 0.0}))
-    assert FitConfig.load(tmp_path / "config.json").network.shading_fd_step == 0.008  # the default where 0
+    assert FitConfig.load(tmp_path / "config.json").field.shading_fd_step == 0.008  # the default where 0
     (tmp_path / "config.json").write_text(json.dumps({**FLAT_SAVED, "colour": 1}))
     with pytest.raises(DvrError, match=r"config.json.*unknown config keys \['colour'\]"):
         FitConfig.load(tmp_path / "config.json")
@@ -94,8 +97,8 @@ def test_a_flat_config_saved_before_the_nesting_migrates_to_the_same_settings(tm
 def test_a_nested_config_saved_with_the_field_switch_migrates_to_the_same_settings(tmp_path):
     (tmp_path / "config.json").write_text(NESTED_SAVED)
     loaded = FitConfig.load(tmp_path / "config.json")
-    assert isinstance(loaded.network, GridFieldConfig) and loaded.network.resolutions == [16, 32, 64, 128]
-    assert loaded.network.shading_hidden == 0 and loaded.network.kernel == "native" and loaded.optimizer.lazy
+    assert isinstance(loaded.field, GridFieldConfig) and loaded.field.resolutions == [16, 32, 64, 128]
+    assert loaded.field.shading_hidden == 0 and loaded.field.kernel == "native" and loaded.optimizer.lazy
     assert loaded.optimizer.lr == 1e-4 and loaded.optimizer.lr_final_ratio == 0.5
     assert loaded.occ_grid.resolution == 64 and loaded.occ_grid.update_every == 200
     assert loaded.losses.mask_probe == "random" and loaded.sampler.sparse_per_step == 512
@@ -117,6 +120,6 @@ def test_the_field_configs_build_their_fields():
 
 def test_a_new_field_kind_keeps_the_shared_settings_and_ignores_the_other_kinds():
     cfg = FitConfig.from_preset("fast", sh_degree=1, init_radius=0.3).replaced(field="paper", grid_resolutions=[8])
-    assert isinstance(cfg.network, PaperFieldConfig) and (cfg.network.sh_degree, cfg.network.init_radius) == (1, 0.3)
+    assert isinstance(cfg.field, PaperFieldConfig) and (cfg.field.sh_degree, cfg.field.init_radius) == (1, 0.3)
     assert "grid_resolutions" not in cfg.flat() and cfg.flat()["paper_hidden"] == 512
-    assert cfg.to_json()["network"]["kind"] == "paper"
+    assert cfg.to_json()["field"]["kind"] == "paper"
