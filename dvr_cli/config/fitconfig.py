@@ -89,7 +89,10 @@ class FitConfig(Settings):
     def replaced(self, **values) -> "FitConfig":
         """This config with the settings named (flat aliases) replaced; None values are ignored. A new
         ``field`` kind keeps the settings the two fields share."""
-        return FitConfig.from_flat({**self.flat(), **{k: v for k, v in values.items() if v is not None}})
+        from .flat import current_names
+
+        given = current_names({k: v for k, v in values.items() if v is not None})
+        return FitConfig.from_flat({**self.flat(), **given})
 
     @classmethod
     def from_preset(cls, name: str = "fast", **overrides) -> "FitConfig":

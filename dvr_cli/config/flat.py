@@ -2,7 +2,8 @@
 ``FitConfig.from_preset(name, **flat)`` and ``cfg.replaced(**flat)`` give settings (``tau``,
 ``rays_per_step``, ``grid_resolutions``, ...). The structure (FitConfig's parts) is the truth: an
 alias is a setting's attribute name unless its part's ``FLAT`` gives another, and ``field`` picks
-the field's kind. A field's settings apply to its kind; given for the other kind they are ignored."""
+the field's kind. A field's settings apply to its kind; given for the other kind they are ignored.
+Names renamed since (renamed.py) are accepted as the new ones."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import NamedTuple
 from ..errors import DvrError
 from ..fields import FIELD_CONFIGS
 from .fitconfig import PARTS, FitConfig
+from .renamed import RENAMED
 
 FIELD = "field"  # the part that holds the field
 
@@ -57,6 +59,8 @@ def _places() -> dict[str, Place]:
 PLACES: dict[str, Place] = _places()
 #: Every flat alias.
 FLAT_NAMES = tuple(PLACES)
+#: Every name a setting may be given by: the flat aliases and their older names.
+ACCEPTED_NAMES = (*FLAT_NAMES, *RENAMED)
 
 
 def flat_values(cfg: FitConfig) -> dict:
@@ -72,10 +76,11 @@ def flat_values(cfg: FitConfig) -> dict:
 
 def nest(values: dict, source: str | Path = "config") -> dict:
     """Settings by flat alias -> the nested JSON form (only the parts' keys given; the field's kind
-    ``field``, grid when not given); DvrError for an unknown alias."""
-    unknown = sorted(set(values) - set(PLACES))
+    ``field``, grid when not given; an older name as its new one); DvrError for an unknown alias."""
+    unknown = sorted(set(values) - set(ACCEPTED_NAMES))
     if unknown:
         raise DvrError(f"unknown config keys {unknown}", source)
+    values = current_names(values, source)
     kind = values.get("field", next(iter(FIELD_CONFIGS)))
     if kind not in FIELD_CONFIGS:
         raise DvrError(f"config 'field' must be one of {', '.join(FIELD_CONFIGS)}, got {kind!r}", source)
@@ -87,3 +92,12 @@ def nest(values: dict, source: str | Path = "config") -> dict:
         elif place.kinds is None or kind in place.kinds:
             nested[place.part][place.attribute] = value
     return nested
+
+
+def current_names(values: dict, source: str | Path = "config") -> dict:
+    """Settings by flat alias with the older names (renamed.py) given as the new ones; DvrError when a
+    setting is given by both."""
+    twice = sorted(old for old, new in RENAMED.items() if old in values and new in values)
+    if twice:
+        raise DvrError(f"config gives {twice[0]} and its new name {RENAMED[twice[0]]}: give one", source)
+    return {RENAMED.get(name, name): value for name, value in values.items()}

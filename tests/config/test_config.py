@@ -9,9 +9,10 @@ import json
 import pytest
 
 from dvr_cli.config import FLAT_NAMES, PARTS, PRESETS, FitConfig, migrate
+from dvr_cli.config.renamed import RENAMED
 from dvr_cli.errors import DvrError
 from dvr_cli.fields import GridField, GridFieldConfig, PaperField, PaperFieldConfig
-from saved_configs import FLAT_SAVED, NESTED_SAVED
+from saved_configs import FLAT_SAVED, NESTED_SAVED, OLD_NAMES
 
 
 def test_flat_names_map_onto_the_parts():
@@ -74,7 +75,7 @@ def test_a_flat_config_saved_before_the_nesting_migrates_to_the_same_settings(tm
     loaded = FitConfig.load(tmp_path / "config.json")
     paper_only = {"paper_hidden", "paper_blocks"}  # a grid fit's config keeps the grid's settings alone
     assert loaded.flat() == {
-        **{k: v for k, v in FLAT_SAVED.items() if k not in paper_only},
+        **{RENAMED.get(k, k): v for k, v in FLAT_SAVED.items() if k not in paper_only},
         "shading_hidden": 0,
         "renderer": "surface",
         "stop_at_hit": False,
@@ -105,7 +106,7 @@ def test_a_nested_config_saved_with_the_field_switch_migrates_to_the_same_settin
     assert loaded.rendering.tau == 0.4 and loaded.schedule.iters == 7 and loaded.losses.w_sparse == 0.5
     saved = {k: v for part in json.loads(NESTED_SAVED).values() if isinstance(part, dict) for k, v in part.items()}
     flat = {**{k: v for k, v in json.loads(NESTED_SAVED).items() if not isinstance(v, dict)}, **saved}
-    assert loaded.flat() == {k: v for k, v in flat.items() if k not in ("paper_hidden", "paper_blocks")}
+    assert loaded.flat() == {RENAMED.get(k, k): v for k, v in flat.items() if k not in ("paper_hidden", "paper_blocks")}
     assert migrate(loaded.to_json()) == loaded.to_json()
 
 
@@ -123,3 +124,12 @@ def test_a_new_field_kind_keeps_the_shared_settings_and_ignores_the_other_kinds(
     assert isinstance(cfg.field, PaperFieldConfig) and (cfg.field.sh_degree, cfg.field.init_radius) == (1, 0.3)
     assert "grid_resolutions" not in cfg.flat() and cfg.flat()["paper_hidden"] == 512
     assert cfg.to_json()["field"]["kind"] == "paper"
+
+
+def test_a_renamed_setting_is_accepted_by_its_old_name():
+    cfg = FitConfig.from_preset("fast", **OLD_NAMES)
+    assert cfg.flat() == {**FitConfig().flat(), **{RENAMED[k]: v for k, v in OLD_NAMES.items()}}
+    assert set(OLD_NAMES) <= set(RENAMED) and not set(OLD_NAMES) & set(cfg.flat())
+    old, new = next(iter(RENAMED.items()))
+    with pytest.raises(DvrError, match=f"config gives {old} and its new name {new}: give one"):
+        FitConfig.from_preset("fast", **{old: 8, new: 8})

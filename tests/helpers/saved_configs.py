@@ -80,3 +80,7 @@ NESTED_SAVED = (
     '"edge_ray_fraction": 0.0, "mask_probe": "random"}, "downscale": 1.0, "max_size": null, "holdout": 3, '
     '"seed": 0, "device": "auto", "checkpoint_every_s": 120.0, "preview_every_s": 180.0}'
 )
+
+#: Settings by the flat names they had before they were renamed (config/renamed.py), as an old batch
+#: manifest or a Python caller may still give them.
+OLD_NAMES = {"render_steps": 96, "steps_schedule": [[0, 16], [0.5, 24]], "normal_eps": 0.02}
