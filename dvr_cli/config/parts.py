@@ -71,15 +71,18 @@ WEIGHT = dict(check=number_in(0), want=NON_NEGATIVE)
 
 @dataclass
 class LossConfig(Settings):
-    """The weight of each loss term of fit/model.py's ``step_losses`` (``w_<term>``), and the
-    settings of the terms. A new term: its weight here, its maths in fit/losses.py."""
+    """The loss terms of fit/model.py's ``step_losses``: the weight of each (``w_<term>``) and the
+    terms' other settings (``normal_jitter``, ``normal_fd_step``, ``mask_probe``). A new term: its
+    weight here, its maths in fit/losses.py."""
 
     w_rgb: float = setting(1.0, **WEIGHT)
     w_freespace: float = setting(1.0, **WEIGHT)
     w_occupancy: float = setting(1.0, **WEIGHT)
     w_normal: float = setting(0.1, **WEIGHT)
     w_depth: float = setting(0.0, **WEIGHT)
-    normal_jitter: float = setting(0.01, **WEIGHT)
+    # the smoothness loss compares the normal at each surface point with the normal at that point
+    # moved by N(0, normal_jitter^2) per axis (unit-frame units)
+    normal_jitter: float = setting(0.01, check=number_in(0), want=NON_NEGATIVE)
     # free space seen past sparse points: the fit triangulates the training photos (fit/sightlines.py)
     # and pushes the sampler's sparse_per_step probes on camera -> point segments outside (0: off)
     w_sparse: float = setting(0.0, **WEIGHT)
