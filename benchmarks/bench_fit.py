@@ -81,7 +81,7 @@ def run_worker(args) -> None:
             return False
         clock["last"] = fit_s
         quality = field_quality(
-            job.field, job.occ_grid, cfg, norm, test.views, gt, args.mesh_resolution, args.points, args.eval_steps
+            job.field, job.occ_grid, cfg, norm, test.views, gt, args.mesh_resolution, args.points, args.eval_samples
         )
         point = {"fit_s": round(fit_s, 2), "iteration": job.iteration, **quality}
         curve.append(point)
@@ -105,7 +105,7 @@ def run_worker(args) -> None:
     reached = [p for p in curve if p["chamfer_pct"] <= TARGET_CHAMFER_PCT and p["masked_psnr"] >= TARGET_PSNR]
     out = {
         "preset": args.worker,
-        "field": cfg.network.field,
+        "field": cfg.field.kind,
         "budget_s": args.budget,
         "fit_s": round(fit_s, 1),
         "iterations": result.iterations,
@@ -160,7 +160,7 @@ def _job(scene, key, value, args, tmp: Path):
 
 def memory_worker(args) -> None:
     """One value of the comparison alone in this process: ``--compare-memory-steps`` steps from 70% of
-    the plan on (all levels, the most marching steps); print its peak RSS (MB) as JSON."""
+    the plan on (all levels, the most marching samples); print its peak RSS (MB) as JSON."""
     from dvr_cli.runtime import setup_process
 
     setup_process(args.threads)
@@ -327,8 +327,8 @@ def run_preset(args, preset: str, budget: float) -> dict:
         str(budget),
         "--eval-every",
         str(every),
-        "--eval-steps",
-        str(args.eval_steps),
+        "--eval-samples",
+        str(args.eval_samples),
         "--mesh-resolution",
         str(args.mesh_resolution),
         "--points",
@@ -425,7 +425,7 @@ def main() -> None:
         default=60.0,
         help="the same for the paper preset (its checks are slow: a 2.6M-parameter MLP)",
     )
-    parser.add_argument("--eval-steps", type=int, default=128, help="ray-marching steps of the test-view renders")
+    parser.add_argument("--eval-samples", type=int, default=128, help="ray-marching samples of the test-view renders")
     parser.add_argument("--mesh-resolution", type=int, default=128)
     parser.add_argument("--points", type=int, default=20000, help="surface samples per side for Chamfer")
     parser.add_argument("--device", default="auto")

@@ -57,7 +57,7 @@ def field_quality(
     gt_mesh,
     mesh_resolution: int = 128,
     points: int = 20000,
-    eval_steps: int = 128,
+    eval_samples: int = 128,
 ) -> dict:
     """Chamfer-L1 (% of the GT diagonal; nan without a surface) of the field's surface (MISE at
     ``mesh_resolution``, small components dropped) against ``gt_mesh`` (verts, faces), and the mean
@@ -87,7 +87,7 @@ def field_quality(
             render_image(
                 field,
                 normalization.camera_to_unit(v.camera),
-                eval_steps,
+                eval_samples,
                 tau=cfg.rendering.tau,
                 occ_grid=occ_grid,
                 n_secant=cfg.rendering.n_secant,

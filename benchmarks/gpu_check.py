@@ -88,7 +88,7 @@ def fit_and_score(
                 example.gt,
                 args.mesh_resolution,
                 args.points,
-                args.eval_steps,
+                args.eval_samples,
             )
             curve.append({"iteration": job.iteration, "fit_s": round(job.elapsed, 2), **quality})
         return False
@@ -143,7 +143,7 @@ def encoding_rates(n_points: int = 1 << 18) -> dict:
 
     from dvr_cli.config import FitConfig
 
-    field_cfg = FitConfig.from_preset("fast").network
+    field_cfg = FitConfig.from_preset("fast").field
     field = field_cfg.setup().cuda()
     points = torch.rand(n_points, 3, device="cuda") * 2 - 1
 
@@ -157,7 +157,7 @@ def encoding_rates(n_points: int = 1 << 18) -> dict:
     except ImportError:
         rates["tiny_cuda_nn"] = "not installed"
         return rates
-    resolutions = field_cfg.grid_resolutions + field_cfg.hash_resolutions
+    resolutions = field_cfg.resolutions + field_cfg.hash_resolutions
     encoding = tcnn.Encoding(
         3,
         {
@@ -206,7 +206,7 @@ def main() -> int:
     parser.add_argument("--chamfer-tol", type=float, default=1.5, help="the GPU's Chamfer at most this x the CPU's")
     parser.add_argument("--mesh-resolution", type=int, default=128)
     parser.add_argument("--points", type=int, default=20000, help="surface samples per side for Chamfer")
-    parser.add_argument("--eval-steps", type=int, default=128, help="ray-marching steps of the test renders")
+    parser.add_argument("--eval-samples", type=int, default=128, help="ray-marching samples of the test renders")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "gpu_check.json")
     args = parser.parse_args()

@@ -24,14 +24,14 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import FLAT_NAMES, FitConfig
+from ..config import ACCEPTED_NAMES, FitConfig
 from ..errors import DvrError
 from ..run import LATEST, scene_name
 
 #: Entry keys that name files (relative to the manifest), loading options, and scoring inputs.
 PATH_KEYS = ("images", "cameras", "masks", "depth", "gt_mesh", "test_cameras")
 LOAD_KEYS = ("downscale", "max_size", "depth", "depth_scale")
-KNOWN_KEYS = frozenset({"name", *PATH_KEYS, *LOAD_KEYS, *FLAT_NAMES})
+KNOWN_KEYS = frozenset({"name", *PATH_KEYS, *LOAD_KEYS, *ACCEPTED_NAMES})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 #: The batch's own files in OUT, beside the scenes' run folders.
 BATCH_JSON = "batch.json"
@@ -127,7 +127,7 @@ def _entry(raw: object, index: int, base: Path, defaults: dict, source: Path) ->
         cameras=paths.get("cameras"),
         masks=paths.get("masks"),
         load={k: (paths[k] if k in paths else values[k]) for k in LOAD_KEYS if values.get(k) is not None},
-        config={k: values[k] for k in FLAT_NAMES if values.get(k) is not None},
+        config={k: values[k] for k in ACCEPTED_NAMES if values.get(k) is not None},
         gt_mesh=paths.get("gt_mesh"),
         test_cameras=paths.get("test_cameras"),
     )

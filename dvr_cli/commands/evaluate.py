@@ -72,8 +72,8 @@ def register(app: typer.Typer) -> None:
         ),
         resolution: int = typer.Option(256, "--resolution", help="Mesh extraction resolution for geometry metrics."),
         points: int = typer.Option(100_000, "--points", help="Points sampled on each surface."),
-        steps: Optional[int] = typer.Option(
-            None, "--steps", help="Ray-marching steps (default: the run's render_steps)."
+        samples: Optional[int] = typer.Option(
+            None, "--samples", "--steps", help="Ray-marching samples (default: the run's render_samples)."
         ),
         mesh: Optional[Path] = typer.Option(
             None,
@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
                 json_path,
                 resolution,
                 points,
-                steps,
+                samples,
                 log=lambda line: console.print(line, highlight=False, markup=False),
                 on_view=lambda done, total: status.update(f"rendering view {done}/{total} ..."),
                 mesh=mesh or latest_export(loaded.run_dir),

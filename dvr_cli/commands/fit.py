@@ -146,8 +146,8 @@ def register(app: typer.Typer) -> None:
             None,
             "--minutes",
             help=f"Plan the fit over this many minutes of fitting (default without --iters: "
-            f"{DEFAULT_MINUTES:g}): the learning-rate decay, coarse-to-fine levels and marching steps follow the share "
-            "of the budget used, so a longer budget gives a better result and the fit ends on time. A resumed "
+            f"{DEFAULT_MINUTES:g}): the learning-rate decay, coarse-to-fine levels and marching samples follow the "
+            "share of the budget used, so a longer budget gives a better result and the fit ends on time. A resumed "
             "time-planned fit continues its schedule from the minutes already used (it does not repeat the same "
             "iterations bit for bit; give more --minutes to extend it).",
         ),

@@ -72,8 +72,8 @@ def register(app: typer.Typer) -> None:
             help="A run fitted without masks: the "
             "mask (and --transparent) of the whole region (default: the object's).",
         ),
-        steps: Optional[int] = typer.Option(
-            None, "--steps", help="Ray-marching steps (default: the run's render_steps)."
+        samples: Optional[int] = typer.Option(
+            None, "--samples", "--steps", help="Ray-marching samples (default: the run's render_samples)."
         ),
         source: str = typer.Option(
             "field",
@@ -89,8 +89,8 @@ def register(app: typer.Typer) -> None:
         """Render images (and depth, normals, masks, a video) of a fitted run or of its exported mesh."""
         if not 0 < scale <= 8:
             raise DvrError(f"--resolution-scale must be in (0, 8] (got {scale})")
-        if steps is not None and steps < 2:
-            raise DvrError(f"--steps must be at least 2 (got {steps})")
+        if samples is not None and samples < 2:
+            raise DvrError(f"--samples must be at least 2 (got {samples})")
         if source not in SOURCES:
             raise DvrError(f"--source must be one of {', '.join(SOURCES)} (got {source})")
         outputs = tuple(w.strip() for w in what.split(",") if w.strip())
@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
         out_dir = out if out is not None else loaded.run_dir / RENDERS / (name if source == "field" else f"{name}_mesh")
         console = Console()
         region = None if keep_surroundings or source == "mesh" else object_region(loaded, warner(console, "note"))
-        render_fn = lambda camera: cut_render(loaded, region, loaded.render(camera, steps), camera)  # noqa: E731
+        render_fn = lambda camera: cut_render(loaded, region, loaded.render(camera, samples), camera)  # noqa: E731
         if source == "mesh":
             mesh = mesh or latest_export(loaded.run_dir)
             if mesh is None:

@@ -82,7 +82,7 @@ def evaluate_images(
     views: list[View],
     figures_dir: Path | None = None,
     n_figures: int = 3,
-    n_steps: int | None = None,
+    n_samples: int | None = None,
     on_view: Callable[[int, int], None] | None = None,
     keep_surroundings: bool = False,
     log: Callable[[str], None] | None = None,
@@ -97,7 +97,7 @@ def evaluate_images(
     region = object_region(run, log) if scored else None
 
     def render(view: View) -> dict:  # a fit without masks shows its own background model
-        out = run.render(view.camera, n_steps, background=None if run.background is not None else background_of(view))
+        out = run.render(view.camera, n_samples, background=None if run.background is not None else background_of(view))
         return cut_render(run, region, out, view.camera)
 
     return score_renders(render, views, figures_dir, n_figures, on_view=on_view)
@@ -187,7 +187,7 @@ def evaluate_run(
     json_path: str | Path | None = None,
     resolution: int = 256,
     n_points: int = 100_000,
-    n_steps: int | None = None,
+    n_samples: int | None = None,
     log: Callable[[str], None] | None = None,
     on_view: Callable[[int, int], None] | None = None,
     mesh: str | Path | None = None,
@@ -220,7 +220,7 @@ def evaluate_run(
                 run,
                 views,
                 run.run_dir / FIGURES_DIR,
-                n_steps=n_steps,
+                n_samples=n_samples,
                 on_view=on_view,
                 keep_surroundings=keep_surroundings,
                 log=log,

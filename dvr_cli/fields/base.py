@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from ..errors import DvrError
+from ..settings import Settings, integer, number_in, setting
+
+AT_LEAST_1 = "an integer >= 1"
+NON_NEGATIVE = "a number >= 0"
 
 
 def tau_logit(tau: float) -> float:
@@ -79,3 +85,28 @@ class Field(nn.Module):
     def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """points: (N, 3) -> (logits (N,), rgb (N, 3)); backbones override to share features."""
         return self.occupancy_logits(points), self.texture(points)
+
+
+@dataclass
+class FieldConfig(Settings):
+    """The settings every field backbone shares; a backbone's config (``GridFieldConfig``,
+    ``PaperFieldConfig``) adds its own, names its ``kind`` (config.json's ``field.kind``) and builds
+    the field (``setup()``, torch's global RNG)."""
+
+    kind: ClassVar[str] = ""
+
+    # occupancy starts as a sphere of this radius (unit-cube units)
+    init_radius: float = setting(0.5, check=number_in(0, 1, open_low=True), want="a number in (0, 1]")
+    # slope of that sphere prior's logit, per unit-cube unit
+    prior_sharpness: float = setting(10.0, check=number_in(0, open_low=True), want="a number > 0")
+    # output heads start scaled by this (the prior dominates at first)
+    head_scale: float = setting(0.01, check=number_in(0), want=NON_NEGATIVE)
+    # view-dependent colour: spherical harmonics of the view direction up to this degree (0: none,
+    # as in DVR); exported meshes keep the colour averaged over directions
+    sh_degree: int = setting(2, check=lambda v: integer(v) and v in (0, 1, 2), want="0, 1 or 2")
+
+    def prepare(self) -> None:
+        """Anything the field needs once per machine before a fit's clock starts (a kernel's compile)."""
+
+    def setup(self) -> Field:
+        raise NotImplementedError

@@ -25,12 +25,16 @@ one pass, CPU points only; elsewhere, and under ``fused.reference_kernel()``, th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..settings import int_at_least, int_list, integer, number_in, one_of, setting
 from . import fused
-from .base import Field, check_points, sphere_prior_logit
+from .base import AT_LEAST_1, Field, FieldConfig, check_points, sphere_prior_logit
 from .hashgrid import hash_encode
 from .normals import fd_normals, fd_points
 from .sh import sh_directional_count, sh_rgb
@@ -191,3 +195,64 @@ class GridField(Field):
     def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self._hidden(points)
         return self._logits(points, hidden), self._color(hidden, None, points)
+
+
+@dataclass
+class GridFieldConfig(FieldConfig):
+    """The grid field's settings (flat aliases ``grid_resolutions``, ``grid_features``, ``grid_init_std``)."""
+
+    kind: ClassVar[str] = "grid"
+    _target: ClassVar[type] = GridField
+    FLAT: ClassVar[dict[str, str]] = {
+        "resolutions": "grid_resolutions",
+        "features": "grid_features",
+        "init_std": "grid_init_std",
+    }
+
+    resolutions: list[int] = setting(
+        factory=lambda: [16, 32, 64, 128],
+        check=lambda v: int_list(2)(v) and bool(v),
+        want="a non-empty list of integers >= 2",
+    )
+    features: int = setting(4, check=int_at_least(1), want=AT_LEAST_1)
+    # finer levels stored in hash tables of 2^hash_table_log2 rows (Instant-NGP); [] for none
+    hash_resolutions: list[int] = setting(factory=lambda: [256], check=int_list(2), want="a list of integers >= 2")
+    hash_features: int = setting(2, check=int_at_least(1), want=AT_LEAST_1)
+    hash_table_log2: int = setting(20, check=lambda v: integer(v) and 8 <= v <= 26, want="an integer in [8, 26]")
+    mlp_hidden: int = setting(64, check=int_at_least(1), want=AT_LEAST_1)
+    mlp_hidden_layers: int = setting(1, check=int_at_least(1), want=AT_LEAST_1)
+    # feature grids start as N(0, std^2)
+    init_std: float = setting(1e-4, check=number_in(0), want="a number >= 0")
+    # a shading term shared by all points: an MLP of this width over (surface normal, view direction,
+    # their dot product), added to the colour logit (0: none, as in DVR)
+    shading_hidden: int = setting(32, check=int_at_least(0), want="an integer >= 0")
+    # the central-difference step of that term's normals (unit-frame units, about half a finest grid cell)
+    shading_fd_step: float = setting(0.008, check=number_in(0, open_low=True), want="a number > 0")
+    # the encoding's kernel: 'native' (fused.py: all levels of a point in one pass, on the CPU; the
+    # torch path on a GPU) or 'torch' (grid_sample per level: the reference)
+    kernel: str = setting("native", check=one_of(*KERNELS), want=f"one of {', '.join(KERNELS)}")
+
+    def prepare(self) -> None:
+        """Compile (first use on a machine) or load the native kernel now, so that a fit's time budget,
+        which counts its set-up, does not pay for it."""
+        if self.kernel == "native":
+            fused.warm_up()
+
+    def setup(self) -> GridField:
+        return self._target(
+            self.resolutions,
+            self.features,
+            self.mlp_hidden,
+            hidden_layers=self.mlp_hidden_layers,
+            init_radius=self.init_radius,
+            prior_sharpness=self.prior_sharpness,
+            grid_init_std=self.init_std,
+            head_scale=self.head_scale,
+            sh_degree=self.sh_degree,
+            hash_resolutions=self.hash_resolutions,
+            hash_features=self.hash_features,
+            hash_table_log2=self.hash_table_log2,
+            shading_hidden=self.shading_hidden,
+            shading_fd_step=self.shading_fd_step,
+            kernel=self.kernel,
+        )

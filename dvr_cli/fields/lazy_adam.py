@@ -13,11 +13,14 @@ exp_avg_sq per parameter), each group says whether it is ``lazy``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 from numba import njit
 
+from ..settings import Settings, boolean, number_in, setting
 from .fused import parallel_map, row_chunks
 
 
@@ -93,3 +96,26 @@ def field_optimizer(parameters: list, lazy: list, lr: float) -> torch.optim.Opti
     return LazyAdam(
         [{"params": dense}, {"params": [p for p in parameters if id(p) in lazy_ids], "lazy": True}], lr=lr, fused=True
     )
+
+
+@dataclass
+class OptimizerConfig(Settings):
+    """Adam's learning rate, its decay over the plan, and whether the grids take the lazy update
+    (flat alias ``sparse_adam``)."""
+
+    _target: ClassVar = staticmethod(field_optimizer)
+    FLAT: ClassVar[dict[str, str]] = {"lazy": "sparse_adam"}
+
+    lr: float = setting(1e-2, check=number_in(0, open_low=True), want="a number > 0")
+    # exponential decay to lr * ratio at the end of the plan
+    lr_final_ratio: float = setting(0.1, check=number_in(0, 1, open_low=True), want="a number in (0, 1]")
+    # with the native kernel, Adam updates only the grid entries an iteration touched
+    lazy: bool = setting(True, check=boolean, want="true or false")
+
+    def setup(self, parameters: list, lazy: list) -> torch.optim.Optimizer:
+        """Adam over ``parameters``, those in ``lazy`` (``Field.lazy_parameters()``) lazily when ``self.lazy``."""
+        return self._target(parameters, lazy if self.lazy else [], self.lr)
+
+    def learning_rate(self, fraction: float) -> float:
+        """``lr`` decayed exponentially to ``lr * lr_final_ratio`` at the end of the plan."""
+        return self.lr * self.lr_final_ratio**fraction

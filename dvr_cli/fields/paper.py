@@ -7,11 +7,15 @@ and H -> 3 (sigmoid RGB). No positional encoding. With H = 512 and 5 blocks: ~2.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .base import Field, check_points, sphere_prior_logit
+from ..settings import int_at_least, setting
+from .base import AT_LEAST_1, Field, FieldConfig, check_points, sphere_prior_logit
 from .sh import sh_directional_count, sh_rgb
 
 
@@ -82,3 +86,25 @@ class PaperField(Field):
     def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         feats = self.features(points)
         return self._logits(points, feats), sh_rgb(self.rgb_head(feats), None, self.sh_degree)
+
+
+@dataclass
+class PaperFieldConfig(FieldConfig):
+    """DVR's network's settings (flat aliases ``paper_hidden``, ``paper_blocks``)."""
+
+    kind: ClassVar[str] = "paper"
+    _target: ClassVar[type] = PaperField
+    FLAT: ClassVar[dict[str, str]] = {"hidden": "paper_hidden", "blocks": "paper_blocks"}
+
+    hidden: int = setting(512, check=int_at_least(1), want=AT_LEAST_1)
+    blocks: int = setting(5, check=int_at_least(1), want=AT_LEAST_1)
+
+    def setup(self) -> PaperField:
+        return self._target(
+            self.hidden,
+            self.blocks,
+            init_radius=self.init_radius,
+            prior_sharpness=self.prior_sharpness,
+            head_scale=self.head_scale,
+            sh_degree=self.sh_degree,
+        )

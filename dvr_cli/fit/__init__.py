@@ -1,7 +1,16 @@
-"""Fitting: pixel sampling, the DVR objective (model.py), the optimisation loop (trainer.py) and its hooks."""
+"""Fitting: pixel sampling, the DVR objective (model.py), the optimisation loop (trainer.py) and its hooks.
 
-from .hooks import LoopHook
-from .model import StepRecord
-from .trainer import FitJob, FitResult, fit
+The names below load on first use, so that config/ can read the sampler's config (sampler.py, which
+stands on scene/ and render/ alone) without loading the loop, which stands on config/."""
 
-__all__ = ["FitJob", "FitResult", "LoopHook", "StepRecord", "fit"]
+from importlib import import_module
+
+_HOMES = {"FitJob": "trainer", "FitResult": "trainer", "LoopHook": "hooks", "StepRecord": "model", "fit": "trainer"}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{_HOMES[name]}", __name__), name)

@@ -111,7 +111,7 @@ def save_preview(job: FitJob) -> Path:
     was_training = job.field.training
     job.field.eval()
     rendered = render_image(
-        job.field, camera.resized(w, h), job.record.n_steps, tau=job.cfg.rendering.tau, occ_grid=job.occ_grid
+        job.field, camera.resized(w, h), job.record.n_samples, tau=job.cfg.rendering.tau, occ_grid=job.occ_grid
     )
     job.field.train(was_training)
     photo = Image.fromarray(to_uint8(view.image)).resize((w, h), Image.BILINEAR)

@@ -34,7 +34,7 @@ class StepRecord:
 
     terms: each loss term, unweighted; total: the weighted sum that was minimised;
     hit_rate: share of the rays that found a surface; evaluations: field evaluations of the
-    marcher; n_steps: marching steps per ray; lr: learning rate; fraction: share of the plan done
+    marcher; n_samples: marching samples per ray; lr: learning rate; fraction: share of the plan done
     when the step started.
     """
 
@@ -42,7 +42,7 @@ class StepRecord:
     total: float
     hit_rate: float
     evaluations: int
-    n_steps: int
+    n_samples: int
     lr: float
     fraction: float
 
@@ -53,7 +53,7 @@ class StepRecord:
             "total": self.total,
             "hit": self.hit_rate,
             "march_evals": self.evaluations,
-            "n_steps": self.n_steps,
+            "n_samples": self.n_samples,
             "lr": self.lr,
             "fraction": round(self.fraction, 5),
         }
@@ -63,7 +63,7 @@ def batch_outputs(
     field: Field,
     batch: RayBatch,
     cfg: FitConfig,
-    n_steps: int,
+    n_samples: int,
     occ_grid: OccupancyGrid | None,
     generator: torch.Generator,
     fraction: float = 1.0,
@@ -85,14 +85,14 @@ def batch_outputs(
       free_logits, solid_logits (S,), when the batch has ``free_points``: f at those points and
         at the ``solid_points``;
       normals (2M, 3), when cfg.losses.w_normal > 0 and M > 0 rays hit: outward normals at the M surface
-        points (detached), then at M copies jittered by cfg.losses.normal_eps (noise from ``generator``).
+        points (detached), then at M copies jittered by cfg.losses.normal_jitter (noise from ``generator``).
     """
     render, weights = cfg.rendering, cfg.losses
     hits = find_surface(
         field.occupancy_logits,
         batch.origins,
         batch.dirs,
-        n_steps,
+        n_samples,
         render.tau,
         render.n_secant,
         occ_grid,
@@ -108,7 +108,7 @@ def batch_outputs(
     jittered = None
     if weights.w_normal > 0 and hits.hit.any():
         noise = torch.randn(surface.shape, generator=generator).to(surface.device)
-        jittered = torch.cat([surface, surface + weights.normal_eps * noise]).detach()
+        jittered = torch.cat([surface, surface + weights.normal_jitter * noise]).detach()
         if weights.normal_fd_step > 0:
             queries["stencil"] = fd_points(jittered, weights.normal_fd_step)
     if volume:
@@ -225,12 +225,12 @@ def occupancy_probes(batch: RayBatch, hits: SurfaceHits, cfg: FitConfig) -> torc
     """One occupancy probe per ray, (N, 3), detached.
 
     Its marched surface point if it hit (detached, as in DVR: the freespace term moves the field
-    there, not the point), else (``cfg.sampler.mask_probe``) its most occupied marching sample ('peak') or
+    there, not the point), else (``cfg.losses.mask_probe``) its most occupied marching sample ('peak') or
     its random point in the cube ('random', DVR's choice; also the fallback of a ray with no
     evaluated sample).
     """
     miss_probe = batch.random_points
-    if cfg.sampler.mask_probe == "peak":
+    if cfg.losses.mask_probe == "peak":
         peak = batch.origins + hits.t_peak[:, None] * batch.dirs
         miss_probe = torch.where(hits.t_peak.isnan()[:, None], batch.random_points, peak)
     surface = batch.origins + hits.depth[:, None] * batch.dirs

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 import cv2
 import numpy as np
 import torch
 
-from ..config import SamplerConfig
 from ..errors import DvrError
 from ..render.rays import camera_rays, intersect_cube
 from ..scene.camera import Camera
 from ..scene.types import View
+from ..settings import Settings, int_at_least, number_in, setting
 from .sightlines import SightLines
 
 EDGE_BAND_PX = 2  # edge rays come from pixels at most this far (Chebyshev) from the other side of the mask
@@ -100,7 +101,7 @@ class RaySampler:
         device: where batches are returned.
         generator: CPU generator for every random choice (its state is checkpointed).
         config: rays_per_step, views_per_step, mask_ray_fraction, edge_ray_fraction (``SamplerConfig``).
-        sight_lines, free_per_step: empty segments (fit/sightlines.py) and the number of
+        sight_lines, sparse_per_step: empty segments (fit/sightlines.py) and the number of
             ``free_points`` (and ``solid_points``) a batch draws on them (none without sight lines).
     """
 
@@ -114,7 +115,7 @@ class RaySampler:
         *,
         config: SamplerConfig,
         sight_lines: SightLines | None = None,
-        free_per_step: int = 0,
+        sparse_per_step: int = 0,
     ):
         self.has_masks = all(v.mask is not None for v in views)
         self.device = torch.device(device)
@@ -125,7 +126,7 @@ class RaySampler:
         self.edge_ray_fraction = float(config.edge_ray_fraction)
         self.has_depth = any(v.depth is not None for v in views)
         self.sight_lines = sight_lines if sight_lines is not None and len(sight_lines) else None
-        self.free_per_step = int(free_per_step)
+        self.sparse_per_step = int(sparse_per_step)
         self.views = [self._prepare(v, cam, scale) for v, cam in zip(views, cameras_unit)]
         self.usable = [i for i, v in enumerate(self.views) if len(v.inside) + len(v.outside) > 0]
         if not self.usable:
@@ -198,7 +199,7 @@ class RaySampler:
         u = torch.rand(self.rays_per_step, generator=g).to(self.device)
         batch = self._gather(parts, u)
         if self.sight_lines is not None:
-            batch.free_points, batch.solid_points = self.sight_lines.sample(self.free_per_step, g)
+            batch.free_points, batch.solid_points = self.sight_lines.sample(self.sparse_per_step, g)
         return batch
 
     def _gather(self, parts, u: torch.Tensor) -> RayBatch:
@@ -239,3 +240,41 @@ class RaySampler:
             return torch.zeros(len(flat), device=self.device)
         forward = torch.as_tensor(view.camera.forward, dtype=torch.float32, device=self.device)
         return view.depth[flat] / (dirs @ forward)
+
+
+@dataclass
+class SamplerConfig(Settings):
+    """Which rays an iteration draws (``RaySampler``), and how many points on the sparse points'
+    sight lines (``sparse_per_step``, with the loss weight ``w_sparse``)."""
+
+    _target: ClassVar[type] = RaySampler
+
+    rays_per_step: int = setting(2048, check=int_at_least(1), want="an integer >= 1")
+    views_per_step: int = setting(4, check=int_at_least(1), want="an integer >= 1")
+    # share of the other rays drawn inside the masks
+    mask_ray_fraction: float = setting(0.5, check=number_in(0, 1), want="a number in [0, 1]")
+    # share of rays drawn within EDGE_BAND_PX of a mask's outline (0 in DVR)
+    edge_ray_fraction: float = setting(0.25, check=number_in(0, 1), want="a number in [0, 1]")
+    # free-space probes an iteration draws on camera -> sparse point segments (fit/sightlines.py)
+    sparse_per_step: int = setting(512, check=int_at_least(1), want="an integer >= 1")
+
+    def setup(
+        self,
+        views: list[View],
+        cameras_unit: list[Camera],
+        scale: float,
+        device: torch.device,
+        generator: torch.Generator,
+        sight_lines: SightLines | None = None,
+    ) -> RaySampler:
+        """The sampler of ``views`` (see ``RaySampler`` for the arguments)."""
+        return self._target(
+            views,
+            cameras_unit,
+            scale,
+            device,
+            generator,
+            config=self,
+            sight_lines=sight_lines,
+            sparse_per_step=self.sparse_per_step,
+        )

@@ -30,11 +30,9 @@ from ..config import FitConfig
 from ..errors import DvrError
 from ..fields.background import make_background, median_colours
 from ..fields.compiled import compile_field
-from ..fields.lazy_adam import field_optimizer
 from ..files import to_uint8
 from ..ownership import claim_folder, remove_written
 from ..render.background import ray_background
-from ..render.occgrid import OccupancyGrid
 from ..run import CHECKPOINT, CONFIG, METRICS, SCENE, SPARSE, RunLock, SceneRecord, holdout_split
 from ..run.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from ..run.folder import adopt_old_run, resolve_run_dir, truncate_metrics, update_latest_link
@@ -46,7 +44,6 @@ from .hooks import Checkpoints, LoopHook, Metrics, Previews, StepCallback
 from .model import StepRecord, batch_outputs, step_losses, total_loss
 from .object_phase import DerivedMasks, ObjectPhase, apply
 from .resume import recorded_scene, resumed_config
-from .sampler import RaySampler
 from .sightlines import sight_lines
 
 COARSE_TO_FINE_SHARE = 0.4  # grid levels are switched on over this share of the plan
@@ -143,17 +140,10 @@ class FitJob:
                 _sparse_points(train_scene, run_dir / SPARSE), cameras, masks, scene.normalization.to_unit, self.device
             )
         share = dataclasses.replace(cfg.sampler, rays_per_step=distributed.ray_share(cfg.sampler.rays_per_step))
-        self.sampler = RaySampler(
-            train_scene.views,
-            cameras,
-            scene.normalization.scale,
-            self.device,
-            self.generator,
-            config=share,
-            sight_lines=lines,
-            free_per_step=cfg.losses.sparse_per_step,
+        self.sampler = share.setup(
+            train_scene.views, cameras, scene.normalization.scale, self.device, self.generator, sight_lines=lines
         )
-        self.field = cfg.network.setup().to(self.device)
+        self.field = cfg.field.setup().to(self.device)
         distributed.broadcast_module(self.field)
         # without masks nothing tells the object from its surroundings but the colour: the region of
         # interest is the whole unit cube, and what lies beyond it the background model
@@ -168,14 +158,8 @@ class FitJob:
             ).to(self.device)
             distributed.broadcast_module(self.background)
             parameters += list(self.background.parameters())
-        self.optimizer = field_optimizer(
-            parameters, self.field.lazy_parameters() if cfg.network.sparse_adam else [], cfg.schedule.lr
-        )
-        res = cfg.rendering.occ_grid_res
-        self.occ_grid = (
-            OccupancyGrid.from_masks(cameras, masks, res) if train_scene.has_masks else OccupancyGrid.full(res)
-        )
-        self.occ_grid = self.occ_grid.to(self.device)
+        self.optimizer = cfg.optimizer.setup(parameters, self.field.lazy_parameters())
+        self.occ_grid = cfg.occ_grid.setup(cameras, masks).to(self.device)
         self.iteration = 0
         self.elapsed = 0.0
         self.step_seconds = 0.0  # moving average of the time of a step with its bookkeeping (this session)
@@ -256,13 +240,13 @@ class FitJob:
     def step(self) -> StepRecord:
         """Run one iteration at the current fraction of the plan; returns its record."""
         cfg, fraction = self.cfg, self.fraction
-        if self.iteration > 0 and self.iteration % cfg.rendering.occ_grid_every == 0:
+        if self.iteration > 0 and self.iteration % cfg.occ_grid.update_every == 0:
             self.occ_grid.update(self.field.occupancy_logits, cfg.rendering.tau)
         self.field.set_active_levels(active_levels(fraction, self.field.n_levels))
-        lr = cfg.schedule.learning_rate(fraction)
+        lr = cfg.optimizer.learning_rate(fraction)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        n_steps = cfg.schedule.n_steps(fraction)
+        n_samples = cfg.schedule.n_samples(fraction)
         batch = self.sampler.sample()
         background = None
         if self.background is not None:
@@ -274,7 +258,7 @@ class FitJob:
                 cfg.rendering.background_samples,
                 self.generator,
             )
-        out = batch_outputs(self.field, batch, cfg, n_steps, self.occ_grid, self.generator, fraction, background)
+        out = batch_outputs(self.field, batch, cfg, n_samples, self.occ_grid, self.generator, fraction, background)
         region = None if self.derived is None or self.derived.region is None else self.derived.contains
         terms = step_losses(batch, out, cfg, region)
         loss = total_loss(terms, cfg)
@@ -292,7 +276,7 @@ class FitJob:
             float(loss.detach()),
             float(out["hit"].float().mean()),
             int(out["n_evaluated"]),
-            n_steps,
+            n_samples,
             lr,
             fraction,
         )
@@ -371,7 +355,7 @@ def fit(
         if lock is not None and lock.stale_pid is not None and log is not None:
             log(f"took over the lock of process {lock.stale_pid}, which no longer runs")
         state = _prepare_folder(run_dir, cfg, resume)
-        cfg.network.prepare()  # a kernel's compile is not the fit's work: outside the budget
+        cfg.field.prepare()  # a kernel's compile is not the fit's work: outside the budget
         setup_start = time.monotonic()
         job = FitJob(scene, cfg, run_dir, train)
         if state is not None:

@@ -38,7 +38,7 @@ from ..files import atomic_path
 from ..run import Run
 from ..scene.camera import Camera
 
-#: Longest side of the views rendered for the separation (pixels), and their marching steps (a
+#: Longest side of the views rendered for the separation (pixels), and their marching samples (a
 #: quarter of the default render's: the separation needs where the surface is, to a grid cell).
 SEPARATION_SIZE, SEPARATION_STEPS = 80, 64
 #: RANSAC: trials per plane; inlier distance (unit cube half-side 1); the least share of the

@@ -151,7 +151,7 @@ def find_surface(
     logit_fn: LogitFn,
     origins: torch.Tensor,
     dirs: torch.Tensor,
-    n_steps: int,
+    n_samples: int,
     tau: float = 0.5,
     n_secant: int = 8,
     occ_grid=None,
@@ -162,7 +162,7 @@ def find_surface(
 
     logit_fn: (P, 3) points -> (P,) occupancy logits (called in chunks of ``chunk`` points).
     origins, dirs: (N, 3) rays o + t w (w unit-norm so depth is a distance).
-    n_steps: samples per ray, t_i = t_near + i (t_far - t_near) / (n_steps - 1), i = 0..n_steps-1,
+    n_samples: samples per ray, t_i = t_near + i (t_far - t_near) / (n_samples - 1), i = 0..n_samples-1,
         over the ray's extent in [-1, 1]^3 (``intersect_cube``), or with ``occ_grid`` over the
         part of it that crosses occupied cells (``occupied_span``).
     occ_grid: optional OccupancyGrid; samples in empty cells are not evaluated and count as
@@ -176,8 +176,8 @@ def find_surface(
     """
     if origins.shape != dirs.shape or origins.ndim != 2 or origins.shape[1] != 3:
         raise ValueError(f"origins and dirs must both be (N, 3), got {tuple(origins.shape)} and {tuple(dirs.shape)}")
-    if n_steps < 2:
-        raise ValueError(f"n_steps must be >= 2, got {n_steps}")
+    if n_samples < 2:
+        raise ValueError(f"n_samples must be >= 2, got {n_samples}")
     level = tau_logit(tau)
     n_rays = origins.shape[0]
     t_near, t_far, valid = intersect_cube(origins, dirs)
@@ -191,7 +191,7 @@ def find_surface(
     t_lo, t_hi = t_near[rays], t_far[rays]
     if occ_grid is not None:
         t_lo, t_hi = occupied_span(occ_grid, o, w, t_lo, t_hi)
-    fractions = torch.linspace(0.0, 1.0, n_steps, device=origins.device, dtype=origins.dtype)
+    fractions = torch.linspace(0.0, 1.0, n_samples, device=origins.device, dtype=origins.dtype)
     t = t_lo[:, None] + (t_hi - t_lo)[:, None] * fractions  # (M, S)
     points = o[:, None, :] + t[..., None] * w[:, None, :]  # (M, S, 3)
     f, n_evaluated = _march_logits(logit_fn, points, occ_grid, chunk, level, HIT_STAGES if stop_at_hit else (1.0,))

@@ -10,6 +10,8 @@ outside in it and in its neighbours (``update``).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -19,6 +21,7 @@ from ..errors import DvrError
 from ..fields.base import tau_logit
 from ..scene.camera import Camera
 from ..scene.hull import visual_hull
+from ..settings import Settings, int_at_least, integer, setting
 from .march import LogitFn, evaluate_chunked
 
 MASKED_MARGIN = 10.0  # logits below the surface level given to cells outside the grid (masked)
@@ -165,3 +168,21 @@ class OccupancyGrid:
         grid = cls.full(int(state["res"]))
         grid.load_state_dict(state)
         return grid
+
+
+@dataclass
+class OccGridConfig(Settings):
+    """The fit's empty-space skipping: a ``resolution``^3 bit-grid refreshed every ``update_every``
+    iterations (flat aliases ``occ_grid_res``, ``occ_grid_every``)."""
+
+    _target: ClassVar[type] = OccupancyGrid
+    FLAT: ClassVar[dict[str, str]] = {"resolution": "occ_grid_res", "update_every": "occ_grid_every"}
+
+    resolution: int = setting(64, check=lambda v: integer(v) and 2 <= v <= 512, want="an integer in [2, 512]")
+    update_every: int = setting(200, check=int_at_least(1), want="an integer >= 1")
+
+    def setup(self, cameras_unit: list[Camera], masks: list[np.ndarray | None]) -> OccupancyGrid:
+        """The masks' visual hull when every view has a mask, else the whole cube (a fit without masks)."""
+        if all(m is not None for m in masks):
+            return self._target.from_masks(cameras_unit, masks, self.resolution)
+        return self._target.full(self.resolution)

@@ -21,7 +21,7 @@ def render_rays(
     field: Field,
     origins: torch.Tensor,
     dirs: torch.Tensor,
-    n_steps: int,
+    n_samples: int,
     tau: float = 0.5,
     n_secant: int = 8,
     occ_grid=None,
@@ -32,7 +32,7 @@ def render_rays(
     Returns ``shade_hits``' dict for the marched rays; n_evaluated: int, field evaluations the
     marcher made (for throughput figures).
     """
-    hits = find_surface(field.occupancy_logits, origins, dirs, n_steps, tau, n_secant, occ_grid)
+    hits = find_surface(field.occupancy_logits, origins, dirs, n_samples, tau, n_secant, occ_grid)
     out = shade_hits(field, origins, dirs, hits, field.occupancy_logits(surface_points(origins, dirs, hits)))
     return {**out, "n_evaluated": hits.n_evaluated}
 
@@ -76,7 +76,7 @@ def shade_hits(
 def render_image(
     field: Field,
     camera_unit: Camera,
-    n_steps: int,
+    n_samples: int,
     tau: float = 0.5,
     chunk: int = 8192,
     occ_grid=None,
@@ -110,7 +110,7 @@ def render_image(
     for start in range(0, total, chunk):
         o, w = origins[start : start + chunk], dirs[start : start + chunk]
         with torch.no_grad():
-            hits = find_surface(field.occupancy_logits, o, w, n_steps, tau, n_secant, occ_grid, stop_at_hit=True)
+            hits = find_surface(field.occupancy_logits, o, w, n_samples, tau, n_secant, occ_grid, stop_at_hit=True)
             rays = hits.hit.nonzero().squeeze(1)
             points = o[rays] + hits.depth[rays, None] * w[rays]
             out = rays.cpu().numpy() + start

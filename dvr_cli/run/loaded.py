@@ -70,15 +70,15 @@ class Run:
     def render(
         self,
         camera: Camera,
-        n_steps: int | None = None,
+        n_samples: int | None = None,
         background=None,
         progress: Callable[[int, int], None] | None = None,
     ) -> dict[str, np.ndarray]:
         """Render the field from the world ``camera`` (``render_image`` with the run's settings).
 
         Returns numpy arrays: rgb (H, W, 3), depth (H, W) distance along the ray in world units
-        (0 on miss), normal (H, W, 3), mask (H, W) bool. ``n_steps``: marching steps (default
-        the run's ``render_steps``); ``background``: the colour (3,) where no surface is hit, or
+        (0 on miss), normal (H, W, 3), mask (H, W) bool. ``n_samples``: marching samples (default
+        the run's ``render_samples``); ``background``: the colour (3,) where no surface is hit, or
         None: the run's background model (a fit without masks), else white.
         """
         rendering = self.cfg.rendering
@@ -86,7 +86,7 @@ class Run:
         out = render_image(
             self.field,
             self.normalization.camera_to_unit(camera),
-            n_steps or rendering.render_steps,
+            n_samples or rendering.render_samples,
             tau=rendering.tau,
             occ_grid=self.occ_grid,
             background=(1.0, 1.0, 1.0) if background is None else background,
@@ -141,7 +141,7 @@ def load_run(run_dir: str | Path | None = None, device: str = "auto") -> Run:
     record = SceneRecord.load(run_dir / SCENE)
     state = load_checkpoint(run_dir / CHECKPOINT, cfg)
     dev = resolve_device(device)
-    field = cfg.network.setup()
+    field = cfg.field.setup()
     try:
         field.load_state_dict(state["field"])
     except RuntimeError:

@@ -29,33 +29,33 @@ Deliver = Callable[[dict, Camera], None]
 
 @dataclass
 class RenderSettings:
-    """How live views are rendered: marching steps and long image side, small (moving) and full (at rest)."""
+    """How live views are rendered: marching samples and long image side, small (moving) and full (at rest)."""
 
     tau: float = 0.5
     n_secant: int = 8
-    full_steps: int = 256
+    full_samples: int = 256
     full_size: int = 256
-    preview_steps: int = 64
+    preview_samples: int = 64
     preview_size: int = 96
 
     @classmethod
     def of_config(cls, cfg, full_size: int = 256) -> "RenderSettings":
-        """Settings for a run's FitConfig: its threshold, secant steps and render steps."""
+        """Settings for a run's FitConfig: its threshold, secant steps and render samples."""
         render = cfg.rendering
         return cls(
             tau=render.tau,
             n_secant=render.n_secant,
-            full_steps=render.render_steps,
+            full_samples=render.render_samples,
             full_size=full_size,
-            preview_steps=min(64, render.render_steps),
+            preview_samples=min(64, render.render_samples),
         )
 
     def render_camera(self, field, occ_grid, camera: Camera, level: str, background=(1.0, 1.0, 1.0)) -> dict:
-        """render_image of a unit-frame ``camera`` with the marching steps of ``level``."""
+        """render_image of a unit-frame ``camera`` with the marching samples of ``level``."""
         return render_image(
             field,
             camera,
-            self.full_steps if level == FULL else self.preview_steps,
+            self.full_samples if level == FULL else self.preview_samples,
             tau=self.tau,
             occ_grid=occ_grid,
             background=background,

@@ -109,7 +109,7 @@ class FitWatch(LoopHook):
 
     def _score(self, job) -> None:
         """Mean masked PSNR of the held-out views (evaluate's scorer), rendered small with the
-        preview's marching steps."""
+        preview's marching samples."""
         if not self.score_views:
             return
         settings = self.viewer.live.settings

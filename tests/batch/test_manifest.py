@@ -10,7 +10,9 @@ import yaml
 
 from dvr_cli.batch.manifest import read_scenes
 from dvr_cli.cli import main
+from dvr_cli.config.renamed import RENAMED
 from dvr_cli.errors import DvrError
+from saved_configs import OLD_NAMES
 
 
 def test_yaml_and_json_manifests_resolve_paths_and_options(tiny_example, tmp_path):
@@ -31,8 +33,14 @@ def test_yaml_and_json_manifests_resolve_paths_and_options(tiny_example, tmp_pat
     assert b.gt_mesh == (tmp_path / "data" / "mesh.ply").resolve()
     # the entry's own keys win over the command line's, which win over the preset
     cfg_a, cfg_b = a.fit_config(), b.fit_config()
-    assert (cfg_a.schedule.iters, cfg_a.holdout, cfg_a.schedule.lr) == (10, 4, 0.01)
-    assert (cfg_b.schedule.iters, cfg_b.holdout, cfg_b.schedule.lr) == (50, 4, 0.005)
+    assert (cfg_a.schedule.iters, cfg_a.holdout, cfg_a.optimizer.lr) == (10, 4, 0.01)
+    assert (cfg_b.schedule.iters, cfg_b.holdout, cfg_b.optimizer.lr) == (50, 4, 0.005)
+
+
+def test_a_manifest_may_give_settings_by_their_old_names(tiny_example, tmp_path):
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump({"scenes": [{"images": str(tiny_example), **OLD_NAMES}]}))
+    flat = read_scenes(tmp_path / "m.yaml")[0].fit_config().flat()
+    assert {RENAMED[k]: flat[RENAMED[k]] for k in OLD_NAMES} == {RENAMED[k]: v for k, v in OLD_NAMES.items()}
 
 
 def test_a_folder_of_scene_folders(tiny_example, tmp_path):

@@ -37,7 +37,7 @@ def test_bench_fit_smoke(make_example, tmp_path):
             "32",
             "--points",
             "500",
-            "--eval-steps",
+            "--eval-samples",
             "16",
             "--threads",
             "1",

@@ -36,7 +36,7 @@ def test_gpu_check_cpu_half(make_example, tmp_path):
             "32",
             "--points",
             "500",
-            "--eval-steps",
+            "--eval-samples",
             "16",
             "--threads",
             "1",

@@ -37,7 +37,7 @@ def run(tmp_path):
 def test_render_of_itself_scores_perfectly(run):
     views = [view_of(run, [4.0, 0.0, 1.0]), view_of(run, [0.0, -4.0, 0.5], "v1.png")]
     assert 0.1 < views[0].mask.mean() < 0.9
-    result = evaluate_images(run, views, run.run_dir / "eval", n_steps=64)
+    result = evaluate_images(run, views, run.run_dir / "eval", n_samples=64)
     mean = result["mean"]
     assert mean["psnr"] == math.inf and mean["ssim"] == pytest.approx(1.0) and mean["iou"] == 1.0
     assert (run.run_dir / "eval" / "v0.png").is_file()
@@ -48,7 +48,7 @@ def test_noisy_photo_gives_its_psnr(run):
     view = view_of(run, [4.0, 0.0, 1.0])
     noise = np.random.default_rng(0).normal(0, 0.02, view.image.shape).astype(np.float32)
     view.image, view.mask = view.image + noise, None  # no mask: the render keeps a white background
-    result = evaluate_images(run, [view], n_steps=64)
+    result = evaluate_images(run, [view], n_samples=64)
     assert result["mean"]["psnr"] == pytest.approx(-10 * np.log10(np.mean(noise.astype(np.float64) ** 2)), abs=1e-3)
 
 
@@ -56,7 +56,7 @@ def test_size_mismatch_names_view_and_sizes(run):
     view = view_of(run, [4.0, 0.0, 1.0])
     view.image = np.zeros((H + 2, W, 3), np.float32)
     with pytest.raises(DvrError, match=rf"view 'v0.png': image is {W}x{H + 2} but the render is {W}x{H}"):
-        evaluate_images(run, [view], n_steps=64)
+        evaluate_images(run, [view], n_samples=64)
 
 
 def test_geometry_against_analytic_sphere(run, tmp_path):

@@ -3,9 +3,8 @@
 import pytest
 import torch
 
-from dvr_cli.config import FieldConfig
 from dvr_cli.errors import DvrError
-from dvr_cli.fields import GridField, PaperField, tau_logit
+from dvr_cli.fields import GridField, GridFieldConfig, PaperField, PaperFieldConfig, tau_logit
 from dvr_cli.mesh.color import field_colors
 
 CORNER = torch.tensor([[1.0, 1.0, 1.0], [-1.0, 1.0, -1.0]])
@@ -18,7 +17,7 @@ def n_params(module):
 
 
 def test_paper_field_is_dvr_sized_and_starts_as_sphere():
-    field = FieldConfig(field="paper").setup()
+    field = PaperFieldConfig().setup()
     assert isinstance(field, PaperField)
     assert 2_550_000 < n_params(field) < 2_700_000  # 3->512, 5 x ResnetBlockFC(512), heads 512->1+3
     logits, rgb = field(torch.cat([ORIGIN, CORNER]))
@@ -30,10 +29,9 @@ def test_paper_field_is_dvr_sized_and_starts_as_sphere():
 
 
 def test_grid_field_shapes_init_and_levels():
-    cfg = FieldConfig(
-        field="grid",
-        grid_resolutions=[4, 8, 16],
-        grid_features=3,
+    cfg = GridFieldConfig(
+        resolutions=[4, 8, 16],
+        features=3,
         mlp_hidden=32,
         init_radius=0.4,
         hash_resolutions=[32],
@@ -71,9 +69,11 @@ def test_grid_trilinear_convention():
     assert torch.allclose(field.encode(points)[3], points[:, 0], atol=1e-6)
 
 
-def test_the_field_config_refuses_an_unknown_backbone():
-    with pytest.raises(DvrError, match="config 'field' must be one of grid, paper, got 'hash'"):
-        FieldConfig(field="hash")
+def test_a_field_config_checks_its_values():
+    with pytest.raises(DvrError, match="config 'kernel' must be one of native, torch, got 'cuda'"):
+        GridFieldConfig(kernel="cuda")
+    with pytest.raises(DvrError, match="config 'blocks' must be an integer >= 1, got 0"):
+        PaperFieldConfig(blocks=0)
 
 
 def test_tau_logit():
@@ -83,7 +83,7 @@ def test_tau_logit():
         tau_logit(1.0)
 
 
-SMALL_GRID = dict(grid_resolutions=[8, 16], grid_features=2, mlp_hidden=16, hash_resolutions=[], init_radius=0.5)
+SMALL_GRID = dict(resolutions=[8, 16], features=2, mlp_hidden=16, hash_resolutions=[], init_radius=0.5)
 
 
 def _sphere_points(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,7 +97,7 @@ def _sphere_points(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_shading_starts_as_none_and_reads_the_surface_normal():
     torch.manual_seed(0)
-    field = FieldConfig(**SMALL_GRID, shading_hidden=8).setup()
+    field = GridFieldConfig(**SMALL_GRID, shading_hidden=8).setup()
     points, dirs = _sphere_points(200, 0)
     shaded = field.texture(points, dirs)
     field.shading = None
@@ -120,7 +120,7 @@ def test_the_shading_term_learns_a_lamp_at_the_camera():
     errors = {}
     for hidden in (16, 0):
         torch.manual_seed(0)
-        field = FieldConfig(**SMALL_GRID, shading_hidden=hidden, sh_degree=0).setup()
+        field = GridFieldConfig(**SMALL_GRID, shading_hidden=hidden, sh_degree=0).setup()
         optimizer = torch.optim.Adam(field.parameters(), lr=1e-2)
         for _ in range(300):
             optimizer.zero_grad()

@@ -50,8 +50,8 @@ def _rows(batch: RayBatch, start: int, stop: int) -> RayBatch:
 
 def _adam_step(field, batch: RayBatch, cfg: FitConfig, share: float) -> dict:
     """One step of the loop's objective on ``batch``: gradients (after the all-reduce) and parameters."""
-    optimizer = torch.optim.Adam(field.parameters(), lr=cfg.schedule.lr, fused=True)
-    out = batch_outputs(field, batch, cfg, cfg.schedule.n_steps(0.0), None, torch.Generator())
+    optimizer = torch.optim.Adam(field.parameters(), lr=cfg.optimizer.lr, fused=True)
+    out = batch_outputs(field, batch, cfg, cfg.schedule.n_samples(0.0), None, torch.Generator())
     loss = total_loss(step_losses(batch, out, cfg), cfg)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -77,7 +77,7 @@ def _rank(rank: int, world: int, port: int, root: str) -> None:
 
     step_cfg = FitConfig.from_json(data["step_cfg"])
     torch.manual_seed(0 if rank == 0 else 1234)  # rank 1 starts elsewhere: broadcast_module gives it rank 0's field
-    field = step_cfg.network.setup()
+    field = step_cfg.field.setup()
     distributed.broadcast_module(field)
     share = distributed.ray_share(RAYS)
     batch = _rows(data["batch"], rank * share, (rank + 1) * share)
@@ -135,7 +135,7 @@ def test_a_rank_that_leaves_the_group_keeps_none_of_its_threads(two_ranks):
 def test_two_ranks_of_half_the_rays_step_like_one_process_on_all(two_ranks):
     cfg = two_ranks["step_cfg"]
     torch.manual_seed(0)
-    field = cfg.network.setup()
+    field = cfg.field.setup()
     initial = {k: v.clone() for k, v in field.state_dict().items()}
     one = _adam_step(field, two_ranks["batch"], cfg, 1.0)
     ranks = [torch.load(two_ranks["root"] / f"step.{r}", weights_only=True) for r in range(2)]

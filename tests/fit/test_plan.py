@@ -34,7 +34,7 @@ def test_a_time_planned_fit_ends_on_time_with_its_schedule_done(tmp_path, sphere
     assert records[-1]["time"] == pytest.approx(budget_s, rel=0.03)  # the fit's own clock, set-up included
     last, cfg = records[-1], tiny_config()
     assert last["fraction"] > 0.95  # the last step started with the plan nearly done: its lr nearly decayed
-    assert last["lr"] == pytest.approx(cfg.schedule.learning_rate(last["fraction"]), rel=1e-4)  # fraction: 5 digits
+    assert last["lr"] == pytest.approx(cfg.optimizer.learning_rate(last["fraction"]), rel=1e-4)  # fraction: 5 digits
     assert [r["fraction"] for r in records] == sorted(r["fraction"] for r in records)
 
 

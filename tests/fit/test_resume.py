@@ -9,7 +9,7 @@ from dvr_cli.run import load_run
 from runs import signal_while_writing
 from sphere_scene import tiny_config
 
-ITERS = 10  # occ grid update at 4 and 8, marching steps change at 3, coarse-to-fine level change at 2
+ITERS = 10  # occ grid update at 4 and 8, marching samples change at 3, coarse-to-fine level change at 2
 
 
 def _params(run_dir):

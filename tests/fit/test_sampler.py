@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from dvr_cli.config import SamplerConfig
 from dvr_cli.errors import DvrError
-from dvr_cli.fit.sampler import RaySampler, edge_band
+from dvr_cli.fit.sampler import RaySampler, SamplerConfig, edge_band
 from dvr_cli.render.rays import intersect_cube
 from dvr_cli.scene.camera import Camera
 from sphere_scene import CENTER, RADIUS, make_scene

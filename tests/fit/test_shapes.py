@@ -83,7 +83,7 @@ def _in_frame(camera, points: np.ndarray) -> np.ndarray:
 
 
 def test_a_thin_plate_survives_the_fit(tmp_path):
-    # 0.03 thick: a third of a step of 32 marching steps over the cube's chord (0.11)
+    # 0.03 thick: a third of a step of 32 marching samples over the cube's chord (0.11)
     lo, hi = np.array([-0.6, -0.6, -0.015]), np.array([0.6, 0.6, 0.015])
     cameras = ring(16, distance=3.0, size=48, focal=55.0, elevations=(0.25, -0.6, 0.8, -0.15))
     scene = make_box_scene(lo, hi, cameras)

@@ -59,15 +59,15 @@ def test_unknown_mask_probe_is_a_clear_error(tmp_path, sphere_scene):
         fit(sphere_scene, tiny_config(mask_probe="closest"), tmp_path / "run")
 
 
-def _separate_terms(field, batch: RayBatch, cfg, n_steps: int, generator: torch.Generator) -> dict:
+def _separate_terms(field, batch: RayBatch, cfg, n_samples: int, generator: torch.Generator) -> dict:
     """The step's loss terms with each occupancy query its own field call (as before they were batched)."""
-    out = render_rays(field, batch.origins, batch.dirs, n_steps, cfg.rendering.tau, cfg.rendering.n_secant)
+    out = render_rays(field, batch.origins, batch.dirs, n_samples, cfg.rendering.tau, cfg.rendering.n_secant)
     hit, in_mask = out["hit"], batch.mask
     peak = batch.origins + out["t_peak"][:, None] * batch.dirs
     miss_probe = torch.where(out["t_peak"].isnan()[:, None], batch.random_points, peak)
     probe_logits = field.occupancy_logits(torch.where(hit[:, None], out["points"].detach(), miss_probe))
     surface = out["points"][hit].detach()
-    both = torch.cat([surface, surface + cfg.losses.normal_eps * torch.randn(surface.shape, generator=generator)])
+    both = torch.cat([surface, surface + cfg.losses.normal_jitter * torch.randn(surface.shape, generator=generator)])
     n = fd_normals(field.occupancy_logits(fd_points(both, cfg.losses.normal_fd_step)), cfg.losses.normal_fd_step)
     return {
         "rgb": losses.rgb_loss(out["rgb"], batch.rgb, hit & in_mask),

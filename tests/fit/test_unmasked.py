@@ -1,5 +1,5 @@
 """Fits without masks (colour alone, the unified renderer of the fast preset): the example scene reaches
-the shape targets, a plate thinner than the first marching step survives, and a longer fit is not worse."""
+the shape targets, a plate thinner than the first marching sample survives, and a longer fit is not worse."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def test_a_fit_without_masks_reaches_the_shape_targets(example_16, tmp_path):
     "(this config), 400 iterations; the white backdrop shows through a plate seen edge-on",
 )
 def test_a_plate_thinner_than_the_first_step_survives_without_masks(tmp_path):
-    # 0.03 thick: a third of a step of 32 marching steps over the cube's chord (0.11)
+    # 0.03 thick: a third of a step of 32 marching samples over the cube's chord (0.11)
     lo, hi = np.array([-0.6, -0.6, -0.015]), np.array([0.6, 0.6, 0.015])
     cameras = ring(16, distance=3.0, size=48, focal=55.0, elevations=(0.25, -0.6, 0.8, -0.15))
     fit(_without_masks(make_box_scene(lo, hi, cameras)), _config(), tmp_path / "run")

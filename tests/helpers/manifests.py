@@ -13,7 +13,7 @@ TINY = dict(
     grid_resolutions=[8, 16],
     hash_resolutions=[],
     mlp_hidden=16,
-    steps_schedule=[[0, 16]],
+    samples_schedule=[[0, 16]],
     occ_grid_res=16,
     occ_grid_every=4,
 )

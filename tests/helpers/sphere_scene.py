@@ -87,7 +87,7 @@ def tiny_config(**overrides) -> FitConfig:
         grid_resolutions=[8, 16],
         hash_resolutions=[],
         mlp_hidden=16,
-        steps_schedule=[[0, 16], [0.5, 24]],
+        samples_schedule=[[0, 16], [0.5, 24]],
         occ_grid_res=16,
         occ_grid_every=4,
         device="cpu",

@@ -1,4 +1,4 @@
-"""Autograd memory of render_rays does not depend on the number of marching steps.
+"""Autograd memory of render_rays does not depend on the number of marching samples.
 
 Method: every tensor autograd saves for backward passes through ``saved_tensors_hooks``; we sum
 the bytes of the distinct storages saved during the forward pass (parameters included once).
@@ -16,7 +16,7 @@ from dvr_cli.render.march import find_surface
 from render_scenes import ring_cameras
 
 
-def _saved_bytes(field, origins, dirs, n_steps: int) -> int:
+def _saved_bytes(field, origins, dirs, n_samples: int) -> int:
     # Keyed by address, and each storage is held until the count is taken: a storage freed during
     # the forward pass would otherwise let a later one reuse its address and go uncounted (the
     # count then varied from run to run).
@@ -28,7 +28,7 @@ def _saved_bytes(field, origins, dirs, n_steps: int) -> int:
         return tensor
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        out = render_rays(field, origins, dirs, n_steps)
+        out = render_rays(field, origins, dirs, n_samples)
         loss = out["rgb"].sum() + out["depth"].sum()
     field.zero_grad(set_to_none=True)
     loss.backward()

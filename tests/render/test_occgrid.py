@@ -70,10 +70,10 @@ def test_skipping_gives_same_hits_with_4x_fewer_evaluations():
     updated = OccupancyGrid.full(64).update(analytic, margin_cells=2)
     origins, dirs = camera_rays(ring_cameras(3, size=48, seed=5)[1])
     counts.append(0)
-    dense = find_surface(counted, origins, dirs, n_steps=64)
+    dense = find_surface(counted, origins, dirs, n_samples=64)
     for skip_grid in (grid, updated):
         counts.append(0)
-        skipped = find_surface(counted, origins, dirs, n_steps=64, occ_grid=skip_grid)
+        skipped = find_surface(counted, origins, dirs, n_samples=64, occ_grid=skip_grid)
         assert torch.equal(skipped.hit, dense.hit) and torch.equal(skipped.inside, dense.inside)
         assert (skipped.depth - dense.depth).abs().max() < 1e-5
         # the same steps over the occupied span only: finer where surface can be, still >= 4x fewer evaluations
@@ -97,8 +97,8 @@ def test_bracket_end_in_an_empty_cell_is_evaluated():
         return analytic(p)
 
     origins, dirs = camera_rays(ring_cameras(1, size=32)[0])
-    dense = find_surface(analytic, origins, dirs, n_steps=24)
-    skipped = find_surface(recorded, origins, dirs, n_steps=24, occ_grid=grid)
+    dense = find_surface(analytic, origins, dirs, n_samples=24)
+    skipped = find_surface(recorded, origins, dirs, n_samples=24, occ_grid=grid)
     # Calls: the marching samples in occupied cells, then the skipped bracket ends, then 8 secant steps.
     assert len(calls) == 10 and grid.occupied(calls[0]).all()
     # (the steps cover the rays' occupied spans, padded by a cell: fewer outside ends fall in empty cells)

@@ -26,7 +26,7 @@ def test_normals_of_sphere_point_outwards():
 def test_render_rays_depth_rgb_and_gradients():
     field = _sphere_field()
     origins, dirs = camera_rays(ring_cameras(1, size=24)[0])
-    out = render_rays(field, origins, dirs, n_steps=32)
+    out = render_rays(field, origins, dirs, n_samples=32)
     expected = sphere_depth(origins, dirs, (0, 0, 0), 0.5)
     hit = out["hit"]
     clear = ~sphere_depth(origins, dirs, (0, 0, 0), 0.49).isnan()  # rays not grazing the silhouette
@@ -46,7 +46,7 @@ def test_render_image_matches_analytic_sphere():
     image = render_image(
         field,
         cam,
-        n_steps=32,
+        n_samples=32,
         chunk=150,
         background=(0.0, 1.0, 0.0),
         progress=lambda done, total: calls.append((done, total)),

@@ -12,7 +12,7 @@ def test_hits_sphere_at_analytic_depth():
     logit_fn = sphere_logit_fn(center, radius, sharpness=10.0)
     for cam in ring_cameras(4, size=32):
         o, d = camera_rays(cam)
-        hits = find_surface(logit_fn, o, d, n_steps=32, n_secant=8)
+        hits = find_surface(logit_fn, o, d, n_samples=32, n_secant=8)
         expected = sphere_depth(o, d, center, radius)
         hits_sphere = ~torch.isnan(expected)
         assert hits_sphere.sum() > 100  # the sphere covers a good part of the image
@@ -33,7 +33,7 @@ def test_secant_converges_with_a_nonlinear_profile():
 
     o = torch.tensor([[0.0, 0.0, -3.0], [0.2, 0.1, -3.0]])
     d = torch.tensor([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
-    hits = find_surface(logit_fn, o, d, n_steps=8, n_secant=8)
+    hits = find_surface(logit_fn, o, d, n_samples=8, n_secant=8)
     expected = sphere_depth(o, d, (0, 0, 0), 0.5)
     assert hits.hit.all()
     assert (hits.depth - expected).abs().max() < 1e-5
@@ -47,7 +47,7 @@ def test_first_of_two_spheres_is_taken():
 
     o = torch.tensor([[-3.0, 0.0, 0.0], [3.0, 0.0, 0.0], [-3.0, 0.05, 0.0]])
     d = torch.tensor([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
-    hits = find_surface(union, o, d, n_steps=64)
+    hits = find_surface(union, o, d, n_samples=64)
     assert hits.hit.all()
     expected = torch.tensor([3.0 - 0.7, 3.0 - 0.7, 3.0 - 0.5 - (0.2**2 - 0.05**2) ** 0.5])
     assert torch.allclose(hits.depth, expected, atol=1e-4)
@@ -57,7 +57,7 @@ def test_rays_starting_inside_are_flagged_not_hit():
     logit_fn = sphere_logit_fn((0, 0, 0), 0.5)
     o = torch.zeros(3, 3)
     d = torch.eye(3)
-    hits = find_surface(logit_fn, o, d, n_steps=16)
+    hits = find_surface(logit_fn, o, d, n_samples=16)
     assert hits.inside.all()
     assert not hits.hit.any()
     assert torch.allclose(hits.t_far, torch.ones(3))
@@ -67,7 +67,7 @@ def test_rays_missing_cube_or_sphere_are_misses():
     logit_fn = sphere_logit_fn((0, 0, 0), 0.5)
     o = torch.tensor([[3.0, 3.0, 3.0], [0.0, 0.0, -3.0], [0.0, 0.9, -3.0]])
     d = torch.nn.functional.normalize(torch.tensor([[1.0, 1.0, 1.0], [0.0, 0.0, -1.0], [0.0, 0.0, 1.0]]), dim=1)
-    hits = find_surface(logit_fn, o, d, n_steps=16)
+    hits = find_surface(logit_fn, o, d, n_samples=16)
     assert not hits.hit.any() and not hits.inside.any()
     # Away from the cube: empty extent; behind the camera: also empty; passing beside: full cube.
     assert hits.t_near[:2].eq(0).all() and hits.t_far[:2].eq(0).all()
@@ -85,21 +85,21 @@ def test_float64_and_counts():
 
     o = torch.tensor([[0.0, 0.0, -3.0]], dtype=torch.float64)
     d = torch.tensor([[0.0, 0.0, 1.0]], dtype=torch.float64)
-    hits = find_surface(counted, o, d, n_steps=10, n_secant=5)
+    hits = find_surface(counted, o, d, n_samples=10, n_secant=5)
     assert abs(float(hits.depth[0]) - 2.5) < 1e-12
     assert sum(calls) == hits.n_evaluated == 10 + 5
 
 
 def test_peak_sample_is_the_closest_approach_to_the_sphere():
     # For logit = k (r - |p - c|) the most occupied point of a ray is its closest approach to c:
-    # t* = (c - o) . w, known to within half a marching step.
-    center, radius, n_steps = torch.tensor([0.1, -0.05, 0.08]), 0.3, 64
+    # t* = (c - o) . w, known to within half a marching sample.
+    center, radius, n_samples = torch.tensor([0.1, -0.05, 0.08]), 0.3, 64
     cam = ring_cameras(1, size=24)[0]
     o, d = camera_rays(cam)
-    hits = find_surface(sphere_logit_fn(center, radius), o, d, n_steps=n_steps)
+    hits = find_surface(sphere_logit_fn(center, radius), o, d, n_samples=n_samples)
     closest = ((center - o) * d).sum(1)
     crosses = hits.t_far > hits.t_near
-    step = (hits.t_far - hits.t_near) / (n_steps - 1)
+    step = (hits.t_far - hits.t_near) / (n_samples - 1)
     assert crosses.sum() > 400 and not hits.t_peak[crosses].isnan().any()
     assert ((hits.t_peak - closest).abs()[crosses] <= 0.5 * step[crosses] + 1e-6).all()
     assert hits.t_peak[~crosses].isnan().all()
@@ -116,8 +116,8 @@ def test_stop_at_hit_same_hits_fewer_evaluations():
     o, d = camera_rays(ring_cameras(1, size=32)[0])
     grid = OccupancyGrid.full(32).update(union, margin_cells=1)
     for occ_grid in (None, grid):
-        full = find_surface(union, o, d, n_steps=64, occ_grid=occ_grid)
-        staged = find_surface(union, o, d, n_steps=64, occ_grid=occ_grid, stop_at_hit=True)
+        full = find_surface(union, o, d, n_samples=64, occ_grid=occ_grid)
+        staged = find_surface(union, o, d, n_samples=64, occ_grid=occ_grid, stop_at_hit=True)
         assert full.hit.sum() > 200 and (~full.hit).sum() > 200
         for name in ("hit", "inside", "depth", "t_near", "t_far"):
             assert torch.equal(getattr(full, name), getattr(staged, name)), name

@@ -27,7 +27,7 @@ def test_render_views_writes_world_depth(tmp_path):
     R, t = look_at(sf.NORMALIZATION.center + [0.0, -5.0, 0.0], sf.NORMALIZATION.center, (0, 0, 1))
     camera = Camera([[40.0, 0, 15.5], [0, 40.0, 11.5], [0, 0, 1]], R, t, 32, 24, name="front.jpg")
     files = render_views(
-        lambda cam: run.render(cam, n_steps=64),
+        lambda cam: run.render(cam, n_samples=64),
         [camera],
         tmp_path / "out",
         what=("rgb", "depth", "normal", "mask"),

@@ -1,13 +1,18 @@
 """The machinery of the typed settings: a value declared with its check (``setting``), a dataclass
-that checks every value it holds (``Settings``), and the checks the settings share."""
+that checks every value it holds (``Settings``), and the checks the settings share.
+
+A part of a fit's configuration is declared next to what it builds (``GridFieldConfig`` in
+fields/grid.py, ``SamplerConfig`` in fit/sampler.py, ...): its ``_target`` is the class it builds
+and its ``setup(...)`` builds one. ``FLAT`` names the settings whose flat alias (the name the
+command line and batch manifests give, config/flat.py) differs from the attribute's."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
-from ..errors import DvrError
+from .errors import DvrError
 
 _NONE = dataclasses.MISSING
 
@@ -26,6 +31,11 @@ class Settings:
     """A dataclass of settings declared with :func:`setting`: every value is checked when it is made
     (DvrError naming the first one out of range or of the wrong type); ``rules()`` adds checks that
     relate two values of the class."""
+
+    #: what ``setup()`` builds (None: a part that builds nothing)
+    _target: ClassVar[Callable | None] = None
+    #: attribute -> flat alias, for the settings whose flat alias is not the attribute's name
+    FLAT: ClassVar[dict[str, str]] = {}
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
