@@ -18,6 +18,7 @@ LEGACY_VALUES = {
     "background": "colour",
     "kernel": "torch",
     "sparse_adam": False,
+    "object_share": 0.0,
 }
 #: The grid field's shading normals took the smoothness loss's step (its default where that was 0).
 SHADING_FD_STEP = 0.008

@@ -21,10 +21,10 @@ def test_flat_names_map_onto_the_parts():
     assert cfg.sampler.rays_per_step == 64 and cfg.holdout == 2 and cfg.seed == 0
     assert isinstance(cfg.field, PaperFieldConfig) and cfg.field.kind == "paper" and cfg.optimizer.lr == 1e-4
     assert cfg.rendering.renderer == "surface" and PRESETS["paper"].schedule.iters == 300000  # the preset is kept
-    # 57 at first, shading_fd_step, background(_samples, _grid), kernel, sparse_adam; a paper field's config
-    # lists the paper field's (and the shared ones)
+    # 57 at first, shading_fd_step, background(_samples, _grid), kernel, sparse_adam, object_share; a paper
+    # field's config lists the paper field's (and the shared ones)
     grid_only = {n for n in FLAT_NAMES if n.startswith(("grid_", "hash_", "mlp_", "shading_"))} | {"kernel"}
-    assert set(cfg.flat()) == set(FLAT_NAMES) - grid_only and len(FLAT_NAMES) == 63 and len(grid_only) == 11
+    assert set(cfg.flat()) == set(FLAT_NAMES) - grid_only and len(FLAT_NAMES) == 64 and len(grid_only) == 11
     assert cfg.replaced(iters=9, device="cpu").flat() == {**cfg.flat(), "iters": 9, "device": "cpu"}
     assert FitConfig.from_json(json.loads(json.dumps(cfg.to_json()))) == cfg
     assert sorted(cfg.to_json()) == sorted(
@@ -86,6 +86,7 @@ def test_a_flat_config_saved_before_the_nesting_migrates_to_the_same_settings(tm
         "background_grid": 64,
         "kernel": "torch",
         "sparse_adam": False,
+        "object_share": 0.0,
     }
     assert migrate(loaded.to_json()) == loaded.to_json()  # today's form is left as it is
     (tmp_path / "config.json").write_text(json.dumps({**FLAT_SAVED, "normal_fd_step": 0.0}))
@@ -106,7 +107,8 @@ def test_a_nested_config_saved_with_the_field_switch_migrates_to_the_same_settin
     assert loaded.rendering.tau == 0.4 and loaded.schedule.iters == 7 and loaded.losses.w_sparse == 0.5
     saved = {k: v for part in json.loads(NESTED_SAVED).values() if isinstance(part, dict) for k, v in part.items()}
     flat = {**{k: v for k, v in json.loads(NESTED_SAVED).items() if not isinstance(v, dict)}, **saved}
-    assert loaded.flat() == {RENAMED.get(k, k): v for k, v in flat.items() if k not in ("paper_hidden", "paper_blocks")}
+    kept = {RENAMED.get(k, k): v for k, v in flat.items() if k not in ("paper_hidden", "paper_blocks")}
+    assert loaded.flat() == {**kept, "object_share": 0.0}  # a setting it predates: the value it ran with
     assert migrate(loaded.to_json()) == loaded.to_json()
 
 
