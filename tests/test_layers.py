@@ -9,7 +9,9 @@ from pathlib import Path
 import dvr_cli
 
 # calib/ stands on scene/ and render/ on fields/ within their layers: half a layer above them; config/
-# stands on fields/ (FieldConfig.setup() builds the field).
+# stands on fields/ (FieldConfig.setup() builds the field); model/ (the DVR model: field, background,
+# occupancy grid, their outputs and losses) on config/ and render/, and run/ on model/ (a loaded run
+# is a model).
 LAYERS = {
     "errors": 0,
     "extras": 0,
@@ -21,6 +23,7 @@ LAYERS = {
     "fields": 2,
     "render": 2.5,
     "config": 2.75,
+    "model": 2.9,
     "run": 3,
     "fit": 4,
     "mesh": 4,

@@ -152,8 +152,8 @@ WEIGHT = dict(check=number_in(0), want=NON_NEGATIVE)
 
 @dataclass
 class LossWeights(Settings):
-    """The weight of each loss term of fit/model.py's ``step_losses`` (``w_<term>``), and the
-    settings of the terms. A new term: its weight here, its maths in fit/losses.py."""
+    """The weight of each loss term of model/dvr.py's ``get_loss_dict`` (``w_<term>``), and the
+    settings of the terms. A new term: its weight here, its maths in model/losses.py."""
 
     w_rgb: float = setting(1.0, **WEIGHT)
     w_freespace: float = setting(1.0, **WEIGHT)

@@ -1,7 +1,7 @@
-"""Fitting: pixel sampling, the DVR objective (model.py), the optimisation loop (trainer.py) and its hooks."""
+"""Fitting: the data (data.py: views, rays, sight lines), the optimisation loop (trainer.py: ``fit`` and
+``resume``) and its hooks; the model it fits is dvr_cli.model."""
 
 from .hooks import LoopHook
-from .model import StepRecord
-from .trainer import FitJob, FitResult, fit
+from .trainer import FitJob, FitResult, StepRecord, fit, resume
 
-__all__ = ["FitJob", "FitResult", "LoopHook", "StepRecord", "fit"]
+__all__ = ["FitJob", "FitResult", "LoopHook", "StepRecord", "fit", "resume"]
