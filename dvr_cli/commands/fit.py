@@ -60,23 +60,19 @@ def _evaluate_holdout(console: Console, run_dir: Path, device: str) -> None:
 def _scene_with_auto_masks(console: Console, images: Path, cameras: Path | None, cfg: FitConfig, run_dir: Path, warn):
     """--masks auto: the scene at the working size with automatic masks, written as the scene
     folder RUN/scene (the run reloads its views from there); says whether the masks are used."""
-    from ..calib.pipeline import calibrate_posed
-    from ..ownership import claim_folder
-    from ..run import CHECKPOINT
-    from ..scene import load_scene
+    from ..calib.pipeline import auto_masked_scene
+    from ..fit.trainer import claim_run_folder
 
-    if (run_dir / CHECKPOINT).exists():
-        raise DvrError("already holds a fit: pass --resume to continue it or choose another --out", run_dir)
-    claim_folder(run_dir, "run", [images, cameras])  # before RUN/scene is written: never into a user's folder
+    claim_run_folder(run_dir, [images, cameras])  # before RUN/scene is written: never into a user's folder or fit
     with console.status("automatic masks: sparse points with the cameras held fixed, then GrabCut"):
-        result = calibrate_posed(images, cameras, run_dir / AUTO_SCENE, cfg.downscale, cfg.max_size, warn=warn)
+        scene, result = auto_masked_scene(images, cameras, run_dir / AUTO_SCENE, cfg.downscale, cfg.max_size, warn=warn)
     console.print(("" if result.used else "[yellow]") + result.reason + ("" if result.used else "[/]"))
     if result.distrusted:
         console.print(
             f"[yellow]distrusted masks:[/] {escape(', '.join(result.distrusted))} "
             f"(see {escape(str(run_dir / AUTO_SCENE / 'masks.png'))})"
         )
-    return load_scene(run_dir / AUTO_SCENE)
+    return scene
 
 
 def _command_line(ctx: typer.Context, **replace) -> list[str]:
