@@ -28,10 +28,11 @@ from .sightlines import sight_lines
 class FitData:
     """The training views of a fit and their rays.
 
-    Attributes: ``cameras`` (unit frame), ``masks`` ((H, W) bool per view, or None each without
-    masks), ``has_masks``, ``sampler`` (this process's share of ``cfg.sampler.rays_per_step``).
-    ``scene``: the whole scene; ``train``: the indices of the views fitted; ``run_dir``: where the
-    sparse points are kept (RUN/sparse.npz, triangulated once: a resume reads them back).
+    Attributes: ``views`` (the training views), ``cameras`` (theirs in the unit frame), ``masks``
+    ((H, W) bool per view, or None each without masks), ``has_masks``, ``sampler`` (this process's
+    share of ``cfg.sampler.rays_per_step``). Arguments: ``scene`` the whole scene, ``train`` the
+    indices of the views fitted, ``run_dir`` where the sparse points are kept (RUN/sparse.npz,
+    triangulated once: a resume reads them back), ``generator`` the ray streams' RNG.
     """
 
     def __init__(

@@ -143,8 +143,9 @@ class FitJob:
     ``generator`` (the ray streams' RNG), ``iteration`` (iterations done), ``elapsed`` (seconds of
     fitting done, over every session of the run), ``record`` (the last step's StepRecord, None
     before the first), ``compiled`` (the field runs compiled: ``cfg.rendering.compile`` and no
-    fallback), ``hooks`` (the loop's, the model's schedule hooks first; ``step()`` calls their
-    ``before_step``, ``save()`` their ``on_checkpoint``), ``paused`` (seconds of the caller's hooks,
+    fallback), ``schedule`` (the model's ``schedule_hooks`` as :class:`~dvr_cli.fit.hooks.BeforeStep`
+    hooks), ``hooks`` (the loop's, the schedule first; ``step()`` calls their ``before_step``,
+    ``save()`` their ``on_checkpoint``), ``paused`` (seconds of the caller's hooks,
     which ``clock()`` leaves out).
     """
 
