@@ -80,9 +80,7 @@ def run_worker(args) -> None:
         if not force and fit_s - clock["last"] < args.eval_every:
             return False
         clock["last"] = fit_s
-        quality = field_quality(
-            job.field, job.occ_grid, cfg, norm, test.views, gt, args.mesh_resolution, args.points, args.eval_samples
-        )
+        quality = field_quality(job.model, norm, test.views, gt, args.mesh_resolution, args.points, args.eval_samples)
         point = {"fit_s": round(fit_s, 2), "iteration": job.iteration, **quality}
         curve.append(point)
         print(json.dumps({"progress": point}), file=sys.stderr, flush=True)
@@ -222,7 +220,7 @@ def run_compare(args) -> dict:
                 evals[k].append(record.evaluations)
         last = [job.record for job in jobs]
         compiled = [job.compiled for job in jobs]
-        rates = field_rates([job.field for job in jobs], args.compare_points, args.compare_field_repeats)
+        rates = field_rates([job.model.field for job in jobs], args.compare_points, args.compare_field_repeats)
     variants = []
     for k, value in enumerate(values):
         cmd = [

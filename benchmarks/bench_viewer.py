@@ -54,7 +54,7 @@ def run_scenario(name: str, scene, cfg, out: Path, move_every: float, port: int)
     stamps: list[float] = []
     frames: list[int] = []
     in_hook = [0.0]
-    watch = None if name == "closed" else watch_fit(scene, cfg, port=port)
+    watch = None if name == "closed" else watch_fit(port=port)
     moving = threading.Event()
     if watch is not None and name != "open, no browser":
         watch.viewer.server.get_clients = lambda: {0: "simulated browser"}
@@ -75,6 +75,8 @@ def run_scenario(name: str, scene, cfg, out: Path, move_every: float, port: int)
             threading.Thread(target=mover, daemon=True).start()
 
     def hook(job) -> bool:
+        if watch is not None and not stamps:
+            watch.on_start(job)  # what the loop calls on a watch passed as a hook
         stamps.append(time.monotonic())
         stop = watch.after_step(job) if watch is not None else False
         in_hook[0] += time.monotonic() - stamps[-1]

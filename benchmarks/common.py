@@ -49,9 +49,7 @@ def write_json(path: Path, data: dict) -> Path:
 
 
 def field_quality(
-    field,
-    occ_grid,
-    cfg,
+    model,
     normalization,
     test_views,
     gt_mesh,
@@ -59,10 +57,10 @@ def field_quality(
     points: int = 20000,
     eval_samples: int = 128,
 ) -> dict:
-    """Chamfer-L1 (% of the GT diagonal; nan without a surface) of the field's surface (MISE at
+    """Chamfer-L1 (% of the GT diagonal; nan without a surface) of the model's surface (MISE at
     ``mesh_resolution``, small components dropped) against ``gt_mesh`` (verts, faces), and the mean
-    masked PSNR, PSNR, SSIM and IoU of its renders of ``test_views`` (world cameras). Leaves the
-    field in train mode."""
+    masked PSNR, PSNR, SSIM and IoU of its renders (``render_camera``, ``eval_samples`` marching samples)
+    of ``test_views`` (world cameras). Leaves the field in train mode."""
     import numpy as np
     import torch
 
@@ -70,8 +68,8 @@ def field_quality(
     from dvr_cli.evaluate.report import view_metrics
     from dvr_cli.mesh.clean import keep_large_components
     from dvr_cli.mesh.mise import extract_surface
-    from dvr_cli.render.renderer import render_image
 
+    field, cfg = model.field, model.cfg
     field.eval()
     device = next(field.parameters()).device
     with torch.no_grad():
@@ -83,18 +81,7 @@ def field_quality(
         verts, faces = keep_large_components(verts, faces)
         chamfer = mesh_distances((normalization.to_world(verts), faces), gt_mesh, n_points=points)["chamfer_l1_pct"]
     views = [
-        view_metrics(
-            render_image(
-                field,
-                normalization.camera_to_unit(v.camera),
-                eval_samples,
-                tau=cfg.rendering.tau,
-                occ_grid=occ_grid,
-                n_secant=cfg.rendering.n_secant,
-            ),
-            v,
-        )
-        for v in test_views
+        view_metrics(model.render_camera(normalization.camera_to_unit(v.camera), eval_samples), v) for v in test_views
     ]
     field.train()
     return {

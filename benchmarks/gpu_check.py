@@ -80,9 +80,7 @@ def fit_and_score(
     def score(job) -> bool:
         if job.iteration % eval_every == 0 or job.iteration == iters:
             quality = field_quality(
-                job.field,
-                job.occ_grid,
-                cfg,
+                job.model,
                 example.scene.normalization,
                 example.test,
                 example.gt,

@@ -23,7 +23,7 @@ from typing import Callable
 from ..errors import DvrError
 from ..evaluate.report import evaluate_run, json_safe
 from ..files import append_text, read_json, write_json
-from ..fit import fit
+from ..fit import fit, resume
 from ..mesh.export import export_mesh
 from ..ownership import claim_folder, discard_folder
 from ..run import CHECKPOINT, load_run
@@ -231,8 +231,8 @@ def process_scene(
         cfg = spec.fit_config()
         if device is not None:
             cfg.device = device
-        resume = (run_dir / CHECKPOINT).is_file()
-        _log_attempt(run_dir, int(load_checkpoint(run_dir / CHECKPOINT)["iteration"]) if resume else 0)
+        resuming = (run_dir / CHECKPOINT).is_file()
+        _log_attempt(run_dir, int(load_checkpoint(run_dir / CHECKPOINT)["iteration"]) if resuming else 0)
         total = cfg.schedule.iters or 0  # a fit planned in minutes has no iteration count to reach
         report("fit", 0, total)
         last = {"t": 0.0}
@@ -243,7 +243,10 @@ def process_scene(
                 last["t"] = time.monotonic()
             return False
 
-        fitted = fit(scene, cfg, run_dir, resume=resume, hooks=[hook])
+        if resuming:  # the same settings (SETTINGS' hash): the run's saved config, on this device
+            fitted = resume(run_dir, scene, hooks=[hook], device=device)
+        else:
+            fitted = fit(scene, cfg, run_dir, hooks=[hook])
         result.iterations = fitted.iterations
         if fitted.interrupted:
             raise DvrError(f"interrupted at iteration {fitted.iterations}: run the batch again to resume", run_dir)

@@ -235,6 +235,23 @@ def calibrate_posed(
     return result
 
 
+def auto_masked_scene(
+    images: str | Path,
+    cameras: str | Path,
+    out: str | Path,
+    downscale: float = 1.0,
+    max_size: int | None = None,
+    progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[Scene, SceneMasks]:
+    """Photos with known cameras and no masks -> the scene to fit with automatic masks (``dvr fit
+    --masks auto``): :func:`calibrate_posed` into the scene folder ``out``, then the scene loaded back
+    from ``out`` (so that a fit records ``out`` as its input and a resume reloads it), and the
+    masking's result (``used``, ``reason``, ``distrusted``: without masks when most are distrusted)."""
+    result = calibrate_posed(images, cameras, out, downscale, max_size, progress, warn)
+    return load_scene(out, warn=warn), result
+
+
 def read_sparse_points(scene_dir: str | Path) -> tuple[np.ndarray, np.ndarray | None] | None:
     """The points :func:`calibrate_photos` wrote into ``scene_dir`` (SPARSE_FILE): (P, 3) world
     points and (P, 3) uint8 colours (None when uncoloured); None when the folder has none."""

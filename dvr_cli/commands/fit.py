@@ -60,23 +60,19 @@ def _evaluate_holdout(console: Console, run_dir: Path, device: str) -> None:
 def _scene_with_auto_masks(console: Console, images: Path, cameras: Path | None, cfg: FitConfig, run_dir: Path, warn):
     """--masks auto: the scene at the working size with automatic masks, written as the scene
     folder RUN/scene (the run reloads its views from there); says whether the masks are used."""
-    from ..calib.pipeline import calibrate_posed
-    from ..ownership import claim_folder
-    from ..run import CHECKPOINT
-    from ..scene import load_scene
+    from ..calib.pipeline import auto_masked_scene
+    from ..fit.trainer import claim_run_folder
 
-    if (run_dir / CHECKPOINT).exists():
-        raise DvrError("already holds a fit: pass --resume to continue it or choose another --out", run_dir)
-    claim_folder(run_dir, "run", [images, cameras])  # before RUN/scene is written: never into a user's folder
+    claim_run_folder(run_dir, [images, cameras])  # before RUN/scene is written: never into a user's folder or fit
     with console.status("automatic masks: sparse points with the cameras held fixed, then GrabCut"):
-        result = calibrate_posed(images, cameras, run_dir / AUTO_SCENE, cfg.downscale, cfg.max_size, warn=warn)
+        scene, result = auto_masked_scene(images, cameras, run_dir / AUTO_SCENE, cfg.downscale, cfg.max_size, warn=warn)
     console.print(("" if result.used else "[yellow]") + result.reason + ("" if result.used else "[/]"))
     if result.distrusted:
         console.print(
             f"[yellow]distrusted masks:[/] {escape(', '.join(result.distrusted))} "
             f"(see {escape(str(run_dir / AUTO_SCENE / 'masks.png'))})"
         )
-    return load_scene(run_dir / AUTO_SCENE)
+    return scene
 
 
 def _command_line(ctx: typer.Context, **replace) -> list[str]:
@@ -232,9 +228,9 @@ def register(app: typer.Typer) -> None:
         volume-renders the occupancy first, as UNISURF, then ends on DVR's surface rendering)."""
         from ..fit import distributed
         from ..fit import fit as run_fit
-        from ..fit.resume import recorded_scene, resumed_config
+        from ..fit import resume as resume_fit
         from ..fit.trainer import check_masks
-        from ..run import default_run_dir, resolve_run_dir, scene_name
+        from ..run import default_run_dir, scene_name
         from ..scene import load_scene
 
         if viewer:  # a missing viewer extra is said before anything is written
@@ -253,70 +249,60 @@ def register(app: typer.Typer) -> None:
             kernel=kernel,
             background=background,
         )
-        if resume:
-            run_dir = resolve_run_dir(out)
-            cfg = resumed_config(run_dir, preset, **overrides)
-        else:
+        console = Console(quiet=not distributed.is_writer())  # rank 0 alone prints
+        warn = warner(console)
+        auto_masks = masks is not None and str(masks) == "auto"
+        if auto_masks and (resume or depth is not None or nproc != 1):
+            raise DvrError(
+                "--masks auto writes a new scene for a new fit: without --resume, --depth or --nproc "
+                "(or run `dvr calibrate --masks auto` first and fit its scene folder)"
+            )
+        scene = None
+        run_dir = out
+        if not resume:
             if images is None:
                 raise DvrError("IMAGES is required (a folder of photos or a calibrated scene folder)")
             cfg = FitConfig.from_preset(preset or "fast", **overrides)
             run_dir = out if out is not None else default_run_dir(scene_name(images))
-
-        console = Console(quiet=not distributed.is_writer())  # rank 0 alone prints
-        warn = warner(console)
-        if resume and images is None:
-            scene = recorded_scene(run_dir, warn=warn)
-        elif masks is not None and str(masks) == "auto":
-            if resume or depth is not None or nproc != 1:
-                raise DvrError(
-                    "--masks auto writes a new scene for a new fit: without --resume, --depth or --nproc "
-                    "(or run `dvr calibrate --masks auto` first and fit its scene folder)"
+            if auto_masks:
+                scene = _scene_with_auto_masks(console, images, cameras, cfg, Path(run_dir), warn)
+            else:
+                scene = load_scene(
+                    images,
+                    cameras=cameras,
+                    masks=masks,
+                    downscale=cfg.downscale,
+                    max_size=cfg.max_size,
+                    depth=depth,
+                    depth_scale=depth_scale,
+                    warn=warn,
                 )
-            scene = _scene_with_auto_masks(console, images, cameras, cfg, Path(run_dir), warn)
-        else:
-            scene = load_scene(
-                images,
-                cameras=cameras,
-                masks=masks,
-                downscale=cfg.downscale,
-                max_size=cfg.max_size,
-                depth=depth,
-                depth_scale=depth_scale,
-                warn=warn,
-            )
         if nproc != 1 and distributed.world_size() == 1:  # not yet launched: run N copies of this command
             if viewer:
                 raise DvrError("--viewer follows one process: leave out --nproc to watch the fit")
-            check_masks(scene)
+            if scene is not None:
+                check_masks(scene)
             raise typer.Exit(distributed.launch(nproc, _command_line(ctx, nproc=None, out=run_dir)))
-        plan = (
-            f"{cfg.budget_minutes:g} minutes"
-            if cfg.time_planned
-            else f"{cfg.schedule.iters} iterations"
-            + (f", at most {cfg.schedule.minutes:g} min" if cfg.schedule.minutes else "")
-        )
-        console.print(
-            f"fitting {len(scene)} views ({scene.views[0].camera.width}x{scene.views[0].camera.height}) "
-            f"-> [bold]{escape(str(run_dir))}[/] (preset {cfg.preset}, {plan})"
-        )
-        if not scene.has_masks:
-            console.print(
-                "[yellow]note:[/] no mask for every view: fitting from colour alone, over the whole "
-                "bounding cube (see `dvr fit --help`)"
-            )
         progress = FitProgress(console)
         hooks = [progress]
         if viewer:
             from ..viewer import watch_fit
 
-            hooks.append(watch_fit(scene, cfg, host, port, title=f"dvr fit: {Path(run_dir).name}"))
+            hooks.append(watch_fit(host, port, title=f"dvr fit: {Path(run_dir or 'latest').name}"))
             print_address(console, hooks[-1].viewer)
+        log = warner(console, "note")
         try:
             with progress.bar:
-                result = run_fit(scene, cfg, run_dir, resume=resume, hooks=hooks, log=warner(console, "note"))
+                if resume:
+                    moved = None
+                    if images is not None:  # the photos found elsewhere
+                        moved = dict(images=images, cameras=cameras, masks=masks, depth=depth, depth_scale=depth_scale)
+                    result = resume_fit(out, inputs=moved, hooks=hooks, log=log, preset=preset, **overrides)
+                else:
+                    result = run_fit(scene, cfg, run_dir, hooks=hooks, log=log)
         finally:
             if viewer:
                 hooks[-1].viewer.stop()
         _summary(console, result, resume)
-        if cfg.holdout and not result.interrupted and distributed.is_writer():
-            _evaluate_holdout(console, result.run_dir, cfg.device)
+        if result.cfg.holdout and not result.interrupted and distributed.is_writer():
+            _evaluate_holdout(console, result.run_dir, result.cfg.device)

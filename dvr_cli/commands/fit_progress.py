@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..fit.hooks import LOG_EVERY, LoopHook
 
 
 class FitProgress(LoopHook):
-    """The share of the plan done, the iteration, the last step's loss terms, hit rate and rays per
+    """What the fit runs (views, run folder, preset, plan; a note without masks) when it starts, then
+    the share of the plan done, the iteration, the last step's loss terms, hit rate and rays per
     second (over the last LOG_EVERY iterations), and the last checkpoint. Drawn while ``bar`` is
     entered (``with progress.bar: fit(...)``)."""
 
@@ -27,6 +29,23 @@ class FitProgress(LoopHook):
         self.saved = ""
 
     def on_start(self, job) -> None:
+        cfg, scene = job.cfg, job.scene
+        plan = (
+            f"{cfg.budget_minutes:g} minutes"
+            if cfg.time_planned
+            else f"{cfg.schedule.iters} iterations"
+            + (f", at most {cfg.schedule.minutes:g} min" if cfg.schedule.minutes else "")
+        )
+        camera = scene.views[0].camera
+        self.bar.console.print(
+            f"fitting {len(scene)} views ({camera.width}x{camera.height}) "
+            f"-> [bold]{escape(str(job.run_dir))}[/] (preset {cfg.preset}, {plan})"
+        )
+        if not scene.has_masks:
+            self.bar.console.print(
+                "[yellow]note:[/] no mask for every view: fitting from colour alone, over the whole "
+                "bounding cube (see `dvr fit --help`)"
+            )
         self.task = self.bar.add_task(
             "fit", total=100, completed=100 * job.fraction, status="", iteration=job.iteration
         )

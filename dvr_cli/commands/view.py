@@ -86,17 +86,17 @@ def register(app: typer.Typer) -> None:
             viewer = Viewer(
                 host, port, RenderSettings.of_config(run.cfg, size), title=f"dvr: {run.run_dir.name}", live=live
             )
-            field, occ_grid = run.field, run.occ_grid
+            model = run.model
         else:
             from ..scene import load_scene
 
             content = scene_content(load_scene(path, cameras=cameras, masks=masks))
             viewer = Viewer(host, port, title=f"dvr: {path.resolve().name}", live=None)
-            field = occ_grid = None
+            model = None
         viewer.show(content)
         print_address(console, viewer)
         try:
-            viewer.serve(field, occ_grid)
+            viewer.serve(model)
         except KeyboardInterrupt:
             pass
         finally:

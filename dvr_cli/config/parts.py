@@ -71,9 +71,9 @@ WEIGHT = dict(check=number_in(0), want=NON_NEGATIVE)
 
 @dataclass
 class LossConfig(Settings):
-    """The loss terms of fit/model.py's ``step_losses``: the weight of each (``w_<term>``) and the
+    """The loss terms of model/dvr.py's ``get_loss_dict``: the weight of each (``w_<term>``) and the
     terms' other settings (``normal_jitter``, ``normal_fd_step``, ``mask_probe``). A new term: its
-    weight here, its maths in fit/losses.py."""
+    weight here, its maths in model/losses.py."""
 
     w_rgb: float = setting(1.0, **WEIGHT)
     w_freespace: float = setting(1.0, **WEIGHT)

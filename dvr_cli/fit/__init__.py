@@ -1,11 +1,19 @@
-"""Fitting: pixel sampling, the DVR objective (model.py), the optimisation loop (trainer.py) and its hooks.
+"""Fitting: the data (data.py: views, rays, sight lines), the optimisation loop (trainer.py: ``fit`` and
+``resume``) and its hooks; the model it fits is dvr_cli.model.
 
 The names below load on first use, so that config/ can read the sampler's config (sampler.py, which
 stands on scene/ and render/ alone) without loading the loop, which stands on config/."""
 
 from importlib import import_module
 
-_HOMES = {"FitJob": "trainer", "FitResult": "trainer", "LoopHook": "hooks", "StepRecord": "model", "fit": "trainer"}
+_HOMES = {
+    "FitJob": "trainer",
+    "FitResult": "trainer",
+    "LoopHook": "hooks",
+    "StepRecord": "trainer",
+    "fit": "trainer",
+    "resume": "trainer",
+}
 
 __all__ = sorted(_HOMES)
 

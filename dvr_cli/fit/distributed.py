@@ -5,7 +5,7 @@ runs torch.distributed.run itself), every rank runs the same fit: the same field
 and the same global random stream (so the occupancy-grid refresh, which reads only the field
 and that stream, is identical everywhere), and its own ray stream (seed + rank) from which it
 draws its share n_r of each step's ``rays_per_step`` = R rays. The losses are sums over rays
-divided by the ray count (fit/losses.py), so with the gradients summed over ranks, each
+divided by the ray count (model/losses.py), so with the gradients summed over ranks, each
 weighted by n_r / R, an Adam step equals one process stepping on the union of the ranks' rays.
 Rank 0 alone writes the run folder and decides when to checkpoint and when to stop.
 

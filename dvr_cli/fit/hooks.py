@@ -1,9 +1,10 @@
-"""What the fitting loop calls at its named points: ``on_start``, ``after_step`` (True stops the
-fit), ``on_checkpoint`` (after every checkpoint written) and ``on_stop``.
+"""What the fitting loop calls at its named points: ``on_start``, ``before_step``, ``after_step`` (True
+stops the fit), ``on_checkpoint`` (after every checkpoint written) and ``on_stop``.
 
-The run folder's bookkeeping is made of hooks (:class:`Checkpoints`, :class:`Metrics`,
-:class:`Previews`: their time is the fit's); a caller adds its own (the command line's progress
-display, the viewer, a benchmark's scorer: their time is not the fit's)."""
+The model's schedule (the occupancy grid's refresh, the coarse-to-fine levels: ``DVRModel.schedule_hooks``)
+runs as :class:`BeforeStep` hooks, and the run folder's bookkeeping as hooks too (:class:`Checkpoints`,
+:class:`Metrics`, :class:`Previews`): their time is the fit's. A caller adds its own (the command
+line's progress display, the viewer, a benchmark's scorer: their time is not the fit's)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import numpy as np
 from PIL import Image
 
 from ..files import save_png, to_uint8
-from ..render.renderer import render_image
 from ..run import PREVIEWS
 from ..run.folder import append_metrics
 from . import distributed
@@ -31,6 +31,9 @@ class LoopHook:
 
     def on_start(self, job: FitJob) -> None:
         """Before the first step of this call (after a resume's restore)."""
+
+    def before_step(self, job: FitJob) -> None:
+        """Before every step, as its first part (timed as the step)."""
 
     def after_step(self, job: FitJob) -> bool | None:
         """After every step (``job.record`` is the step's); True stops the fit."""
@@ -50,6 +53,16 @@ class StepCallback(LoopHook):
 
     def after_step(self, job: FitJob) -> bool:
         return self.callback(job)
+
+
+class BeforeStep(LoopHook):
+    """A ``change(iteration, fraction)`` of the model's schedule, made before every step."""
+
+    def __init__(self, change: Callable[[int, float], None]):
+        self.change = change
+
+    def before_step(self, job: FitJob) -> None:
+        self.change(job.iteration, job.fraction)
 
 
 class Checkpoints(LoopHook):
@@ -108,12 +121,11 @@ def save_preview(job: FitJob) -> Path:
     camera = job.scene.normalization.camera_to_unit(view.camera)
     factor = min(1.0, PREVIEW_SIZE / max(camera.width, camera.height))
     w, h = max(1, round(camera.width * factor)), max(1, round(camera.height * factor))
-    was_training = job.field.training
-    job.field.eval()
-    rendered = render_image(
-        job.field, camera.resized(w, h), job.record.n_samples, tau=job.cfg.rendering.tau, occ_grid=job.occ_grid
-    )
-    job.field.train(was_training)
+    field = job.model.field
+    was_training = field.training
+    field.eval()
+    rendered = job.model.render_camera(camera.resized(w, h), job.record.n_samples)
+    field.train(was_training)
     photo = Image.fromarray(to_uint8(view.image)).resize((w, h), Image.BILINEAR)
     pair = np.concatenate([to_uint8(rendered["rgb"]), np.asarray(photo)], axis=1)
     return save_png(Path(job.run_dir) / PREVIEWS / f"iter_{job.iteration:06d}.png", pair)

@@ -32,15 +32,14 @@ from ..errors import DvrError
 from ..files import write_json
 from ..mesh.separate import (
     OBJECT_FILE,
+    SEPARATION_SAMPLES,
     SEPARATION_SIZE,
-    SEPARATION_STEPS,
     ObjectRegion,
     derived_mask,
     hull_region,
     separate_renders,
     shrunk,
 )
-from ..render.renderer import render_image
 from . import distributed
 from .hooks import LoopHook
 from .sampler import edge_band
@@ -108,16 +107,13 @@ class DerivedMasks:
 
 def derive_masks(job: FitJob) -> DerivedMasks:
     """Separate the object of ``job``'s field now and derive its training views' masks."""
-    cfg = job.cfg.rendering
-    full = [view.camera for view in job.sampler.views]  # unit frame, the photos' size
+    full = [view.camera for view in job.data.sampler.views]  # unit frame, the photos' size
     small = [shrunk(camera, SEPARATION_SIZE) for camera in full]
-    was_training = job.field.training
-    job.field.eval()
-    renders = [
-        render_image(job.field, camera, SEPARATION_STEPS, tau=cfg.tau, occ_grid=job.occ_grid, n_secant=cfg.n_secant)
-        for camera in small
-    ]
-    job.field.train(was_training)
+    field = job.model.field
+    was_training = field.training
+    field.eval()
+    renders = [job.model.render_camera(camera, SEPARATION_SAMPLES, background=(1.0, 1.0, 1.0)) for camera in small]
+    field.train(was_training)
     found = separate_renders(renders, small)
     if found.region is None:
         return photo_masks(job, found.reason)
@@ -138,7 +134,7 @@ def photo_masks(job: FitJob, reason: str) -> DerivedMasks:
     if not found.used:
         return DerivedMasks(job.iteration, None, [], [], f"{reason}; {found.reason}")
     masks = [view.mask for view in found.scene.views]
-    region = hull_region([view.camera for view in job.sampler.views], masks)
+    region = hull_region([view.camera for view in job.data.sampler.views], masks)
     if region is None:
         return DerivedMasks(job.iteration, None, [], [], f"{reason}; the automatic masks' hull is empty")
     region.iteration = job.iteration
@@ -149,7 +145,7 @@ def apply(job: FitJob, derived: DerivedMasks) -> None:
     """Fit ``job`` on with the derived masks (nothing changes without a region)."""
     job.derived = derived
     if derived.region is not None:
-        job.sampler.use_masks(derived.masks, derived.known)
+        job.data.sampler.use_masks(derived.masks, derived.known)
 
 
 class ObjectPhase(LoopHook):

@@ -22,9 +22,10 @@ def resumed_config(run_dir: Path, preset: str | None = None, **overrides) -> Fit
     return saved.replaced(**overrides)
 
 
-def recorded_scene(run_dir: Path, warn: Callable[[str], None] | None = None) -> Scene:
-    """The run's scene, reloaded from the inputs scene.json records (as it was loaded for the fit)."""
-    recorded = SceneRecord.load(Path(run_dir) / SCENE).inputs or {}
-    if not recorded.get("images"):
+def recorded_scene(run_dir: Path, warn: Callable[[str], None] | None = None, **moved) -> Scene:
+    """The run's scene, reloaded from the inputs scene.json records (as it was loaded for the fit);
+    ``moved``: ``load_scene`` arguments that replace recorded ones (the photos found elsewhere)."""
+    inputs = {**(SceneRecord.load(Path(run_dir) / SCENE).inputs or {}), **moved}
+    if not inputs.get("images"):
         raise DvrError(f"{SCENE} does not record the images: pass IMAGES (and --cameras)", run_dir)
-    return load_scene(**recorded, warn=warn)
+    return load_scene(**inputs, warn=warn)

@@ -1,17 +1,17 @@
 """The optimisation loop of multi-view DVR: sample rays, render, step, keep the run folder.
 
-One iteration: draw rays (sampler.py), render them and take the loss terms of the DVR objective
-(model.py), take an Adam step. The schedule (learning rate, coarse-to-fine levels, marching
-steps) follows the fraction of the plan done: iterations over ``cfg.schedule.iters``, or seconds over
-the time budget when the fit is planned in time. The loop locks the run folder, calls its hooks at
-named points (hooks.py: the checkpoints, metrics and previews of the run folder, and the caller's:
-a progress display, the viewer) and stops at the end of the plan, when a hook asks, or on Ctrl-C,
-always leaving a checkpoint.
+One iteration: the model's schedule hooks (occupancy-grid refresh, coarse-to-fine levels), draw rays
+(data.py), render them and take the loss terms of the DVR objective (the model, model/dvr.py), take an
+Adam step. The schedule (learning rate, levels, marching samples) follows the fraction of the plan done:
+iterations over ``cfg.schedule.iters``, or seconds over the time budget when the fit is planned in
+time. The loop locks the run folder, calls its hooks at named points (hooks.py: the model's, the
+checkpoints, metrics and previews of the run folder, and the caller's: a progress display, the
+viewer) and stops at the end of the plan, when a hook asks, or on Ctrl-C, always leaving a
+checkpoint. ``fit`` starts a run, ``resume`` continues one.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import random
 import signal
@@ -25,14 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..calib.triangulate import SparsePoints, triangulate
 from ..config import FitConfig
 from ..errors import DvrError
-from ..fields.background import make_background, median_colours
 from ..fields.compiled import compile_field
-from ..files import to_uint8
+from ..model import DVRModel
 from ..ownership import claim_folder, remove_written
-from ..render.background import ray_background
 from ..run import CHECKPOINT, CONFIG, METRICS, SCENE, SPARSE, RunLock, SceneRecord, holdout_split
 from ..run.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from ..run.folder import adopt_old_run, resolve_run_dir, truncate_metrics, update_latest_link
@@ -40,19 +37,48 @@ from ..runtime import resolve_device
 from ..scene.types import Scene
 from ..scene.write import scene_inputs
 from . import distributed
-from .hooks import Checkpoints, LoopHook, Metrics, Previews, StepCallback
-from .model import StepRecord, batch_outputs, step_losses, total_loss
+from .data import FitData
+from .hooks import BeforeStep, Checkpoints, LoopHook, Metrics, Previews, StepCallback
 from .object_phase import DerivedMasks, ObjectPhase, apply
 from .resume import recorded_scene, resumed_config
-from .sightlines import sight_lines
 
-COARSE_TO_FINE_SHARE = 0.4  # grid levels are switched on over this share of the plan
+
+@dataclass
+class StepRecord:
+    """What one step did.
+
+    terms: each loss term, unweighted; total: the weighted sum that was minimised;
+    hit_rate: share of the rays that found a surface; evaluations: field evaluations of the
+    marcher; n_samples: marching samples per ray; lr: learning rate; fraction: share of the plan done
+    when the step started.
+    """
+
+    terms: dict[str, float]
+    total: float
+    hit_rate: float
+    evaluations: int
+    n_samples: int
+    lr: float
+    fraction: float
+
+    def to_json(self) -> dict:
+        """The metrics.jsonl fields of this step."""
+        return {
+            **self.terms,
+            "total": self.total,
+            "hit": self.hit_rate,
+            "march_evals": self.evaluations,
+            "n_samples": self.n_samples,
+            "lr": self.lr,
+            "fraction": round(self.fraction, 5),
+        }
 
 
 @dataclass
 class FitResult:
     """What a fit did: its folder, iterations done in total, seconds of this call, the last step,
-    whether the field ran compiled (``cfg.rendering.compile`` and no fallback)."""
+    whether the field ran compiled (``cfg.rendering.compile`` and no fallback), the config it ran
+    with (a resume's: the run's saved one with its overrides)."""
 
     run_dir: Path
     iterations: int
@@ -60,6 +86,7 @@ class FitResult:
     last: StepRecord | None = None
     interrupted: bool = False
     compiled: bool = False
+    cfg: FitConfig | None = None
 
 
 # ------------------------------------------------------------------------------ checks
@@ -82,11 +109,6 @@ def check_masks(scene: Scene) -> None:
         raise DvrError("every mask is empty (all black): white must mark the object", _mask_source(scene))
     if n_object == n_total:
         raise DvrError("every mask is full (all white): black must mark the background", _mask_source(scene))
-
-
-def active_levels(fraction: float, n_levels: int) -> int:
-    """Coarse-to-fine: 1 level at the start, all ``n_levels`` from COARSE_TO_FINE_SHARE of the plan on."""
-    return min(n_levels, 1 + int(fraction * (n_levels - 1) / COARSE_TO_FINE_SHARE + 1e-9))
 
 
 @contextmanager
@@ -115,13 +137,16 @@ def _sigint_as_flag():
 class FitJob:
     """The state of one fit, as the loop and its hooks see it.
 
-    Attributes: ``cfg``, ``scene``, ``run_dir``, ``train`` (view indices fitted), ``field``,
-    ``optimizer``, ``occ_grid``, ``sampler``, ``generator`` (the sampler's RNG), ``background``
-    (the model of what lies past the cube, ``cfg.rendering.background``, without masks; else None), ``iteration``
-    (iterations done), ``elapsed`` (seconds of fitting done, over every session of the run),
-    ``record`` (the last step's StepRecord, None before the first), ``compiled`` (the field runs
-    compiled: ``cfg.rendering.compile`` and no fallback), ``hooks`` (the loop's; ``save()`` calls
-    their ``on_checkpoint``), ``paused`` (seconds of the caller's hooks, which ``clock()`` leaves out).
+    Attributes: ``cfg``, ``scene``, ``run_dir``, ``train`` (view indices fitted), ``data`` (the
+    training views and their rays, :class:`~dvr_cli.fit.data.FitData`), ``model`` (the
+    :class:`~dvr_cli.model.DVRModel`: field, background, occupancy grid), ``optimizer``,
+    ``generator`` (the ray streams' RNG), ``iteration`` (iterations done), ``elapsed`` (seconds of
+    fitting done, over every session of the run), ``record`` (the last step's StepRecord, None
+    before the first), ``compiled`` (the field runs compiled: ``cfg.rendering.compile`` and no
+    fallback), ``schedule`` (the model's ``schedule_hooks`` as :class:`~dvr_cli.fit.hooks.BeforeStep`
+    hooks), ``hooks`` (the loop's, the schedule first; ``step()`` calls their ``before_step``,
+    ``save()`` their ``on_checkpoint``), ``paused`` (seconds of the caller's hooks,
+    which ``clock()`` leaves out).
     """
 
     def __init__(self, scene: Scene, cfg: FitConfig, run_dir: Path, train: list[int]):
@@ -131,45 +156,23 @@ class FitJob:
         np.random.seed(cfg.seed)
         random.seed(cfg.seed)
         self.generator = torch.Generator().manual_seed(distributed.sampler_seed(cfg.seed))  # global streams: cfg.seed
-        train_scene = scene.subset(train)
-        cameras = train_scene.unit_cameras()
-        masks = [v.mask for v in train_scene.views] if train_scene.has_masks else [None] * len(cameras)
-        lines = None
-        if cfg.losses.w_sparse > 0:
-            lines = sight_lines(
-                _sparse_points(train_scene, run_dir / SPARSE), cameras, masks, scene.normalization.to_unit, self.device
-            )
-        share = dataclasses.replace(cfg.sampler, rays_per_step=distributed.ray_share(cfg.sampler.rays_per_step))
-        self.sampler = share.setup(
-            train_scene.views, cameras, scene.normalization.scale, self.device, self.generator, sight_lines=lines
-        )
-        self.field = cfg.field.setup().to(self.device)
-        distributed.broadcast_module(self.field)
-        # without masks nothing tells the object from its surroundings but the colour: the region of
-        # interest is the whole unit cube, and what lies beyond it the background model
-        self.compilation = compile_field(self.field, cfg.rendering.compile)
-        self.background = None
-        parameters = list(self.field.parameters())
-        if not train_scene.has_masks:
-            self.background = make_background(
-                cfg.rendering.background,
-                median_colours([v.image for v in train_scene.views]),
-                cfg.rendering.background_grid,
-            ).to(self.device)
-            distributed.broadcast_module(self.background)
-            parameters += list(self.background.parameters())
-        self.optimizer = cfg.optimizer.setup(parameters, self.field.lazy_parameters())
-        self.occ_grid = cfg.occ_grid.setup(cameras, masks).to(self.device)
+        self.data = FitData(scene, train, cfg, run_dir, self.device, self.generator)
+        colours = None if self.data.has_masks else self.data.colours()
+        self.model = DVRModel.setup(cfg, self.data.cameras, self.data.masks, colours, self.device)
+        distributed.broadcast_module(self.model)
+        self.compilation = compile_field(self.model.field, cfg.rendering.compile)
+        self.optimizer = cfg.optimizer.setup(list(self.model.parameters()), self.model.field.lazy_parameters())
         self.iteration = 0
         self.elapsed = 0.0
         self.step_seconds = 0.0  # moving average of the time of a step with its bookkeeping (this session)
         self.record: StepRecord | None = None
         self.rng_at_iteration = capture_rng(self.generator)
-        self.hooks: list[LoopHook] = []
+        self.schedule: list[LoopHook] = [BeforeStep(hook) for hook in self.model.schedule_hooks()]
+        self.hooks: list[LoopHook] = list(self.schedule)
         self.paused = 0.0
         # the object phase's masks (object_phase.py): None before it, and always with given masks
         self.derived: DerivedMasks | None = None
-        self.object_phase = not train_scene.has_masks and cfg.schedule.object_share > 0
+        self.object_phase = not self.data.has_masks and cfg.schedule.object_share > 0
 
     def clock(self) -> float:
         """Seconds on the fit's clock: time.monotonic() less the time the caller's hooks took."""
@@ -208,21 +211,16 @@ class FitJob:
         return {
             "iteration": self.iteration,
             "elapsed": self.elapsed,
-            "field": self.field.state_dict(),
+            **self.model.checkpoint_state(),
             "optimizer": self.optimizer.state_dict(),
             "rng": distributed.gather_rng(self.rng_at_iteration),
-            "occ_grid": self.occ_grid.state_dict(),
             "config": json.dumps(self.cfg.to_json()),
-            **({} if self.background is None else {"background": self.background.state_dict()}),
             **({} if self.derived is None else {"derived_masks": self.derived.state()}),
         }
 
     def restore(self, state: dict) -> None:
-        self.field.load_state_dict(state["field"])
+        self.model.load_checkpoint_state(state, self.run_dir / CHECKPOINT)
         self.optimizer.load_state_dict(state["optimizer"])
-        self.occ_grid.load_state_dict(state["occ_grid"])
-        if self.background is not None:
-            self.background.load_state_dict(state["background"])
         if "derived_masks" in state:
             apply(self, DerivedMasks.from_state(state["derived_masks"]))
         self.iteration = int(state["iteration"])
@@ -238,35 +236,25 @@ class FitJob:
 
     # ---- one iteration
     def step(self) -> StepRecord:
-        """Run one iteration at the current fraction of the plan; returns its record."""
+        """Run one iteration at the current fraction of the plan (after the hooks' ``before_step``:
+        the model's schedule first); returns its record."""
+        for hook in self.hooks:
+            hook.before_step(self)
         cfg, fraction = self.cfg, self.fraction
-        if self.iteration > 0 and self.iteration % cfg.occ_grid.update_every == 0:
-            self.occ_grid.update(self.field.occupancy_logits, cfg.rendering.tau)
-        self.field.set_active_levels(active_levels(fraction, self.field.n_levels))
         lr = cfg.optimizer.learning_rate(fraction)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         n_samples = cfg.schedule.n_samples(fraction)
-        batch = self.sampler.sample()
-        background = None
-        if self.background is not None:
-            background = ray_background(
-                self.background,
-                batch.origins,
-                batch.dirs,
-                batch.view_index,
-                cfg.rendering.background_samples,
-                self.generator,
-            )
-        out = batch_outputs(self.field, batch, cfg, n_samples, self.occ_grid, self.generator, fraction, background)
+        batch = self.data.sample()
+        out = self.model.get_outputs(batch, fraction, self.generator, n_samples)
         region = None if self.derived is None or self.derived.region is None else self.derived.contains
-        terms = step_losses(batch, out, cfg, region)
-        loss = total_loss(terms, cfg)
+        terms = self.model.get_loss_dict(out, batch, region)
+        loss = self.model.total_loss(terms)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         distributed.average_gradients(
             [p for group in self.optimizer.param_groups for p in group["params"]],
-            self.sampler.rays_per_step / cfg.sampler.rays_per_step,
+            self.data.sampler.rays_per_step / cfg.sampler.rays_per_step,
         )
         self.optimizer.step()
         self.iteration += 1
@@ -283,82 +271,115 @@ class FitJob:
         return self.record
 
 
-def _sparse_points(scene: Scene, path: Path) -> SparsePoints:
-    """The points triangulated from ``scene``'s photos: read from ``path`` if there (a resume),
-    else triangulated and written there."""
-    if path.is_file():
-        return SparsePoints.load(path)
-    sparse = triangulate([to_uint8(v.image) for v in scene.views], [v.camera for v in scene.views])
-    if distributed.is_writer():
-        sparse.save(path)
-    return sparse
+def claim_run_folder(run_dir: Path, inputs: Sequence[Path | str | None] = ()) -> None:
+    """Make ``run_dir`` a run folder for a new fit (new, empty or dvr's own, never one of ``inputs``);
+    DvrError when it already holds a fit. What a fit writes there first (the automatic masks' scene)
+    may come after it."""
+    _refuse_a_fit(Path(run_dir))
+    claim_folder(run_dir, "run", inputs)
 
 
-def _prepare_folder(run_dir: Path, cfg: FitConfig, resume: bool) -> dict | None:
-    """Validate the run folder before anything is written; the checkpoint to resume from, if any."""
-    checkpoint = run_dir / CHECKPOINT
-    if resume:
-        return load_checkpoint(checkpoint, cfg)
-    if checkpoint.exists():
+def _refuse_a_fit(run_dir: Path) -> None:
+    if (run_dir / CHECKPOINT).exists():
         raise DvrError("already holds a fit: pass --resume to continue it or choose another --out", run_dir)
-    remove_written(run_dir / SPARSE)  # left by a fit that never saved: its views may differ
-    return None
 
 
 def fit(
-    scene: Scene | None = None,
-    cfg: FitConfig | None = None,
-    run_dir: str | Path | None = None,
-    resume: bool = False,
+    scene: Scene,
+    cfg: FitConfig,
+    run_dir: str | Path,
     hooks: Sequence[LoopHook | Callable[[FitJob], bool]] = (),
     log: Callable[[str], None] | None = None,
 ) -> FitResult:
-    """Fit occupancy + texture fields to ``scene``'s views, writing the run folder ``run_dir``.
+    """Fit occupancy + texture fields to ``scene``'s views, writing the new run folder ``run_dir``.
 
     Plans over ``cfg.schedule.iters`` iterations, or over the time budget (``cfg.budget_minutes``)
     when that is None; stops at the end of the plan, when a hook asks, or on Ctrl-C, and always
-    leaves ``checkpoints/latest.pt`` (also written every ``cfg.checkpoint_every_s``). With
-    ``resume`` it continues that checkpoint of ``run_dir`` (default runs/latest), with the run's
-    saved config and recorded scene unless given (as `dvr fit --resume`): an iteration-planned fit
-    then equals an uninterrupted one (bit-for-bit on CPU); a time-planned one continues its schedule
-    from the time already used. The run folder is locked while the fit writes it (a second fit gets
-    a DvrError).
-    Raises DvrError for missing / empty / full masks, cameras that do not see the unit cube, a
-    resume whose config or checkpoint does not match (the folder is then left untouched), or a
-    checkpoint that cannot be written (the previous one is kept).
+    leaves ``checkpoints/latest.pt`` (also written every ``cfg.checkpoint_every_s``); ``resume``
+    continues it. The run folder is locked while the fit writes it (a second fit gets a DvrError).
+    Raises DvrError for a folder that already holds a fit or is not dvr's to write, missing / empty /
+    full masks, cameras that do not see the unit cube, or a checkpoint that cannot be written (the
+    previous one is kept).
     ``hooks``: :class:`~dvr_cli.fit.hooks.LoopHook` s, or callables ``f(job) -> bool`` run after
     every step (True stops the fit), called after the run folder's own; their time is counted
     neither in the plan nor in ``seconds``. ``log``: one line for the user (a lock taken over
-    from a dead process, a warning while reloading the scene).
+    from a dead process).
     """
-    if resume:
-        run_dir = resolve_run_dir(run_dir)
-        if not (run_dir / CHECKPOINT).is_file():
-            raise DvrError(f"nothing to resume: no {CHECKPOINT}", run_dir)
-        adopt_old_run(run_dir)
-        cfg = resumed_config(run_dir) if cfg is None else cfg
-        scene = recorded_scene(run_dir, warn=log) if scene is None else scene
-    elif scene is None or cfg is None or run_dir is None:
-        raise DvrError("a new fit needs a scene, a config and a run folder")
     run_dir = Path(run_dir)
     distributed.init_from_env(cfg.device)  # under torchrun: join the other ranks
-    writer = distributed.is_writer()  # rank 0 alone writes the folder
+    train, holdout = _split(scene, cfg)
+    if distributed.is_writer():
+        claim_run_folder(run_dir, scene_inputs(scene))
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    return _run(scene, cfg, run_dir, train, holdout, hooks, log, resumed=False)
+
+
+def resume(
+    run_dir: str | Path | None = None,
+    scene: Scene | None = None,
+    inputs: dict | None = None,
+    hooks: Sequence[LoopHook | Callable[[FitJob], bool]] = (),
+    log: Callable[[str], None] | None = None,
+    preset: str | None = None,
+    **overrides,
+) -> FitResult:
+    """Continue the fit of ``run_dir`` (default runs/latest) from its checkpoint, with the run's saved
+    config changed by ``overrides`` (flat names, None ignored: only how long or where it runs, see
+    ``resumed_config``; ``preset`` must be the run's) and its recorded scene unless ``scene`` is
+    given (``inputs``: ``load_scene`` arguments that replace the recorded ones, the photos found
+    elsewhere; the working size stays the run's). An iteration-planned fit then equals an
+    uninterrupted one (bit for bit on CPU); a time-planned one continues its schedule from the time
+    already used. Raises DvrError when there is no checkpoint, or the config or checkpoint does not
+    match (the folder is then left untouched); otherwise as ``fit``. ``log`` also gets the warnings
+    of reloading the scene.
+    """
+    run_dir = resolve_run_dir(run_dir)
+    if not (run_dir / CHECKPOINT).is_file():
+        raise DvrError(f"nothing to resume: no {CHECKPOINT}", run_dir)
+    adopt_old_run(run_dir)
+    cfg = resumed_config(run_dir, preset, **overrides)
+    if scene is None:
+        moved = {} if inputs is None else {"downscale": cfg.downscale, "max_size": cfg.max_size, **inputs}
+        scene = recorded_scene(run_dir, log, **moved)
+    distributed.init_from_env(cfg.device)
+    train, holdout = _split(scene, cfg)
+    return _run(scene, cfg, run_dir, train, holdout, hooks, log, resumed=True)
+
+
+def _split(scene: Scene, cfg: FitConfig) -> tuple[list[int], list[int]]:
+    """The views fitted and held out; DvrError for unusable masks or a holdout that leaves none."""
     check_masks(scene)
     train, holdout = holdout_split(len(scene), cfg.holdout)
     if not train:
         raise DvrError(f"--holdout {cfg.holdout} leaves no view to fit ({len(scene)} views)")
-    if not resume and writer:
-        claim_folder(run_dir, "run", scene_inputs(scene))  # new, empty or dvr's own: never a user's folder
-    elif not resume:
-        run_dir.mkdir(parents=True, exist_ok=True)
+    return train, holdout
+
+
+def _run(
+    scene: Scene,
+    cfg: FitConfig,
+    run_dir: Path,
+    train: list[int],
+    holdout: list[int],
+    hooks: Sequence[LoopHook | Callable[[FitJob], bool]],
+    log: Callable[[str], None] | None,
+    resumed: bool,
+) -> FitResult:
+    """Lock ``run_dir``, set the job up (from its checkpoint when ``resumed``), run the loop."""
+    writer = distributed.is_writer()  # rank 0 alone writes the folder
     with RunLock(run_dir) if writer else nullcontext() as lock:
         if lock is not None and lock.stale_pid is not None and log is not None:
             log(f"took over the lock of process {lock.stale_pid}, which no longer runs")
-        state = _prepare_folder(run_dir, cfg, resume)
+        if resumed:
+            state = load_checkpoint(run_dir / CHECKPOINT, cfg)
+        else:
+            _refuse_a_fit(run_dir)  # again under the lock: a fit may have begun since the folder was claimed
+            remove_written(run_dir / SPARSE)  # left by a fit that never saved: its views may differ
         cfg.field.prepare()  # a kernel's compile is not the fit's work: outside the budget
         setup_start = time.monotonic()
         job = FitJob(scene, cfg, run_dir, train)
-        if state is not None:
+        if resumed:
             job.restore(state)
             if writer:
                 truncate_metrics(run_dir, job.iteration)
@@ -373,11 +394,11 @@ def fit(
 
 
 def _loop(job: FitJob, watchers: list[LoopHook], log: Callable[[str], None] | None = None) -> FitResult:
-    """Steps until the plan is done, a hook stops it or Ctrl-C; the run folder's hooks (the object
-    phase of a fit without masks, checkpoints, metrics, previews) are timed as the fit, the
-    caller's ``watchers`` are not."""
+    """Steps until the plan is done, a hook stops it or Ctrl-C; the model's schedule hooks and the run
+    folder's (the object phase of a fit without masks, checkpoints, metrics, previews) are timed as
+    the fit, the caller's ``watchers`` are not (but for a ``before_step`` of theirs, part of the step)."""
     bookkeeping = [*([ObjectPhase(log)] if job.object_phase else []), Checkpoints(), Metrics(), Previews()]
-    job.hooks = [*bookkeeping, *watchers]
+    job.hooks = [*job.schedule, *bookkeeping, *watchers]
     seconds = 0.0  # of this call, the watchers excluded
     interrupted = False
     job.elapsed, job.step_seconds = distributed.from_rank0(job.elapsed, job.step_seconds)  # rank 0's clock
@@ -412,4 +433,4 @@ def _loop(job: FitJob, watchers: list[LoopHook], log: Callable[[str], None] | No
         job.save()
         for hook in job.hooks:
             hook.on_stop(job, interrupted)
-    return FitResult(job.run_dir, job.iteration, seconds, job.record, interrupted, job.compiled)
+    return FitResult(job.run_dir, job.iteration, seconds, job.record, interrupted, job.compiled, job.cfg)

@@ -40,7 +40,7 @@ from ..scene.camera import Camera
 
 #: Longest side of the views rendered for the separation (pixels), and their marching samples (a
 #: quarter of the default render's: the separation needs where the surface is, to a grid cell).
-SEPARATION_SIZE, SEPARATION_STEPS = 80, 64
+SEPARATION_SIZE, SEPARATION_SAMPLES = 80, 64
 #: RANSAC: trials per plane; inlier distance (unit cube half-side 1); the least share of the
 #: points a support holds; how many planes are tried.
 PLANE_TRIALS, PLANE_TOL, MIN_PLANE_SHARE, MAX_PLANES = 300, 0.02, 0.08, 3
@@ -250,7 +250,7 @@ def separate_run(run: Run, seed: int = 0) -> Separation:
     cameras = [shrunk(run.cameras[i], SEPARATION_SIZE) for i in run.train]
     renders = []
     for camera in cameras:
-        out = run.render(camera, SEPARATION_STEPS)
+        out = run.render(camera, SEPARATION_SAMPLES)
         renders.append({"depth": out["depth"] / run.normalization.scale, "mask": out["mask"]})
     return separate_renders(renders, [run.normalization.camera_to_unit(c) for c in cameras], seed)
 

@@ -9,7 +9,9 @@ so every sample gets a photometric gradient, not only the one surface crossing D
 samples lie in an interval [d - delta, d + delta] around that crossing d (found by the marcher and
 secant of march.py), plus a few spread over the whole ray inside the cube (free space); delta
 shrinks over the plan, so the fit ends as surface rendering. Pure functions over flat tensors
-(nerfacc's volrend.py style); the caller evaluates the field.
+(nerfacc's volrend.py style): the compositing maths, the samples of a batch of marched rays
+(``volume_samples``) and their render from the occupancy the caller evaluated there
+(``volume_outputs``: the colour field is read only where a sample's weight counts).
 """
 
 from __future__ import annotations
@@ -17,6 +19,14 @@ from __future__ import annotations
 import math
 
 import torch
+
+from ..fields.base import Field
+from .march import SurfaceHits, occupied_span
+from .occgrid import OccupancyGrid
+
+# samples whose compositing weight is below this get no colour evaluation (nerfacc skips them
+# too): they would change a pixel by less than 1e-4 of the colour range
+WEIGHT_EPS = 1e-4
 
 
 def _check_rays(name: str, tensor: torch.Tensor, shape: tuple) -> None:
@@ -110,3 +120,79 @@ def ray_samples(
     hi = torch.where(hit, torch.minimum(depth + delta, t_far), t_far)
     interval = stratified(lo, hi, n_interval, generator)
     return torch.sort(torch.cat([free, interval], dim=1), dim=1).values
+
+
+def volume_samples(
+    origins: torch.Tensor,
+    dirs: torch.Tensor,
+    hits: SurfaceHits,
+    delta: float,
+    n_free: int,
+    n_interval: int,
+    occ_grid: OccupancyGrid | None,
+    generator: torch.Generator | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The volume renderer's samples of N marched rays o + t w (UNISURF's sampling, ``ray_samples``).
+
+    origins, dirs: (N, 3) the rays ``hits`` marched. Each ray is sampled over the part of it in
+    the cube that crosses occupied cells of ``occ_grid`` (``occupied_span``; the whole chord
+    without a grid): ``n_free`` samples spread over it, ``n_interval`` within [d - delta, d + delta]
+    around its marched surface d (or over it all when it has none). Returns
+      t: (N, S) sorted ray parameters, S = n_free + n_interval;
+      points: (N * S, 3) the samples o + t w, ray-major;
+      live: (N * S,) bool, the sample lies in an occupied cell (the others are empty: alpha 0).
+    """
+    t_near, t_far = hits.t_near.clamp_min(0.0), hits.t_far
+    if occ_grid is not None:
+        t_near, t_far = occupied_span(occ_grid, origins, dirs, t_near, t_far)
+    t = ray_samples(t_near, t_far, hits.depth, hits.hit, delta, n_free, n_interval, generator)
+    points = (origins[:, None, :] + t[..., None] * dirs[:, None, :]).reshape(-1, 3)
+    live = occ_grid.occupied(points) if occ_grid is not None else torch.ones_like(points[:, 0], dtype=torch.bool)
+    return t, points, live
+
+
+def volume_outputs(
+    field: Field,
+    origins: torch.Tensor,
+    dirs: torch.Tensor,
+    hits: SurfaceHits,
+    t: torch.Tensor,
+    live: torch.Tensor,
+    logits: torch.Tensor,
+    surface_normals: torch.Tensor | None,
+    background: torch.Tensor | None,
+) -> dict[str, torch.Tensor]:
+    """The volume render of N marched rays o + t w from their samples' occupancy logits.
+
+    origins, dirs: (N, 3); t: (N, S) and live: (N * S,) from ``volume_samples``; logits: (L,) f
+    at the L live samples, with gradients; surface_normals: (M, 3) detached outward normals at the
+    M hit rays' surface points, or None; background: (N, 3) or None. Alpha o = sigmoid(f) (0 at
+    samples in empty cells); the colour t(p, w) is evaluated where the weight is at least
+    WEIGHT_EPS, its shading term reading the normal of the ray's surface (its samples lie around
+    it) or, on a ray with none, -w (facing the camera). Returns ``composite``'s rgb, acc, weights and
+      depth (N,): the expected depth sum w_i t_i / acc;
+      rendered (N,) bool: all True (every ray's colour is a render);
+      hit, inside, t_near, t_far, t_peak (N,): the marching's, as ``shade_hits`` returns them.
+    """
+    n, s = t.shape
+    alphas = t.new_zeros(n * s).index_put((live.nonzero().squeeze(1),), torch.sigmoid(logits)).view(n, s)
+    with torch.no_grad():
+        seen = (composite(alphas, alphas.new_zeros(n, s, 3))["weights"] >= WEIGHT_EPS).reshape(-1)
+    index = seen.nonzero().squeeze(1)
+    ray = index // s
+    ray_normals = -dirs
+    if surface_normals is not None:
+        ray_normals = ray_normals.index_put((hits.hit.nonzero().squeeze(1),), surface_normals.detach())
+    points = origins[ray] + t.reshape(-1)[index, None] * dirs[ray]
+    colours = t.new_zeros(n * s, 3).index_put((index,), field.texture(points, dirs[ray], ray_normals[ray]))
+    out = composite(alphas, colours.view(n, s, 3), background)
+    out.update(
+        depth=expected_depth(out["weights"], t),
+        rendered=torch.ones_like(hits.hit),
+        hit=hits.hit,
+        inside=hits.inside,
+        t_near=hits.t_near,
+        t_far=hits.t_far,
+        t_peak=hits.t_peak,
+    )
+    return out

@@ -13,10 +13,9 @@ from torch import nn
 from ..config import FitConfig
 from ..errors import DvrError
 from ..fields import Field
-from ..fields.background import make_background
 from ..files import read_json
+from ..model import DVRModel
 from ..render.occgrid import OccupancyGrid
-from ..render.renderer import render_image
 from ..runtime import resolve_device
 from ..scene.camera import Camera
 from ..scene.types import Normalization, Scene
@@ -30,25 +29,39 @@ class Run:
     """A fitted run, ready to export, render or evaluate.
 
     Attributes:
-        cfg: the run's FitConfig.
-        field: the fitted field, eval mode, on ``device``.
-        occ_grid: the occupancy bit-grid at the checkpoint (for faster rendering), on ``device``.
+        model: the fitted DVRModel (field, occupancy grid, background), eval mode, on ``device``.
         record: scene.json (normalisation, world cameras, paths, train / held-out split, inputs).
         run_dir: the resolved run folder.
-        device: where the field lives.
+        device: where the model lives.
         iteration: iterations fitted.
-        background: the model of what lies past the cube (fields/background.py) of a fit without
-            masks, eval mode, on ``device``; None for a fit with masks.
     """
 
-    cfg: FitConfig
-    field: Field
-    occ_grid: OccupancyGrid
+    model: DVRModel
     record: SceneRecord
     run_dir: Path
     device: torch.device
     iteration: int
-    background: nn.Module | None = None
+
+    @property
+    def cfg(self) -> FitConfig:
+        """The run's FitConfig."""
+        return self.model.cfg
+
+    @property
+    def field(self) -> Field:
+        """The fitted field."""
+        return self.model.field
+
+    @property
+    def occ_grid(self) -> OccupancyGrid:
+        """The occupancy bit-grid at the checkpoint (for faster rendering)."""
+        return self.model.occ_grid
+
+    @property
+    def background(self) -> nn.Module | None:
+        """The model of what lies past the cube (fields/background.py) of a fit without masks; None
+        for a fit with masks."""
+        return self.model.background
 
     @property
     def normalization(self) -> Normalization:
@@ -74,27 +87,14 @@ class Run:
         background=None,
         progress: Callable[[int, int], None] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Render the field from the world ``camera`` (``render_image`` with the run's settings).
+        """Render the field from the world ``camera`` (the model's ``render_camera``).
 
         Returns numpy arrays: rgb (H, W, 3), depth (H, W) distance along the ray in world units
         (0 on miss), normal (H, W, 3), mask (H, W) bool. ``n_samples``: marching samples (default
         the run's ``render_samples``); ``background``: the colour (3,) where no surface is hit, or
         None: the run's background model (a fit without masks), else white.
         """
-        rendering = self.cfg.rendering
-        model = self.background if background is None else None
-        out = render_image(
-            self.field,
-            self.normalization.camera_to_unit(camera),
-            n_samples or rendering.render_samples,
-            tau=rendering.tau,
-            occ_grid=self.occ_grid,
-            background=(1.0, 1.0, 1.0) if background is None else background,
-            progress=progress,
-            n_secant=rendering.n_secant,
-            background_model=model,
-            background_samples=rendering.background_samples,
-        )
+        out = self.model.render_camera(self.normalization.camera_to_unit(camera), n_samples, background, progress)
         out["depth"] = out["depth"] * np.float32(self.normalization.scale)
         return out
 
@@ -141,31 +141,9 @@ def load_run(run_dir: str | Path | None = None, device: str = "auto") -> Run:
     record = SceneRecord.load(run_dir / SCENE)
     state = load_checkpoint(run_dir / CHECKPOINT, cfg)
     dev = resolve_device(device)
-    field = cfg.field.setup()
-    try:
-        field.load_state_dict(state["field"])
-    except RuntimeError:
-        raise DvrError(f"the checkpoint's field does not match {CONFIG}", run_dir / CHECKPOINT) from None
-    field.to(dev).eval()
-    grid = OccupancyGrid.from_state_dict(state["occ_grid"]).to(dev)
+    model = DVRModel.from_checkpoint(cfg, state, len(record.train), run_dir / CHECKPOINT, dev).eval()
     try:
         adopt_old_run(run_dir)  # a run from before the marker: what export, eval and render write there is dvr's
     except OSError:
         pass  # a read-only run is still read
-    background = None
-    if "background" in state:
-        background = _background(cfg, state["background"], len(record.train), run_dir / CHECKPOINT).to(dev).eval()
-    return Run(cfg, field, grid, record, run_dir, dev, int(state["iteration"]), background)
-
-
-def _background(cfg: FitConfig, state: dict, n_views: int, path: Path) -> nn.Module:
-    """The run's background model (``cfg.rendering.background`` for ``n_views`` training photos)
-    holding the checkpoint's ``state``; DvrError naming ``path`` when they do not match."""
-    model = make_background(
-        cfg.rendering.background, np.full((n_views, 3), 0.5, dtype=np.float32), cfg.rendering.background_grid
-    )
-    try:
-        model.load_state_dict(state)
-    except RuntimeError:
-        raise DvrError(f"the checkpoint's background does not match {CONFIG}", path) from None
-    return model
+    return Run(model, record, run_dir, dev, int(state["iteration"]))

@@ -2,7 +2,7 @@
 of a scene, a fitted run or a fit in progress.
 
 Everything is shown in dvr's unit frame (the region of interest is the cube [-1, 1]^3). What is
-shown is a :class:`~dvr_cli.viewer.content.Content`; rendering is ``render_image`` through
+shown is a :class:`~dvr_cli.viewer.content.Content`; rendering is the model's ``render_camera`` through
 :mod:`dvr_cli.viewer.live`, run only by :meth:`Viewer.serve` (a finished run) or inside the fit's
 loop hook (:class:`dvr_cli.viewer.watch.FitWatch`), between optimisation steps.
 """
@@ -234,16 +234,16 @@ class Viewer:
         if self.live_mode is None:
             return
 
-        def render_pair(field, occ_grid) -> None:
+        def render_pair(model) -> None:
             small = camera.resized(photo.shape[1], photo.shape[0])
-            rendered = self.live.settings.render_camera(field, occ_grid, small, FULL)
+            rendered = self.live.settings.render_camera(model, small, FULL)
             self.compare.image = np.concatenate([photo, to_uint8(rendered["rgb"])], axis=1)
 
         self.jobs.put(render_pair)
 
     # ---- work
     def next_work(self) -> tuple[Callable, bool] | None:
-        """(work(field, occ_grid), interactive) to do next: a queued job, then a live render."""
+        """(work(model), interactive) to do next: a queued job, then a live render."""
         try:
             return self.jobs.get_nowait(), True
         except queue.Empty:
@@ -251,10 +251,10 @@ class Viewer:
         job = self.live.next_job()
         if job is None:
             return None
-        return (lambda field, occ_grid: self.live.work(field, occ_grid, job)), job[2]
+        return (lambda model: self.live.work(model, job)), job[2]
 
-    def serve(self, field=None, occ_grid=None, until: threading.Event | None = None) -> None:
-        """Do the viewer's work (live renders, clicked views) with a fixed field until ``until``
+    def serve(self, model=None, until: threading.Event | None = None) -> None:
+        """Do the viewer's work (live renders, clicked views) with a fixed model until ``until``
         is set or Ctrl-C. A viewer without live renders (a scene) has none: it just waits."""
         until = until or threading.Event()
         while not until.is_set():
@@ -262,4 +262,4 @@ class Viewer:
             if work is None:
                 until.wait(0.02)
             else:
-                work[0](field, occ_grid)
+                work[0](model)

@@ -1,10 +1,10 @@
-"""Live renders for the viewer: each client's latest viewpoint rendered with the DVR renderer,
+"""Live renders for the viewer: each client's latest viewpoint rendered by the model (``render_camera``),
 small while the view moves and refined once it rests, within a share of the wall clock.
 
 Nothing here knows the web server: a client is a key, a ``Pose`` (cameras.py) and a ``deliver``
 callback that receives the render. Work happens only when the owner calls :meth:`LiveRender.work`
 (the fit's step hook, or the viewer's worker thread), never inside a callback of the server, so
-the field is only read between optimisation steps.
+the model is only read between optimisation steps.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Callable, Hashable
 
 import numpy as np
 
-from ..render.renderer import render_image
+from ..model import DVRModel
 from ..scene.camera import Camera
 from .cameras import Pose, camera_of
 
@@ -29,10 +29,9 @@ Deliver = Callable[[dict, Camera], None]
 
 @dataclass
 class RenderSettings:
-    """How live views are rendered: marching samples and long image side, small (moving) and full (at rest)."""
+    """How live views are rendered: marching samples and long image side, small (moving) and full (at rest);
+    the rest (threshold, secant steps, occupancy grid, background) is the model's."""
 
-    tau: float = 0.5
-    n_secant: int = 8
     full_samples: int = 256
     full_size: int = 256
     preview_samples: int = 64
@@ -40,32 +39,18 @@ class RenderSettings:
 
     @classmethod
     def of_config(cls, cfg, full_size: int = 256) -> "RenderSettings":
-        """Settings for a run's FitConfig: its threshold, secant steps and render samples."""
-        render = cfg.rendering
-        return cls(
-            tau=render.tau,
-            n_secant=render.n_secant,
-            full_samples=render.render_samples,
-            full_size=full_size,
-            preview_samples=min(64, render.render_samples),
-        )
+        """Settings for a run's FitConfig: its render samples."""
+        steps = cfg.rendering.render_samples
+        return cls(full_samples=steps, full_size=full_size, preview_samples=min(64, steps))
 
-    def render_camera(self, field, occ_grid, camera: Camera, level: str, background=(1.0, 1.0, 1.0)) -> dict:
-        """render_image of a unit-frame ``camera`` with the marching samples of ``level``."""
-        return render_image(
-            field,
-            camera,
-            self.full_samples if level == FULL else self.preview_samples,
-            tau=self.tau,
-            occ_grid=occ_grid,
-            background=background,
-            n_secant=self.n_secant,
-        )
+    def render_camera(self, model: DVRModel, camera: Camera, level: str, background=None) -> dict:
+        """``model.render_camera`` of a unit-frame ``camera`` with the marching samples of ``level``."""
+        return model.render_camera(camera, self.full_samples if level == FULL else self.preview_samples, background)
 
-    def render(self, field, occ_grid, pose: Pose, level: str) -> tuple[dict, Camera]:
-        """Render ``pose`` (unit frame) at ``level``'s size: render_image's dict and the camera it used."""
+    def render(self, model: DVRModel, pose: Pose, level: str) -> tuple[dict, Camera]:
+        """Render ``pose`` (unit frame) at ``level``'s size: render_camera's dict and the camera it used."""
         camera = camera_of(pose, self.full_size if level == FULL else self.preview_size)
-        return self.render_camera(field, occ_grid, camera, level), camera
+        return self.render_camera(model, camera, level), camera
 
 
 class Throttle:
@@ -146,7 +131,7 @@ class LiveRender:
                     stale = key
             return None if stale is None else (stale, FULL, False)
 
-    def work(self, field, occ_grid, job: tuple[Hashable, str, bool]) -> None:
+    def work(self, model: DVRModel, job: tuple[Hashable, str, bool]) -> None:
         """Render ``job`` (from :meth:`next_job`) and deliver it, unless the client left meanwhile."""
         key, level, _ = job
         with self._lock:
@@ -154,7 +139,7 @@ class LiveRender:
             if client is None:
                 return
             pose, version, field_version, deliver = client.pose, client.version, self._field_version, client.deliver
-        out, camera = self.settings.render(field, occ_grid, pose, level)
+        out, camera = self.settings.render(model, pose, level)
         with self._lock:
             if self._clients.get(key) is client:
                 client.done_version, client.done_level, client.done_field = version, level, field_version
@@ -162,7 +147,7 @@ class LiveRender:
 
 
 def display_image(out: dict, camera: Camera, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """render_image's dict -> (image (H, W, 3) float in [0, 1] showing ``what``: 'rgb', 'depth'
+    """render_camera's dict -> (image (H, W, 3) float in [0, 1] showing ``what``: 'rgb', 'depth'
     or 'normal', z-depth (H, W) in unit-frame units for compositing, far where nothing was hit)."""
     from ..render.to_files import ray_to_z_depth
 

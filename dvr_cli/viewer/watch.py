@@ -3,13 +3,13 @@ score in a :class:`~dvr_cli.viewer.app.Viewer`, within a share of the fit's wall
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
 from ..evaluate.report import background_of, score_renders
 from ..fit.hooks import LoopHook
-from ..run import holdout_split
-from ..scene.types import Scene, View
+from ..scene.types import View
 from .app import HELDOUT_COLOR, TRAIN_COLOR, Viewer
 from .chart import line_plot
 from .content import field_surface, scene_content, small_view
@@ -29,18 +29,16 @@ class FitWatch(LoopHook):
     """The loop hook of ``dvr fit --viewer``: the fit's surface, live renders, loss curve and
     held-out score in a :class:`Viewer`, pause / resume and "save checkpoint now".
 
-    ``after_step(job)`` runs after every step (the fit's loop passes its FitJob). It does nothing
+    ``on_start(job)`` shows the fit's scene (its held-out views as the fit splits them) and takes its
+    render steps; ``after_step(job)`` runs after every step (the fit's loop passes its FitJob). It does nothing
     costly while no browser is connected; otherwise one piece of work per call at most, keeping
     the viewer within INTERACTIVE_SHARE of the wall clock while a client moves its view and
     IDLE_SHARE while it only follows the fit. The field is only read (no_grad renders), so the
     fit's result does not change. While paused it blocks, still serving the viewer.
     """
 
-    def __init__(self, viewer: Viewer, scene: Scene, holdout: list[int]):
+    def __init__(self, viewer: Viewer):
         self.viewer = viewer
-        content = scene_content(scene)
-        content.holdout = list(holdout)
-        viewer.show(content)
         gui = viewer.gui
         self.status = gui.add_markdown("waiting for the first step")
         self.pause_button = gui.add_button("pause")
@@ -48,14 +46,29 @@ class FitWatch(LoopHook):
         self.save_button = gui.add_button("save checkpoint now")
         self.save_button.on_click(lambda _: setattr(self, "save_requested", True))
         self.loss_plot = self._plot("loss")
-        self.score_views = [small_view(scene.views[i], scene.normalization, SCORE_SIZE) for i in holdout]
-        self.score_plot = self._plot("held-out masked PSNR (dB)") if self.score_views else None
+        self.score_views: list[View] = []
+        self.score_plot = None
         self.paused = self.save_requested = False
         self.losses: tuple[list, list] = ([], [])
         self.scores: tuple[list, list] = ([], [])
         self.throttle = Throttle()
         self.last_refresh = 0.0
         self.surface_due = True
+
+    def on_start(self, job) -> None:
+        """Show the fit's scene and held-out views; render with its steps (the viewer's sizes kept)."""
+        scene = job.scene
+        content = scene_content(scene)
+        content.holdout = [i for i in range(len(scene)) if i not in job.train]
+        self.viewer.show(content)
+        live = self.viewer.live
+        steps = RenderSettings.of_config(job.cfg)
+        live.settings = dataclasses.replace(
+            live.settings, full_samples=steps.full_samples, preview_samples=steps.preview_samples
+        )
+        self.score_views = [small_view(scene.views[i], scene.normalization, SCORE_SIZE) for i in content.holdout]
+        if self.score_views and self.score_plot is None:
+            self.score_plot = self._plot("held-out masked PSNR (dB)")
 
     def _plot(self, title: str):
         return self.viewer.gui.add_image(line_plot([], [], title), label=None, format="png")
@@ -95,11 +108,11 @@ class FitWatch(LoopHook):
         work = self.viewer.next_work()
         if self.surface_due and (work is None or not work[1]):  # the surface takes turns with renders at rest
             self.surface_due = False
-            self.viewer.show_surface(field_surface(job.field, job.occ_grid, job.cfg.rendering.tau))
+            self.viewer.show_surface(field_surface(job.model.field, job.model.occ_grid, job.cfg.rendering.tau))
             self._score(job)
             interactive = False
         elif work is not None:
-            work[0](job.field, job.occ_grid)
+            work[0](job.model)
             interactive = work[1]
         else:
             return False
@@ -115,7 +128,7 @@ class FitWatch(LoopHook):
         settings = self.viewer.live.settings
 
         def render(view: View) -> dict:
-            return settings.render_camera(job.field, job.occ_grid, view.camera, PREVIEW, background=background_of(view))
+            return settings.render_camera(job.model, view.camera, PREVIEW, background=background_of(view))
 
         value = score_renders(render, self.score_views)["mean"].get("masked_psnr", math.nan)
         if math.isfinite(value):
@@ -133,8 +146,7 @@ class FitWatch(LoopHook):
         self.loss_plot.image = line_plot(*self.losses, "loss", TRAIN_COLOR)
 
 
-def watch_fit(scene: Scene, cfg, host: str = "127.0.0.1", port: int = 8080, title: str = "dvr fit") -> FitWatch:
-    """Start a viewer for a fit of ``scene`` with ``cfg`` (its held-out views as the fit splits
-    them); pass the result as the fit's ``hook`` and stop ``.viewer`` after the fit."""
-    viewer = Viewer(host, port, RenderSettings.of_config(cfg), title=title, live="rgb")
-    return FitWatch(viewer, scene, holdout_split(len(scene), cfg.holdout)[1])
+def watch_fit(host: str = "127.0.0.1", port: int = 8080, title: str = "dvr fit") -> FitWatch:
+    """Start a viewer for a fit (DvrError when the port is taken); pass the result as one of the
+    fit's ``hooks`` (it shows the fit's scene when the fit starts) and stop ``.viewer`` after the fit."""
+    return FitWatch(Viewer(host, port, title=title, live="rgb"))

@@ -15,6 +15,7 @@ from dvr_cli.calib import scene_masks
 from dvr_cli.calib.automask import AutoMasks, coverage_trust, read_confidence
 from dvr_cli.calib.contact import LOW_CONFIDENCE
 from dvr_cli.calib.frame import support_plane
+from dvr_cli.calib.pipeline import auto_masked_scene
 from dvr_cli.calib.scene_masks import mask_scene
 from dvr_cli.cli import main
 from dvr_cli.scene import Scene, View, load_scene
@@ -162,3 +163,15 @@ def test_masks_of_an_object_held_before_clutter():
     scores = [iou(m, t) for m, t in zip(result.auto.masks, capture["truth"])]
     assert np.mean(scores) >= 0.9 or all(c < LOW_CONFIDENCE for c in result.auto.confidence), np.round(scores, 3)
     assert np.mean(scores) >= 0.9 or not result.used
+
+
+def test_auto_masked_scene_from_python(tmp_path, monkeypatch):
+    """`dvr fit --masks auto`'s step without the command: the scene folder written with the masks it
+    was given (the cut itself stubbed: the tests above score it), and the scene loaded back from that
+    folder (what a fit records as its input)."""
+    cams, truth = _posed_capture(tmp_path, 10, (128, 96))
+    monkeypatch.setattr(scene_masks, "auto_masks", lambda *a, **k: AutoMasks(truth, coverage_trust(truth), None))
+    scene, result = auto_masked_scene(tmp_path / "photos", cams, tmp_path / "scene")
+    assert result.used and len(scene) == 10
+    assert scene.meta["load_args"]["images"] == str((tmp_path / "scene").resolve())
+    assert all(np.array_equal(v.mask, t) for v, t in zip(scene.views, truth))

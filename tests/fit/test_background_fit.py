@@ -13,8 +13,7 @@ import torch
 from dvr_cli.fields import GridField
 from dvr_cli.fields.background import EnvironmentMap, InvertedSphereField, PhotoColour
 from dvr_cli.fit import fit
-from dvr_cli.fit.model import batch_outputs, step_losses
-from dvr_cli.fit.sampler import RayBatch
+from dvr_cli.model import DVRModel, RayBatch
 from dvr_cli.run import load_run
 from dvr_cli.run.checkpoint import load_checkpoint
 from dvr_cli.scene.types import Scene
@@ -71,10 +70,10 @@ def test_with_masks_and_a_background_the_colour_is_compared_outside_them():
         torch.zeros(n, 2),
     )
     cfg = tiny_config(w_normal=0.0)
-    without = batch_outputs(field, batch, cfg, 64, None, torch.Generator())
+    without = DVRModel(cfg, field).get_outputs(batch, 1.0, torch.Generator(), 64)
     assert torch.equal(without["compared"], without["rendered"] & mask)
-    background = torch.full((n, 3), 0.25)
-    out = batch_outputs(field, batch, cfg, 64, None, torch.Generator(), background=background)
+    model = DVRModel(cfg, field, background=PhotoColour(torch.full((1, 3), 0.25)))
+    out = model.get_outputs(batch, 1.0, torch.Generator(), 64)
     assert out["compared"].all()
     # every ray shows the background: |0.25 - 0.5| in 3 channels
-    assert step_losses(batch, out, cfg)["rgb"].item() == pytest.approx(0.75, rel=1e-4)
+    assert model.get_loss_dict(out, batch)["rgb"].item() == pytest.approx(0.75, rel=1e-4)

@@ -19,9 +19,9 @@ from torch import multiprocessing as mp
 
 from dvr_cli.config import FitConfig
 from dvr_cli.errors import DvrError
-from dvr_cli.fit import distributed, fit
-from dvr_cli.fit.model import batch_outputs, step_losses, total_loss
-from dvr_cli.fit.sampler import RayBatch, RaySampler
+from dvr_cli.fit import distributed, fit, resume
+from dvr_cli.fit.sampler import RaySampler
+from dvr_cli.model import DVRModel, RayBatch
 from sphere_scene import tiny_config
 
 RAYS = 256
@@ -51,8 +51,9 @@ def _rows(batch: RayBatch, start: int, stop: int) -> RayBatch:
 def _adam_step(field, batch: RayBatch, cfg: FitConfig, share: float) -> dict:
     """One step of the loop's objective on ``batch``: gradients (after the all-reduce) and parameters."""
     optimizer = torch.optim.Adam(field.parameters(), lr=cfg.optimizer.lr, fused=True)
-    out = batch_outputs(field, batch, cfg, cfg.schedule.n_samples(0.0), None, torch.Generator())
-    loss = total_loss(step_losses(batch, out, cfg), cfg)
+    model = DVRModel(cfg, field)
+    out = model.get_outputs(batch, 1.0, torch.Generator(), cfg.schedule.n_samples(0.0))
+    loss = model.total_loss(model.get_loss_dict(out, batch))
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     distributed.average_gradients(field.parameters(), share)
@@ -86,14 +87,14 @@ def _rank(rank: int, world: int, port: int, root: str) -> None:
     cfg, end = FitConfig.from_json(data["fit_cfg"]), {}
 
     def keep_the_end(job) -> bool:
-        end.update(field=job.field.state_dict(), bits=job.occ_grid.bits.clone())
+        end.update(field=job.model.field.state_dict(), bits=job.model.occ_grid.bits.clone())
         return False
 
     fit(data["scene"], cfg, f"{root}/straight", hooks=[keep_the_end])
     torch.save(end, f"{root}/end.{rank}")
     stopped = fit(data["scene"], cfg, f"{root}/resumed", hooks=[lambda job: job.iteration == STOP_AT])
     assert stopped.iterations == STOP_AT
-    fit(data["scene"], cfg, f"{root}/resumed", resume=True)
+    resume(f"{root}/resumed", data["scene"])
     distributed.leave()
     Path(f"{root}/threads.{rank}").write_text(json.dumps([threads_before, _threads()]))
 

@@ -23,7 +23,7 @@ def test_a_tiny_fit_on_cuda_steps_as_on_the_cpu(tmp_path, sphere_scene):
     devices = {}
 
     def where(job) -> bool:
-        devices[job.iteration] = next(job.field.parameters()).device.type
+        devices[job.iteration] = next(job.model.field.parameters()).device.type
         return False
 
     on_gpu = fit(sphere_scene, tiny_config(iters=ITERS, device="cuda"), tmp_path / "cuda", hooks=[where])

@@ -32,7 +32,7 @@ def test_ctrl_c_twice_during_a_checkpoint_write_then_resume_equals_an_uninterrup
     assert first.interrupted and first.iterations == 5
     assert sorted(p.name for p in (tmp_path / "resumed" / "checkpoints").iterdir()) == ["latest.pt"]
 
-    second = trainer.fit(sphere_scene, cfg, tmp_path / "resumed", resume=True)
+    second = trainer.resume(tmp_path / "resumed", sphere_scene)
     assert second.iterations == ITERS
     a, b = _params(tmp_path / "straight"), _params(tmp_path / "resumed")
     assert a.keys() == b.keys()
@@ -46,12 +46,12 @@ def test_resume_with_another_config_leaves_the_run_untouched(tmp_path, sphere_sc
     trainer.fit(sphere_scene, tiny_config(iters=2), run)
     before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
     with pytest.raises(DvrError, match="config differs"):
-        trainer.fit(sphere_scene, tiny_config(iters=2, lr=0.5), run, resume=True)
+        trainer.resume(run, sphere_scene, lr=0.5)
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
     (run / "checkpoints" / "latest.pt").write_bytes(b"garbage")
     before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
     with pytest.raises(DvrError, match="corrupt"):
-        trainer.fit(sphere_scene, tiny_config(iters=2), run, resume=True)
+        trainer.resume(run, sphere_scene)
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
 
 
@@ -62,7 +62,7 @@ def test_fresh_fit_refuses_a_folder_that_holds_a_fit(tmp_path, sphere_scene):
 
 
 def test_resume_from_python_reloads_the_runs_config_and_scene(tmp_path, tiny_example, monkeypatch):
-    """``fit(resume=True)`` alone continues runs/latest as `dvr fit --resume` does: its saved config,
+    """``resume()`` alone continues runs/latest as `dvr fit --resume` does: its saved config,
     its recorded scene; the result equals an uninterrupted fit's."""
     from dvr_cli.scene import load_scene
 
@@ -71,9 +71,9 @@ def test_resume_from_python_reloads_the_runs_config_and_scene(tmp_path, tiny_exa
     monkeypatch.chdir(tmp_path)
     stopped = trainer.fit(scene, cfg, tmp_path / "runs" / "r", hooks=[lambda job: job.iteration == 3])
     assert stopped.iterations == 3
-    resumed = trainer.fit(resume=True)
+    resumed = trainer.resume()
     assert resumed.run_dir == (tmp_path / "runs" / "r").resolve() and resumed.iterations == 6
     a, b = _params(tmp_path / "straight"), _params(tmp_path / "runs" / "r")
     assert all(torch.equal(a[key], b[key]) for key in a)
-    with pytest.raises(DvrError, match="a new fit needs a scene, a config and a run folder"):
-        trainer.fit(scene)
+    with pytest.raises(DvrError, match="nothing to resume"):
+        trainer.resume(tmp_path)

@@ -33,7 +33,7 @@ def test_sigterm_during_a_checkpoint_write_then_resume_equals_an_uninterrupted_f
     assert first.interrupted and first.iterations == 3  # the write went on; the loop stopped after it
     assert signal.getsignal(signal.SIGTERM) is before  # the fit put back what was there
     assert sorted(p.name for p in (tmp_path / "resumed" / "checkpoints").iterdir()) == ["latest.pt"]
-    second = trainer.fit(sphere_scene, cfg, tmp_path / "resumed", resume=True)
+    second = trainer.resume(tmp_path / "resumed", sphere_scene)
     assert second.iterations == ITERS
     a = load_run(tmp_path / "straight", device="cpu").field.state_dict()
     b = load_run(tmp_path / "resumed", device="cpu").field.state_dict()

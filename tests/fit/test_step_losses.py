@@ -1,5 +1,5 @@
-"""step_losses' mask-loss probes (a missing ray's most occupied sample, 'peak', or a random point, DVR's), and
-batch_outputs' one occupancy call per step equal to separate calls."""
+"""get_loss_dict's mask-loss probes (a missing ray's most occupied sample, 'peak', or a random point, DVR's), and
+get_outputs' one occupancy call per step equal to separate calls."""
 
 import math
 
@@ -9,9 +9,8 @@ import torch
 from dvr_cli.errors import DvrError
 from dvr_cli.fields import GridField
 from dvr_cli.fields.normals import fd_normals, fd_points
-from dvr_cli.fit import fit, losses
-from dvr_cli.fit.model import batch_outputs, step_losses, total_loss
-from dvr_cli.fit.sampler import RayBatch
+from dvr_cli.fit import fit
+from dvr_cli.model import DVRModel, RayBatch, losses
 from dvr_cli.render import camera_rays, render_rays
 from render_scenes import ring_cameras
 from sphere_scene import tiny_config
@@ -42,9 +41,10 @@ def test_missed_in_mask_rays_push_their_probe_inside(probe):
     field = GridField([8, 16], features=2, hidden=16, init_radius=0.5, prior_sharpness=10.0)
     batch = _grazing_batch()
     cfg = tiny_config(mask_probe=probe, w_normal=0.0)
-    out = batch_outputs(field, batch, cfg, 128, None, torch.Generator())
+    model = DVRModel(cfg, field)
+    out = model.get_outputs(batch, 1.0, torch.Generator(), 128)
     assert not out["hit"].any()
-    terms = step_losses(batch, out, cfg)
+    terms = model.get_loss_dict(out, batch)
     # every ray's peak is its closest approach, |p| = 0.6: logit 10 (0.5 - 0.6) = -1, BCE = softplus(1)
     peak_bce = math.log1p(math.e)
     if probe == "peak":
@@ -119,14 +119,15 @@ def test_one_occupancy_call_per_step_gives_the_separate_calls_loss_and_gradients
     )
     cfg = tiny_config(mask_probe="peak", w_normal=0.1, normal_fd_step=0.05)
 
+    model = DVRModel(cfg, field)
     results = []
     for terms_of in (
-        lambda g: step_losses(batch, batch_outputs(field, batch, cfg, 32, None, g), cfg),
+        lambda g: model.get_loss_dict(model.get_outputs(batch, 1.0, g, 32), batch),
         lambda g: _separate_terms(field, batch, cfg, 32, g),
     ):
         field.zero_grad(set_to_none=True)
         terms = terms_of(torch.Generator().manual_seed(2))
-        loss = total_loss(terms, cfg)
+        loss = model.total_loss(terms)
         reads = _reads_of(loss, field.grids[0])
         loss.backward()
         results.append((terms, reads, {name: p.grad.clone() for name, p in field.named_parameters()}))

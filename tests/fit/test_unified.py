@@ -10,9 +10,10 @@ import torch
 
 from dvr_cli.config import FitConfig
 from dvr_cli.fields import GridField
-from dvr_cli.fit.model import batch_outputs, step_losses, volume_samples
-from dvr_cli.fit.sampler import RayBatch
+from dvr_cli.fields.background import PhotoColour
+from dvr_cli.model import DVRModel, RayBatch
 from dvr_cli.render.march import find_surface
+from dvr_cli.render.volume import interval_halfwidth, volume_samples
 from sphere_scene import tiny_config
 
 
@@ -44,7 +45,10 @@ def test_the_interval_shrinks_on_the_plan(fraction):
     field, batch = _field(), _head_on_batch()
     hits = find_surface(field.occupancy_logits, batch.origins, batch.dirs, 64)
     assert hits.hit.all()
-    t, points, live = volume_samples(batch, hits, cfg, fraction, None, torch.Generator().manual_seed(0))
+    render = cfg.rendering
+    delta = interval_halfwidth(fraction, render.interval_max, render.interval_min, render.interval_decay)
+    n_free, n_interval, generator = render.free_samples, render.interval_samples, torch.Generator().manual_seed(0)
+    t, points, live = volume_samples(batch.origins, batch.dirs, hits, delta, n_free, n_interval, None, generator)
     delta = max(torch.exp(torch.tensor(-5.0 * fraction)).item(), 0.05)
     near = ((t - hits.depth[:, None]).abs() <= delta + 1e-6).sum(dim=1)
     assert t.shape == (16, 12) and live.all() and points.shape == (16 * 12, 3)
@@ -56,14 +60,14 @@ def test_the_interval_shrinks_on_the_plan(fraction):
 def test_volume_steps_until_the_plan_switches_to_the_surface():
     cfg = tiny_config(volume_until=0.5)
     field, batch = _field(), _head_on_batch()
-    background = torch.ones(16, 3)
-    volume = batch_outputs(field, batch, cfg, 64, None, torch.Generator(), 0.4, background)
-    surface = batch_outputs(field, batch, cfg, 64, None, torch.Generator(), 0.6, background)
+    model = DVRModel(cfg, field, background=PhotoColour(torch.ones(1, 3)))
+    volume = model.get_outputs(batch, 0.4, torch.Generator(), 64)
+    surface = model.get_outputs(batch, 0.6, torch.Generator(), 64)
     assert "acc" in volume and "acc" not in surface
     # the sphere is opaque head-on: the volume's depth is about the surface's
     assert torch.allclose(volume["depth"], surface["depth"], atol=0.08)
     assert (volume["acc"] > 0.95).all()
-    terms = step_losses(batch, volume, cfg)
+    terms = model.get_loss_dict(volume, batch)
     assert set(terms) == {"rgb", "normal"}  # no masks: no mask terms
     terms["rgb"].backward()
     assert field.grids[0].grad.abs().sum() > 0

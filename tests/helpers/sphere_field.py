@@ -9,6 +9,7 @@ import torch
 
 from dvr_cli.config import FitConfig
 from dvr_cli.fields.base import Field
+from dvr_cli.model import DVRModel
 from dvr_cli.render.occgrid import OccupancyGrid
 from dvr_cli.run import Run, SceneRecord
 from dvr_cli.scene.types import Normalization
@@ -44,4 +45,6 @@ class SphereField(Field):
 def sphere_run(run_dir: Path, radius: float = RADIUS) -> Run:
     """A loaded run (as dvr_cli.run.load_run returns) whose field is the analytic sphere."""
     record = SceneRecord(NORMALIZATION, cameras=[], images=[], masks=[], train=[], holdout=[])
-    return Run(FitConfig(), SphereField(radius), OccupancyGrid.full(8), record, Path(run_dir), torch.device("cpu"), 7)
+    return Run(
+        DVRModel(FitConfig(), SphereField(radius), OccupancyGrid.full(8)), record, Path(run_dir), torch.device("cpu"), 7
+    )

@@ -10,6 +10,7 @@ import torch
 
 from dvr_cli.config import FitConfig
 from dvr_cli.fields.base import Field
+from dvr_cli.model import DVRModel
 from dvr_cli.render.occgrid import OccupancyGrid
 from dvr_cli.run import Run, SceneRecord
 from dvr_cli.scene.types import Normalization
@@ -53,4 +54,10 @@ def tabletop_run(run_dir: Path, cameras, table: bool = True, wall: bool = True) 
         train=list(range(len(cameras))),
         holdout=[],
     )
-    return Run(FitConfig(), TabletopField(table, wall), OccupancyGrid.full(8), record, run_dir, torch.device("cpu"), 7)
+    return Run(
+        DVRModel(FitConfig(), TabletopField(table, wall), OccupancyGrid.full(8)),
+        record,
+        run_dir,
+        torch.device("cpu"),
+        7,
+    )

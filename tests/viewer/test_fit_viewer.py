@@ -70,13 +70,15 @@ def test_watched_fit_renders_scores_saves_and_pauses_without_changing_the_field(
     monkeypatch.setattr(watch_module, "REFRESH_S", 0.0)
     cfg = FitConfig.from_preset("fast", iters=4, holdout=4, device="cpu")
     scene = load_scene(viewer_example)
-    watch = watch_fit(scene, cfg, port=free_port())
+    watch = watch_fit(port=free_port())
     monkeypatch.setattr(watch.viewer.server, "get_clients", lambda: {0: None})
     watch.viewer.live.settings.preview_size, watch.viewer.live.settings.full_size = 24, 48
     pose = pose_of(scene.normalization.camera_to_unit(scene.views[0].camera))
     renders, iterations = [], []
 
     def hook(job):
+        if not iterations:
+            watch.on_start(job)  # what the loop calls on a watch passed as a hook
         iterations.append(job.iteration)
         if job.iteration in (1, 3):  # the client moves now and then
             watch.viewer.live.request("client", pose, lambda out, camera: renders.append(camera.width))

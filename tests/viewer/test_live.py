@@ -82,7 +82,7 @@ def test_live_render_of_a_server_side_camera_matches_dvr_render(viewer_run, tmp_
     pose = pose_of(run.normalization.camera_to_unit(run.cameras[1]))
     delivered = []
     stop = threading.Event()
-    worker = threading.Thread(target=viewer.serve, args=(run.field, run.occ_grid, stop))
+    worker = threading.Thread(target=viewer.serve, args=(run.model, stop))
     worker.start()
     try:
         start = time.monotonic()
@@ -134,7 +134,7 @@ def test_clicking_a_frustum_flies_there_and_shows_photo_and_render(viewer_run):
         assert viewer.compare.visible and viewer.compare.image.shape == (48, 48, 3)  # the photo first
         work, interactive = viewer.next_work()
         assert interactive
-        work(run.field, run.occ_grid)
+        work(run.model)
         pair = viewer.compare.image
         assert pair.shape == (48, 96, 3)
         rendered = run.render(run.cameras[1])["rgb"]

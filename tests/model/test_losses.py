@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from dvr_cli.fit import losses
+from dvr_cli.model import losses
 
 
 def test_rgb_loss_sums_channels_of_selected_rays_over_all_rays():
