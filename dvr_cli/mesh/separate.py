@@ -45,8 +45,8 @@ SEPARATION_SIZE, SEPARATION_SAMPLES = 80, 64
 #: points a support holds; how many planes are tried.
 PLANE_TRIALS, PLANE_TOL, MIN_PLANE_SHARE, MAX_PLANES = 300, 0.02, 0.08, 3
 #: Points within SUPPORT_MARGIN of a support (or beyond it) are the support's; a support has at
-#: most the share MAX_BEHIND of the other points beyond it (what the cameras see through it).
-SUPPORT_MARGIN, MAX_BEHIND = 0.03, 0.05
+#: most the share MAX_BEHIND of the object's evidence (below) more than BEHIND_DEPTH beyond it.
+SUPPORT_MARGIN, MAX_BEHIND, BEHIND_DEPTH = 0.03, 0.1, 0.05
 #: Occupancy grid over the cube [-1, 1]^3: cells per side; cells the object's part is grown by.
 GRID, GROW = 64, 2
 #: The object fills the region when its cells reach the cube's faces on FILLS_FACES of the six sides.
@@ -170,13 +170,13 @@ def find_supports(points: np.ndarray, cameras: list[Camera], seed: int = 0) -> l
         if np.median(centres @ plane[:3]) + plane[3] < 0:
             plane = -plane
         rest = candidates[~on]
-        # the cameras in front, and almost nothing seen behind it (a plane through the object is no support)
-        front = np.all(centres @ plane[:3] + plane[3] > 0)
-        front &= np.mean(rest @ plane[:3] + plane[3] < -SUPPORT_MARGIN) <= MAX_BEHIND if len(rest) else True
         # the object's evidence: the nearer half of the other points to the focus (not a wall
         # that fills the frame, which would leave no view able to tell)
         dist = np.linalg.norm(rest - focus, axis=1)
         near = rest[dist <= np.median(dist)] if len(rest) else rest
+        # the cameras in front, and next to nothing of the object behind it (a plane through it is no support)
+        front = np.all(centres @ plane[:3] + plane[3] > 0)
+        front &= np.mean(near @ plane[:3] + plane[3] < -BEHIND_DEPTH) <= MAX_BEHIND if len(near) else True
         if front and verdict(points_reach(candidates[on], near, cameras)) == "support":
             supports.append(plane)
             rest = rest[rest @ plane[:3] + plane[3] > SUPPORT_MARGIN]
