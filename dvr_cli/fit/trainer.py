@@ -40,7 +40,7 @@ from . import distributed
 from .data import FitData
 from .hooks import BeforeStep, Checkpoints, LoopHook, Metrics, Previews, StepCallback
 from .object_phase import DerivedMasks, ObjectPhase, apply
-from .resume import recorded_scene, resumed_config
+from .recorded import recorded_scene, resumed_config
 
 
 @dataclass
