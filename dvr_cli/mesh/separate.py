@@ -49,6 +49,8 @@ PLANE_TRIALS, PLANE_TOL, MIN_PLANE_SHARE, MAX_PLANES = 300, 0.02, 0.08, 3
 SUPPORT_MARGIN, MAX_BEHIND, BEHIND_DEPTH = 0.03, 0.1, 0.05
 #: Occupancy grid over the cube [-1, 1]^3: cells per side; cells the object's part is grown by.
 GRID, GROW = 64, 2
+#: Cells per side of the grid a region from masks (their visual hull) is carved in.
+HULL_GRID = 128
 #: The object fills the region when its cells reach the cube's faces on FILLS_FACES of the six sides.
 FILLS_FACES = 5
 OBJECT_FILE = "object.npz"
@@ -114,11 +116,11 @@ class ObjectRegion:
 
 
 def hull_region(cameras_unit: list[Camera], masks: list[np.ndarray]) -> ObjectRegion | None:
-    """The region of the masks' visual hull: the cells of the grid over [-1, 1]^3 whose centre
-    falls in the mask (H, W) bool of every unit-frame camera whose image it falls on, grown by
-    GROW cells; None when the hull is empty."""
-    side = 2.0 / GRID
-    centres = cell_centres(np.ones((GRID,) * 3, bool), -np.ones(3), side)
+    """The region of the masks' visual hull: the cells of a HULL_GRID grid over [-1, 1]^3 whose
+    centre falls in the mask (H, W) bool of every unit-frame camera whose image it falls on, grown
+    by one cell; None when the hull is empty."""
+    side = 2.0 / HULL_GRID
+    centres = cell_centres(np.ones((HULL_GRID,) * 3, bool), -np.ones(3), side)
     keep = np.ones(len(centres), bool)
     for camera, mask in zip(cameras_unit, masks):
         uv, depth = camera.project_depth(centres)
@@ -127,7 +129,7 @@ def hull_region(cameras_unit: list[Camera], masks: list[np.ndarray]) -> ObjectRe
         keep[np.flatnonzero(seen)[~mask[j, i]]] = False
     if not keep.any():
         return None
-    cells = ndimage.binary_dilation(keep.reshape((GRID,) * 3), iterations=GROW)
+    cells = ndimage.binary_dilation(keep.reshape((HULL_GRID,) * 3))
     return ObjectRegion(cells, np.zeros((0, 4)))
 
 
