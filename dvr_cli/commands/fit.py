@@ -216,6 +216,12 @@ def register(app: typer.Typer) -> None:
             "direction and an exposure per photo), field (NeRF++'s inverted sphere: parallax, 7x the cost) or "
             "colour (one per photo).",
         ),
+        object_share: Optional[float] = typer.Option(
+            None,
+            "--object-share",
+            help="Without masks, the share of the plan (at its end) that fits the object with masks derived for it: "
+            "the photos' automatic masks, or the object separated from the fit's surface (default 0.3; 0: never).",
+        ),
         host: str = typer.Option("127.0.0.1", "--host", help=f"With --viewer: {HOST_HELP}"),
         nproc: int = typer.Option(
             1,
@@ -248,6 +254,7 @@ def register(app: typer.Typer) -> None:
             compile=compile_field,
             kernel=kernel,
             background=background,
+            object_share=object_share,
         )
         console = Console(quiet=not distributed.is_writer())  # rank 0 alone prints
         warn = warner(console)
