@@ -38,7 +38,7 @@ from .automask import write_confidence
 from .checkerboard import Intrinsics, calibrate_checkerboard
 from .contact import write_contact_sheet
 from .frame import SceneFrame, choose_frame
-from .scene_masks import SceneMasks, mask_scene
+from .scene_masks import Fallback, SceneMasks, mask_scene
 from .sfm import SfmResult, estimate_cameras, write_points_ply
 
 #: ``masks=`` value that asks for automatic masks.
@@ -95,6 +95,7 @@ def calibrate_photos(
     downscale: float = 1.0,
     max_size: int | None = None,
     progress: Progress | None = None,
+    fallback: Fallback | None = None,
 ) -> PhotoCalibration:
     """Estimate the cameras of photos by SfM and write the calibrated scene folder ``out``.
 
@@ -111,6 +112,8 @@ def calibrate_photos(
         downscale, max_size: as in ``load_scene``.
         progress: optional callable(stage, done, total), stages 'features', 'matching',
             'mapping', 'refining', 'masks', 'scene'.
+        fallback: with ``masks='auto'``, what gives masks when most automatic ones are distrusted
+            (``mask_scene``'s: dvr_cli.fit.quick_masks.quick_fit_masks, a quick fit's object).
     Returns:
         :class:`PhotoCalibration`. The world frame is object-centred, z up (the cameras' mean
         image-up), with the object's radius 1. Unregistered photos are left out of the scene.
@@ -169,6 +172,7 @@ def calibrate_photos(
                 points,
                 sfm.point_track_lengths,
                 progress=lambda stage, done, total: report("masks", *MASK_STEPS[stage](done, total, len(scene))),
+                fallback=fallback,
             )
             scene = automatic.scene
             timings["masks"] = time.perf_counter() - t0
@@ -203,7 +207,7 @@ def write_mask_report(out: Path, result: SceneMasks) -> None:
     """Beside the scene in ``out``: each automatic mask's confidence (masks.json) and the contact
     sheet (masks.png), also when the masks were distrusted and the scene keeps none."""
     names = [v.name for v in result.scene.views]
-    write_confidence(out, names, result.auto.confidence)
+    write_confidence(out, names, result.auto.confidence, result.method)
     write_contact_sheet(out / CONTACT_SHEET, result.photos, result.auto.masks, names, result.auto.confidence)
 
 
@@ -215,19 +219,22 @@ def calibrate_posed(
     max_size: int | None = None,
     progress: Progress | None = None,
     warn: Callable[[str], None] | None = None,
+    fallback: Fallback | None = None,
 ) -> SceneMasks:
     """Photos with known cameras and no masks -> the scene folder ``out`` with automatic masks.
 
     The scene is loaded at its working size (``downscale``, ``max_size``), its sparse points are
     triangulated with the cameras held fixed, and :func:`.scene_masks.mask_scene` cuts the masks;
     ``out`` gets the scene (without masks when most are distrusted), masks.json and masks.png.
-    progress(stage, done, total): 'masks'; warn: as in ``load_scene``.
+    progress(stage, done, total): 'masks'; warn: as in ``load_scene``; fallback: as in ``mask_scene``.
     """
     report = progress or (lambda stage, done, total: None)
     check_replaceable(out, "scene", [Path(images), Path(cameras)])
     scene = load_scene(images, cameras, None, downscale, max_size, warn=warn)
     result = mask_scene(
-        scene, progress=lambda stage, done, total: report("masks", *MASK_STEPS[stage](done, total, len(scene)))
+        scene,
+        progress=lambda stage, done, total: report("masks", *MASK_STEPS[stage](done, total, len(scene))),
+        fallback=fallback,
     )
     with scene_folder(out, scene_inputs(scene)) as folder:  # swapped in for out once complete
         write_scene_files(result.scene, folder)
@@ -243,12 +250,13 @@ def auto_masked_scene(
     max_size: int | None = None,
     progress: Progress | None = None,
     warn: Callable[[str], None] | None = None,
+    fallback: Fallback | None = None,
 ) -> tuple[Scene, SceneMasks]:
     """Photos with known cameras and no masks -> the scene to fit with automatic masks (``dvr fit
     --masks auto``): :func:`calibrate_posed` into the scene folder ``out``, then the scene loaded back
     from ``out`` (so that a fit records ``out`` as its input and a resume reloads it), and the
     masking's result (``used``, ``reason``, ``distrusted``: without masks when most are distrusted)."""
-    result = calibrate_posed(images, cameras, out, downscale, max_size, progress, warn)
+    result = calibrate_posed(images, cameras, out, downscale, max_size, progress, warn, fallback)
     return load_scene(out, warn=warn), result
 
 

@@ -33,6 +33,8 @@ from .triangulate import triangulate
 MAX_DISTRUSTED = 0.5
 #: Fewest sparse points the masks are cut from.
 MIN_POINTS = 3
+#: masks.json's method: cut from the sparse points, or a quick fit's object (the fallback).
+AUTO_METHOD, SEPARATED_METHOD = "auto", "separated"
 #: Normalisations that came from the cameras alone, a box around sparse points or masks that the
 #: automatic ones replace: the automatic masks' visual hull replaces them. A camera file's own
 #: (DTU's scale_mat, a calibrated scene's) is kept.
@@ -51,6 +53,8 @@ class SceneMasks:
         photos: per view (H, W, 3) uint8, the images the masks were cut on (for the contact sheet).
         distrusted: names of the views whose mask's confidence is under LOW_CONFIDENCE.
         used: whether the scene keeps the masks.
+        method: 'auto' (cut from the sparse points), or 'separated' (a quick fit's object, the
+            fallback of distrusted ones).
     """
 
     scene: Scene
@@ -58,17 +62,24 @@ class SceneMasks:
     photos: list[np.ndarray]
     distrusted: list[str]
     used: bool
+    method: str = "auto"
 
     @property
     def reason(self) -> str:
         """One line saying whether the masks are used, and why not."""
         n = len(self.scene)
         if self.used:
-            return f"automatic masks: {n - len(self.distrusted)} of {n} trusted"
+            source = "" if self.method == AUTO_METHOD else " (a quick fit's object: the sparse points' were distrusted)"
+            return f"automatic masks{source}: {n - len(self.distrusted)} of {n} trusted"
         return (
             f"automatic masks are not used: {len(self.distrusted)} of {n} are distrusted (they disagree with "
             "the others or cover most of their photo); the scene is kept without masks"
         )
+
+
+#: Masks from elsewhere for a scene whose automatic masks are distrusted: per view (H, W) bool and
+#: (N_v,) confidences, or None (dvr_cli.fit.quick_masks: a quick fit's object, apart from its supports).
+Fallback = Callable[[Scene], "tuple[list[np.ndarray], np.ndarray] | None"]
 
 
 def mask_scene(
@@ -76,6 +87,7 @@ def mask_scene(
     points: np.ndarray | None = None,
     track_lengths: np.ndarray | None = None,
     progress: Progress | None = None,
+    fallback: Fallback | None = None,
 ) -> SceneMasks:
     """Cut automatic masks on ``scene``'s views (their pixels, their cameras).
 
@@ -86,6 +98,8 @@ def mask_scene(
         track_lengths: (P,) views per point (None: every point counts as seen by 3).
         progress: optional callable(stage, done, total): 'points' (triangulation), then
             auto_masks' 'table', 'grabcut', 'hull'.
+        fallback: called when most masks are distrusted; its masks replace them when it gives some
+            and most of those are trusted (the scene's meta then says which).
     Returns:
         :class:`SceneMasks`. A scene that keeps its masks gets the trusted masks' visual hull as
         its normalisation unless its camera file gave one.
@@ -114,6 +128,12 @@ def mask_scene(
     )
     distrusted = [v.name for v, c in zip(scene.views, auto.confidence) if c < LOW_CONFIDENCE]
     used = len(distrusted) <= MAX_DISTRUSTED * len(scene)
+    method = AUTO_METHOD
+    if not used and fallback is not None and (other := fallback(scene)) is not None:
+        other_distrusted = [v.name for v, c in zip(scene.views, other[1]) if c < LOW_CONFIDENCE]
+        if len(other_distrusted) <= MAX_DISTRUSTED * len(scene):
+            auto = replace(auto, masks=other[0], confidence=other[1])
+            distrusted, used, method = other_distrusted, True, SEPARATED_METHOD
     normalization, meta = scene.normalization, dict(scene.meta)
     if used and normalization.source in REPLACEABLE_NORMALISATIONS:
         trusted = np.flatnonzero(auto.confidence >= LOW_CONFIDENCE)  # a failed (empty) mask carves all away
@@ -123,5 +143,9 @@ def mask_scene(
         except DvrError:  # masks that carve each other away: their hull is empty
             used, normalization = False, scene.normalization
     views = [replace(v, mask=m if used else None, mask_path=None) for v, m in zip(scene.views, auto.masks)]
-    meta["masks"] = "auto" if used else "none (automatic masks distrusted)"
-    return SceneMasks(Scene(views, normalization, scene.source, meta), auto, photos, distrusted, used)
+    meta["masks"] = (
+        {AUTO_METHOD: "auto", SEPARATED_METHOD: "auto (a quick fit's object)"}[method]
+        if used
+        else ("none (automatic masks distrusted)")
+    )
+    return SceneMasks(Scene(views, normalization, scene.source, meta), auto, photos, distrusted, used, method)

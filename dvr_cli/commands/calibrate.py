@@ -154,9 +154,18 @@ def _posed_auto_masks(console: Console, images, cameras, downscale, max_size, ou
 
     bars, report = _progress_bars(console)
     with bars:
-        result = calibrate_posed(images, cameras, out, downscale, max_size, report, warn=warner(console))
+        result = calibrate_posed(
+            images, cameras, out, downscale, max_size, report, warn=warner(console), fallback=_quick_fit(console)
+        )
     _summary(console, result.scene, out)
     _mask_summary(console, result, out)
+
+
+def _quick_fit(console: Console):
+    """The fallback of distrusted automatic masks: a quick fit's object (one line when it gives none)."""
+    from ..fit.quick_masks import quick_fit_masks
+
+    return lambda scene: quick_fit_masks(scene, log=warner(console))
 
 
 def _mask_summary(console: Console, result, out: Path) -> None:
@@ -177,7 +186,9 @@ def _photos_only(console: Console, images, out, masks, shared, intrinsics, match
     known = None if intrinsics is None else load_intrinsics(intrinsics)
     bars, report = _progress_bars(console)
     with bars:
-        result = calibrate_photos(images, out, masks, shared, known, matcher, downscale, max_size, report)
+        result = calibrate_photos(
+            images, out, masks, shared, known, matcher, downscale, max_size, report, _quick_fit(console)
+        )
     sfm = result.sfm
     if sfm.unregistered:
         console.print(

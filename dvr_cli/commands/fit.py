@@ -61,11 +61,20 @@ def _scene_with_auto_masks(console: Console, images: Path, cameras: Path | None,
     """--masks auto: the scene at the working size with automatic masks, written as the scene
     folder RUN/scene (the run reloads its views from there); says whether the masks are used."""
     from ..calib.pipeline import auto_masked_scene
+    from ..fit.quick_masks import quick_fit_masks
     from ..fit.trainer import claim_run_folder
 
     claim_run_folder(run_dir, [images, cameras])  # before RUN/scene is written: never into a user's folder or fit
     with console.status("automatic masks: sparse points with the cameras held fixed, then GrabCut"):
-        scene, result = auto_masked_scene(images, cameras, run_dir / AUTO_SCENE, cfg.downscale, cfg.max_size, warn=warn)
+        scene, result = auto_masked_scene(
+            images,
+            cameras,
+            run_dir / AUTO_SCENE,
+            cfg.downscale,
+            cfg.max_size,
+            warn=warn,
+            fallback=lambda distrusted: quick_fit_masks(distrusted, log=warn),
+        )
     console.print(("" if result.used else "[yellow]") + result.reason + ("" if result.used else "[/]"))
     if result.distrusted:
         console.print(
