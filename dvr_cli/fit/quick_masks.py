@@ -22,7 +22,7 @@ import numpy as np
 from ..calib.automask import mask_confidence
 from ..config import FitConfig
 from ..errors import DvrError
-from ..mesh.separate import SEPARATION_SAMPLES, SEPARATION_SIZE, derived_mask, separate_run, shrunk
+from ..mesh.separate import derived_mask, separate_renders, separation_renders
 from ..run import load_run
 from ..scene.types import Scene
 from .trainer import fit
@@ -47,20 +47,13 @@ def quick_fit_masks(
             if log:
                 log(f"no masks from a quick fit: {error}")
             return None
-        found = separate_run(run)
+        renders, small = separation_renders(run, [view.camera for view in scene.views])
+        found = separate_renders(renders, small)
         if found.region is None:
             if log:
                 log(f"no masks from a quick fit: {found.reason}")
             return None
-        unit = [scene.normalization.camera_to_unit(v.camera) for v in scene.views]
-        masks = []
-        for view, camera in zip(scene.views, unit):
-            small = shrunk(view.camera, SEPARATION_SIZE)
-            out = run.render(small, SEPARATION_SAMPLES, background=(1.0, 1.0, 1.0))
-            out = {"depth": out["depth"] / scene.normalization.scale, "mask": out["mask"]}
-            masks.append(
-                derived_mask(
-                    out, scene.normalization.camera_to_unit(small), found.region, (camera.width, camera.height)
-                )[0]
-            )
+    sizes = [(view.camera.width, view.camera.height) for view in scene.views]
+    masks = [derived_mask(out, camera, found.region, size)[0] for out, camera, size in zip(renders, small, sizes)]
+    unit = [scene.normalization.camera_to_unit(view.camera) for view in scene.views]
     return masks, mask_confidence(unit, masks, found.region.centres(), found.region.side)

@@ -247,14 +247,20 @@ def separate_renders(renders: list[dict], cameras_unit: list[Camera], seed: int 
     return separate_points(np.concatenate(points), cameras_unit, seed)
 
 
+def separation_renders(run: Run, cameras: list[Camera]) -> tuple[list[dict], list[Camera]]:
+    """The run's renders of world ``cameras`` shrunk to SEPARATION_SIZE pixels (depth in unit-frame
+    units, mask) and those shrunk cameras in the unit frame."""
+    small = [shrunk(camera, SEPARATION_SIZE) for camera in cameras]
+    renders = []
+    for camera in small:
+        out = run.render(camera, SEPARATION_SAMPLES, background=(1.0, 1.0, 1.0))
+        renders.append({"depth": out["depth"] / run.normalization.scale, "mask": out["mask"]})
+    return renders, [run.normalization.camera_to_unit(c) for c in small]
+
+
 def separate_run(run: Run, seed: int = 0) -> Separation:
     """:func:`separate_points` on the run's training views rendered at SEPARATION_SIZE pixels."""
-    cameras = [shrunk(run.cameras[i], SEPARATION_SIZE) for i in run.train]
-    renders = []
-    for camera in cameras:
-        out = run.render(camera, SEPARATION_SAMPLES)
-        renders.append({"depth": out["depth"] / run.normalization.scale, "mask": out["mask"]})
-    return separate_renders(renders, [run.normalization.camera_to_unit(c) for c in cameras], seed)
+    return separate_renders(*separation_renders(run, [run.cameras[i] for i in run.train]), seed)
 
 
 def derived_mask(
