@@ -10,7 +10,7 @@ import dvr_cli
 
 # calib/ stands on scene/ and render/ on fields/ within their layers: half a layer above them; config/
 # stands on the parts it composes (fields/, render/occgrid.py, fit/sampler.py), and the fit's ray
-# sampler (with the sight lines it draws on and the batch it returns, model/batch.py) stands on scene/,
+# sampler (with the sight lines it draws on and the batch it returns, model/ray_batch.py) stands on scene/,
 # calib/ and render/ alone, below config/; model/ (the DVR model: field, background, occupancy grid,
 # their outputs and losses) on config/ and render/, and run/ on model/ (a loaded run is a model).
 LAYERS = {
@@ -27,7 +27,7 @@ LAYERS = {
     "render": 2.5,
     "fit.sampler": 2.6,
     "fit.sightlines": 2.6,
-    "model.batch": 2.6,
+    "model.ray_batch": 2.6,
     "config": 2.75,
     "model": 2.9,
     "run": 3,

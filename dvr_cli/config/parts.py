@@ -71,7 +71,7 @@ WEIGHT = dict(check=number_in(0), want=NON_NEGATIVE)
 
 @dataclass
 class LossConfig(Settings):
-    """The loss terms of model/dvr.py's ``get_loss_dict``: the weight of each (``w_<term>``) and the
+    """The loss terms of model/dvr_model.py's ``get_loss_dict``: the weight of each (``w_<term>``) and the
     terms' other settings (``normal_jitter``, ``normal_fd_step``, ``mask_probe``). A new term: its
     weight here, its maths in model/losses.py."""
 

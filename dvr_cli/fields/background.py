@@ -1,5 +1,5 @@
 """What a ray sees past the region of interest (the unit cube) when no mask tells the object from
-its surroundings; the volume renderer composites it behind the cube (render/background.py).
+its surroundings; the volume renderer composites it behind the cube (render/background_rays.py).
 
 Three models (``cfg.rendering.background``):
   'field': NeRF++'s background (Zhang et al. 2020): the space outside the sphere of radius R around

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import DvrError
-from ..model.batch import RayBatch
+from ..model.ray_batch import RayBatch
 from ..render.rays import camera_rays, intersect_cube
 from ..scene.camera import Camera
 from ..scene.types import View

@@ -1,7 +1,7 @@
 """The optimisation loop of multi-view DVR: sample rays, render, step, keep the run folder.
 
 One iteration: the model's schedule hooks (occupancy-grid refresh, coarse-to-fine levels), draw rays
-(data.py), render them and take the loss terms of the DVR objective (the model, model/dvr.py), take an
+(data.py), render them and take the loss terms of the DVR objective (the model, model/dvr_model.py), take an
 Adam step. The schedule (learning rate, levels, marching samples) follows the fraction of the plan done:
 iterations over ``cfg.schedule.iters``, or seconds over the time budget when the fit is planned in
 time. The loop locks the run folder, calls its hooks at named points (hooks.py: the model's, the

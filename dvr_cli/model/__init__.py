@@ -6,7 +6,7 @@ loading the model, which stands on config/."""
 
 from importlib import import_module
 
-_HOMES = {"DVRModel": "dvr", "RayBatch": "batch"}
+_HOMES = {"DVRModel": "dvr_model", "RayBatch": "ray_batch"}
 
 __all__ = sorted(_HOMES)
 

@@ -11,7 +11,7 @@ from torch import nn
 from ..fields.base import Field
 from ..fields.normals import normals
 from ..scene.camera import Camera
-from .background import ray_background
+from .background_rays import ray_background
 from .implicit import surface_depth, surface_points
 from .march import SurfaceHits, find_surface
 from .rays import camera_rays

@@ -17,7 +17,7 @@ from dvr_cli.fit import fit, object_phase, resume
 from dvr_cli.fit.object_phase import DERIVED_MASKS, DerivedMasks, apply, separated_masks
 from dvr_cli.mesh.separate import GRID, OBJECT_FILE, ObjectRegion, derived_mask, hull_region, separate_points
 from dvr_cli.model import DVRModel
-from dvr_cli.model.batch import RayBatch
+from dvr_cli.model.ray_batch import RayBatch
 from dvr_cli.run import CHECKPOINT, holdout_split
 from dvr_cli.scene.types import Scene, View
 from sphere_scene import tiny_config

@@ -6,7 +6,7 @@ import torch
 from dvr_cli import run as runs
 from dvr_cli.errors import DvrError
 from dvr_cli.fit.trainer import fit
-from dvr_cli.model.dvr import active_levels
+from dvr_cli.model.dvr_model import active_levels
 from dvr_cli.ownership import claim_folder
 from dvr_cli.run.folder import update_latest_link
 from sphere_scene import tiny_config

@@ -17,7 +17,7 @@ from dvr_cli.fields.background import (
     equirect_uv,
     inverted_sphere,
 )
-from dvr_cli.render.background import ray_background
+from dvr_cli.render.background_rays import ray_background
 from dvr_cli.render.volume import composite
 
 

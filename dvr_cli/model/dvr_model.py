@@ -25,7 +25,7 @@ from ..errors import DvrError
 from ..fields import Field
 from ..fields.background import make_background
 from ..fields.normals import fd_normals, fd_points, normals
-from ..render.background import ray_background
+from ..render.background_rays import ray_background
 from ..render.implicit import surface_points
 from ..render.march import SurfaceHits, find_surface
 from ..render.occgrid import OccupancyGrid
@@ -33,7 +33,7 @@ from ..render.renderer import render_image, shade_hits
 from ..render.volume import interval_halfwidth, volume_outputs, volume_samples
 from ..scene.camera import Camera
 from . import losses
-from .batch import RayBatch
+from .ray_batch import RayBatch
 
 COARSE_TO_FINE_SHARE = 0.4  # grid levels are switched on over this share of the plan
 
