@@ -120,16 +120,16 @@ def render_mesh(mesh_path: Path, camera, background=(1.0, 1.0, 1.0)) -> np.ndarr
 
 
 def write_figure(path: Path, rgb: np.ndarray) -> Path:
-    """Write ``rgb`` (H, W, 3) in [0, 1] as PNG, shrunk to at most FIGURE_WIDTH across."""
+    """Write ``rgb`` (H, W, 3) in [0, 1] as PNG, shrunk to at most FIGURE_WIDTH across. The
+    benchmark's own figure: a rerun replaces it (the docs/ figures are in the repository, not
+    written by a dvr command, so not through dvr's writer, which keeps files it did not write)."""
     import cv2
-
-    from dvr_cli.image_files import write_rgb
 
     h, w = rgb.shape[:2]
     if w > FIGURE_WIDTH:
         rgb = cv2.resize(rgb, (FIGURE_WIDTH, round(h * FIGURE_WIDTH / w)), interpolation=cv2.INTER_AREA)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_rgb(path, np.clip(rgb, 0.0, 1.0))
+    cv2.imwrite(str(path), cv2.cvtColor(np.round(np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8), cv2.COLOR_RGB2BGR))
     return path
 
 
