@@ -33,13 +33,11 @@ from ..errors import DvrError
 from ..files import write_json
 from ..mesh.separate import (
     OBJECT_FILE,
-    SEPARATION_SAMPLES,
-    SEPARATION_SIZE,
     ObjectRegion,
     derived_mask,
     hull_region,
     separate_renders,
-    shrunk,
+    separation_renders,
 )
 from . import distributed
 from .hooks import LoopHook
@@ -143,12 +141,7 @@ def separated_masks(job: FitJob) -> DerivedMasks:
     training views rendered at SEPARATION_SIZE pixels) and each view's mask: its silhouette in that
     render at the photo's size (``separate.derived_mask``)."""
     full = [view.camera for view in job.data.sampler.views]  # unit frame, the photos' size
-    small = [shrunk(camera, SEPARATION_SIZE) for camera in full]
-    field = job.model.field
-    was_training = field.training
-    field.eval()
-    renders = [job.model.render_camera(camera, SEPARATION_SAMPLES, background=(1.0, 1.0, 1.0)) for camera in small]
-    field.train(was_training)
+    renders, small = separation_renders(job.model, full)
     found = separate_renders(renders, small)
     if found.region is None:
         return DerivedMasks(job.iteration, None, [], [], found.reason)

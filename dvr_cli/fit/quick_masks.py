@@ -47,7 +47,8 @@ def quick_fit_masks(
             if log:
                 log(f"no masks from a quick fit: {error}")
             return None
-        renders, small = separation_renders(run, [view.camera for view in scene.views])
+        unit = [scene.normalization.camera_to_unit(view.camera) for view in scene.views]
+        renders, small = separation_renders(run.model, unit)
         found = separate_renders(renders, small)
         if found.region is None:
             if log:
@@ -55,5 +56,4 @@ def quick_fit_masks(
             return None
     sizes = [(view.camera.width, view.camera.height) for view in scene.views]
     masks = [derived_mask(out, camera, found.region, size)[0] for out, camera, size in zip(renders, small, sizes)]
-    unit = [scene.normalization.camera_to_unit(view.camera) for view in scene.views]
     return masks, mask_confidence(unit, masks, found.region.centres(), found.region.side)

@@ -35,6 +35,7 @@ from ..calib.frame import common_focus, fitted_plane, plane_through
 from ..calib.support import points_reach, verdict
 from ..errors import DvrError
 from ..files import atomic_path
+from ..model import DVRModel
 from ..run import Run
 from ..scene.camera import Camera
 
@@ -247,20 +248,21 @@ def separate_renders(renders: list[dict], cameras_unit: list[Camera], seed: int 
     return separate_points(np.concatenate(points), cameras_unit, seed)
 
 
-def separation_renders(run: Run, cameras: list[Camera]) -> tuple[list[dict], list[Camera]]:
-    """The run's renders of world ``cameras`` shrunk to SEPARATION_SIZE pixels (depth in unit-frame
-    units, mask) and those shrunk cameras in the unit frame."""
-    small = [shrunk(camera, SEPARATION_SIZE) for camera in cameras]
-    renders = []
-    for camera in small:
-        out = run.render(camera, SEPARATION_SAMPLES, background=(1.0, 1.0, 1.0))
-        renders.append({"depth": out["depth"] / run.normalization.scale, "mask": out["mask"]})
-    return renders, [run.normalization.camera_to_unit(c) for c in small]
+def separation_renders(model: DVRModel, cameras_unit: list[Camera]) -> tuple[list[dict], list[Camera]]:
+    """The model's renders (eval mode, depth in unit-frame units, mask) of the unit-frame
+    ``cameras_unit`` shrunk to SEPARATION_SIZE pixels, and those shrunk cameras."""
+    small = [shrunk(camera, SEPARATION_SIZE) for camera in cameras_unit]
+    was_training = model.field.training
+    model.field.eval()
+    renders = [model.render_camera(camera, SEPARATION_SAMPLES, background=(1.0, 1.0, 1.0)) for camera in small]
+    model.field.train(was_training)
+    return renders, small
 
 
 def separate_run(run: Run, seed: int = 0) -> Separation:
     """:func:`separate_points` on the run's training views rendered at SEPARATION_SIZE pixels."""
-    return separate_renders(*separation_renders(run, [run.cameras[i] for i in run.train]), seed)
+    cameras = [run.normalization.camera_to_unit(run.cameras[i]) for i in run.train]
+    return separate_renders(*separation_renders(run.model, cameras), seed)
 
 
 def derived_mask(
