@@ -30,7 +30,6 @@ and, with ``--results-md``, the block between this benchmark's markers in docs/r
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import shutil
@@ -146,15 +145,6 @@ def tag_of(name: str, args) -> str:
     return f"{name}-nomask" if args.no_masks else name
 
 
-def without_masks(scene):
-    """``scene`` with no masks: what a capture without masks gives the fit."""
-    from dvr_cli.scene.types import Scene
-
-    return Scene(
-        [dataclasses.replace(v, mask=None) for v in scene.views], scene.normalization, scene.source, scene.meta
-    )
-
-
 def bench_scene(name: str, scene, args) -> dict:
     """Fit (or, with --reuse, take a finished fit), evaluate the field, draw its held-out strip and
     (unless --field-only) export and score the meshes; returns the scene's row. With
@@ -190,7 +180,7 @@ def bench_scene(name: str, scene, args) -> dict:
             shutil.rmtree(run_dir)  # a benchmark run starts from scratch
         progress = FitProgress(Console())
         with progress.bar:
-            fit(without_masks(scene) if args.no_masks else scene, cfg, run_dir, hooks=[progress])
+            fit(scene.without_masks() if args.no_masks else scene, cfg, run_dir, hooks=[progress])
     load_after = os.getloadavg()[0]
     last = read_metrics(run_dir)[-1]
     run = load_run(run_dir, device=args.device)

@@ -13,7 +13,6 @@ One JSON line per fit is appended to --out as it finishes.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -48,15 +47,12 @@ def main() -> None:
     from dvr_cli.evaluate.report import evaluate_run
     from dvr_cli.fit.trainer import FitJob
     from dvr_cli.run import CONFIG, SCENE, SceneRecord, holdout_split, load_run
-    from dvr_cli.scene.types import Scene
 
     torch.set_num_threads(args.threads)
     scene = load(args.scene, args.downscale)
     fitted = scene
     if args.no_masks:  # the views keep their mask paths: the run's record scores with them
-        fitted = Scene(
-            [dataclasses.replace(v, mask=None) for v in scene.views], scene.normalization, scene.source, scene.meta
-        )
+        fitted = scene.without_masks()
     tag = f"{args.scene.name}-{'nomask' if args.no_masks else 'mask'}-{args.iters}"
     jobs, seconds = {}, {}
     for renderer in args.renderers.split(","):

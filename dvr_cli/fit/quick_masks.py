@@ -12,7 +12,6 @@ confidence the mask's agreement with the object's cells projected into the view.
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -37,11 +36,10 @@ def quick_fit_masks(
     """Per view of ``scene`` (world cameras, images) the object's mask (H, W) bool from a quick fit
     without masks, and (N_v,) confidences; None, with one line to ``log``, when no object separates
     from the fit's surface or the fit fails."""
-    bare = Scene([dataclasses.replace(v, mask=None) for v in scene.views], scene.normalization, scene.source)
     cfg = FitConfig.from_preset("fast", iters=iters, holdout=0, object_share=0.0, preview_every_s=1e9)
     with tempfile.TemporaryDirectory(prefix="dvr-quick-fit-") as tmp:
         try:
-            fit(bare, cfg, Path(tmp) / "run")
+            fit(scene.without_masks(), cfg, Path(tmp) / "run")
             run = load_run(Path(tmp) / "run")
         except DvrError as error:
             if log:

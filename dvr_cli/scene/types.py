@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +106,7 @@ class Scene:
     def subset(self, indices) -> "Scene":
         """A scene with only the views at ``indices`` (same normalisation)."""
         return Scene([self.views[i] for i in indices], self.normalization, self.source, dict(self.meta))
+
+    def without_masks(self) -> "Scene":
+        """The scene with no masks (what a capture without masks gives a fit); views keep their mask paths."""
+        return Scene([replace(v, mask=None) for v in self.views], self.normalization, self.source, dict(self.meta))

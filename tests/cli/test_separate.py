@@ -3,13 +3,10 @@ without a table says in one line that nothing separates, and writes no region.""
 
 from __future__ import annotations
 
-import dataclasses
-
 from dvr_cli.cli import main
 from dvr_cli.config import FitConfig
 from dvr_cli.fit import fit
 from dvr_cli.scene import load_scene
-from dvr_cli.scene.types import Scene
 
 
 def test_separate_a_masked_run_is_refused(tiny_run, error_line):
@@ -19,10 +16,7 @@ def test_separate_a_masked_run_is_refused(tiny_run, error_line):
 
 def test_nothing_to_separate_in_one_line(tiny_example, tmp_path, capsys):
     scene = load_scene(tiny_example)
-    bare = Scene(
-        [dataclasses.replace(v, mask=None) for v in scene.views], scene.normalization, scene.source, scene.meta
-    )
-    fit(bare, FitConfig.from_preset("fast", iters=4, device="cpu"), tmp_path / "run")
+    fit(scene.without_masks(), FitConfig.from_preset("fast", iters=4, device="cpu"), tmp_path / "run")
     assert main(["separate", str(tmp_path / "run"), "--masks", "--device", "cpu"]) == 0
     said = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
     assert len(said) == 1 and said[0].startswith("note: no object could be separated"), said

@@ -4,7 +4,6 @@ colour is then compared outside the masks too)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
@@ -16,19 +15,14 @@ from dvr_cli.fit import fit
 from dvr_cli.model import DVRModel, RayBatch
 from dvr_cli.run import load_run
 from dvr_cli.run.checkpoint import load_checkpoint
-from dvr_cli.scene.types import Scene
 from sphere_scene import tiny_config
 
 MODELS = {"field": InvertedSphereField, "envmap": EnvironmentMap, "colour": PhotoColour}
 
 
-def _without_masks(scene: Scene) -> Scene:
-    return Scene([dataclasses.replace(v, mask=None) for v in scene.views], scene.normalization)
-
-
 @pytest.mark.parametrize("kind", sorted(MODELS))
 def test_the_background_is_saved_with_the_run_and_loaded_back(kind, sphere_scene, tmp_path):
-    fit(_without_masks(sphere_scene), tiny_config(iters=3, background=kind, holdout=3), tmp_path / "run")
+    fit(sphere_scene.without_masks(), tiny_config(iters=3, background=kind, holdout=3), tmp_path / "run")
     run = load_run(tmp_path / "run", device="cpu")
     assert isinstance(run.background, MODELS[kind]) and not run.background.training
     saved = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["background"]
@@ -41,7 +35,7 @@ def test_the_background_is_saved_with_the_run_and_loaded_back(kind, sphere_scene
 
 
 def test_a_run_saved_before_the_setting_loads_its_photo_colours(sphere_scene, tmp_path):
-    fit(_without_masks(sphere_scene), tiny_config(iters=2, background="colour"), tmp_path / "run")
+    fit(sphere_scene.without_masks(), tiny_config(iters=2, background="colour"), tmp_path / "run")
     config = tmp_path / "run" / "config.json"
     saved = json.loads(config.read_text())
     for key in ("background", "background_samples", "background_grid"):
